@@ -1,0 +1,135 @@
+/**
+ * The messages that flow through the state machine, and the files pgsip writes.
+ *
+ * Everything that crosses a state boundary stays small (Step Functions caps a state at 256 KB): the table
+ * plans with column types live in `_plan.json` next to the output, and only shard coordinates travel in the
+ * state. Commit trusts the shard manifests on the destination, never the Map's results.
+ */
+
+/** What starts a run: the execution input of the state machine (schedules, manual runs, the CLI). */
+export interface ExecutionInput {
+  /** Tables to export, as Postgres would parse them: `schema.table`, `public."Weird Table"`. */
+  tables: string[];
+  /** Shards per table: a count, or `auto` to size them from the table. Default `auto`. */
+  shards?: number | 'auto';
+  /** Identifies the run in paths and manifests. Default: the execution name. */
+  runId?: string;
+}
+
+/** A primary-key range [lo, hi). `null` is unbounded, so the first and last shards cover every key. */
+export interface KeyRange {
+  lo: string | null;
+  hi: string | null;
+}
+
+/** One unit of work for Export: a key range of one table. */
+export interface ShardTask {
+  runId: string;
+  /** The table as its canonical quoted name, e.g. `public."Weird Table"`. */
+  table: string;
+  /** The table's run folder relative to the destination root, e.g. `public/orders/run=2026...`. */
+  runDir: string;
+  shard: number;
+  shardCount: number;
+  range: KeyRange;
+}
+
+/** What Plan hands to the Map: small on purpose. */
+export interface PlanResult {
+  runId: string;
+  tables: PlannedTableRef[];
+  shards: ShardTask[];
+}
+
+export interface PlannedTableRef {
+  table: string;
+  runDir: string;
+  shardCount: number;
+}
+
+/** How a column of the source is read and what it becomes in Parquet; recorded in `_plan.json`. */
+export interface ColumnPlan {
+  name: string;
+  /** As Postgres prints the declared type (`format_type`), e.g. `numeric(12,2)`, `public.mood`. */
+  pgType: string;
+  /** The type OID the data arrives as (the base type of a domain, the element type's array type, ...). */
+  typeOid: number;
+  typmod: number;
+  /** For a one-dimensional array column: the element's type OID (domains resolved), else null. */
+  elemTypeOid: number | null;
+  nullable: boolean;
+  /** A readable Parquet type, e.g. `DECIMAL(12,2)`, `TIMESTAMP(MICROS,UTC)`, `LIST<STRING>`. */
+  parquetType: string;
+}
+
+/** `_plan.json`: everything Export and Commit need to know about one table in one run. */
+export interface TablePlan {
+  version: 1;
+  runId: string;
+  table: string;
+  schema: string;
+  name: string;
+  runDir: string;
+  columns: ColumnPlan[];
+  /** The key the shards split on, or null when the table is exported whole. */
+  splitKey: { name: string; pgType: string } | null;
+  shards: ShardTask[];
+  plannedAt: string;
+  /** Catalog row estimate (`pg_class.reltuples`), for progress only. */
+  estimatedRows: number;
+}
+
+export interface PartEntry {
+  /** Relative to the folder of the manifest that lists it. */
+  path: string;
+  rows: number;
+  bytes: number;
+}
+
+/** `_shards/<n>.json`: what one shard wrote; its presence means the shard finished. */
+export interface ShardManifest {
+  version: 1;
+  runId: string;
+  table: string;
+  shard: number;
+  range: KeyRange;
+  attempt: string;
+  rows: number;
+  bytes: number;
+  /** Paths relative to the run folder. */
+  parts: PartEntry[];
+  seconds: number;
+}
+
+/** The run manifest `_manifest.json`, contract in DESIGN.md section 3. Readers trust it, never a listing. */
+export interface RunManifest {
+  version: 1;
+  table: string;
+  runId: string;
+  rows: number;
+  bytes: number;
+  columns: { name: string; pgType: string; parquetType: string; nullable: boolean }[];
+  parts: PartEntry[];
+  shards: { shard: number; range: KeyRange; rows: number }[];
+  /** `per-shard`: each shard read its own consistent snapshot, not one snapshot for the whole table. */
+  consistency: 'per-shard';
+  compression: string;
+  startedAt: string;
+  committedAt: string;
+  writer: string;
+}
+
+/** What Export returns to the Map (discarded by the state machine; useful in logs and execution history). */
+export interface ShardResult {
+  table: string;
+  shard: number;
+  rows: number;
+  bytes: number;
+  parts: number;
+  seconds: number;
+}
+
+export interface CommitResult {
+  runId: string;
+  tables: { table: string; manifest: string; rows: number; bytes: number; parts: number }[];
+}

@@ -1,0 +1,31 @@
+/**
+ * Where a run's files go: a local folder or an S3 prefix. Keys are `/`-separated and relative to the root.
+ */
+export interface Destination {
+  /** For people: `/abs/folder` or `s3://bucket/prefix`. */
+  readonly root: string;
+  /** Absolute location of a key, for people and for readers (`/abs/folder/key`, `s3://bucket/prefix/key`). */
+  location(key: string): string;
+  /**
+   * Streams a new object. Nothing is visible under `key` until `close()` resolves (temp file + rename, or a
+   * completed multipart upload); `abort()` leaves nothing behind.
+   */
+  createObject(key: string): ObjectWriter;
+  /** Writes a whole small object, replacing any previous one. */
+  put(key: string, body: string | Uint8Array): Promise<void>;
+  /** Writes only if nothing exists under `key` (S3 `If-None-Match: *`, exclusive create); false if it did. */
+  putIfAbsent(key: string, body: string | Uint8Array): Promise<boolean>;
+  /** The object's bytes, or null when there is none. */
+  get(key: string): Promise<Buffer | null>;
+  /** Keys under a prefix (for sweeping and tests; readers use manifests, not listings). */
+  list(prefix: string): Promise<string[]>;
+  delete(keys: string[]): Promise<void>;
+}
+
+export interface ObjectWriter {
+  /** Resolves when the chunk is accepted; awaiting it is the backpressure. */
+  write(chunk: Uint8Array): Promise<void>;
+  /** Completes the object and makes it visible; returns its size in bytes. */
+  close(): Promise<number>;
+  abort(): Promise<void>;
+}

@@ -1,0 +1,59 @@
+/**
+ * How one Postgres column becomes one Parquet column: the contract between the planner (which records it in
+ * `_plan.json`), the COPY reader (which feeds raw binary fields to builders) and the Parquet writer.
+ */
+import type { SchemaElement } from 'hyparquet';
+import type { ColumnPlan } from '../contracts';
+
+/** What the catalog says about a column, before mapping. Domains are already resolved to their base type. */
+export interface CatalogColumn {
+  name: string;
+  /** `format_type(atttypid, atttypmod)` of the declared type, e.g. `numeric(12,2)`, `public.mood`, `text[]`. */
+  pgType: string;
+  /** Effective type OID: the domain's base type for a domain, the declared type otherwise. */
+  typeOid: number;
+  typmod: number;
+  /** Element type OID when `typeOid` is an array type (domains resolved), else null. */
+  elemTypeOid: number | null;
+  nullable: boolean;
+}
+
+/** Values accumulated for one row group, in the form the Parquet writer accepts. */
+export type ColumnValues = unknown[] | Int32Array | BigInt64Array | Float32Array | Float64Array;
+
+/**
+ * Receives the raw binary-COPY fields of one column, in row order, and accumulates them for a row group.
+ * Decoding happens here so that no per-row JS object is built between Postgres and Parquet.
+ */
+export interface ColumnBuilder {
+  /** One non-NULL field: its bytes are `buf[start, end)` in Postgres binary send format. */
+  append(buf: Buffer, start: number, end: number): void;
+  appendNull(): void;
+  /** Approximate bytes held since the last `take()`, used to size row groups in bytes. */
+  readonly bytes: number;
+  /** Values since the last `take()`; the builder starts empty again. */
+  take(): ColumnValues;
+}
+
+export interface ColumnMapping {
+  plan: ColumnPlan;
+  /**
+   * Select-list expression for the COPY query, given the already-quoted identifier: usually the identifier
+   * itself (binary send format), or a cast such as `"c"::text` for types that are exported in text form.
+   */
+  select(quotedIdent: string): string;
+  /** This column's Parquet schema elements (one for a primitive, three for a LIST), root excluded. */
+  schema: SchemaElement[];
+  newBuilder(): ColumnBuilder;
+}
+
+/** A column whose type pgsip refuses, or a value the mapping cannot carry without change. Names the column. */
+export class UnsupportedColumnError extends Error {
+  override readonly name = 'UnsupportedColumnError';
+  constructor(
+    readonly column: string,
+    detail: string,
+  ) {
+    super(`column "${column}": ${detail}`);
+  }
+}
