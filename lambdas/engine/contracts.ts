@@ -14,6 +14,19 @@ export interface ExecutionInput {
   shards?: number | 'auto';
   /** Identifies the run in paths and manifests. Default: the execution name. */
   runId?: string;
+  /** Parquet compression. Default SNAPPY. */
+  compression?: 'SNAPPY' | 'ZSTD' | 'UNCOMPRESSED';
+  /** Target size of a row group, in bytes of column data held before encoding. Default 64 MiB. */
+  rowGroupBytes?: number;
+  /** A shard starts a new part file once the current one reaches this many bytes. Default 1 GiB. */
+  partBytes?: number;
+}
+
+/** Output options fixed at Plan time, so every shard of a run writes alike. */
+export interface ExportOptions {
+  compression: 'SNAPPY' | 'ZSTD' | 'UNCOMPRESSED';
+  rowGroupBytes: number;
+  partBytes: number;
 }
 
 /** A primary-key range [lo, hi). `null` is unbounded, so the first and last shards cover every key. */
@@ -74,6 +87,7 @@ export interface TablePlan {
   /** The key the shards split on, or null when the table is exported whole. */
   splitKey: { name: string; pgType: string } | null;
   shards: ShardTask[];
+  options: ExportOptions;
   plannedAt: string;
   /** Catalog row estimate (`pg_class.reltuples`), for progress only. */
   estimatedRows: number;

@@ -1,0 +1,87 @@
+/**
+ * `pgsip run`: export tables from any reachable Postgres to a folder or S3, through the local state machine.
+ */
+import type { CommitResult, ExecutionInput } from '../../lambdas/engine/contracts';
+import { connect, targetFromUrl } from '../../lambdas/engine/connection';
+import { openDestination } from '../../lambdas/engine/destinations/open-destination';
+import { silentLog } from '../../lambdas/engine/environment';
+import { InputError } from '../../lambdas/engine/errors';
+import { checkRunId, newRunId } from '../../lambdas/engine/run-layout';
+import { splitTableList } from '../../lambdas/engine/table-name';
+import { runLocally } from '../local/local-runner';
+import { formatBytes, formatCount, progressReporter } from '../local/progress';
+
+export interface RunOptions {
+  databaseUrl: string;
+  tables: string;
+  dest: string;
+  shards: string;
+  concurrency: string;
+  runId?: string;
+  s3Endpoint?: string;
+  compression: string;
+  quiet?: boolean;
+}
+
+export interface RunSummary {
+  runId: string;
+  seconds: number;
+  shards: number;
+  commit: CommitResult;
+}
+
+export function parseShards(value: string): number | 'auto' {
+  if (value === 'auto') return 'auto';
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InputError(`--shards must be "auto" or a whole number of at least 1 (got ${JSON.stringify(value)})`);
+  return n;
+}
+
+export function parsePositive(flag: string, value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InputError(`${flag} must be a whole number of at least 1 (got ${JSON.stringify(value)})`);
+  return n;
+}
+
+export async function runExport(options: RunOptions, log: (line: string) => void = (l) => process.stderr.write(`${l}\n`)): Promise<RunSummary> {
+  if (!options.databaseUrl) throw new InputError('no database: pass --database-url or set DATABASE_URL');
+  const target = targetFromUrl(options.databaseUrl);
+  const tables = splitTableList(options.tables ?? '');
+  if (tables.length === 0) throw new InputError('no tables: pass --tables schema.table[,schema.table...]');
+  const input: ExecutionInput = {
+    tables,
+    shards: parseShards(options.shards),
+    runId: checkRunId(options.runId ?? newRunId()),
+    compression: options.compression.toUpperCase() as ExecutionInput['compression'],
+  };
+  const concurrency = parsePositive('--concurrency', options.concurrency);
+  const destination = openDestination(options.dest, { s3Endpoint: options.s3Endpoint });
+  const reporter = progressReporter(options.quiet ? () => {} : log);
+  const started = Date.now();
+  if (!options.quiet) log(`run ${input.runId}: exporting ${tables.join(', ')} to ${destination.root}`);
+  try {
+    const result = await runLocally({
+      input,
+      concurrency,
+      executionName: input.runId!,
+      environment: {
+        destination,
+        connect: (applicationName) => connect(target, { applicationName }),
+        log: silentLog,
+        onProgress: (p) => reporter.onProgress(p),
+      },
+    });
+    return { runId: result.plan.runId, seconds: (Date.now() - started) / 1000, shards: result.plan.shards.length, commit: result.commit };
+  } finally {
+    reporter.stop();
+  }
+}
+
+export function printSummary(summary: RunSummary, write: (line: string) => void): void {
+  const rows = summary.commit.tables.reduce((n, t) => n + t.rows, 0);
+  const bytes = summary.commit.tables.reduce((n, t) => n + t.bytes, 0);
+  write(`run ${summary.runId}: ${summary.commit.tables.length} table(s), ${summary.shards} shard(s), ${formatCount(rows)} rows, ${formatBytes(bytes)} in ${summary.seconds.toFixed(1)} s (${formatCount(Math.round(rows / Math.max(summary.seconds, 0.001)))} rows/s)`);
+  for (const t of summary.commit.tables) {
+    write(`  ${t.table}: ${formatCount(t.rows)} rows, ${t.parts} part(s), ${formatBytes(t.bytes)} -> ${t.manifest}`);
+  }
+}

@@ -1,0 +1,99 @@
+/**
+ * Commit: a table's run becomes visible only when every planned shard finished exactly once and the numbers
+ * agree. Order matters for readers: `_manifest.json`, then stray parts removed, then `_SUCCESS`, then the
+ * table's `_latest.json`. Committing an already committed run changes nothing and returns the same answer.
+ */
+import type { CommitResult, RunManifest, ShardManifest, TablePlan } from './contracts';
+import type { EngineEnvironment } from './environment';
+import { CommitError } from './errors';
+import { loadPlan } from './plan-store';
+import { latestKey, manifestKey, PART_PATTERN, shardManifestKey, successKey } from './run-layout';
+
+export interface CommitEvent {
+  runId: string;
+  tables: { table: string; runDir: string }[];
+}
+
+const WRITER = 'pgsip 0.1 (hyparquet-writer)';
+
+export async function commitRun(event: CommitEvent, env: EngineEnvironment): Promise<CommitResult> {
+  const result: CommitResult = { runId: event.runId, tables: [] };
+  for (const ref of event.tables) {
+    const plan = await loadPlan(env.destination, ref.runDir);
+    if (plan.runId !== event.runId) throw new CommitError(`${ref.runDir}: plan belongs to run ${plan.runId}, not ${event.runId}`);
+    const manifest = (await committedManifest(plan, env)) ?? (await commitTable(plan, env));
+    result.tables.push({
+      table: plan.table,
+      manifest: env.destination.location(manifestKey(plan.runDir)),
+      rows: manifest.rows,
+      bytes: manifest.bytes,
+      parts: manifest.parts.length,
+    });
+  }
+  return result;
+}
+
+async function committedManifest(plan: TablePlan, env: EngineEnvironment): Promise<RunManifest | null> {
+  if (!(await env.destination.get(successKey(plan.runDir)))) return null;
+  const body = await env.destination.get(manifestKey(plan.runDir));
+  if (!body) throw new CommitError(`table ${plan.table}: _SUCCESS without _manifest.json in ${env.destination.location(plan.runDir)}`);
+  return JSON.parse(body.toString('utf8')) as RunManifest;
+}
+
+async function commitTable(plan: TablePlan, env: EngineEnvironment): Promise<RunManifest> {
+  const { destination } = env;
+  const shards: ShardManifest[] = [];
+  for (const task of plan.shards) {
+    const body = await destination.get(shardManifestKey(plan.runDir, task.shard));
+    if (!body) throw new CommitError(`table ${plan.table}: shard ${task.shard} of ${plan.shards.length} did not finish; nothing committed`);
+    const shard = JSON.parse(body.toString('utf8')) as ShardManifest;
+    if (shard.runId !== plan.runId || shard.shard !== task.shard || JSON.stringify(shard.range) !== JSON.stringify(task.range)) {
+      throw new CommitError(`table ${plan.table}: shard ${task.shard}'s manifest does not match the plan; nothing committed`);
+    }
+    const parts = shard.parts.reduce((n, p) => n + p.rows, 0);
+    if (parts !== shard.rows) {
+      throw new CommitError(`table ${plan.table}: shard ${task.shard} counted ${shard.rows} rows but its parts hold ${parts}; nothing committed`);
+    }
+    shards.push(shard);
+  }
+
+  const present = new Set((await destination.list(`${plan.runDir}/`)).map((k) => k.slice(plan.runDir.length + 1)));
+  const parts = shards.flatMap((s) => s.parts);
+  for (const part of parts) {
+    if (!present.has(part.path)) throw new CommitError(`table ${plan.table}: part ${part.path} is listed by its shard but missing; nothing committed`);
+  }
+
+  const manifest: RunManifest = {
+    version: 1,
+    table: plan.table,
+    runId: plan.runId,
+    rows: shards.reduce((n, s) => n + s.rows, 0),
+    bytes: shards.reduce((n, s) => n + s.bytes, 0),
+    columns: plan.columns.map((c) => ({ name: c.name, pgType: c.pgType, parquetType: c.parquetType, nullable: c.nullable })),
+    parts,
+    shards: shards.map((s) => ({ shard: s.shard, range: s.range, rows: s.rows })),
+    consistency: 'per-shard',
+    compression: plan.options.compression,
+    startedAt: plan.plannedAt,
+    committedAt: new Date().toISOString(),
+    writer: WRITER,
+  };
+  await destination.put(manifestKey(plan.runDir), JSON.stringify(manifest, null, 2));
+
+  // Parts of attempts that lost (retried, crashed) are not in any manifest; remove them so that even a reader
+  // who globs the folder instead of reading the manifest sees each row once.
+  const listed = new Set(parts.map((p) => p.path));
+  const strays = [...present].filter((name) => PART_PATTERN.test(name) && !listed.has(name));
+  if (strays.length > 0) {
+    await destination.delete(strays.map((name) => `${plan.runDir}/${name}`));
+    env.log.warn('removed parts of abandoned attempts', { table: plan.table, parts: strays.length });
+  }
+
+  await destination.put(successKey(plan.runDir), '');
+  await destination.put(
+    latestKey(plan.runDir),
+    JSON.stringify({ runId: plan.runId, manifest: `${plan.runDir.slice(plan.runDir.lastIndexOf('/') + 1)}/_manifest.json`, committedAt: manifest.committedAt }, null, 2),
+  );
+  env.log.info('committed', { table: plan.table, runId: plan.runId, rows: manifest.rows, parts: parts.length });
+  return manifest;
+}

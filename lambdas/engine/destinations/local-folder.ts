@@ -1,0 +1,119 @@
+/**
+ * A folder on this machine. New files are written under a temporary name and renamed into place, so a
+ * crash never leaves a half-written file under a real name; create-only writes use `link`, which fails
+ * atomically when the name is taken.
+ */
+import { randomBytes } from 'node:crypto';
+import { createWriteStream, type WriteStream } from 'node:fs';
+import { link, mkdir, readdir, readFile, rename, rm, unlink, writeFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import type { Destination, ObjectWriter } from './destination';
+
+export class LocalFolderDestination implements Destination {
+  readonly root: string;
+
+  constructor(folder: string) {
+    this.root = resolve(folder);
+  }
+
+  location(key: string): string {
+    return join(this.root, ...key.split('/'));
+  }
+
+  createObject(key: string): ObjectWriter {
+    const target = this.location(key);
+    const temp = `${target}.tmp-${randomBytes(4).toString('hex')}`;
+    let stream: WriteStream | null = null;
+    let bytes = 0;
+    const open = async () => {
+      if (stream) return stream;
+      await mkdir(dirname(target), { recursive: true });
+      stream = createWriteStream(temp);
+      await new Promise<void>((ok, fail) => stream!.once('open', () => ok()).once('error', fail));
+      return stream;
+    };
+    return {
+      async write(chunk) {
+        const s = await open();
+        bytes += chunk.byteLength;
+        // The stream writes later; the caller may reuse its buffer as soon as this resolves, so copy.
+        if (!s.write(Buffer.from(chunk))) await new Promise<void>((ok, fail) => s.once('drain', ok).once('error', fail));
+      },
+      async close() {
+        const s = await open();
+        await new Promise<void>((ok, fail) => s.end((error?: Error | null) => (error ? fail(error) : ok())));
+        await rename(temp, target);
+        return bytes;
+      },
+      async abort() {
+        const s: WriteStream | null = stream;
+        if (s && !s.closed) {
+          await new Promise<void>((ok) => {
+            s.once('close', () => ok());
+            s.destroy();
+          });
+        }
+        await rm(temp, { force: true });
+      },
+    };
+  }
+
+  async put(key: string, body: string | Uint8Array): Promise<void> {
+    const target = this.location(key);
+    await mkdir(dirname(target), { recursive: true });
+    const temp = `${target}.tmp-${randomBytes(4).toString('hex')}`;
+    await writeFile(temp, body);
+    await rename(temp, target);
+  }
+
+  async putIfAbsent(key: string, body: string | Uint8Array): Promise<boolean> {
+    const target = this.location(key);
+    await mkdir(dirname(target), { recursive: true });
+    const temp = `${target}.tmp-${randomBytes(4).toString('hex')}`;
+    await writeFile(temp, body);
+    try {
+      await link(temp, target);
+      return true;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
+      throw error;
+    } finally {
+      await unlink(temp).catch(() => {});
+    }
+  }
+
+  async get(key: string): Promise<Buffer | null> {
+    try {
+      return await readFile(this.location(key));
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw error;
+    }
+  }
+
+  async list(prefix: string): Promise<string[]> {
+    // The folder holding the prefix, then a filter: prefixes need not end at a folder boundary.
+    const base = prefix.includes('/') ? prefix.slice(0, prefix.lastIndexOf('/')) : '';
+    const keys: string[] = [];
+    const walk = async (dir: string, rel: string) => {
+      let entries;
+      try {
+        entries = await readdir(dir, { withFileTypes: true });
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+        throw error;
+      }
+      for (const e of entries) {
+        const key = rel ? `${rel}/${e.name}` : e.name;
+        if (e.isDirectory()) await walk(join(dir, e.name), key);
+        else if (key.startsWith(prefix) && !/\.tmp-[0-9a-f]{8}$/.test(key)) keys.push(key);
+      }
+    };
+    await walk(base ? join(this.root, ...base.split('/')) : this.root, base);
+    return keys.sort();
+  }
+
+  async delete(keys: string[]): Promise<void> {
+    for (const key of keys) await rm(this.location(key), { force: true });
+  }
+}

@@ -1,0 +1,163 @@
+/**
+ * An S3 prefix (`s3://bucket/prefix`), on AWS or any S3-compatible server. Large objects stream out as
+ * multipart uploads in 8 MiB parts, so memory holds one part at a time and nothing is visible until the
+ * upload completes; small ones are a single PUT. With a KMS key configured, every write asks for SSE-KMS
+ * explicitly (the bucket policy denies writes that do not).
+ */
+import {
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
+  CreateMultipartUploadCommand,
+  DeleteObjectsCommand,
+  GetObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  S3Client,
+  UploadPartCommand,
+  type PutObjectCommandInput,
+} from '@aws-sdk/client-s3';
+import type { Destination, ObjectWriter } from './destination';
+
+export interface S3PrefixOptions {
+  /** `s3://bucket/prefix`. */
+  url: string;
+  /** A custom endpoint (an S3-compatible server); uses path-style addressing. */
+  endpoint?: string;
+  /** Key id or ARN for SSE-KMS; unset leaves encryption to the bucket's default. */
+  kmsKeyId?: string;
+  client?: S3Client;
+}
+
+const PART_SIZE = 8 * 1024 * 1024;
+
+export function parseS3Url(url: string): { bucket: string; prefix: string } {
+  const match = /^s3:\/\/([^/]+)\/?(.*)$/.exec(url);
+  if (!match || match[1].length < 3) throw new Error(`bad S3 destination ${JSON.stringify(url)}: expected s3://bucket/prefix`);
+  return { bucket: match[1], prefix: match[2].replace(/\/+$/, '') };
+}
+
+export class S3PrefixDestination implements Destination {
+  readonly root: string;
+  readonly bucket: string;
+  private readonly prefix: string;
+  private readonly client: S3Client;
+  private readonly sse: Pick<PutObjectCommandInput, 'ServerSideEncryption' | 'SSEKMSKeyId' | 'BucketKeyEnabled'>;
+
+  constructor(options: S3PrefixOptions) {
+    const { bucket, prefix } = parseS3Url(options.url);
+    this.bucket = bucket;
+    this.prefix = prefix;
+    this.root = `s3://${bucket}${prefix ? `/${prefix}` : ''}`;
+    this.client =
+      options.client ??
+      new S3Client({
+        ...(options.endpoint ? { endpoint: options.endpoint, forcePathStyle: true } : {}),
+        region: process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? 'us-east-1',
+      });
+    this.sse = options.kmsKeyId ? { ServerSideEncryption: 'aws:kms', SSEKMSKeyId: options.kmsKeyId, BucketKeyEnabled: true } : {};
+  }
+
+  private key(key: string): string {
+    return this.prefix ? `${this.prefix}/${key}` : key;
+  }
+
+  location(key: string): string {
+    return `${this.root}/${key}`;
+  }
+
+  createObject(key: string): ObjectWriter {
+    const Key = this.key(key);
+    const { client, bucket: Bucket, sse } = this;
+    let buffered: Uint8Array[] = [];
+    let bufferedBytes = 0;
+    let total = 0;
+    let uploadId: string | undefined;
+    const etags: { PartNumber: number; ETag: string }[] = [];
+
+    const uploadBuffered = async () => {
+      if (uploadId === undefined) {
+        const created = await client.send(new CreateMultipartUploadCommand({ Bucket, Key, ...sse }));
+        uploadId = created.UploadId!;
+      }
+      const PartNumber = etags.length + 1;
+      const Body = Buffer.concat(buffered, bufferedBytes);
+      buffered = [];
+      bufferedBytes = 0;
+      const part = await client.send(new UploadPartCommand({ Bucket, Key, UploadId: uploadId, PartNumber, Body }));
+      etags.push({ PartNumber, ETag: part.ETag! });
+    };
+
+    return {
+      async write(chunk) {
+        // The caller may reuse its buffer after the promise resolves, so keep a copy.
+        buffered.push(Uint8Array.prototype.slice.call(chunk));
+        bufferedBytes += chunk.byteLength;
+        total += chunk.byteLength;
+        if (bufferedBytes >= PART_SIZE) await uploadBuffered();
+      },
+      async close() {
+        if (uploadId === undefined) {
+          await client.send(new PutObjectCommand({ Bucket, Key, Body: Buffer.concat(buffered, bufferedBytes), ...sse }));
+        } else {
+          if (bufferedBytes > 0) await uploadBuffered();
+          await client.send(new CompleteMultipartUploadCommand({ Bucket, Key, UploadId: uploadId, MultipartUpload: { Parts: etags } }));
+        }
+        return total;
+      },
+      async abort() {
+        buffered = [];
+        if (uploadId !== undefined) await client.send(new AbortMultipartUploadCommand({ Bucket, Key, UploadId: uploadId }));
+      },
+    };
+  }
+
+  async put(key: string, body: string | Uint8Array): Promise<void> {
+    await this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: this.key(key), Body: body, ...this.sse }));
+  }
+
+  async putIfAbsent(key: string, body: string | Uint8Array): Promise<boolean> {
+    try {
+      await this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: this.key(key), Body: body, IfNoneMatch: '*', ...this.sse }));
+      return true;
+    } catch (error) {
+      const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+      // 412: the key exists. 409: a concurrent conditional write to the same key is in flight; it will win.
+      if (status === 412 || status === 409) return false;
+      throw error;
+    }
+  }
+
+  async get(key: string): Promise<Buffer | null> {
+    try {
+      const out = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.key(key) }));
+      return Buffer.from(await out.Body!.transformToByteArray());
+    } catch (error) {
+      const e = error as { name?: string; $metadata?: { httpStatusCode?: number } };
+      if (e.name === 'NoSuchKey' || e.$metadata?.httpStatusCode === 404) return null;
+      throw error;
+    }
+  }
+
+  async list(prefix: string): Promise<string[]> {
+    const keys: string[] = [];
+    const strip = this.prefix ? this.prefix.length + 1 : 0;
+    let ContinuationToken: string | undefined;
+    do {
+      const page = await this.client.send(
+        new ListObjectsV2Command({ Bucket: this.bucket, Prefix: this.key(prefix), ContinuationToken }),
+      );
+      for (const o of page.Contents ?? []) if (o.Key) keys.push(o.Key.slice(strip));
+      ContinuationToken = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (ContinuationToken);
+    return keys.sort();
+  }
+
+  async delete(keys: string[]): Promise<void> {
+    for (let i = 0; i < keys.length; i += 1000) {
+      const batch = keys.slice(i, i + 1000);
+      await this.client.send(
+        new DeleteObjectsCommand({ Bucket: this.bucket, Delete: { Objects: batch.map((k) => ({ Key: this.key(k) })), Quiet: true } }),
+      );
+    }
+  }
+}

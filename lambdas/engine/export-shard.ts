@@ -1,0 +1,191 @@
+/**
+ * Export: one shard, Postgres rows in [lo, hi) to Parquet parts, in bounded memory.
+ *
+ * The rows arrive as one binary COPY inside a read-only REPEATABLE READ transaction (one consistent snapshot
+ * per shard). Fields go straight into column builders; when the builders hold a row group's worth of bytes,
+ * the row group is encoded and streamed out while the COPY stream waits (async iteration is the
+ * backpressure). A part is closed and a new one started when it reaches the part size.
+ *
+ * Exactly once: parts carry this attempt's id in their names; the shard is finished only when its manifest
+ * is written create-only. Parts that no manifest lists (a failed or losing attempt) are swept by Commit.
+ */
+import { randomBytes } from 'node:crypto';
+import type pg from 'pg';
+import copyStreams from 'pg-copy-streams';
+import { describeTable } from './catalog';
+import type { ShardManifest, ShardResult, ShardTask, TablePlan } from './contracts';
+import { BinaryCopyParser } from './copy/binary-copy-parser';
+import type { EngineEnvironment } from './environment';
+import { SchemaChangedError, ShardRetryableError } from './errors';
+import { PartSequence } from './part-sequence';
+import { loadPlan } from './plan-store';
+import { shardManifestKey } from './run-layout';
+import { rangePredicate } from './shard-planner';
+import { quoteIdent } from './table-name';
+import { mapColumn, mappingFromPlan } from './types/map-column';
+import { type ColumnBuilder, UnsupportedColumnError } from './types/column-mapping';
+
+/** How often a running shard reports progress. */
+const PROGRESS_EVERY_MS = 1000;
+
+export async function exportShard(task: ShardTask, env: EngineEnvironment): Promise<ShardResult> {
+  const started = Date.now();
+  const { destination } = env;
+  const plan = await loadPlan(destination, task.runDir);
+  const manifestKey = shardManifestKey(task.runDir, task.shard);
+  const progress = (state: 'started' | 'running' | 'done' | 'skipped', rows: number, bytes: number) =>
+    env.onProgress?.({ runId: task.runId, table: task.table, shard: task.shard, shardCount: task.shardCount, rows, bytes, state });
+
+  const finished = await destination.get(manifestKey);
+  if (finished) {
+    const manifest = JSON.parse(finished.toString('utf8')) as ShardManifest;
+    progress('skipped', manifest.rows, manifest.bytes);
+    env.log.info('shard already finished; reusing it', { table: task.table, shard: task.shard, rows: manifest.rows });
+    return resultOf(manifest);
+  }
+
+  const attempt = randomBytes(4).toString('hex');
+  const mappings = plan.columns.map(mappingFromPlan);
+  const builders = mappings.map((m) => m.newBuilder());
+  const parts = new PartSequence({
+    destination,
+    runDir: task.runDir,
+    shard: task.shard,
+    attempt,
+    columns: mappings,
+    compression: plan.options.compression,
+    partBytes: plan.options.partBytes,
+    metadata: { 'pgsip.runId': task.runId, 'pgsip.table': task.table, 'pgsip.shard': String(task.shard) },
+  });
+  let rows = 0;
+  progress('started', 0, 0);
+
+  const client = await env.connect(`pgsip ${task.runId} ${plan.schema}.${plan.name} #${task.shard}`);
+  try {
+    await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+    // Text forms that depend on settings are pinned, so that a value reads the same from every server.
+    await client.query(`SET LOCAL IntervalStyle = 'iso_8601'`);
+    await client.query(`SET LOCAL DateStyle = 'ISO, YMD'`);
+    await client.query(`SET LOCAL extra_float_digits = 3`);
+    await checkColumnsUnchanged(client, plan);
+
+    const select = mappings.map((m) => m.select(quoteIdent(m.plan.name))).join(', ');
+    const sql = `COPY (SELECT ${select} FROM ${plan.table}${rangePredicate(plan.splitKey, task.range)}) TO STDOUT (FORMAT binary)`;
+    const parser = new BinaryCopyParser(builders);
+    let rowsInGroup = 0;
+    let lastReport = Date.now();
+    const flushRowGroup = async () => {
+      const n = rowsInGroup;
+      rowsInGroup = 0;
+      await parts.writeRowGroup(
+        builders.map((b) => b.take()),
+        n,
+      );
+    };
+
+    const stream = client.query(copyStreams.to(sql));
+    for await (const chunk of stream as AsyncIterable<Buffer>) {
+      const added = parser.push(chunk);
+      rowsInGroup += added;
+      rows += added;
+      if (added > 0 && heldBytes(builders) >= plan.options.rowGroupBytes) await flushRowGroup();
+      if (Date.now() - lastReport >= PROGRESS_EVERY_MS) {
+        lastReport = Date.now();
+        progress('running', rows, parts.bytes);
+      }
+    }
+    parser.finish();
+    await flushRowGroup();
+    await parts.finish();
+    await client.query('COMMIT');
+  } catch (error) {
+    await parts.abandon();
+    destroy(client);
+    throw explainShardError(error, task, plan);
+  }
+  await client.end().catch(() => {});
+  const bytesDone = parts.bytes;
+
+  const manifest: ShardManifest = {
+    version: 1,
+    runId: task.runId,
+    table: task.table,
+    shard: task.shard,
+    range: task.range,
+    attempt,
+    rows,
+    bytes: bytesDone,
+    parts: parts.parts,
+    seconds: (Date.now() - started) / 1000,
+  };
+  if (!(await destination.putIfAbsent(manifestKey, JSON.stringify(manifest, null, 2)))) {
+    // Another attempt of this shard finished first (e.g. a retry after a lost response): its output stands,
+    // and Commit sweeps ours, which no manifest lists.
+    const winner = JSON.parse((await destination.get(manifestKey))!.toString('utf8')) as ShardManifest;
+    progress('done', winner.rows, winner.bytes);
+    return resultOf(winner);
+  }
+  progress('done', rows, bytesDone);
+  env.log.info('shard exported', { table: task.table, shard: task.shard, rows, bytes: bytesDone, parts: parts.parts.length, seconds: manifest.seconds });
+  return resultOf(manifest);
+}
+
+function heldBytes(builders: ColumnBuilder[]): number {
+  let total = 0;
+  for (const b of builders) total += b.bytes;
+  return total;
+}
+
+function resultOf(m: ShardManifest): ShardResult {
+  return { table: m.table, shard: m.shard, rows: m.rows, bytes: m.bytes, parts: m.parts.length, seconds: m.seconds };
+}
+
+/** A column added, dropped, renamed or retyped since Plan would mix two shapes in one run: refuse. */
+async function checkColumnsUnchanged(client: pg.Client, plan: TablePlan): Promise<void> {
+  const now = await describeTable(client, plan.table);
+  const current = now.columns.map((c) => {
+    try {
+      return mapColumn(c).plan;
+    } catch (error) {
+      if (error instanceof UnsupportedColumnError) return { name: c.name, pgType: c.pgType, parquetType: '?' };
+      throw error;
+    }
+  });
+  const planned = new Map(plan.columns.map((c) => [c.name, c]));
+  for (const c of current) {
+    const was = planned.get(c.name);
+    if (!was) throw new SchemaChangedError(`table ${plan.table}: column "${c.name}" was added after the run was planned`);
+    if (was.pgType !== c.pgType) {
+      throw new SchemaChangedError(`table ${plan.table}: column "${c.name}" changed type from ${was.pgType} to ${c.pgType} after the run was planned`);
+    }
+    planned.delete(c.name);
+  }
+  for (const name of planned.keys()) {
+    throw new SchemaChangedError(`table ${plan.table}: column "${name}" was dropped after the run was planned`);
+  }
+}
+
+function explainShardError(error: unknown, task: ShardTask, plan: TablePlan): Error {
+  if (error instanceof UnsupportedColumnError) {
+    return new SchemaChangedError(`table ${plan.table}, ${error.message}`, { cause: error });
+  }
+  if (error instanceof Error && error.name !== 'Error') return error;
+  const e = error as { code?: string; message?: string };
+  const where = `table ${plan.table} shard ${task.shard}`;
+  // Postgres SQLSTATE classes 08 (connection) and 57 (operator intervention) and socket resets can pass.
+  if (/^(08|57)/.test(e.code ?? '') || ['ECONNRESET', 'EPIPE', 'ETIMEDOUT'].includes(e.code ?? '')) {
+    return new ShardRetryableError(`${where}: ${firstLine(e.message)}`, { cause: error });
+  }
+  return new Error(`${where}: ${firstLine(e.message)}`, { cause: error });
+}
+
+function firstLine(message: string | undefined): string {
+  return (message ?? 'unknown error').split('\n')[0];
+}
+
+/** After a failed COPY, a polite COMMIT/ROLLBACK can hang (pg-copy-streams #113): drop the socket instead. */
+function destroy(client: pg.Client): void {
+  const connection = (client as unknown as { connection?: { stream?: { destroy(): void } } }).connection;
+  connection?.stream?.destroy();
+  client.end().catch(() => {});
+}

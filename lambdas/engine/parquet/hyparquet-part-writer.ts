@@ -1,0 +1,166 @@
+/**
+ * PartWriter over hyparquet-writer's incremental ParquetWriter: one `writeRowGroup` is one row group, encoded
+ * into memory and handed to the sink at once; the sink's `write()` promise is the backpressure, so memory holds
+ * about one row group.
+ *
+ * Two workarounds for hyparquet-writer 0.17, both local to this file:
+ * - JSON columns: hyparquet-writer re-serializes every value of a column whose converted_type is JSON
+ *   (`JSON.stringify`), which would change the text. The column is encoded without converted_type (logical
+ *   type JSON only, values passed as the raw bytes) and the converted_type is put back before the footer is
+ *   written, so readers see JSON (DuckDB needs the converted_type to type the column JSON instead of BLOB).
+ *   Their statistics are off: min/max of whole documents would be kept untruncated in the footer.
+ * - ZSTD: hyparquet-writer only has SNAPPY built in. ZSTD uses node:zlib's zstd when the runtime has it
+ *   (Node >= 22.15, i.e. the Lambda runtimes), and is refused with a clear error otherwise (Node 20).
+ */
+import { ByteWriter, ParquetWriter } from 'hyparquet-writer';
+import type { ColumnSource } from 'hyparquet-writer';
+import type { KeyValue, SchemaElement } from 'hyparquet';
+import * as zlib from 'node:zlib';
+import type { ColumnValues } from '../types/column-mapping';
+import type { ObjectWriter } from '../destinations/destination';
+import type { Compression, PartWriter, PartWriterOptions } from './part-writer';
+
+type Compressor = (input: Uint8Array) => Uint8Array;
+
+/** node:zlib's zstd, present from Node 22.15 / 23.8 (typed loosely: @types/node 20 does not know it). */
+function zstdCompressor(): Compressor | null {
+  const z = zlib as unknown as { zstdCompressSync?: (input: Uint8Array) => Buffer };
+  const compress = z.zstdCompressSync;
+  if (typeof compress !== 'function') return null;
+  return (input) => compress(input);
+}
+
+/** Whether this runtime can write the given compression. */
+export function compressionAvailable(compression: Compression): boolean {
+  return compression !== 'ZSTD' || zstdCompressor() !== null;
+}
+
+function compressors(compression: Compression): Partial<Record<'ZSTD', Compressor>> {
+  if (compression !== 'ZSTD') return {};
+  const zstd = zstdCompressor();
+  if (!zstd) {
+    throw new Error(
+      `ZSTD compression is not available yet on Node ${process.versions.node} (needs node:zlib zstd, Node >= 22.15); use SNAPPY`,
+    );
+  }
+  return { ZSTD: zstd };
+}
+
+/** A ByteWriter whose `flush()` hands everything encoded so far to the sink. */
+class SinkByteWriter extends ByteWriter {
+  handed = 0;
+  private pending: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly sink: ObjectWriter,
+    initialSize: number,
+  ) {
+    super(initialSize);
+  }
+
+  flush(): Promise<void> {
+    if (this.index === 0) return this.pending;
+    const chunk = new Uint8Array(this.buffer, 0, this.index);
+    // The chunk keeps the old buffer; encoding goes on in a new one of the same size (row groups are similar).
+    this.buffer = new ArrayBuffer(this.buffer.byteLength);
+    this.view = new DataView(this.buffer);
+    this.index = 0;
+    this.handed += chunk.length;
+    const previous = this.pending;
+    this.pending = previous.then(() => this.sink.write(chunk));
+    return this.pending;
+  }
+
+  override finish(): Promise<void> {
+    return this.flush();
+  }
+
+  /** The last write, whatever its outcome (for abort). */
+  settled(): Promise<void> {
+    return this.pending.then(
+      () => undefined,
+      () => undefined,
+    );
+  }
+}
+
+export function createHyparquetPartWriter(options: PartWriterOptions): PartWriter {
+  const { columns, compression, sink, metadata } = options;
+  const extraCompressors = compressors(compression);
+
+  // The schema the footer will carry, and the list of elements whose converted_type JSON is held back while
+  // encoding (see the file comment).
+  const schema: SchemaElement[] = [{ name: 'root', num_children: columns.length }];
+  const jsonElements: SchemaElement[] = [];
+  const jsonColumns = new Set<string>();
+  for (const mapping of columns) {
+    for (const element of mapping.schema) {
+      const copy: SchemaElement = { ...element };
+      if (copy.converted_type === 'JSON') {
+        delete copy.converted_type;
+        jsonElements.push(copy);
+        jsonColumns.add(mapping.schema[0].name);
+      }
+      schema.push(copy);
+    }
+  }
+  const kvMetadata: KeyValue[] | undefined = metadata
+    ? Object.entries(metadata).map(([key, value]) => ({ key, value }))
+    : undefined;
+
+  const writer = new SinkByteWriter(sink, 1 << 20);
+  const parquet = new ParquetWriter({
+    writer,
+    schema,
+    codec: compression,
+    compressors: extraCompressors,
+    statistics: true,
+    kvMetadata,
+    createdBy: 'pgsip',
+  });
+  let state: 'open' | 'finished' | 'aborted' = 'open';
+
+  function checkOpen(what: string): void {
+    if (state !== 'open') throw new Error(`cannot ${what}: the part is already ${state}`);
+  }
+
+  return {
+    get bytesWritten() {
+      return writer.handed;
+    },
+
+    async writeRowGroup(values: ColumnValues[], rows: number): Promise<void> {
+      checkOpen('write a row group');
+      if (values.length !== columns.length) {
+        throw new Error(`a row group needs ${columns.length} columns, got ${values.length}`);
+      }
+      if (rows === 0) return;
+      const columnData: ColumnSource[] = columns.map((mapping, i) => {
+        const data = values[i];
+        const name = mapping.schema[0].name;
+        if (data.length !== rows) {
+          throw new Error(`column "${name}" has ${data.length} values for a row group of ${rows} rows`);
+        }
+        const source: ColumnSource = { name, data: data as ColumnSource['data'] };
+        if (jsonColumns.has(name)) source.statistics = false;
+        return source;
+      });
+      await parquet.write({ columnData, rowGroupSize: rows });
+    },
+
+    async finish(): Promise<number> {
+      checkOpen('finish');
+      state = 'finished';
+      for (const element of jsonElements) element.converted_type = 'JSON';
+      await parquet.finish();
+      return sink.close();
+    },
+
+    async abort(): Promise<void> {
+      if (state === 'aborted') return;
+      state = 'aborted';
+      await writer.settled();
+      await sink.abort();
+    },
+  };
+}

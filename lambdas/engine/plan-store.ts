@@ -1,0 +1,19 @@
+/** Reads `_plan.json` once per run folder and container: every shard of a run reads the same file. */
+import type { TablePlan } from './contracts';
+import type { Destination } from './destinations/destination';
+import { CommitError } from './errors';
+import { planKey } from './run-layout';
+
+const cache = new Map<string, TablePlan>();
+
+export async function loadPlan(destination: Destination, runDir: string): Promise<TablePlan> {
+  const cacheKey = `${destination.root}|${runDir}`;
+  const cached = cache.get(cacheKey);
+  if (cached) return cached;
+  const body = await destination.get(planKey(runDir));
+  if (!body) throw new CommitError(`no plan at ${destination.location(planKey(runDir))}: was this run planned?`);
+  const plan = JSON.parse(body.toString('utf8')) as TablePlan;
+  cache.set(cacheKey, plan);
+  if (cache.size > 256) cache.delete(cache.keys().next().value!);
+  return plan;
+}

@@ -1,0 +1,261 @@
+/**
+ * Postgres column → Parquet column, per the type mapping in DESIGN.md section 3 (lossless or loud).
+ *
+ * Policies decided here:
+ * - numeric(p,s) with p <= 38 → DECIMAL(p,s): INT32 up to 9 digits, INT64 up to 18, FIXED_LEN_BYTE_ARRAY of the
+ *   minimal length above. Postgres 15+ scales outside [0, p] widen the DECIMAL so every value still fits:
+ *   numeric(3,-2) → DECIMAL(5,0), numeric(3,5) → DECIMAL(5,5). A NaN (the only non-finite value such a column
+ *   can hold) raises UnsupportedColumnError naming the column: it is never written as NULL.
+ * - numeric without typmod, or with a precision above 38: STRING holding exactly the text Postgres prints
+ *   (`col::text`), so every digit is kept and NaN / Infinity / -Infinity stay readable. Never rounded.
+ * - Every type not listed below (enum, citext, inet, money, ranges, xml, timetz, interval, bit, ...) is
+ *   selected as `col::text` and written as STRING. The text depends on session settings, which the caller
+ *   fixes: `IntervalStyle = iso_8601` for interval (the contract), `client_encoding = UTF8` for all text.
+ * - text, varchar, char(n) (with its padding, as Postgres prints it), name: the binary send format is the
+ *   UTF-8 text itself, passed through as bytes.
+ * - json → STRING annotated JSON with Postgres's bytes unchanged; jsonb the same after its version byte. The
+ *   text is never parsed or re-serialized.
+ * - One-dimensional arrays of any of these → 3-level LIST of the element's mapping; arrays of text-form
+ *   elements are selected as `col::text[]`. A multi-dimensional value, or one whose lower bound is not 1, is an
+ *   UnsupportedColumnError at export time (the mapping cannot know beforehand).
+ * - Every column is OPTIONAL, even when the catalog says NOT NULL: since Postgres 18 a `NOT NULL NOT VALID`
+ *   constraint sets attnotnull while older rows may still hold NULLs.
+ * - ±infinity dates and timestamps: DuckDB's convention (see builders/temporal.ts).
+ */
+import type { SchemaElement } from 'hyparquet';
+import type { ColumnPlan } from '../contracts';
+import type { CatalogColumn, ColumnBuilder, ColumnMapping } from './column-mapping';
+import { BytesDecoder, UuidDecoder, newBytesBuilder, newUuidBuilder } from './builders/byte-array';
+import { DecimalDecoder, DecimalInt64Builder, decimalByteLength, decimalShape } from './builders/decimal';
+import {
+  BooleanBuilder,
+  FixedDecoder,
+  Float32Builder,
+  Float64Builder,
+  Int16Builder,
+  Int32Builder,
+  Int64Builder,
+} from './builders/fixed-width';
+import { ListBuilder } from './builders/list';
+import { DateBuilder, TemporalDecoder, TimeBuilder, TimestampBuilder } from './builders/temporal';
+import { DecodedColumnBuilder, type ValueDecoder } from './builders/value-decoder';
+import { PgOid } from './pg-oids';
+
+/** Largest DECIMAL precision pgsip writes (what DuckDB, Spark and Arrow's decimal128 read). */
+export const MAX_DECIMAL_PRECISION = 38;
+
+type Leaf = Omit<SchemaElement, 'name' | 'repetition_type' | 'num_children'>;
+
+/** How one scalar type (a column's, or an array's element type) is carried. */
+interface ScalarMapping {
+  /** Readable Parquet type for plans and manifests. */
+  parquetType: string;
+  leaf: Leaf;
+  /** Selected as `::text` (the value's Postgres text form) rather than in binary. */
+  textForm: boolean;
+  builder(column: string): ColumnBuilder;
+  decoder(column: string): ValueDecoder;
+}
+
+const STRING_LEAF: Leaf = { type: 'BYTE_ARRAY', converted_type: 'UTF8', logical_type: { type: 'STRING' } };
+
+function bytesMapping(parquetType: string, leaf: Leaf, textForm: boolean, version: number | null = null): ScalarMapping {
+  return {
+    parquetType,
+    leaf,
+    textForm,
+    builder: (column) => newBytesBuilder(column, version),
+    decoder: (column) => new BytesDecoder(column, version),
+  };
+}
+
+const TEXT = bytesMapping('STRING', STRING_LEAF, false);
+const TEXT_FORM = bytesMapping('STRING', STRING_LEAF, true);
+
+// Converted type only: hyparquet-writer 0.17 writes the INTEGER logical type's bitWidth as a Thrift i32 where
+// the format says i8, and DuckDB rejects the whole footer ("TProtocolException: Invalid data"). Readers derive
+// the same signed integer type from INT_16/INT_32/INT_64.
+function integer(bitWidth: 16 | 32 | 64): Leaf {
+  return {
+    type: bitWidth === 64 ? 'INT64' : 'INT32',
+    converted_type: bitWidth === 16 ? 'INT_16' : bitWidth === 32 ? 'INT_32' : 'INT_64',
+  };
+}
+
+function decimalMapping(typmod: number): ScalarMapping {
+  const shape = decimalShape(typmod);
+  if (!shape || shape.precision > MAX_DECIMAL_PRECISION) return TEXT_FORM;
+  const { precision, scale } = shape;
+  const common = {
+    converted_type: 'DECIMAL' as const,
+    precision,
+    scale,
+    logical_type: { type: 'DECIMAL' as const, precision, scale },
+  };
+  const parquetType = `DECIMAL(${precision},${scale})`;
+  if (precision <= 9) {
+    return {
+      parquetType,
+      leaf: { type: 'INT32', ...common },
+      textForm: false,
+      builder: (column) => new DecodedColumnBuilder(new DecimalDecoder(column, precision, scale, 4)),
+      decoder: (column) => new DecimalDecoder(column, precision, scale, 4),
+    };
+  }
+  if (precision <= 18) {
+    return {
+      parquetType,
+      leaf: { type: 'INT64', ...common },
+      textForm: false,
+      builder: (column) => new DecimalInt64Builder(column, precision, scale),
+      decoder: (column) => new DecimalDecoder(column, precision, scale, 8),
+    };
+  }
+  const length = decimalByteLength(precision);
+  return {
+    parquetType,
+    leaf: { type: 'FIXED_LEN_BYTE_ARRAY', type_length: length, ...common },
+    textForm: false,
+    builder: (column) => new DecodedColumnBuilder(new DecimalDecoder(column, precision, scale, length)),
+    decoder: (column) => new DecimalDecoder(column, precision, scale, length),
+  };
+}
+
+function fixed(
+  parquetType: string,
+  leaf: Leaf,
+  kind: 'bool' | 'int2' | 'int4' | 'int8' | 'float4' | 'float8',
+  width: number,
+  builder: (column: string) => ColumnBuilder,
+): ScalarMapping {
+  return { parquetType, leaf, textForm: false, builder, decoder: (column) => new FixedDecoder(column, kind, width) };
+}
+
+function temporal(
+  parquetType: string,
+  leaf: Leaf,
+  kind: 'date' | 'time' | 'timestamp',
+  builder: (column: string) => ColumnBuilder,
+): ScalarMapping {
+  return { parquetType, leaf, textForm: false, builder, decoder: (column) => new TemporalDecoder(column, kind) };
+}
+
+function scalarMapping(typeOid: number, typmod: number): ScalarMapping {
+  switch (typeOid) {
+    case PgOid.bool:
+      return fixed('BOOLEAN', { type: 'BOOLEAN' }, 'bool', 1, (c) => new BooleanBuilder(c));
+    case PgOid.int2:
+      return fixed('INT16', integer(16), 'int2', 4, (c) => new Int16Builder(c));
+    case PgOid.int4:
+      return fixed('INT32', integer(32), 'int4', 4, (c) => new Int32Builder(c));
+    case PgOid.int8:
+      return fixed('INT64', integer(64), 'int8', 8, (c) => new Int64Builder(c));
+    case PgOid.float4:
+      return fixed('FLOAT', { type: 'FLOAT' }, 'float4', 4, (c) => new Float32Builder(c));
+    case PgOid.float8:
+      return fixed('DOUBLE', { type: 'DOUBLE' }, 'float8', 8, (c) => new Float64Builder(c));
+    case PgOid.numeric:
+      return decimalMapping(typmod);
+    case PgOid.text:
+    case PgOid.varchar:
+    case PgOid.bpchar:
+    case PgOid.name:
+      return TEXT;
+    case PgOid.json:
+      return bytesMapping('JSON', { type: 'BYTE_ARRAY', converted_type: 'JSON', logical_type: { type: 'JSON' } }, false);
+    case PgOid.jsonb:
+      return bytesMapping('JSON', { type: 'BYTE_ARRAY', converted_type: 'JSON', logical_type: { type: 'JSON' } }, false, 1);
+    case PgOid.bytea:
+      return bytesMapping('BYTE_ARRAY', { type: 'BYTE_ARRAY' }, false);
+    case PgOid.uuid:
+      return {
+        parquetType: 'UUID',
+        leaf: { type: 'FIXED_LEN_BYTE_ARRAY', type_length: 16, logical_type: { type: 'UUID' } },
+        textForm: false,
+        builder: newUuidBuilder,
+        decoder: (column) => new UuidDecoder(column),
+      };
+    case PgOid.date:
+      return temporal('DATE', { type: 'INT32', converted_type: 'DATE', logical_type: { type: 'DATE' } }, 'date', (c) => new DateBuilder(c));
+    case PgOid.time:
+      return temporal(
+        'TIME(MICROS)',
+        { type: 'INT64', logical_type: { type: 'TIME', isAdjustedToUTC: false, unit: 'MICROS' } },
+        'time',
+        (c) => new TimeBuilder(c),
+      );
+    case PgOid.timestamp:
+      return temporal(
+        'TIMESTAMP(MICROS)',
+        { type: 'INT64', logical_type: { type: 'TIMESTAMP', isAdjustedToUTC: false, unit: 'MICROS' } },
+        'timestamp',
+        (c) => new TimestampBuilder(c),
+      );
+    case PgOid.timestamptz:
+      return temporal(
+        'TIMESTAMP(MICROS,UTC)',
+        {
+          type: 'INT64',
+          converted_type: 'TIMESTAMP_MICROS',
+          logical_type: { type: 'TIMESTAMP', isAdjustedToUTC: true, unit: 'MICROS' },
+        },
+        'timestamp',
+        (c) => new TimestampBuilder(c),
+      );
+    default:
+      // interval, enum, citext, inet, money, ranges, xml, timetz, oid, bit, "char", ...: Postgres text form.
+      return TEXT_FORM;
+  }
+}
+
+/** Maps a catalog column (domains already resolved) to its Parquet column. */
+export function mapColumn(col: CatalogColumn): ColumnMapping {
+  const name = col.name;
+  const base = {
+    name,
+    pgType: col.pgType,
+    typeOid: col.typeOid,
+    typmod: col.typmod,
+    elemTypeOid: col.elemTypeOid,
+    nullable: col.nullable,
+  };
+  if (col.elemTypeOid !== null) {
+    // For an array column the typmod is the element's (numeric(10,2)[] has numeric(10,2) elements).
+    const element = scalarMapping(col.elemTypeOid, col.typmod);
+    const schema: SchemaElement[] = [
+      { name, repetition_type: 'OPTIONAL', num_children: 1, converted_type: 'LIST', logical_type: { type: 'LIST' } },
+      { name: 'list', repetition_type: 'REPEATED', num_children: 1 },
+      { name: 'element', repetition_type: 'OPTIONAL', ...element.leaf },
+    ];
+    const textForm = element.textForm;
+    return {
+      plan: { ...base, parquetType: `LIST<${element.parquetType}>` },
+      select: (quotedIdent) => (textForm ? `${quotedIdent}::text[]` : quotedIdent),
+      schema,
+      newBuilder: () => new ListBuilder(name, element.decoder(name)),
+    };
+  }
+  const scalar = scalarMapping(col.typeOid, col.typmod);
+  const textForm = scalar.textForm;
+  return {
+    plan: { ...base, parquetType: scalar.parquetType },
+    select: (quotedIdent) => (textForm ? `${quotedIdent}::text` : quotedIdent),
+    schema: [{ name, repetition_type: 'OPTIONAL', ...scalar.leaf }],
+    newBuilder: () => scalar.builder(name),
+  };
+}
+
+/**
+ * Rebuilds a mapping from the plan saved in `_plan.json` (Export runs in another process than Plan). The
+ * mapping is re-derived from the catalog facts; a plan whose Parquet type disagrees was made by a different
+ * mapping and is refused rather than written with a different schema.
+ */
+export function mappingFromPlan(plan: ColumnPlan): ColumnMapping {
+  const mapping = mapColumn(plan);
+  if (mapping.plan.parquetType !== plan.parquetType) {
+    throw new Error(
+      `column "${plan.name}": the plan says ${plan.parquetType} but this version maps ${plan.pgType} to ${mapping.plan.parquetType}`,
+    );
+  }
+  return { ...mapping, plan };
+}

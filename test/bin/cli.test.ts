@@ -1,0 +1,119 @@
+/**
+ * The `pgsip` command as a user runs it: a child process, its exit code, stdout and stderr.
+ */
+import { execFile } from 'node:child_process';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort, type RunningPostgres, startEmbeddedPostgres } from '../../bin/local/embedded-postgres';
+
+const CLI = fileURLToPath(new URL('../../bin/pgsip.js', import.meta.url));
+
+interface Outcome {
+  code: number;
+  stdout: string;
+  stderr: string;
+  seconds: number;
+}
+
+function pgsip(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Outcome> {
+  const started = Date.now();
+  return new Promise((resolve) => {
+    execFile(process.execPath, [CLI, ...args], { env: { ...process.env, DATABASE_URL: '', ...env }, timeout: 240_000 }, (error, stdout, stderr) => {
+      resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr, seconds: (Date.now() - started) / 1000 });
+    });
+  });
+}
+
+async function filesUnder(dir: string): Promise<string[]> {
+  try {
+    return (await readdir(dir, { recursive: true })).map(String);
+  } catch {
+    return [];
+  }
+}
+
+let postgres: RunningPostgres;
+let work: string;
+
+beforeAll(async () => {
+  postgres = await startEmbeddedPostgres();
+  work = await mkdtemp(join(tmpdir(), 'pgsip-cli-'));
+  const client = new pg.Client(postgres.url);
+  await client.connect();
+  await client.query(`CREATE TABLE public.orders (id bigint PRIMARY KEY, note text);
+                      INSERT INTO public.orders SELECT g, 'n' || g FROM generate_series(1, 1000) g;`);
+  await client.end();
+});
+
+afterAll(async () => {
+  await postgres?.stop();
+  if (work) await rm(work, { recursive: true, force: true });
+});
+
+describe('pgsip run: failures are one clear line, a non-zero exit and nothing committed', () => {
+  const wrongPassword = () => postgres.url.replace(':pgsip-local@', ':not-the-password@');
+  const cases: [string, () => string, string, RegExp][] = [
+    ['a missing table', () => postgres.url, 'public.orders,public.nope', /^pgsip: table "public\.nope" does not exist/],
+    ['a hostile table name', () => postgres.url, 'public.orders;DROP TABLE public.orders', /^pgsip: bad table name "public\.orders;DROP TABLE public\.orders": unexpected ";"/],
+    ['a wrong password', wrongPassword, 'public.orders', /^pgsip: cannot connect to postgres@127\.0\.0\.1:\d+\/postgres: password authentication failed/],
+  ];
+  it.each(cases)('%s', async (_, url, tables, message) => {
+    const dest = join(work, `fail-${Math.random().toString(16).slice(2)}`);
+    const outcome = await pgsip(['run', '--database-url', url(), '--tables', tables, '--dest', dest, '--quiet']);
+    expect(outcome.code).toBe(1);
+    const lines = outcome.stderr.trim().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(message);
+    expect(outcome.stderr).not.toContain('not-the-password');
+    expect(outcome.stderr).not.toContain('pgsip-local');
+    expect((await filesUnder(dest)).filter((f) => f.endsWith('_manifest.json') || f.endsWith('_SUCCESS'))).toEqual([]);
+  });
+
+  it('an unreachable port fails fast, naming the host', async () => {
+    const port = await freePort();
+    const outcome = await pgsip(['run', '--database-url', `postgres://u:p@127.0.0.1:${port}/db`, '--tables', 'a.b', '--dest', join(work, 'x'), '--quiet']);
+    expect(outcome.code).toBe(1);
+    expect(outcome.stderr.trim()).toBe(`pgsip: cannot connect to u@127.0.0.1:${port}/db: connection refused (is Postgres running and listening there?)`);
+    expect(outcome.seconds).toBeLessThan(60);
+  });
+
+  it('a usage error exits 2 and says what is missing', async () => {
+    const outcome = await pgsip(['run', '--tables', 'a.b']);
+    expect(outcome.code).toBe(2);
+    expect(outcome.stderr).toContain("required option '--dest <dir|s3://bucket/prefix>' not specified");
+  });
+});
+
+describe('pgsip run and demo succeed as documented', () => {
+  it('run exports, reports progress on stderr and a summary on stdout, and exits 0', async () => {
+    const dest = join(work, 'ok');
+    const outcome = await pgsip(['run', '--tables', 'public.orders', '--dest', dest, '--shards', '3', '--run-id', 'cli-run'], { DATABASE_URL: postgres.url });
+    expect(outcome.stderr).toContain('"public"."orders" shard 3/3: done');
+    expect(outcome.code).toBe(0);
+    expect(outcome.stdout).toMatch(/^run cli-run: 1 table\(s\), 3 shard\(s\), 1,000 rows/);
+    expect(await filesUnder(join(dest, 'public', 'orders', 'run=cli-run'))).toEqual(
+      expect.arrayContaining(['_manifest.json', '_SUCCESS', '_plan.json']),
+    );
+  });
+
+  it('--help documents every option of run', async () => {
+    const outcome = await pgsip(['run', '--help']);
+    expect(outcome.code).toBe(0);
+    for (const flag of ['--database-url', '--tables', '--dest', '--shards', '--concurrency', '--run-id', '--s3-endpoint', '--compression']) {
+      expect(outcome.stdout).toContain(flag);
+    }
+  });
+
+  it('demo starts its own Postgres, exports the sample shop and verifies it with DuckDB', async () => {
+    const dest = join(work, 'demo');
+    const outcome = await pgsip(['demo', '--rows', '5000', '--dest', dest]);
+    expect(outcome.stderr).not.toMatch(/^pgsip: /m);
+    expect(outcome.code).toBe(0);
+    expect(outcome.stdout).toMatch(/verified shop\.customers: 500 rows; DuckDB agrees with Postgres/);
+    expect(outcome.stdout).toMatch(/verified shop\.orders: 5,000 rows; DuckDB agrees with Postgres/);
+  });
+});

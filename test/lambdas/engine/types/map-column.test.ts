@@ -1,0 +1,153 @@
+import { describe, expect, it } from 'vitest';
+import type { CatalogColumn } from '../../../../lambdas/engine/types/column-mapping';
+import { UnsupportedColumnError } from '../../../../lambdas/engine/types/column-mapping';
+import { decimalByteLength, decimalShape } from '../../../../lambdas/engine/types/builders/decimal';
+import { mapColumn, mappingFromPlan } from '../../../../lambdas/engine/types/map-column';
+import { PgArrayOid, PgOid } from '../../../../lambdas/engine/types/pg-oids';
+
+function col(typeOid: number, extra: Partial<CatalogColumn> = {}): CatalogColumn {
+  return { name: 'c', pgType: 'x', typeOid, typmod: -1, elemTypeOid: null, nullable: true, ...extra };
+}
+
+/** typmod of numeric(p,s) as Postgres stores it. */
+function numericTypmod(p: number, s: number): number {
+  return ((p << 16) | (s & 0x7ff)) + 4;
+}
+
+/** A binary numeric field: weight, sign, dscale, base-10000 digits. */
+function numericField(weight: number, sign: number, dscale: number, digits: number[]): Buffer {
+  const b = Buffer.alloc(8 + 2 * digits.length);
+  b.writeInt16BE(digits.length, 0);
+  b.writeInt16BE(weight, 2);
+  b.writeUInt16BE(sign, 4);
+  b.writeInt16BE(dscale, 6);
+  digits.forEach((d, i) => b.writeUInt16BE(d, 8 + 2 * i));
+  return b;
+}
+
+describe('mapColumn', () => {
+  it('maps each built-in type to its Parquet type and select expression', () => {
+    const cases: [number, number, string, string][] = [
+      [PgOid.int2, -1, 'INT16', '"c"'],
+      [PgOid.int4, -1, 'INT32', '"c"'],
+      [PgOid.int8, -1, 'INT64', '"c"'],
+      [PgOid.float4, -1, 'FLOAT', '"c"'],
+      [PgOid.float8, -1, 'DOUBLE', '"c"'],
+      [PgOid.bool, -1, 'BOOLEAN', '"c"'],
+      [PgOid.text, -1, 'STRING', '"c"'],
+      [PgOid.varchar, 14, 'STRING', '"c"'],
+      [PgOid.bpchar, 9, 'STRING', '"c"'],
+      [PgOid.name, -1, 'STRING', '"c"'],
+      [PgOid.json, -1, 'JSON', '"c"'],
+      [PgOid.jsonb, -1, 'JSON', '"c"'],
+      [PgOid.bytea, -1, 'BYTE_ARRAY', '"c"'],
+      [PgOid.uuid, -1, 'UUID', '"c"'],
+      [PgOid.date, -1, 'DATE', '"c"'],
+      [PgOid.time, -1, 'TIME(MICROS)', '"c"'],
+      [PgOid.timestamp, -1, 'TIMESTAMP(MICROS)', '"c"'],
+      [PgOid.timestamptz, -1, 'TIMESTAMP(MICROS,UTC)', '"c"'],
+      [PgOid.numeric, numericTypmod(12, 2), 'DECIMAL(12,2)', '"c"'],
+      [PgOid.numeric, -1, 'STRING', '"c"::text'],
+      [PgOid.numeric, numericTypmod(39, 2), 'STRING', '"c"::text'],
+      [PgOid.interval, -1, 'STRING', '"c"::text'],
+      [PgOid.money, -1, 'STRING', '"c"::text'],
+      [PgOid.timetz, -1, 'STRING', '"c"::text'],
+      [PgOid.xml, -1, 'STRING', '"c"::text'],
+      [PgOid.char, -1, 'STRING', '"c"::text'],
+      [987654, -1, 'STRING', '"c"::text'], // an enum or extension type
+    ];
+    for (const [oid, typmod, parquetType, select] of cases) {
+      const m = mapColumn(col(oid, { typmod }));
+      expect([oid, m.plan.parquetType, m.select('"c"')]).toEqual([oid, parquetType, select]);
+      expect(m.schema).toHaveLength(1);
+      expect(m.schema[0].repetition_type).toBe('OPTIONAL');
+    }
+  });
+
+  it('annotates the schema elements', () => {
+    // Converted type only: hyparquet-writer 0.17 writes the INTEGER logical type so that DuckDB rejects the footer.
+    expect(mapColumn(col(PgOid.int2)).schema[0]).toMatchObject({ type: 'INT32', converted_type: 'INT_16' });
+    expect(mapColumn(col(PgOid.int8)).schema[0]).toMatchObject({ type: 'INT64', converted_type: 'INT_64' });
+    expect(mapColumn(col(PgOid.timestamptz)).schema[0].logical_type).toEqual({
+      type: 'TIMESTAMP',
+      isAdjustedToUTC: true,
+      unit: 'MICROS',
+    });
+    expect(mapColumn(col(PgOid.timestamp)).schema[0].logical_type).toMatchObject({ isAdjustedToUTC: false });
+    expect(mapColumn(col(PgOid.timestamp)).schema[0].converted_type).toBeUndefined();
+    expect(mapColumn(col(PgOid.time)).schema[0].logical_type).toEqual({ type: 'TIME', isAdjustedToUTC: false, unit: 'MICROS' });
+    expect(mapColumn(col(PgOid.uuid)).schema[0]).toMatchObject({ type: 'FIXED_LEN_BYTE_ARRAY', type_length: 16 });
+    expect(mapColumn(col(PgOid.jsonb)).schema[0]).toMatchObject({ converted_type: 'JSON', logical_type: { type: 'JSON' } });
+    expect(mapColumn(col(PgOid.text)).schema[0]).toMatchObject({ converted_type: 'UTF8', logical_type: { type: 'STRING' } });
+    // NOT NULL in the catalog still gives an OPTIONAL column (NOT VALID constraints allow old NULLs).
+    expect(mapColumn(col(PgOid.int4, { nullable: false })).schema[0].repetition_type).toBe('OPTIONAL');
+    expect(mapColumn(col(PgOid.int4, { name: 'we"ird ü' })).schema[0].name).toBe('we"ird ü');
+  });
+
+  it('picks the DECIMAL physical type by precision', () => {
+    const physical = (p: number, s: number) => {
+      const e = mapColumn(col(PgOid.numeric, { typmod: numericTypmod(p, s) })).schema[0];
+      return [e.type, e.type_length, e.precision, e.scale];
+    };
+    expect(physical(9, 2)).toEqual(['INT32', undefined, 9, 2]);
+    expect(physical(10, 0)).toEqual(['INT64', undefined, 10, 0]);
+    expect(physical(18, 18)).toEqual(['INT64', undefined, 18, 18]);
+    expect(physical(19, 4)).toEqual(['FIXED_LEN_BYTE_ARRAY', 9, 19, 4]);
+    expect(physical(38, 10)).toEqual(['FIXED_LEN_BYTE_ARRAY', 16, 38, 10]);
+    expect(decimalByteLength(9)).toBe(4);
+    expect(decimalByteLength(18)).toBe(8);
+    expect(decimalByteLength(20)).toBe(9);
+    expect(decimalByteLength(38)).toBe(16);
+    // Postgres 15 scales outside [0, p] widen the DECIMAL.
+    expect(decimalShape(numericTypmod(3, -2))).toMatchObject({ precision: 5, scale: 0 });
+    expect(decimalShape(numericTypmod(3, 5))).toMatchObject({ precision: 5, scale: 5 });
+    expect(decimalShape(-1)).toBeNull();
+  });
+
+  it('maps one-dimensional arrays to a 3-level LIST', () => {
+    const m = mapColumn(col(PgArrayOid.int4, { elemTypeOid: PgOid.int4, name: 'xs' }));
+    expect(m.plan.parquetType).toBe('LIST<INT32>');
+    expect(m.select('"xs"')).toBe('"xs"');
+    expect(m.schema.map((e) => [e.name, e.repetition_type, e.converted_type, e.num_children])).toEqual([
+      ['xs', 'OPTIONAL', 'LIST', 1],
+      ['list', 'REPEATED', undefined, 1],
+      ['element', 'OPTIONAL', 'INT_32', undefined],
+    ]);
+    const text = mapColumn(col(PgArrayOid.interval, { elemTypeOid: PgOid.interval }));
+    expect([text.plan.parquetType, text.select('"c"')]).toEqual(['LIST<STRING>', '"c"::text[]']);
+    const dec = mapColumn(col(PgArrayOid.numeric, { elemTypeOid: PgOid.numeric, typmod: numericTypmod(10, 2) }));
+    expect(dec.plan.parquetType).toBe('LIST<DECIMAL(10,2)>');
+    const unconstrained = mapColumn(col(PgArrayOid.numeric, { elemTypeOid: PgOid.numeric }));
+    expect(unconstrained.select('"c"')).toBe('"c"::text[]');
+  });
+
+  it('rebuilds a mapping from a saved plan and refuses a plan made by a different mapping', () => {
+    const m = mapColumn(col(PgOid.numeric, { typmod: numericTypmod(12, 2), pgType: 'numeric(12,2)' }));
+    const saved = JSON.parse(JSON.stringify(m.plan));
+    const again = mappingFromPlan(saved);
+    expect(again.plan).toEqual(m.plan);
+    expect(again.schema).toEqual(m.schema);
+    expect(() => mappingFromPlan({ ...saved, parquetType: 'STRING' })).toThrow(/plan says STRING .* DECIMAL\(12,2\)/);
+  });
+
+  it('decodes binary numerics exactly and refuses NaN loudly', () => {
+    const take = (p: number, s: number, fields: Buffer[]) => {
+      const b = mapColumn(col(PgOid.numeric, { typmod: numericTypmod(p, s), name: 'amount' })).newBuilder();
+      for (const f of fields) b.append(f, 0, f.length);
+      return Array.from(b.take() as ArrayLike<bigint>);
+    };
+    // 12345.67 = [1, 2345, 6700] weight 1; -0.05 = [500] weight -1; 0 = no digits.
+    const v1 = numericField(1, 0, 2, [1, 2345, 6700]);
+    const v2 = numericField(-1, 0x4000, 2, [500]);
+    const zero = numericField(0, 0, 2, []);
+    expect(take(12, 2, [v1, v2, zero])).toEqual([1234567n, -5n, 0n]);
+    expect(take(9, 2, [v1, v2, zero])).toEqual([1234567n, -5n, 0n]);
+    expect(take(38, 2, [v1, v2, zero])).toEqual([1234567n, -5n, 0n]);
+    // 10^27 - 1 with ten nines after the point, at numeric(38,10).
+    const max = numericField(6, 0, 10, [9999, 9999, 9999, 9999, 9999, 9999, 9999, 9999, 9999, 9900]);
+    expect(take(38, 10, [max])).toEqual([10n ** 38n - 1n]);
+    const nan = numericField(0, 0xc000, 0, []);
+    expect(() => take(10, 2, [nan])).toThrow(UnsupportedColumnError);
+    expect(() => take(10, 2, [nan])).toThrow(/column "amount": numeric value NaN/);
+  });
+});

@@ -1,0 +1,269 @@
+import { App } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import { describe, expect, it } from 'vitest';
+import { buildApp, propsFromContext } from '../../lib/pgsip-app';
+import type { PgsipStack, PgsipStackProps } from '../../lib/pgsip-stack';
+import { definitionFromTemplate } from '../../lib/state-machine-definition';
+
+type Json = any;
+
+function synth(props: PgsipStackProps = {}) {
+  // Bundling skipped: these tests look at the template, not the code asset.
+  const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+  const stack = buildApp(app, props);
+  const template = Template.fromStack(stack);
+  return { stack, template, json: template.toJSON() as Json };
+}
+
+function logicalIdOf(stack: PgsipStack, construct: { node: { defaultChild?: unknown } }): string {
+  return stack.getLogicalId(construct.node.defaultChild as any);
+}
+
+/** Every statement of every policy attached to the role of `fn` (inline default policy and managed policies). */
+function roleStatements(json: Json, functionLogicalId: string): Json[] {
+  const roleRef = json.Resources[functionLogicalId].Properties.Role['Fn::GetAtt'][0];
+  const statements: Json[] = [];
+  for (const r of Object.values<Json>(json.Resources)) {
+    if (r.Type === 'AWS::IAM::Policy' && r.Properties.Roles.some((x: Json) => x.Ref === roleRef)) {
+      statements.push(...r.Properties.PolicyDocument.Statement);
+    }
+  }
+  return statements;
+}
+
+const asList = <T>(x: T | T[]): T[] => (Array.isArray(x) ? x : [x]);
+
+describe('PgsipStack', () => {
+  const { stack, template, json } = synth();
+  const keyId = logicalIdOf(stack, stack.key);
+  const bucketId = logicalIdOf(stack, stack.bucket);
+  const functions = {
+    plan: logicalIdOf(stack, stack.planFunction),
+    export: logicalIdOf(stack, stack.exportFunction),
+    commit: logicalIdOf(stack, stack.commitFunction),
+  };
+
+  it('has a rotating KMS key, retained', () => {
+    template.hasResource('AWS::KMS::Key', { Properties: { EnableKeyRotation: true }, DeletionPolicy: 'Retain' });
+  });
+
+  it('encrypts the bucket with aws:kms under the stack key, with a bucket key, and blocks public access', () => {
+    template.resourceCountIs('AWS::S3::Bucket', 1);
+    template.hasResource('AWS::S3::Bucket', {
+      DeletionPolicy: 'Retain',
+      Properties: {
+        BucketEncryption: {
+          ServerSideEncryptionConfiguration: [
+            {
+              BucketKeyEnabled: true,
+              ServerSideEncryptionByDefault: {
+                SSEAlgorithm: 'aws:kms',
+                KMSMasterKeyID: { 'Fn::GetAtt': [keyId, 'Arn'] },
+              },
+            },
+          ],
+        },
+        PublicAccessBlockConfiguration: {
+          BlockPublicAcls: true,
+          BlockPublicPolicy: true,
+          IgnorePublicAcls: true,
+          RestrictPublicBuckets: true,
+        },
+        LifecycleConfiguration: {
+          Rules: [Match.objectLike({ AbortIncompleteMultipartUpload: { DaysAfterInitiation: 7 }, Status: 'Enabled' })],
+        },
+        VersioningConfiguration: Match.absent(),
+      },
+    });
+  });
+
+  it('denies every request to the bucket that is not over TLS (1.2 or newer)', () => {
+    template.hasResourceProperties('AWS::S3::BucketPolicy', {
+      Bucket: { Ref: bucketId },
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Effect: 'Deny',
+            Action: 's3:*',
+            Principal: { AWS: '*' },
+            Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+          }),
+          Match.objectLike({
+            Effect: 'Deny',
+            Action: 's3:*',
+            Condition: { NumericLessThan: { 's3:TlsVersion': 1.2 } },
+          }),
+        ]),
+      },
+    });
+  });
+
+  it('runs every function on nodejs22.x or newer, ARM64, traced, with its own log group', () => {
+    const fns = template.findResources('AWS::Lambda::Function');
+    expect(Object.keys(fns).sort()).toEqual(Object.values(functions).sort());
+    for (const [id, fn] of Object.entries<Json>(fns)) {
+      const runtime = /^nodejs(\d+)\.x$/.exec(fn.Properties.Runtime);
+      expect(runtime, `${id} runtime ${fn.Properties.Runtime}`).not.toBeNull();
+      expect(Number(runtime![1]), id).toBeGreaterThanOrEqual(22);
+      expect(fn.Properties.Architectures).toEqual(['arm64']);
+      expect(fn.Properties.TracingConfig).toEqual({ Mode: 'Active' });
+      expect(fn.Properties.Handler).toBe('index.handler');
+      expect(fn.Properties.LoggingConfig.LogGroup).toEqual({ Ref: expect.stringMatching(/LogGroup/) });
+    }
+    template.resourcePropertiesCountIs('AWS::Logs::LogGroup', { RetentionInDays: 90 }, 4);
+  });
+
+  it('sizes Export for one vCPU and the Lambda maximum timeout, Plan and Commit smaller', () => {
+    const props = (id: string) => json.Resources[id].Properties;
+    expect([props(functions.export).MemorySize, props(functions.export).Timeout]).toEqual([1769, 900]);
+    expect([props(functions.plan).MemorySize, props(functions.plan).Timeout]).toEqual([512, 300]);
+    expect([props(functions.commit).MemorySize, props(functions.commit).Timeout]).toEqual([512, 300]);
+  });
+
+  it('gives every function the destination, the secret ARN and source maps', () => {
+    const secretId = logicalIdOf(stack, stack.databaseSecret as any);
+    for (const id of Object.values(functions)) {
+      expect(json.Resources[id].Properties.Environment.Variables).toEqual({
+        PGSIP_DEST: { 'Fn::Join': ['', ['s3://', { Ref: bucketId }, '/exports']] },
+        PGSIP_DB_SECRET_ARN: { Ref: secretId },
+        NODE_OPTIONS: '--enable-source-maps',
+      });
+    }
+  });
+
+  it('creates a placeholder secret in the RDS shape, encrypted with the stack key, when no ARN is given', () => {
+    template.hasResourceProperties('AWS::SecretsManager::Secret', {
+      KmsKeyId: { 'Fn::GetAtt': [keyId, 'Arn'] },
+      GenerateSecretString: Match.objectLike({
+        GenerateStringKey: 'password',
+        SecretStringTemplate: Match.serializedJson(
+          Match.objectLike({ host: Match.anyValue(), port: 5432, dbname: Match.anyValue(), username: Match.anyValue() }),
+        ),
+      }),
+    });
+  });
+
+  describe('least privilege', () => {
+    const s3Statements = (fn: string) =>
+      roleStatements(json, fn).filter((s) => asList(s.Action).some((a: string) => a.startsWith('s3:')));
+    const actions = (fn: string) => roleStatements(json, fn).flatMap((s) => asList<string>(s.Action));
+    const objectPattern = { 'Fn::Join': ['', [{ 'Fn::GetAtt': [bucketId, 'Arn'] }, '/exports/*']] };
+
+    it('never grants s3 actions on Resource "*", ACLs or bucket policy changes, and deletes only to Commit', () => {
+      for (const [kind, fn] of Object.entries(functions)) {
+        for (const s of s3Statements(fn)) {
+          expect(asList(s.Resource), `${kind}: ${JSON.stringify(s)}`).not.toContain('*');
+        }
+        const granted = actions(fn);
+        for (const forbidden of ['s3:*', 's3:DeleteObject*', 's3:DeleteBucket', 's3:PutObject*', 's3:PutObjectAcl', 's3:PutBucketPolicy']) {
+          expect(granted, `${kind} has ${forbidden}`).not.toContain(forbidden);
+        }
+        const deletes = s3Statements(fn).filter((st) => asList<string>(st.Action).some((a) => a.startsWith('s3:Delete')));
+        if (kind === 'commit') {
+          // Commit sweeps parts of abandoned attempts: one action, under the prefix only.
+          expect(deletes.map((st) => [st.Action, st.Resource])).toEqual([['s3:DeleteObject', objectPattern]]);
+        } else {
+          expect(deletes, kind).toEqual([]);
+        }
+      }
+    });
+
+    it('scopes every object write to the export prefix', () => {
+      for (const [kind, fn] of Object.entries(functions)) {
+        const writes = s3Statements(fn).filter((s) => asList<string>(s.Action).some((a) => a.startsWith('s3:Put')));
+        expect(writes.length, kind).toBeGreaterThan(0);
+        for (const s of writes) {
+          expect(asList(s.Action).sort(), kind).toEqual(['s3:AbortMultipartUpload', 's3:PutObject']);
+          expect(s.Resource, kind).toEqual(objectPattern);
+        }
+        // Reads: the bucket itself (listing) and objects under the prefix only.
+        const reads = s3Statements(fn).filter((s) => asList<string>(s.Action).includes('s3:GetObject*'));
+        expect(reads.map((s) => s.Resource), kind).toEqual([[{ 'Fn::GetAtt': [bucketId, 'Arn'] }, objectPattern]]);
+      }
+    });
+
+    it('lets Plan and Export read the database secret, and not Commit', () => {
+      const secretRead = (fn: string) =>
+        roleStatements(json, fn).filter((s) => asList<string>(s.Action).includes('secretsmanager:GetSecretValue'));
+      const secretId = logicalIdOf(stack, stack.databaseSecret as any);
+      for (const fn of [functions.plan, functions.export]) {
+        expect(secretRead(fn).map((s) => s.Resource)).toEqual([{ Ref: secretId }]);
+      }
+      expect(secretRead(functions.commit)).toEqual([]);
+      expect(actions(functions.commit).filter((a) => a.startsWith('secretsmanager:'))).toEqual([]);
+    });
+
+    it('lets every writer use the stack key (SSE-KMS data keys, multipart completion) and no other key', () => {
+      for (const [kind, fn] of Object.entries(functions)) {
+        const kms = roleStatements(json, fn).filter((s) => asList<string>(s.Action).some((a) => a.startsWith('kms:')));
+        const granted = kms.flatMap((s) => asList<string>(s.Action));
+        expect(granted, kind).toEqual(expect.arrayContaining(['kms:Decrypt', 'kms:GenerateDataKey*', 'kms:Encrypt']));
+        for (const s of kms) expect(s.Resource, kind).toEqual({ 'Fn::GetAtt': [keyId, 'Arn'] });
+      }
+    });
+  });
+
+  it('wires the state machine to the three functions with MaxConcurrency = concurrency (default 4)', () => {
+    const { definition, taskFunctions } = definitionFromTemplate(json);
+    expect(taskFunctions).toEqual({ Plan: functions.plan, ExportShard: functions.export, Commit: functions.commit });
+    expect((definition.States as Json).ExportShards.MaxConcurrency).toBe(4);
+  });
+
+  it('outputs the state machine ARN, the bucket name and the destination', () => {
+    template.hasOutput('StateMachineArn', { Value: { Ref: logicalIdOf(stack, stack.exportStateMachine.stateMachine) } });
+    template.hasOutput('BucketName', { Value: { Ref: bucketId } });
+    template.hasOutput('Destination', { Value: { 'Fn::Join': ['', ['s3://', { Ref: bucketId }, '/exports']] } });
+  });
+
+  it('honours concurrency, exportPrefix, stackName and an existing secret', () => {
+    const arn = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:pgsip/source-AbCdEf';
+    const other = synth({ concurrency: 9, exportPrefix: 'lake/pg', databaseSecretArn: arn, stackName: 'PgsipTest' });
+    expect(other.stack.stackName).toBe('PgsipTest');
+    other.template.resourceCountIs('AWS::SecretsManager::Secret', 0);
+    const { definition } = definitionFromTemplate(other.json);
+    expect((definition.States as Json).ExportShards.MaxConcurrency).toBe(9);
+    const exportFn = logicalIdOf(other.stack, other.stack.exportFunction);
+    const statements = roleStatements(other.json, exportFn);
+    expect(statements).toContainEqual(
+      expect.objectContaining({ Action: ['secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret'], Resource: arn }),
+    );
+    const bucketRef = logicalIdOf(other.stack, other.stack.bucket);
+    expect(statements).toContainEqual(
+      expect.objectContaining({
+        Action: ['s3:PutObject', 's3:AbortMultipartUpload'],
+        Resource: { 'Fn::Join': ['', [{ 'Fn::GetAtt': [bucketRef, 'Arn'] }, '/lake/pg/*']] },
+      }),
+    );
+    expect(other.json.Resources[exportFn].Properties.Environment.Variables.PGSIP_DB_SECRET_ARN).toBe(arn);
+  });
+
+  it('rejects a bad exportPrefix or concurrency', () => {
+    for (const exportPrefix of ['', '/exports', 'exports/', 'a//b', 'a/../b', 'a*b']) {
+      expect(() => synth({ exportPrefix }), exportPrefix).toThrow(/exportPrefix/);
+    }
+    for (const concurrency of [0, 1.5, -2]) {
+      expect(() => synth({ concurrency })).toThrow(/concurrency must be a positive integer/);
+    }
+  });
+});
+
+describe('propsFromContext', () => {
+  const read = (context: Record<string, unknown>) => propsFromContext(new App({ context }).node);
+
+  it('reads the documented keys, with -c strings parsed', () => {
+    expect(read({})).toEqual({});
+    expect(read({ concurrency: '8', exportPrefix: 'lake', databaseSecretArn: 'arn:x', stackName: 'S' })).toEqual({
+      concurrency: 8,
+      exportPrefix: 'lake',
+      databaseSecretArn: 'arn:x',
+      stackName: 'S',
+    });
+    expect(read({ concurrency: 3 })).toEqual({ concurrency: 3 });
+  });
+
+  it('rejects a concurrency that is not a positive integer, naming it', () => {
+    for (const concurrency of ['', 'abc', '0', '2.5', -1]) {
+      expect(() => read({ concurrency }), String(concurrency)).toThrow(/context concurrency/);
+    }
+  });
+});

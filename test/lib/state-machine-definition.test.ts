@@ -1,0 +1,187 @@
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { StateMachine } from 'aws-local-stepfunctions';
+import { afterAll, describe, expect, it } from 'vitest';
+import { REPO_ROOT } from '../../lib/pgsip-function';
+import {
+  definitionFromTemplate,
+  placeholderFunctionArn,
+  synthesizeDefinition,
+} from '../../lib/state-machine-definition';
+
+const run = promisify(execFile);
+
+function templateWith(definitionString: unknown, extra: Record<string, unknown> = {}) {
+  return {
+    Resources: {
+      Fn1: { Type: 'AWS::Lambda::Function', Properties: {} },
+      Queue: { Type: 'AWS::SQS::Queue', Properties: {} },
+      Machine: { Type: 'AWS::StepFunctions::StateMachine', Properties: { DefinitionString: definitionString } },
+      ...extra,
+    },
+  };
+}
+
+describe('definitionFromTemplate', () => {
+  it('resolves Fn::Join, Lambda Fn::GetAtt Arn and pseudo parameters to deterministic placeholders', () => {
+    const template = templateWith({
+      'Fn::Join': [
+        '',
+        [
+          '{"StartAt":"A","States":{"A":{"Type":"Task","Resource":"arn:',
+          { Ref: 'AWS::Partition' },
+          ':states:::lambda:invoke","Parameters":{"FunctionName":"',
+          { 'Fn::GetAtt': ['Fn1', 'Arn'] },
+          '","Payload.$":"$"},"Comment":"',
+          { Ref: 'AWS::Region' },
+          '/',
+          { Ref: 'AWS::AccountId' },
+          '","Next":"M"},"M":{"Type":"Map","ItemProcessor":{"StartAt":"B","States":{"B":{"Type":"Task","Resource":"',
+          { 'Fn::GetAtt': 'Fn1.Arn' },
+          '","End":true}}},"End":true}}}',
+        ],
+      ],
+    });
+    const { definition, taskFunctions } = definitionFromTemplate(template);
+    expect(definition).toEqual({
+      StartAt: 'A',
+      States: {
+        A: {
+          Type: 'Task',
+          Resource: 'arn:aws:states:::lambda:invoke',
+          Parameters: { FunctionName: 'arn:aws:lambda:local:000000000000:function:Fn1', 'Payload.$': '$' },
+          Comment: 'local/000000000000',
+          Next: 'M',
+        },
+        M: {
+          Type: 'Map',
+          ItemProcessor: {
+            StartAt: 'B',
+            States: { B: { Type: 'Task', Resource: placeholderFunctionArn('Fn1'), End: true } },
+          },
+          End: true,
+        },
+      },
+    });
+    expect(taskFunctions).toEqual({ A: 'Fn1', B: 'Fn1' });
+  });
+
+  it('accepts a plain string definition', () => {
+    const asl = { StartAt: 'P', States: { P: { Type: 'Pass', End: true } } };
+    expect(definitionFromTemplate(templateWith(JSON.stringify(asl)))).toEqual({ definition: asl, taskFunctions: {} });
+  });
+
+  it('refuses intrinsics it cannot stand in for, naming them', () => {
+    const join = (part: unknown) => templateWith({ 'Fn::Join': ['', ['{"x":"', part, '"}']] });
+    expect(() => definitionFromTemplate(join({ Ref: 'Queue' }))).toThrow(/Ref "Queue"/);
+    expect(() => definitionFromTemplate(join({ Ref: 'AWS::StackName' }))).toThrow(/Ref "AWS::StackName"/);
+    expect(() => definitionFromTemplate(join({ 'Fn::GetAtt': ['Queue', 'Arn'] }))).toThrow(/Fn::GetAtt \["Queue","Arn"\]/);
+    expect(() => definitionFromTemplate(join({ 'Fn::GetAtt': ['Fn1', 'FunctionUrl'] }))).toThrow(/Fn::GetAtt/);
+    expect(() => definitionFromTemplate(join({ 'Fn::ImportValue': 'Other' }))).toThrow(/Fn::ImportValue/);
+    expect(() => definitionFromTemplate(join({ 'Fn::Sub': 'arn:${AWS::Partition}' }))).toThrow(/Fn::Sub/);
+  });
+
+  it('wants exactly one state machine', () => {
+    expect(() => definitionFromTemplate({ Resources: {} })).toThrow(/exactly one .* found 0/);
+    const two = templateWith('{}', { Other: { Type: 'AWS::StepFunctions::StateMachine', Properties: { DefinitionString: '{}' } } });
+    expect(() => definitionFromTemplate(two)).toThrow(/found 2 \(Machine, Other\)/);
+  });
+});
+
+describe('synthesizeDefinition', () => {
+  it('synthesizes the app in process: Plan -> ExportShards(ExportShard) -> Commit', () => {
+    const { definition, taskFunctions } = synthesizeDefinition({ concurrency: 3 });
+    expect(definition.StartAt).toBe('Plan');
+    expect((definition.States as any).ExportShards.MaxConcurrency).toBe(3);
+    expect(Object.keys(taskFunctions).sort()).toEqual(['Commit', 'ExportShard', 'Plan']);
+    expect(taskFunctions.Plan).toMatch(/^PlanFunction/);
+    expect(taskFunctions.ExportShard).toMatch(/^ExportFunction/);
+    expect(taskFunctions.Commit).toMatch(/^CommitFunction/);
+  });
+
+  it('runs in aws-local-stepfunctions, handing each task the payload the handlers expect', async () => {
+    const { definition } = synthesizeDefinition({});
+    const machine = new StateMachine(definition as any);
+    const calls: [string, any][] = [];
+    const plan = {
+      runId: 'r1',
+      tables: [{ table: 'public.t', runDir: 'public/t/run=r1', shardCount: 2 }],
+      shards: [0, 1].map((shard) => ({ runId: 'r1', table: 'public.t', runDir: 'public/t/run=r1', shard, shardCount: 2 })),
+    };
+    let throttled = false;
+    const execution = machine.run(
+      { tables: ['public.t'] },
+      {
+        context: { Execution: { Name: 'exec-1' } } as any,
+        overrides: {
+          // The retry list is part of what runs locally: a throttled shard is retried, not failed.
+          retryIntervalOverrides: { ExportShard: 0 },
+          taskResourceLocalHandlers: {
+            Plan: async (input: any) => (calls.push(['Plan', input]), { Payload: plan }),
+            ExportShard: async (input: any) => {
+              calls.push(['ExportShard', input]);
+              if (!throttled) {
+                throttled = true;
+                throw Object.assign(new Error('Rate exceeded'), { name: 'Lambda.TooManyRequestsException' });
+              }
+              return { Payload: { shard: input.Payload.shard, rows: 1 } };
+            },
+            Commit: async (input: any) => (calls.push(['Commit', input]), { Payload: { runId: 'r1', tables: [] } }),
+          },
+        },
+      },
+    );
+    expect(await execution.result).toEqual({ runId: 'r1', tables: [] });
+    const payloads = (name: string) => calls.filter(([n]) => n === name).map(([, i]) => i.Payload);
+    expect(payloads('Plan')).toEqual([{ input: { tables: ['public.t'] }, executionName: 'exec-1' }]);
+    expect(payloads('ExportShard')).toHaveLength(3);
+    expect(payloads('ExportShard').map((p) => p.shard).sort()).toEqual([0, 0, 1]);
+    expect(payloads('ExportShard')).toContainEqual(plan.shards[1]);
+    expect(payloads('Commit')).toEqual([{ runId: 'r1', tables: plan.tables }]);
+  });
+});
+
+// The acceptance test on the CDK side of "the local runner ran exactly the synthesized definition": the real
+// CDK CLI synthesizes bin/app.ts with real esbuild bundling, and its definition equals the in-process one.
+describe('npx cdk synth (real bundling, no AWS credentials)', () => {
+  const outdir = mkdtempSync(join(tmpdir(), 'pgsip-cdk-synth-'));
+  afterAll(() => rmSync(outdir, { recursive: true, force: true }));
+
+  it('bundles every function and synthesizes the same definition as synthesizeDefinition', { timeout: 240_000 }, async () => {
+    const env: Record<string, string> = {};
+    for (const [k, v] of Object.entries(process.env)) {
+      if (v !== undefined && !k.startsWith('AWS_') && !k.startsWith('CDK_')) env[k] = v;
+    }
+    Object.assign(env, { CDK_DISABLE_VERSION_CHECK: '1', CDK_DISABLE_CLI_TELEMETRY: 'true' });
+    const args = ['cdk', 'synth', '--quiet', '--no-notices', '-o', outdir, '-c', 'concurrency=7', '-c', 'exportPrefix=lake/pg'];
+    try {
+      await run('npx', args, { cwd: REPO_ROOT, env, timeout: 230_000, maxBuffer: 16 * 1024 * 1024 });
+    } catch (e) {
+      const err = e as { stdout?: string; stderr?: string; message: string };
+      throw new Error(`npx ${args.join(' ')} failed: ${err.message}\n${err.stdout ?? ''}\n${err.stderr ?? ''}`);
+    }
+
+    const template = JSON.parse(readFileSync(join(outdir, 'Pgsip.template.json'), 'utf8'));
+    const functions = Object.entries<any>(template.Resources).filter(([, r]) => r.Type === 'AWS::Lambda::Function');
+    expect(functions).toHaveLength(3);
+    for (const [id, fn] of functions) {
+      const assetDir = join(outdir, fn.Metadata['aws:asset:path']);
+      expect(existsSync(join(assetDir, 'index.mjs')), `${id}: ${assetDir}/index.mjs`).toBe(true);
+      expect(existsSync(join(assetDir, 'index.mjs.map')), `${id}: source map`).toBe(true);
+      const bundle = readFileSync(join(assetDir, 'index.mjs'), 'utf8');
+      expect(bundle.startsWith('import { createRequire'), `${id}: require banner`).toBe(true);
+    }
+
+    // Minification must not rename the error the ASL retries on (keepNames): Step Functions matches its name.
+    const exportFn = functions.find(([id]) => id.startsWith('ExportFunction'))!;
+    const exportBundle = readFileSync(join(outdir, exportFn[1].Metadata['aws:asset:path'], 'index.mjs'), 'utf8');
+    expect(exportBundle).toContain('"ShardRetryableError"');
+
+    const fromCli = definitionFromTemplate(template);
+    expect(fromCli).toEqual(synthesizeDefinition({ concurrency: 7, exportPrefix: 'lake/pg' }));
+    expect((fromCli.definition.States as any).ExportShards.MaxConcurrency).toBe(7);
+  });
+});
