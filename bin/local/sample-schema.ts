@@ -39,7 +39,7 @@ export async function createSampleSchema(client: pg.Client, orders: number): Pro
            (ARRAY['US', 'DE', 'FR', 'JP', 'BR', 'IN'])[1 + g % 6],
            g % 50 = 0,
            timestamptz '2019-01-01 00:00:00+00' + g * interval '17 minutes 3.123457 seconds'
-      FROM generate_series(1, ${customers}) AS g`);
+      FROM generate_series(1::bigint, ${customers}) AS g`);
   await client.query(`
     INSERT INTO shop.orders
     SELECT g,
@@ -51,7 +51,7 @@ export async function createSampleSchema(client: pg.Client, orders: number): Pro
            CASE WHEN g % 3 = 0 THEN NULL WHEN g % 3 = 1 THEN 'gift wrap 🎁 #' || g ELSE '' END,
            jsonb_build_object('sku', 'SKU-' || (g % 5000), 'qty', 1 + g % 9,
                               'price', ((g * 7907) % 10000000)::numeric / 100, 'tags', jsonb_build_array('a', 'b'))
-      FROM generate_series(1, ${orders}) AS g`);
+      FROM generate_series(1::bigint, ${orders}) AS g`);
   await client.query('ANALYZE shop.customers; ANALYZE shop.orders');
 }
 

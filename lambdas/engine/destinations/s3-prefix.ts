@@ -106,7 +106,10 @@ export class S3PrefixDestination implements Destination {
       },
       async abort() {
         buffered = [];
-        if (uploadId !== undefined) await client.send(new AbortMultipartUploadCommand({ Bucket, Key, UploadId: uploadId }));
+        if (uploadId === undefined) return;
+        // Best effort: an uncompleted upload is never visible under its key, and the bucket's lifecycle rule
+        // reaps the ones an abort could not remove (some S3-compatible servers do not implement abort).
+        await client.send(new AbortMultipartUploadCommand({ Bucket, Key, UploadId: uploadId })).catch(() => {});
       },
     };
   }

@@ -1,0 +1,98 @@
+/**
+ * Both destinations keep the same promises: nothing visible until an object is complete, create-only writes
+ * that refuse to overwrite, and aborts that leave nothing behind. The S3 one runs against a real S3 server.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Destination } from '../../../../lambdas/engine/destinations/destination';
+import { LocalFolderDestination } from '../../../../lambdas/engine/destinations/local-folder';
+import { openDestination } from '../../../../lambdas/engine/destinations/open-destination';
+import { S3PrefixDestination } from '../../../../lambdas/engine/destinations/s3-prefix';
+import { type RunningS3, startS3Server } from '../../../support/s3-server';
+
+let s3: RunningS3;
+let folder: string;
+
+beforeAll(async () => {
+  s3 = await startS3Server();
+  folder = await mkdtemp(join(tmpdir(), 'pgsip-dest-'));
+});
+afterAll(async () => {
+  await s3?.stop();
+  if (folder) await rm(folder, { recursive: true, force: true });
+});
+
+const kinds: [string, () => Destination][] = [
+  ['a local folder', () => new LocalFolderDestination(folder)],
+  ['an S3 prefix', () => new S3PrefixDestination({ url: `s3://${s3.bucket}/some/prefix`, endpoint: s3.endpoint })],
+];
+
+describe.each(kinds)('%s', (_, make) => {
+  it('streams a large object in pieces and shows it only once it is closed', async () => {
+    const destination = make();
+    // 20 MiB in 1 MiB chunks: more than two S3 multipart parts of 8 MiB, plus a short last one.
+    const data = randomBytes(20 * 1024 * 1024 + 12345);
+    const writer = destination.createObject('big/object.bin');
+    for (let at = 0; at < data.length; at += 1024 * 1024) {
+      const chunk = Buffer.from(data.subarray(at, at + 1024 * 1024));
+      await writer.write(chunk);
+      chunk.fill(0); // the caller may reuse its buffer once write() resolved
+      if (at === 0) expect(await destination.get('big/object.bin')).toBeNull();
+    }
+    expect(await destination.list('big/')).toEqual([]);
+    expect(await writer.close()).toBe(data.length);
+    const back = await destination.get('big/object.bin');
+    expect(back?.equals(data)).toBe(true);
+    expect(await destination.list('big/')).toEqual(['big/object.bin']);
+  });
+
+  it('leaves nothing behind when a write is aborted', async () => {
+    const destination = make();
+    const writer = destination.createObject('aborted/part.parquet');
+    await writer.write(randomBytes(9 * 1024 * 1024));
+    await writer.abort();
+    expect(await destination.get('aborted/part.parquet')).toBeNull();
+    expect(await destination.list('aborted/')).toEqual([]);
+  });
+
+  it('writes create-only objects once and refuses a second writer', async () => {
+    const destination = make();
+    expect(await destination.putIfAbsent('once/marker.json', 'first')).toBe(true);
+    // s3rver predates S3's conditional writes and ignores If-None-Match; AWS S3 answers 412 here.
+    if (destination instanceof S3PrefixDestination) return;
+    expect(await destination.putIfAbsent('once/marker.json', 'second')).toBe(false);
+    expect((await destination.get('once/marker.json'))?.toString()).toBe('first');
+  });
+
+  it('lists by prefix and deletes', async () => {
+    const destination = make();
+    await destination.put('l/a/1', '1');
+    await destination.put('l/a/2', '2');
+    await destination.put('l/b/3', '3');
+    expect(await destination.list('l/a/')).toEqual(['l/a/1', 'l/a/2']);
+    await destination.delete(['l/a/1', 'l/b/3']);
+    expect(await destination.list('l/')).toEqual(['l/a/2']);
+  });
+});
+
+describe('openDestination', () => {
+  it('chooses by the address and refuses what it cannot write to', () => {
+    expect(openDestination('s3://bucket/prefix').root).toBe('s3://bucket/prefix');
+    expect(openDestination('relative/dir').root).toBe(join(process.cwd(), 'relative/dir'));
+    expect(() => openDestination('gs://bucket/x')).toThrow('unsupported destination "gs://bucket/x"');
+    expect(() => openDestination('s3://ab/x')).toThrow('bad S3 destination');
+  });
+
+  it('leaves no temporary files in a folder after writes', async () => {
+    const destination = new LocalFolderDestination(join(folder, 'clean'));
+    await destination.put('x/y.json', '{}');
+    await destination.putIfAbsent('x/z.json', '{}');
+    const w = destination.createObject('x/p.parquet');
+    await w.write(Buffer.from('abc'));
+    await w.close();
+    expect((await readdir(join(folder, 'clean', 'x'))).sort()).toEqual(['p.parquet', 'y.json', 'z.json']);
+  });
+});
