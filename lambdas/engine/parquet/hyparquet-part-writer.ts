@@ -3,12 +3,17 @@
  * into memory and handed to the sink at once; the sink's `write()` promise is the backpressure, so memory holds
  * about one row group.
  *
- * Two workarounds for hyparquet-writer 0.17, both local to this file:
- * - JSON columns: hyparquet-writer re-serializes every value of a column whose converted_type is JSON
- *   (`JSON.stringify`), which would change the text. The column is encoded without converted_type (logical
- *   type JSON only, values passed as the raw bytes) and the converted_type is put back before the footer is
- *   written, so readers see JSON (DuckDB needs the converted_type to type the column JSON instead of BLOB).
- *   Their statistics are off: min/max of whole documents would be kept untruncated in the footer.
+ * Workarounds for hyparquet-writer 0.17, all local to this file:
+ * - Builders already produce physical values (UTF-8 bytes, µs since 1970 as int64, days as int32, raw UUID
+ *   bytes), so the column chunks are encoded against annotation-free leaf elements: hyparquet-writer then skips
+ *   its per-value `unconvert` pass (an extra array and a BigInt per value for timestamps). The annotations are
+ *   put back on the same element objects before the footer is written, so the file's schema and statistics
+ *   are the annotated ones. DECIMAL leaves stored as INT32 or FIXED_LEN_BYTE_ARRAY keep their annotation while
+ *   encoding: their statistics must be computed from the unscaled bigints, which hyparquet-writer converts.
+ * - JSON columns: that same `unconvert` would re-serialize every value (`JSON.stringify`) and change the text;
+ *   encoding without the annotation avoids it, and the converted_type JSON in the footer makes DuckDB type the
+ *   column JSON (with the logical type alone it reads BLOB). Their statistics are off: min/max of whole
+ *   documents would sit untruncated in the footer.
  * - ZSTD: hyparquet-writer only has SNAPPY built in. ZSTD uses node:zlib's zstd when the runtime has it
  *   (Node >= 22.15, i.e. the Lambda runtimes), and is refused with a clear error otherwise (Node 20).
  */
@@ -88,20 +93,23 @@ export function createHyparquetPartWriter(options: PartWriterOptions): PartWrite
   const { columns, compression, sink, metadata } = options;
   const extraCompressors = compressors(compression);
 
-  // The schema the footer will carry, and the list of elements whose converted_type JSON is held back while
-  // encoding (see the file comment).
+   // The schema handed to ParquetWriter: annotation-free leaves while encoding, annotated again at `finish()`
+  // (see the file comment). `restore` pairs each stripped element with what it must become.
   const schema: SchemaElement[] = [{ name: 'root', num_children: columns.length }];
-  const jsonElements: SchemaElement[] = [];
+  const restore: [SchemaElement, SchemaElement][] = [];
   const jsonColumns = new Set<string>();
   for (const mapping of columns) {
     for (const element of mapping.schema) {
-      const copy: SchemaElement = { ...element };
-      if (copy.converted_type === 'JSON') {
-        delete copy.converted_type;
-        jsonElements.push(copy);
-        jsonColumns.add(mapping.schema[0].name);
+      if (element.converted_type === 'JSON') jsonColumns.add(mapping.schema[0].name);
+      const keepsAnnotation = element.converted_type === 'DECIMAL' && element.type !== 'INT64';
+      if (!element.type || keepsAnnotation) {
+        schema.push({ ...element });
+        continue;
       }
-      schema.push(copy);
+      const encoding: SchemaElement = { name: element.name, type: element.type, repetition_type: element.repetition_type };
+      if (element.type_length !== undefined) encoding.type_length = element.type_length;
+      restore.push([encoding, element]);
+      schema.push(encoding);
     }
   }
   const kvMetadata: KeyValue[] | undefined = metadata
@@ -151,7 +159,7 @@ export function createHyparquetPartWriter(options: PartWriterOptions): PartWrite
     async finish(): Promise<number> {
       checkOpen('finish');
       state = 'finished';
-      for (const element of jsonElements) element.converted_type = 'JSON';
+      for (const [encoding, annotated] of restore) Object.assign(encoding, annotated);
       await parquet.finish();
       return sink.close();
     },

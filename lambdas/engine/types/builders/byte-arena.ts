@@ -30,7 +30,8 @@ export class ByteArena {
       if (this.nextSize < MAX_CHUNK) this.nextSize *= 2;
       pos = 0;
     }
-    if (len <= 32) {
+    // A plain loop beats `set(buf.subarray(...))` for short values: no view object per value.
+    if (len <= 256) {
       for (let i = 0; i < len; i++) chunk[pos + i] = buf[start + i];
     } else {
       chunk.set(buf.subarray(start, end), pos);
