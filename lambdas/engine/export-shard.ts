@@ -66,6 +66,8 @@ export async function exportShard(task: ShardTask, env: EngineEnvironment): Prom
     // Text forms that depend on settings are pinned, so that a value reads the same from every server.
     await client.query(`SET LOCAL IntervalStyle = 'iso_8601'`);
     await client.query(`SET LOCAL DateStyle = 'ISO, YMD'`);
+    // tstzrange, timetz and other text forms print in the session's zone; UTC keeps them server-independent.
+    await client.query(`SET LOCAL TimeZone = 'UTC'`);
     await client.query(`SET LOCAL extra_float_digits = 3`);
     await checkColumnsUnchanged(client, plan);
 

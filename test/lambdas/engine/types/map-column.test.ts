@@ -130,6 +130,30 @@ describe('mapColumn', () => {
     expect(() => mappingFromPlan({ ...saved, parquetType: 'STRING' })).toThrow(/plan says STRING .* DECIMAL\(12,2\)/);
   });
 
+  it('tracks the bytes it holds and starts empty after take()', () => {
+    const b = mapColumn(col(PgOid.text)).newBuilder();
+    const field = Buffer.from('hello world');
+    for (let i = 0; i < 10; i++) b.append(field, 0, field.length);
+    b.appendNull();
+    expect(b.bytes).toBeGreaterThanOrEqual(10 * field.length);
+    const values = b.take() as Uint8Array[];
+    expect(values).toHaveLength(11);
+    expect(b.bytes).toBe(0);
+    // Values are copies: overwriting the source buffer does not change them.
+    field.fill(0);
+    expect(Buffer.from(values[0]).toString()).toBe('hello world');
+    expect(values[10]).toBeNull();
+    const ints = mapColumn(col(PgOid.int8)).newBuilder();
+    const eight = Buffer.alloc(8);
+    eight.writeBigInt64BE(-2n);
+    ints.append(eight, 0, 8);
+    expect(ints.bytes).toBeGreaterThanOrEqual(8);
+    expect(ints.take()).toEqual(new BigInt64Array([-2n]));
+    ints.appendNull();
+    ints.append(eight, 0, 8);
+    expect(ints.take()).toEqual([null, -2n]);
+  });
+
   it('decodes binary numerics exactly and refuses NaN loudly', () => {
     const take = (p: number, s: number, fields: Buffer[]) => {
       const b = mapColumn(col(PgOid.numeric, { typmod: numericTypmod(p, s), name: 'amount' })).newBuilder();

@@ -146,6 +146,29 @@ describe('one-dimensional arrays', () => {
   });
 });
 
+describe('large values', () => {
+  it('keeps values larger than a builder chunk, across row groups', async () => {
+    await client.query(`
+      CREATE TABLE bigvals (id int PRIMARY KEY, t text, b bytea, j jsonb, ta text[]);
+      INSERT INTO bigvals
+        SELECT g, repeat('é' || g, 20000 * g), decode(repeat('00ff', 50000 * g), 'hex'),
+               jsonb_build_object('s', repeat('x', 70000 * g)), ARRAY[repeat('y', 90000), NULL, 'z']
+          FROM generate_series(1, 5) g;
+    `);
+    const file = join(tmp.dir, 'bigvals.parquet');
+    await exportTable(client, 'bigvals', file, { orderBy: 'id', rowGroupRows: 2, sliceBytes: 65536 });
+    const pgRows = (await client.query<{ id: string; t: string; b: string; j: string; ta: string }>(
+      `SELECT id, md5(t) AS t, md5(b) AS b, md5(j::text) AS j, md5(array_to_string(ta, ',', '~')) AS ta FROM bigvals ORDER BY id`,
+    )).rows;
+    const duckRows = await duck.all(
+      `SELECT CAST(id AS VARCHAR) AS id, md5(t) AS t, md5(b) AS b, md5(CAST(j AS VARCHAR)) AS j,
+              md5(array_to_string(list_transform(ta, x -> coalesce(x, '~')), ',')) AS ta
+         FROM read_parquet(${sqlString(file)}) ORDER BY id`,
+    );
+    expect(duckRows).toEqual(pgRows);
+  });
+});
+
 describe('values refused loudly', () => {
   async function exportFails(table: string, ddl: string): Promise<unknown> {
     await client.query(ddl);
