@@ -3,11 +3,12 @@
  */
 import type { CommitResult, ExecutionInput } from '../../lambdas/engine/contracts';
 import { connect, targetFromUrl } from '../../lambdas/engine/connection';
+import { guardConnect } from '../../lambdas/engine/connection-guard';
 import { openDestination } from '../../lambdas/engine/destinations/open-destination';
 import { silentLog } from '../../lambdas/engine/environment';
 import { InputError } from '../../lambdas/engine/errors';
 import { checkRunId, newRunId } from '../../lambdas/engine/run-layout';
-import { splitTableList } from '../../lambdas/engine/table-name';
+import { parseTableName, splitTableList } from '../../lambdas/engine/table-name';
 import { runLocally } from '../local/local-runner';
 import { formatBytes, formatCount, progressReporter } from '../local/progress';
 
@@ -20,6 +21,8 @@ export interface RunOptions {
   runId?: string;
   s3Endpoint?: string;
   compression: string;
+  /** Seconds to wait for the database to answer a connection. */
+  connectTimeout?: string;
   quiet?: boolean;
 }
 
@@ -48,6 +51,8 @@ export async function runExport(options: RunOptions, log: (line: string) => void
   const target = targetFromUrl(options.databaseUrl);
   const tables = splitTableList(options.tables ?? '');
   if (tables.length === 0) throw new InputError('no tables: pass --tables schema.table[,schema.table...]');
+  // Bad names fail here, before anything connects to the database.
+  for (const table of tables) parseTableName(table);
   const input: ExecutionInput = {
     tables,
     shards: parseShards(options.shards),
@@ -55,6 +60,7 @@ export async function runExport(options: RunOptions, log: (line: string) => void
     compression: options.compression.toUpperCase() as ExecutionInput['compression'],
   };
   const concurrency = parsePositive('--concurrency', options.concurrency);
+  const connectTimeoutMs = parsePositive('--connect-timeout', options.connectTimeout ?? '10') * 1000;
   const destination = openDestination(options.dest, { s3Endpoint: options.s3Endpoint });
   const reporter = progressReporter(options.quiet ? () => {} : log);
   const started = Date.now();
@@ -66,7 +72,7 @@ export async function runExport(options: RunOptions, log: (line: string) => void
       executionName: input.runId!,
       environment: {
         destination,
-        connect: (applicationName) => connect(target, { applicationName }),
+        connect: guardConnect((applicationName) => connect(target, { applicationName, connectTimeoutMs })),
         log: silentLog,
         onProgress: (p) => reporter.onProgress(p),
       },

@@ -6,6 +6,8 @@
 import type { CommitResult, RunManifest, ShardManifest, TablePlan } from './contracts';
 import type { EngineEnvironment } from './environment';
 import { CommitError } from './errors';
+import { faultPoint } from './fault-points';
+import { DEFAULT_SWEEP_AFTER_HOURS, sweepAbandonedRuns } from './sweep';
 import { loadPlan } from './plan-store';
 import { latestKey, manifestKey, PART_PATTERN, shardManifestKey, successKey } from './run-layout';
 
@@ -17,6 +19,7 @@ export interface CommitEvent {
 const WRITER = 'pgsip 0.1 (hyparquet-writer)';
 
 export async function commitRun(event: CommitEvent, env: EngineEnvironment): Promise<CommitResult> {
+  faultPoint('before-commit');
   const result: CommitResult = { runId: event.runId, tables: [] };
   for (const ref of event.tables) {
     const plan = await loadPlan(env.destination, ref.runDir);
@@ -51,8 +54,10 @@ async function commitTable(plan: TablePlan, env: EngineEnvironment): Promise<Run
       throw new CommitError(`table ${plan.table}: shard ${task.shard}'s manifest does not match the plan; nothing committed`);
     }
     const parts = shard.parts.reduce((n, p) => n + p.rows, 0);
-    if (parts !== shard.rows) {
-      throw new CommitError(`table ${plan.table}: shard ${task.shard} counted ${shard.rows} rows but its parts hold ${parts}; nothing committed`);
+    if (parts !== shard.rows || shard.checksum?.rows !== shard.rows) {
+      throw new CommitError(
+        `table ${plan.table}: shard ${task.shard} read ${shard.rows} rows, its parts hold ${parts} and Postgres counted ${shard.checksum?.rows}; nothing committed`,
+      );
     }
     shards.push(shard);
   }
@@ -71,7 +76,8 @@ async function commitTable(plan: TablePlan, env: EngineEnvironment): Promise<Run
     bytes: shards.reduce((n, s) => n + s.bytes, 0),
     columns: plan.columns.map((c) => ({ name: c.name, pgType: c.pgType, parquetType: c.parquetType, nullable: c.nullable })),
     parts,
-    shards: shards.map((s) => ({ shard: s.shard, range: s.range, rows: s.rows })),
+    shards: shards.map((s) => ({ shard: s.shard, range: s.range, rows: s.rows, checksum: s.checksum, parts: s.parts.map((p) => p.path) })),
+    splitKey: plan.splitKey?.name ?? null,
     consistency: 'per-shard',
     compression: plan.options.compression,
     startedAt: plan.plannedAt,
@@ -79,6 +85,7 @@ async function commitTable(plan: TablePlan, env: EngineEnvironment): Promise<Run
     writer: WRITER,
   };
   await destination.put(manifestKey(plan.runDir), JSON.stringify(manifest, null, 2));
+  faultPoint('after-run-manifest');
 
   // Parts of attempts that lost (retried, crashed) are not in any manifest; remove them so that even a reader
   // who globs the folder instead of reading the manifest sees each row once.
@@ -90,10 +97,29 @@ async function commitTable(plan: TablePlan, env: EngineEnvironment): Promise<Run
   }
 
   await destination.put(successKey(plan.runDir), '');
-  await destination.put(
-    latestKey(plan.runDir),
-    JSON.stringify({ runId: plan.runId, manifest: `${plan.runDir.slice(plan.runDir.lastIndexOf('/') + 1)}/_manifest.json`, committedAt: manifest.committedAt }, null, 2),
-  );
+  await pointLatestAt(plan, manifest, env);
+
+  const tableFolder = plan.runDir.slice(0, plan.runDir.lastIndexOf('/') + 1);
+  const swept = await sweepAbandonedRuns(destination, tableFolder, plan.options.sweepAfterHours ?? DEFAULT_SWEEP_AFTER_HOURS, { keepRunId: plan.runId });
+  if (swept.length > 0) env.log.warn('removed abandoned runs', { table: plan.table, runs: swept.map((r) => r.runId) });
   env.log.info('committed', { table: plan.table, runId: plan.runId, rows: manifest.rows, parts: parts.length });
   return manifest;
+}
+
+/**
+ * `_latest.json` names the newest committed run of a table, newest by when it was planned: a slow or resumed
+ * older run that commits late must not move it backwards.
+ */
+async function pointLatestAt(plan: TablePlan, manifest: RunManifest, env: EngineEnvironment): Promise<void> {
+  const key = latestKey(plan.runDir);
+  const current = await env.destination.get(key);
+  if (current) {
+    const latest = JSON.parse(current.toString('utf8')) as { plannedAt?: string };
+    if (latest.plannedAt && latest.plannedAt > plan.plannedAt) return;
+  }
+  const folder = plan.runDir.slice(plan.runDir.lastIndexOf('/') + 1);
+  await env.destination.put(
+    key,
+    JSON.stringify({ runId: plan.runId, manifest: `${folder}/_manifest.json`, plannedAt: plan.plannedAt, committedAt: manifest.committedAt }, null, 2),
+  );
 }

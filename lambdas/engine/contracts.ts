@@ -20,6 +20,12 @@ export interface ExecutionInput {
   rowGroupBytes?: number;
   /** A shard starts a new part file once the current one reaches this many bytes. Default 1 GiB. */
   partBytes?: number;
+  /** Postgres `statement_timeout` for each shard's read, in ms. Default 14 min (Lambda stops at 15). */
+  statementTimeoutMs?: number;
+  /** Postgres `lock_timeout`: how long a shard waits for its table lock behind DDL, in ms. Default 10 s. */
+  lockTimeoutMs?: number;
+  /** Commit removes this table's uncommitted runs planned longer ago than this. Default 48 h. */
+  sweepAfterHours?: number;
 }
 
 /** Output options fixed at Plan time, so every shard of a run writes alike. */
@@ -27,6 +33,9 @@ export interface ExportOptions {
   compression: 'SNAPPY' | 'ZSTD' | 'UNCOMPRESSED';
   rowGroupBytes: number;
   partBytes: number;
+  statementTimeoutMs: number;
+  lockTimeoutMs: number;
+  sweepAfterHours: number;
 }
 
 /** A primary-key range [lo, hi). `null` is unbounded, so the first and last shards cover every key. */
@@ -112,7 +121,17 @@ export interface ShardManifest {
   bytes: number;
   /** Paths relative to the run folder. */
   parts: PartEntry[];
+  /**
+   * What Postgres said about the range in the same snapshot the rows were read from: its row count and the
+   * sum of its split key (null without one). `pgsip verify` recomputes both from the Parquet files.
+   */
+  checksum: ShardChecksum;
   seconds: number;
+}
+
+export interface ShardChecksum {
+  rows: number;
+  keySum: string | null;
 }
 
 /** The run manifest `_manifest.json`, contract in DESIGN.md section 3. Readers trust it, never a listing. */
@@ -124,7 +143,9 @@ export interface RunManifest {
   bytes: number;
   columns: { name: string; pgType: string; parquetType: string; nullable: boolean }[];
   parts: PartEntry[];
-  shards: { shard: number; range: KeyRange; rows: number }[];
+  shards: { shard: number; range: KeyRange; rows: number; checksum: ShardChecksum; parts: string[] }[];
+  /** The column whose sum each shard's checksum holds, or null when the table has no split key. */
+  splitKey: string | null;
   /** `per-shard`: each shard read its own consistent snapshot, not one snapshot for the whole table. */
   consistency: 'per-shard';
   compression: string;

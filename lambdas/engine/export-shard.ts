@@ -13,10 +13,11 @@ import { randomBytes } from 'node:crypto';
 import type pg from 'pg';
 import copyStreams from 'pg-copy-streams';
 import { describeTable } from './catalog';
-import type { ShardManifest, ShardResult, ShardTask, TablePlan } from './contracts';
+import type { ShardChecksum, ShardManifest, ShardResult, ShardTask, TablePlan } from './contracts';
 import { BinaryCopyParser } from './copy/binary-copy-parser';
 import type { EngineEnvironment } from './environment';
-import { SchemaChangedError, ShardRetryableError } from './errors';
+import { CommitError, PgsipError, SchemaChangedError, ShardRetryableError } from './errors';
+import { faultPoint } from './fault-points';
 import { PartSequence } from './part-sequence';
 import { loadPlan } from './plan-store';
 import { shardManifestKey } from './run-layout';
@@ -58,11 +59,15 @@ export async function exportShard(task: ShardTask, env: EngineEnvironment): Prom
     metadata: { 'pgsip.runId': task.runId, 'pgsip.table': task.table, 'pgsip.shard': String(task.shard) },
   });
   let rows = 0;
+  let checksum: ShardChecksum = { rows: 0, keySum: null };
   progress('started', 0, 0);
 
   const client = await env.connect(`pgsip ${task.runId} ${plan.schema}.${plan.name} #${task.shard}`);
   try {
     await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+    // Protect the source: give up rather than run forever, or queue behind DDL and block everyone after us.
+    await client.query(`SET LOCAL statement_timeout = ${Math.trunc(plan.options.statementTimeoutMs)}`);
+    await client.query(`SET LOCAL lock_timeout = ${Math.trunc(plan.options.lockTimeoutMs)}`);
     // Text forms that depend on settings are pinned, so that a value reads the same from every server.
     await client.query(`SET LOCAL IntervalStyle = 'iso_8601'`);
     await client.query(`SET LOCAL DateStyle = 'ISO, YMD'`);
@@ -97,8 +102,16 @@ export async function exportShard(task: ShardTask, env: EngineEnvironment): Prom
       }
     }
     parser.finish();
+    faultPoint('after-read', task.shard);
     await flushRowGroup();
     await parts.finish();
+    faultPoint('after-part', task.shard);
+    // Same transaction, same snapshot: Postgres's own count and key sum of the range, to prove nothing was
+    // lost or doubled between its rows and our parts (and, later, for `pgsip verify` to re-check the files).
+    checksum = await rangeChecksum(client, plan, task);
+    if (checksum.rows !== rows) {
+      throw new CommitError(`table ${plan.table} shard ${task.shard}: Postgres counts ${checksum.rows} rows in the range but ${rows} were read`);
+    }
     await client.query('COMMIT');
   } catch (error) {
     await parts.abandon();
@@ -118,9 +131,12 @@ export async function exportShard(task: ShardTask, env: EngineEnvironment): Prom
     rows,
     bytes: bytesDone,
     parts: parts.parts,
+    checksum,
     seconds: (Date.now() - started) / 1000,
   };
-  if (!(await destination.putIfAbsent(manifestKey, JSON.stringify(manifest, null, 2)))) {
+  const created = await destination.putIfAbsent(manifestKey, JSON.stringify(manifest, null, 2));
+  faultPoint('after-shard-manifest', task.shard);
+  if (!created) {
     // Another attempt of this shard finished first (e.g. a retry after a lost response): its output stands,
     // and Commit sweeps ours, which no manifest lists.
     const winner = JSON.parse((await destination.get(manifestKey))!.toString('utf8')) as ShardManifest;
@@ -130,6 +146,15 @@ export async function exportShard(task: ShardTask, env: EngineEnvironment): Prom
   progress('done', rows, bytesDone);
   env.log.info('shard exported', { table: task.table, shard: task.shard, rows, bytes: bytesDone, parts: parts.parts.length, seconds: manifest.seconds });
   return resultOf(manifest);
+}
+
+async function rangeChecksum(client: pg.Client, plan: TablePlan, task: ShardTask): Promise<ShardChecksum> {
+  const keySum = plan.splitKey ? `sum(${quoteIdent(plan.splitKey.name)})::text` : 'NULL::text';
+  const result = await client.query<{ rows: string; key_sum: string | null }>(
+    `SELECT count(*)::text AS rows, ${keySum} AS key_sum FROM ${plan.table}${rangePredicate(plan.splitKey, task.range)}`,
+  );
+  const { rows, key_sum } = result.rows[0];
+  return { rows: Number(rows), keySum: plan.splitKey ? (key_sum ?? '0') : null };
 }
 
 function heldBytes(builders: ColumnBuilder[]): number {
@@ -174,6 +199,15 @@ function explainShardError(error: unknown, task: ShardTask, plan: TablePlan): Er
   if (error instanceof Error && error.name !== 'Error') return error;
   const e = error as { code?: string; message?: string };
   const where = `table ${plan.table} shard ${task.shard}`;
+  if (e.code === '57014') {
+    return new PgsipError(
+      `${where}: reading took longer than statement_timeout (${plan.options.statementTimeoutMs} ms); use more shards or raise statementTimeoutMs`,
+      { cause: error },
+    );
+  }
+  if (e.code === '55P03') {
+    return new ShardRetryableError(`${where}: no lock on the table within lock_timeout (${plan.options.lockTimeoutMs} ms); is DDL running?`, { cause: error });
+  }
   // Postgres SQLSTATE classes 08 (connection) and 57 (operator intervention) and socket resets can pass.
   if (/^(08|57)/.test(e.code ?? '') || ['ECONNRESET', 'EPIPE', 'ETIMEDOUT'].includes(e.code ?? '')) {
     return new ShardRetryableError(`${where}: ${firstLine(e.message)}`, { cause: error });

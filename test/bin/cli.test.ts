@@ -2,7 +2,8 @@
  * The `pgsip` command as a user runs it: a child process, its exit code, stdout and stderr.
  */
 import { execFile } from 'node:child_process';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -45,7 +46,11 @@ beforeAll(async () => {
   const client = new pg.Client(postgres.url);
   await client.connect();
   await client.query(`CREATE TABLE public.orders (id bigint PRIMARY KEY, note text);
-                      INSERT INTO public.orders SELECT g, 'n' || g FROM generate_series(1, 1000) g;`);
+                      INSERT INTO public.orders SELECT g, 'n' || g FROM generate_series(1, 1000) g;
+                      CREATE TABLE public.secret (id bigint PRIMARY KEY);
+                      CREATE ROLE reader LOGIN PASSWORD 'reader-pw';
+                      CREATE TABLE public.prices (id bigint PRIMARY KEY, v numeric(10,2));
+                      INSERT INTO public.prices VALUES (1, 1.5), (2, 'NaN'), (3, 2);`);
   await client.end();
 });
 
@@ -71,6 +76,43 @@ describe('pgsip run: failures are one clear line, a non-zero exit and nothing co
     expect(outcome.stderr).not.toContain('not-the-password');
     expect(outcome.stderr).not.toContain('pgsip-local');
     expect((await filesUnder(dest)).filter((f) => f.endsWith('_manifest.json') || f.endsWith('_SUCCESS'))).toEqual([]);
+  });
+
+  const more: [string, () => string, string, RegExp][] = [
+    ['permission denied on the table', () => postgres.url.replace('postgres:pgsip-local@', 'reader:reader-pw@'), 'public.secret', /^pgsip: permission denied: this user may not SELECT from "public\.secret"$/],
+    ['a value the mapping refuses', () => postgres.url, 'public.prices', /^pgsip: table "public"\."prices", column "v": .*NaN/i],
+    ['TLS the server does not offer', () => `${postgres.url}?sslmode=verify-full`, 'public.orders', /^pgsip: cannot connect to postgres@127\.0\.0\.1:\d+\/postgres: The server does not support SSL connections$/],
+  ];
+  it.each(more)('%s', async (_, url, tables, message) => {
+    const dest = join(work, `fail-${Math.random().toString(16).slice(2)}`);
+    const outcome = await pgsip(['run', '--database-url', url(), '--tables', tables, '--dest', dest, '--quiet']);
+    expect(outcome.code).toBe(1);
+    expect(outcome.stderr.trim().split('\n')).toHaveLength(1);
+    expect(outcome.stderr.trim()).toMatch(message);
+    expect(outcome.seconds).toBeLessThan(60);
+    expect((await filesUnder(dest)).filter((f) => f.endsWith('_manifest.json') || f.endsWith('_SUCCESS'))).toEqual([]);
+  });
+
+  it('a host that accepts but never answers is given up on after --connect-timeout', async () => {
+    const silent = createServer(() => {});
+    await new Promise<void>((ok) => silent.listen(0, '127.0.0.1', ok));
+    const port = (silent.address() as AddressInfo).port;
+    try {
+      const outcome = await pgsip(['run', '--database-url', `postgres://u:p@127.0.0.1:${port}/db`, '--tables', 'a.b', '--dest', join(work, 'y'), '--connect-timeout', '2', '--quiet']);
+      expect(outcome.code).toBe(1);
+      expect(outcome.stderr.trim()).toBe(`pgsip: cannot connect to u@127.0.0.1:${port}/db: no answer within 2 s`);
+      expect(outcome.seconds).toBeLessThan(30);
+    } finally {
+      silent.close();
+    }
+  });
+
+  it('a destination that cannot be written is named, and nothing is exported', async () => {
+    const file = join(work, 'a-file');
+    await writeFile(file, 'not a folder');
+    const outcome = await pgsip(['run', '--database-url', postgres.url, '--tables', 'public.orders', '--dest', join(file, 'lake'), '--quiet']);
+    expect(outcome.code).toBe(1);
+    expect(outcome.stderr.trim()).toMatch(new RegExp(`^pgsip: cannot write to ${join(file, 'lake').replace(/[/.]/g, '\\$&')}: ENOTDIR`));
   });
 
   it('an unreachable port fails fast, naming the host', async () => {

@@ -8,8 +8,19 @@ declare module 's3rver' {
     resetOnClose?: boolean;
     configureBuckets?: { name: string; configs?: unknown[] }[];
   }
+  interface Context {
+    method: string;
+    path: string;
+    query: Record<string, unknown>;
+    status: number;
+    type: string;
+    body: unknown;
+    get(header: string): string;
+  }
   export default class S3rver {
     constructor(options: S3rverOptions);
+    middleware: ((ctx: Context, next: () => Promise<void>) => Promise<void>)[];
+    store: { existsObject(bucket: string, key: string): Promise<boolean> };
     run(): Promise<{ address: string; port: number }>;
     close(): Promise<void>;
   }

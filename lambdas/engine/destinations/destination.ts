@@ -17,6 +17,8 @@ export interface Destination {
   putIfAbsent(key: string, body: string | Uint8Array): Promise<boolean>;
   /** The object's bytes, or null when there is none. */
   get(key: string): Promise<Buffer | null>;
+  /** The object's size in bytes, or null when there is none. */
+  size(key: string): Promise<number | null>;
   /** Keys under a prefix (for sweeping and tests; readers use manifests, not listings). */
   list(prefix: string): Promise<string[]>;
   delete(keys: string[]): Promise<void>;
