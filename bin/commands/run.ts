@@ -4,6 +4,7 @@
 import type { CommitResult, ExecutionInput } from '../../lambdas/engine/contracts';
 import { connect, targetFromUrl } from '../../lambdas/engine/connection';
 import { guardConnect } from '../../lambdas/engine/connection-guard';
+import { holdSnapshot } from '../../lambdas/engine/snapshot';
 import { openDestination } from '../../lambdas/engine/destinations/open-destination';
 import { silentLog } from '../../lambdas/engine/environment';
 import { InputError } from '../../lambdas/engine/errors';
@@ -21,6 +22,8 @@ export interface RunOptions {
   runId?: string;
   s3Endpoint?: string;
   compression: string;
+  /** false: each shard reads its own snapshot instead of one held for the whole run (`--no-snapshot`). */
+  snapshot?: boolean;
   /** Seconds to wait for the database to answer a connection. */
   connectTimeout?: string;
   quiet?: boolean;
@@ -62,6 +65,10 @@ export async function runExport(options: RunOptions, log: (line: string) => void
   const concurrency = parsePositive('--concurrency', options.concurrency);
   const connectTimeoutMs = parsePositive('--connect-timeout', options.connectTimeout ?? '10') * 1000;
   const destination = openDestination(options.dest, { s3Endpoint: options.s3Endpoint });
+  const guarded = guardConnect((applicationName) => connect(target, { applicationName, connectTimeoutMs }));
+  // One moment for the whole run: a transaction of our own exports its snapshot and stays open until the end.
+  const held = options.snapshot === false ? null : await holdSnapshot(await guarded(`pgsip ${input.runId} snapshot`));
+  if (held) input.snapshot = held.id;
   const reporter = progressReporter(options.quiet ? () => {} : log);
   const started = Date.now();
   if (!options.quiet) log(`run ${input.runId}: exporting ${tables.join(', ')} to ${destination.root}`);
@@ -72,7 +79,7 @@ export async function runExport(options: RunOptions, log: (line: string) => void
       executionName: input.runId!,
       environment: {
         destination,
-        connect: guardConnect((applicationName) => connect(target, { applicationName, connectTimeoutMs })),
+        connect: guarded,
         log: silentLog,
         onProgress: (p) => reporter.onProgress(p),
       },
@@ -80,6 +87,7 @@ export async function runExport(options: RunOptions, log: (line: string) => void
     return { runId: result.plan.runId, seconds: (Date.now() - started) / 1000, shards: result.plan.shards.length, commit: result.commit };
   } finally {
     reporter.stop();
+    await held?.release();
   }
 }
 

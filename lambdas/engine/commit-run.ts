@@ -78,7 +78,7 @@ async function commitTable(plan: TablePlan, env: EngineEnvironment): Promise<Run
     parts,
     shards: shards.map((s) => ({ shard: s.shard, range: s.range, rows: s.rows, checksum: s.checksum, parts: s.parts.map((p) => p.path) })),
     splitKey: plan.splitKey?.name ?? null,
-    consistency: 'per-shard',
+    consistency: shards.every((s) => s.snapshot && s.snapshot === shards[0].snapshot) ? 'snapshot' : 'per-shard',
     compression: plan.options.compression,
     startedAt: plan.plannedAt,
     committedAt: new Date().toISOString(),

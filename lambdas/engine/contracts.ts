@@ -26,6 +26,11 @@ export interface ExecutionInput {
   lockTimeoutMs?: number;
   /** Commit removes this table's uncommitted runs planned longer ago than this. Default 48 h. */
   sweepAfterHours?: number;
+  /**
+   * A snapshot exported with `pg_export_snapshot()` by a transaction the caller keeps open for the whole run:
+   * Plan and every shard import it, so all tables and shards read one moment. `pgsip run` does this.
+   */
+  snapshot?: string;
 }
 
 /** Output options fixed at Plan time, so every shard of a run writes alike. */
@@ -54,6 +59,8 @@ export interface ShardTask {
   shard: number;
   shardCount: number;
   range: KeyRange;
+  /** The run's exported snapshot, when the caller holds one (see ExecutionInput.snapshot). */
+  snapshot?: string;
 }
 
 /** What Plan hands to the Map: small on purpose. */
@@ -126,6 +133,8 @@ export interface ShardManifest {
    * sum of its split key (null without one). `pgsip verify` recomputes both from the Parquet files.
    */
   checksum: ShardChecksum;
+  /** The exported snapshot the shard read from, or null for a snapshot of its own. */
+  snapshot: string | null;
   seconds: number;
 }
 
@@ -146,8 +155,11 @@ export interface RunManifest {
   shards: { shard: number; range: KeyRange; rows: number; checksum: ShardChecksum; parts: string[] }[];
   /** The column whose sum each shard's checksum holds, or null when the table has no split key. */
   splitKey: string | null;
-  /** `per-shard`: each shard read its own consistent snapshot, not one snapshot for the whole table. */
-  consistency: 'per-shard';
+  /**
+   * `snapshot`: every shard read the same exported snapshot, so the table is one moment. `per-shard`: each
+   * shard read its own consistent snapshot (a run on AWS, or a resumed run whose first snapshot was gone).
+   */
+  consistency: 'snapshot' | 'per-shard';
   compression: string;
   startedAt: string;
   committedAt: string;

@@ -18,6 +18,7 @@ import { BinaryCopyParser } from './copy/binary-copy-parser';
 import type { EngineEnvironment } from './environment';
 import { CommitError, PgsipError, SchemaChangedError, ShardRetryableError } from './errors';
 import { faultPoint } from './fault-points';
+import { beginReadOnly } from './snapshot';
 import { PartSequence } from './part-sequence';
 import { loadPlan } from './plan-store';
 import { shardManifestKey } from './run-layout';
@@ -64,7 +65,7 @@ export async function exportShard(task: ShardTask, env: EngineEnvironment): Prom
 
   const client = await env.connect(`pgsip ${task.runId} ${plan.schema}.${plan.name} #${task.shard}`);
   try {
-    await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+    await beginReadOnly(client, task.snapshot);
     // Protect the source: give up rather than run forever, or queue behind DDL and block everyone after us.
     await client.query(`SET LOCAL statement_timeout = ${Math.trunc(plan.options.statementTimeoutMs)}`);
     await client.query(`SET LOCAL lock_timeout = ${Math.trunc(plan.options.lockTimeoutMs)}`);
@@ -132,6 +133,7 @@ export async function exportShard(task: ShardTask, env: EngineEnvironment): Prom
     bytes: bytesDone,
     parts: parts.parts,
     checksum,
+    snapshot: task.snapshot ?? null,
     seconds: (Date.now() - started) / 1000,
   };
   const created = await destination.putIfAbsent(manifestKey, JSON.stringify(manifest, null, 2));

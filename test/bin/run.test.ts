@@ -16,6 +16,7 @@ import { connect, targetFromUrl } from '../../lambdas/engine/connection';
 import type { RunManifest } from '../../lambdas/engine/contracts';
 import { LocalFolderDestination } from '../../lambdas/engine/destinations/local-folder';
 import { silentLog } from '../../lambdas/engine/environment';
+import { holdSnapshot } from '../../lambdas/engine/snapshot';
 import { synthesizeDefinition } from '../../lib/state-machine-definition';
 import { type RunningS3, startS3Server } from '../support/s3-server';
 
@@ -106,7 +107,7 @@ describe('pgsip run', () => {
 
     const { manifest, rows } = await readBack(table.manifest);
     expect(rows).toEqual(sourceRows);
-    expect(manifest).toMatchObject({ version: 1, table: '"app"."items"', runId: 'eight-shards', rows: ROWS });
+    expect(manifest).toMatchObject({ version: 1, table: '"app"."items"', runId: 'eight-shards', rows: ROWS, consistency: 'snapshot' });
     expect(manifest.columns.map((c) => [c.name, c.pgType])).toEqual([
       ['id', 'bigint'],
       ['qty', 'integer'],
@@ -167,9 +168,37 @@ describe('pgsip run', () => {
       },
     });
     expect(result.commit.tables[0].rows).toBe(ROWS);
+    const manifest = JSON.parse(await readFile(result.commit.tables[0].manifest, 'utf8')) as RunManifest;
+    expect(manifest.consistency).toBe('per-shard');
     expect(result.definition).toEqual(synthesizeDefinition({ concurrency: 3 }).definition);
     const states = result.definition.States as Record<string, { Type: string; ItemProcessor?: { ProcessorConfig?: { Mode?: string } }; MaxConcurrency?: number }>;
     expect(states.ExportShards).toMatchObject({ Type: 'Map', MaxConcurrency: 3, ItemProcessor: { ProcessorConfig: { Mode: 'DISTRIBUTED' } } });
+  });
+
+  it('reads every shard from the one snapshot the run holds, whatever is written meanwhile', async () => {
+    const target = targetFromUrl(postgres.url);
+    const holder = await connect(target, { applicationName: 'test snapshot holder' });
+    const held = await holdSnapshot(holder);
+    try {
+      // Committed after the snapshot: a shard that read its own snapshot would export these rows.
+      await sql(`INSERT INTO app.items (id) SELECT 10000000 + g FROM generate_series(1, 500) g`);
+      const result = await runLocally({
+        input: { tables: ['app.items'], shards: 4, runId: 'one-moment', snapshot: held.id },
+        concurrency: 2,
+        executionName: 'one-moment',
+        environment: {
+          destination: new LocalFolderDestination(join(work, 'moment')),
+          connect: (name) => connect(target, { applicationName: name }),
+          log: silentLog,
+        },
+      });
+      const { manifest, rows } = await readBack(result.commit.tables[0].manifest);
+      expect(manifest).toMatchObject({ rows: ROWS, consistency: 'snapshot' });
+      expect(rows).toEqual(sourceRows);
+    } finally {
+      await held.release();
+      await sql('DELETE FROM app.items WHERE id > 10000000');
+    }
   });
 
   it('exports a quoted table name, an empty table and a table without an integer key', async () => {
