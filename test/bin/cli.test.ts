@@ -73,6 +73,7 @@ describe('pgsip run: failures are one clear line, a non-zero exit and nothing co
     const lines = outcome.stderr.trim().split('\n');
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatch(message);
+    expect(outcome.seconds).toBeLessThan(60);
     expect(outcome.stderr).not.toContain('not-the-password');
     expect(outcome.stderr).not.toContain('pgsip-local');
     expect((await filesUnder(dest)).filter((f) => f.endsWith('_manifest.json') || f.endsWith('_SUCCESS'))).toEqual([]);
@@ -104,6 +105,30 @@ describe('pgsip run: failures are one clear line, a non-zero exit and nothing co
       expect(outcome.seconds).toBeLessThan(30);
     } finally {
       silent.close();
+    }
+  });
+
+  it('a column added between a crash and its re-run is detected, not mixed in', async () => {
+    const dest = join(work, 'changed');
+    const args = ['run', '--database-url', postgres.url, '--tables', 'public.orders', '--dest', dest, '--run-id', 'changing', '--quiet'];
+    const crashed = await pgsip(args, { PGSIP_FAULT: 'after-plan' });
+    expect(crashed.code).not.toBe(0);
+    const client = new pg.Client(postgres.url);
+    await client.connect();
+    await client.query('ALTER TABLE public.orders ADD COLUMN added_later date');
+    await client.end();
+    try {
+      const outcome = await pgsip(args);
+      expect(outcome.code).toBe(1);
+      expect(outcome.stderr.trim()).toBe(
+        'pgsip: run changing of "public"."orders" was planned with other columns; the table changed since, so start a new run id',
+      );
+      expect((await filesUnder(dest)).filter((f) => f.endsWith('_manifest.json') || f.endsWith('_SUCCESS'))).toEqual([]);
+    } finally {
+      const undo = new pg.Client(postgres.url);
+      await undo.connect();
+      await undo.query('ALTER TABLE public.orders DROP COLUMN added_later');
+      await undo.end();
     }
   });
 
