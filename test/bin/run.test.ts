@@ -201,6 +201,30 @@ describe('pgsip run', () => {
     }
   });
 
+  it('never holds more connections than --concurrency, plus the one holding the snapshot', async () => {
+    const watcher = new pg.Client(postgres.url);
+    await watcher.connect();
+    let most = 0;
+    let watching = true;
+    const watch = (async () => {
+      while (watching) {
+        const r = await watcher.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name LIKE 'pgsip%'`);
+        most = Math.max(most, r.rows[0].n);
+        await new Promise((ok) => setTimeout(ok, 5));
+      }
+    })();
+    try {
+      const summary = await exportTo(join(work, 'budget'), { shards: '6', concurrency: '2', runId: 'budget' });
+      expect(summary.commit.tables[0].rows).toBe(ROWS);
+    } finally {
+      watching = false;
+      await watch;
+      await watcher.end();
+    }
+    expect(most).toBeGreaterThanOrEqual(2);
+    expect(most).toBeLessThanOrEqual(3);
+  });
+
   it('exports a quoted table name, an empty table and a table without an integer key', async () => {
     await sql(`
       CREATE TABLE public."Weird Table" ("Key" text PRIMARY KEY, "Value;--" integer);
