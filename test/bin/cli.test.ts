@@ -64,6 +64,8 @@ describe('pgsip run: failures are one clear line, a non-zero exit and nothing co
   const cases: [string, () => string, string, RegExp][] = [
     ['a missing table', () => postgres.url, 'public.orders,public.nope', /^pgsip: table "public\.nope" does not exist/],
     ['a hostile table name', () => postgres.url, 'public.orders;DROP TABLE public.orders', /^pgsip: bad table name "public\.orders;DROP TABLE public\.orders": unexpected ";"/],
+    ['a name with a comment', () => postgres.url, 'public.orders--x', /^pgsip: bad table name "public\.orders--x": unexpected "-" at position 14$/],
+    ['an unterminated quoted name', () => postgres.url, 'public."orders', /^pgsip: bad table name "public\.\\"orders": unterminated quoted identifier$/],
     ['a wrong password', wrongPassword, 'public.orders', /^pgsip: cannot connect to postgres@127\.0\.0\.1:\d+\/postgres: password authentication failed/],
   ];
   it.each(cases)('%s', async (_, url, tables, message) => {
