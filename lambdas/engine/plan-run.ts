@@ -7,6 +7,9 @@ import type { ExecutionInput, ExportOptions, PlanResult, TablePlan } from './con
 import { describeTable } from './catalog';
 import type { EngineEnvironment } from './environment';
 import { InputError } from './errors';
+import { faultPoint } from './fault-points';
+import { beginReadOnly, checkSnapshotId } from './snapshot';
+import { DEFAULT_SWEEP_AFTER_HOURS } from './sweep';
 import { checkRunId, newRunId, planKey, runDirOf } from './run-layout';
 import { planRanges, shardCountFor, splitKeyOf } from './shard-planner';
 import { mapColumn } from './types/map-column';
@@ -20,8 +23,11 @@ export interface PlanEvent {
 
 export const DEFAULT_OPTIONS: ExportOptions = {
   compression: 'SNAPPY',
-  rowGroupBytes: 64 * 1024 * 1024,
+  rowGroupBytes: 16 * 1024 * 1024,
   partBytes: 1024 * 1024 * 1024,
+  statementTimeoutMs: 14 * 60 * 1000,
+  lockTimeoutMs: 10 * 1000,
+  sweepAfterHours: DEFAULT_SWEEP_AFTER_HOURS,
 };
 
 /** Step Functions caps a state at 256 KB; a shard task is ~250 bytes, so keep well below. */
@@ -34,7 +40,7 @@ export async function planRun(event: PlanEvent, env: EngineEnvironment): Promise
   const client = await env.connect(`pgsip plan ${runId}`);
   const plans: TablePlan[] = [];
   try {
-    await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+    await beginReadOnly(client, input.snapshot);
     const seen = new Set<string>();
     for (const requested of input.tables) {
       const table = await describeTable(client, requested);
@@ -80,18 +86,28 @@ export async function planRun(event: PlanEvent, env: EngineEnvironment): Promise
 
   const recorded: TablePlan[] = [];
   for (const plan of plans) recorded.push(await recordPlan(plan, env));
+  faultPoint('after-plan');
   env.log.info('planned', { runId, tables: recorded.map((p) => ({ table: p.table, shards: p.shards.length })) });
   return {
     runId,
     tables: recorded.map((p) => ({ table: p.table, runDir: p.runDir, shardCount: p.shards.length })),
-    shards: recorded.flatMap((p) => p.shards),
+    // The snapshot belongs to this execution, not to the recorded plan: a resumed run brings a new one.
+    shards: recorded.flatMap((p) => p.shards.map((task) => (input.snapshot ? { ...task, snapshot: input.snapshot } : task))),
   };
 }
 
 /** Writes `_plan.json` unless this run id already has one; then the earlier plan wins, if it still fits. */
 async function recordPlan(plan: TablePlan, env: EngineEnvironment): Promise<TablePlan> {
   const key = planKey(plan.runDir);
-  if (await env.destination.putIfAbsent(key, JSON.stringify(plan, null, 2))) return plan;
+  let created: boolean;
+  try {
+    created = await env.destination.putIfAbsent(key, JSON.stringify(plan, null, 2));
+  } catch (error) {
+    // The first write of a run: a destination that cannot be written fails here, before any shard runs.
+    const e = error as { code?: string; name?: string; message?: string };
+    throw new InputError(`cannot write to ${env.destination.root}: ${e.code ?? e.name ?? 'error'}: ${(e.message ?? '').split('\n')[0]}`, { cause: error });
+  }
+  if (created) return plan;
   const existing = JSON.parse((await env.destination.get(key))!.toString('utf8')) as TablePlan;
   const shape = (p: TablePlan) => JSON.stringify(p.columns.map((c) => [c.name, c.pgType, c.parquetType]));
   if (shape(existing) !== shape(plan)) {
@@ -108,6 +124,7 @@ function checkInput(input: ExecutionInput | undefined): ExecutionInput {
   if (!Array.isArray(input.tables) || input.tables.length === 0 || input.tables.some((t) => typeof t !== 'string')) {
     throw new InputError('"tables" must be a non-empty list of table names');
   }
+  if (input.snapshot !== undefined) checkSnapshotId(input.snapshot);
   const shards = input.shards ?? 'auto';
   if (shards !== 'auto' && !(Number.isInteger(shards) && shards >= 1 && shards <= MAX_SHARDS_PER_RUN)) {
     throw new InputError(`"shards" must be "auto" or a whole number from 1 to ${MAX_SHARDS_PER_RUN}`);
@@ -120,12 +137,19 @@ function checkOptions(input: ExecutionInput): ExportOptions {
   if (!['SNAPPY', 'ZSTD', 'UNCOMPRESSED'].includes(compression)) {
     throw new InputError(`"compression" must be SNAPPY, ZSTD or UNCOMPRESSED (got ${JSON.stringify(compression)})`);
   }
-  const size = (name: 'rowGroupBytes' | 'partBytes', min: number) => {
+  const size = (name: Exclude<keyof ExportOptions, 'compression'>, min: number) => {
     const value = input[name] ?? DEFAULT_OPTIONS[name];
     if (!Number.isInteger(value) || value < min) throw new InputError(`"${name}" must be a whole number of at least ${min}`);
     return value;
   };
-  return { compression, rowGroupBytes: size('rowGroupBytes', 1024), partBytes: size('partBytes', 1024) };
+  return {
+    compression,
+    rowGroupBytes: size('rowGroupBytes', 1024),
+    partBytes: size('partBytes', 1024),
+    statementTimeoutMs: size('statementTimeoutMs', 1000),
+    lockTimeoutMs: size('lockTimeoutMs', 100),
+    sweepAfterHours: size('sweepAfterHours', 1),
+  };
 }
 
 function sanitize(name: string): string {
