@@ -6,6 +6,8 @@
  * state. Commit trusts the shard manifests on the destination, never the Map's results.
  */
 
+import type { CatalogColumn } from './types/column-mapping';
+
 /** What starts a run: the execution input of the state machine (schedules, manual runs, the CLI). */
 export interface ExecutionInput {
   /** Tables to export, as Postgres would parse them: `schema.table`, `public."Weird Table"`. */
@@ -77,16 +79,7 @@ export interface PlannedTableRef {
 }
 
 /** How a column of the source is read and what it becomes in Parquet; recorded in `_plan.json`. */
-export interface ColumnPlan {
-  name: string;
-  /** As Postgres prints the declared type (`format_type`), e.g. `numeric(12,2)`, `public.mood`. */
-  pgType: string;
-  /** The type OID the data arrives as (the base type of a domain, the element type's array type, ...). */
-  typeOid: number;
-  typmod: number;
-  /** For a one-dimensional array column: the element's type OID (domains resolved), else null. */
-  elemTypeOid: number | null;
-  nullable: boolean;
+export interface ColumnPlan extends CatalogColumn {
   /** A readable Parquet type, e.g. `DECIMAL(12,2)`, `TIMESTAMP(MICROS,UTC)`, `LIST<STRING>`. */
   parquetType: string;
 }
