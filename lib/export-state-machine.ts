@@ -121,6 +121,7 @@ export class ExportStateMachine extends Construct {
       payload: TaskInput.fromObject({
         input: JsonPath.entirePayload,
         executionName: JsonPath.stringAt('$$.Execution.Name'),
+        executionId: JsonPath.stringAt('$$.Execution.Id'),
       }),
       outputPath: '$.Payload',
       retryOnServiceExceptions: false,
@@ -140,9 +141,16 @@ export class ExportStateMachine extends Construct {
     // Items stay inline in the state (`$.shards`), no ItemReader: the local interpreter ignores ItemReader,
     // and Plan keeps the shard list small. Results are discarded: Commit reads the shard manifests on the
     // destination, and the Map's results could exceed the 256 KB state limit.
+    // The ItemSelector wraps each shard task with the parent execution's id (a child execution of a
+    // Distributed Map has its own), so every Export log line names the run's execution:
+    // ExportShard receives `{ task: ShardTask, executionId: string }`.
     const exportShards = new DistributedMap(this, STATE_NAMES.exportShards, {
       stateName: STATE_NAMES.exportShards,
       itemsPath: '$.shards',
+      itemSelector: {
+        task: JsonPath.objectAt('$$.Map.Item.Value'),
+        executionId: JsonPath.stringAt('$$.Execution.Id'),
+      },
       maxConcurrency,
       // Any failed shard fails the run (0 is also the service default, so CDK does not render it).
       toleratedFailurePercentage: 0,
@@ -156,6 +164,7 @@ export class ExportStateMachine extends Construct {
       payload: TaskInput.fromObject({
         runId: JsonPath.stringAt('$.runId'),
         tables: JsonPath.listAt('$.tables'),
+        executionId: JsonPath.stringAt('$$.Execution.Id'),
       }),
       outputPath: '$.Payload',
       retryOnServiceExceptions: false,

@@ -5,7 +5,8 @@
  */
 import type { App } from 'aws-cdk-lib';
 import type { Node } from 'constructs';
-import { PgsipStack, type PgsipStackProps } from './pgsip-stack';
+import { loadConfig } from './pgsip-config';
+import { PgsipStack, propsFromConfig, type PgsipStackProps } from './pgsip-stack';
 
 export const DEFAULT_STACK_NAME = 'Pgsip';
 
@@ -16,12 +17,17 @@ export function buildApp(app: App, props: PgsipStackProps = {}): PgsipStack {
 }
 
 /**
- * Reads the stack settings from CDK context, e.g.
- * `npx cdk deploy -c concurrency=8 -c exportPrefix=lake/pg -c databaseSecretArn=arn:aws:secretsmanager:...`.
- * Keys: `concurrency` (positive integer), `exportPrefix`, `databaseSecretArn`, `stackName`.
+ * Reads the stack settings from CDK context: `-c config=<file>` loads a config file (`pgsip-config.ts`,
+ * example `pgsip.config.example.json`), and the single keys override it, e.g.
+ * `npx cdk deploy -c config=pgsip.config.json -c concurrency=8`.
+ * Keys: `config` (path), `concurrency` (positive integer), `exportPrefix`, `databaseSecretArn`, `stackName`.
  */
 export function propsFromContext(node: Node): PgsipStackProps {
-  const props: { -readonly [K in keyof PgsipStackProps]: PgsipStackProps[K] } = {};
+  const configPath = node.tryGetContext('config') as unknown;
+  if (configPath !== undefined && (typeof configPath !== 'string' || configPath === '')) {
+    throw new Error(`context config must be the path of a config file, got ${JSON.stringify(configPath)}`);
+  }
+  const props: { -readonly [K in keyof PgsipStackProps]: PgsipStackProps[K] } = configPath ? { ...propsFromConfig(loadConfig(configPath)) } : {};
   const concurrency = node.tryGetContext('concurrency') as unknown;
   if (concurrency !== undefined) {
     const n = typeof concurrency === 'number' ? concurrency : Number(String(concurrency).trim());

@@ -5,6 +5,8 @@
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Duration } from 'aws-cdk-lib';
+import type { ISecurityGroup, IVpc, SubnetSelection } from 'aws-cdk-lib/aws-ec2';
+import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { Architecture, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat, SourceMapMode } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
@@ -78,7 +80,21 @@ export interface PgsipFunctionProps {
 
   /** @default - a description of the kind */
   readonly description?: string;
+
+  /** Runs the function in these subnets of this VPC with these security groups. @default - not in a VPC */
+  readonly network?: { vpc: IVpc; vpcSubnets: SubnetSelection; securityGroups: ISecurityGroup[] };
+
+  /**
+   * A PEM file of CA certificates (e.g. the RDS global bundle) copied next to the bundle as
+   * `/var/task/db-ca.pem` after bundling; the function gets `PGSIP_DB_CA_FILE` pointing at it.
+   *
+   * @default - none: TLS to the database verifies against Node's built-in CAs only
+   */
+  readonly caBundleFile?: string;
 }
+
+/** Where a bundled CA file lands inside the function. */
+export const CA_FILE_IN_FUNCTION = '/var/task/db-ca.pem';
 
 /**
  * A pgsip Lambda function: Node.js 22 on ARM64, X-Ray tracing on, its own log group (`logGroup`), and the handler bundled
@@ -97,7 +113,34 @@ export class PgsipFunction extends NodejsFunction {
     const logGroup = new LogGroup(scope, `${id}LogGroup`, {
       retention: props.logRetention ?? RetentionDays.THREE_MONTHS,
     });
+    // One role per function, with nothing attached by default (no AWS managed policy): logging to its own
+    // log group, ENIs when in a VPC; the stack adds data-plane grants.
+    const role = new Role(scope, `${id}Role`, {
+      assumedBy: new ServicePrincipal('lambda.amazonaws.com'),
+      description: `pgsip ${props.kind} function`,
+    });
+    logGroup.grantWrite(role);
+    if (props.network) {
+      // Lambda's VPC attachment: these EC2 actions take no resource-level scoping for Describe*, and Lambda
+      // creates the interfaces itself; same actions as AWSLambdaVPCAccessExecutionRole.
+      role.addToPrincipalPolicy(
+        new PolicyStatement({
+          actions: [
+            'ec2:CreateNetworkInterface',
+            'ec2:DescribeNetworkInterfaces',
+            'ec2:DescribeSubnets',
+            'ec2:DeleteNetworkInterface',
+            'ec2:AssignPrivateIpAddresses',
+            'ec2:UnassignPrivateIpAddresses',
+          ],
+          resources: ['*'],
+        }),
+      );
+    }
+    const caBundle = props.caBundleFile;
     super(scope, id, {
+      role,
+      ...(props.network ?? {}),
       description: props.description ?? defaults.description,
       entry: join(REPO_ROOT, 'lambdas', props.kind, 'handler.ts'),
       handler: 'handler',
@@ -113,6 +156,7 @@ export class PgsipFunction extends NodejsFunction {
       logGroup,
       environment: {
         ...props.environment,
+        ...(caBundle ? { PGSIP_DB_CA_FILE: CA_FILE_IN_FUNCTION } : {}),
         NODE_OPTIONS: '--enable-source-maps',
       },
       bundling: {
@@ -129,6 +173,15 @@ export class PgsipFunction extends NodejsFunction {
         sourcesContent: false,
         externalModules: [],
         forceDockerBundling: false,
+        ...(caBundle
+          ? {
+              commandHooks: {
+                beforeBundling: () => [],
+                beforeInstall: () => [],
+                afterBundling: (_input: string, output: string) => [`cp "${caBundle}" "${join(output, 'db-ca.pem')}"`],
+              },
+            }
+          : {}),
       },
     });
   }

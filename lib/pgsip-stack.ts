@@ -1,20 +1,29 @@
 /**
- * The deployable pgsip stack: an SSE-KMS export bucket, the database secret, the Plan/Export/Commit functions
- * with least-privilege grants, and the export state machine.
+ * The deployable pgsip stack: an SSE-KMS export bucket (with an access-log bucket), the database secret, the
+ * Plan/Export/Commit functions with one least-privilege role each, the export state machine, schedules,
+ * alarms and a dashboard. Settings: `PgsipStackProps`, normally from the config file (`pgsip-config.ts`).
  */
-import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
-import { Grant, type IGrantable } from 'aws-cdk-lib/aws-iam';
-import { Key } from 'aws-cdk-lib/aws-kms';
+import { Annotations, Aws, CfnOutput, Duration, Fn, RemovalPolicy, Stack, TimeZone, type StackProps } from 'aws-cdk-lib';
+import { SecurityGroup, Subnet, Vpc } from 'aws-cdk-lib/aws-ec2';
+import { AnyPrincipal, Effect, PolicyStatement, ServicePrincipal, type IGrantable } from 'aws-cdk-lib/aws-iam';
+import { Key, type IKey } from 'aws-cdk-lib/aws-kms';
 import {
   BlockPublicAccess,
   Bucket,
   BucketEncryption,
   ObjectOwnership,
+  type IBucket,
 } from 'aws-cdk-lib/aws-s3';
+import { Schedule, ScheduleExpression, ScheduleTargetInput } from 'aws-cdk-lib/aws-scheduler';
+import { StepFunctionsStartExecution } from 'aws-cdk-lib/aws-scheduler-targets';
 import { Secret, type ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
+import { METRIC_NAMESPACE } from '../lambdas/shared/metric-names';
 import { ExportStateMachine } from './export-state-machine';
+import type { PgsipConfig, ScheduleConfig } from './pgsip-config';
 import { PgsipFunction } from './pgsip-function';
+import { PgsipMonitoring } from './pgsip-monitoring';
+import { acknowledgeNagFindings } from './pgsip-nag';
 
 export const DEFAULT_CONCURRENCY = 4;
 export const DEFAULT_EXPORT_PREFIX = 'exports';
@@ -46,15 +55,59 @@ export interface PgsipStackProps extends StackProps {
    * password and empty connection fields; fill it in after the first deploy.
    */
   readonly databaseSecretArn?: string;
+
+  /** TLS to the database (PGSIP_DB_TLS). @default 'verify-full' */
+  readonly databaseTls?: 'verify-full' | 'require' | 'off';
+
+  /** Absolute path of a PEM CA bundle shipped with every function (PGSIP_DB_CA_FILE). @default - none */
+  readonly caBundleFile?: string;
+
+  /** Runs the functions in these private subnets and security groups. @default - not in a VPC */
+  readonly network?: PgsipConfig['network'];
+
+  /** Import an existing bucket (SSE-KMS with `kmsKeyArn`) instead of creating one. */
+  readonly bucketName?: string;
+
+  /** Import an existing customer-managed key instead of creating one. */
+  readonly kmsKeyArn?: string;
+
+  /** One EventBridge Scheduler schedule per group; freshness alarms per table. @default - none */
+  readonly schedules?: readonly ScheduleConfig[];
+
+  /** Where alarms notify. @default - a new topic without subscriptions */
+  readonly alarms?: PgsipConfig['alarms'];
+
+  /** @default 6 */
+  readonly runTimeoutHours?: number;
+}
+
+/** Maps a validated config file onto stack props. */
+export function propsFromConfig(config: PgsipConfig): PgsipStackProps {
+  const props: PgsipStackProps = {
+    stackName: config.stackName,
+    concurrency: config.database?.connectionBudget,
+    databaseSecretArn: config.database?.secretArn,
+    databaseTls: config.database?.tls,
+    caBundleFile: config.database?.caBundleFile,
+    network: config.network,
+    exportPrefix: config.storage?.exportPrefix,
+    bucketName: config.storage?.bucketName,
+    kmsKeyArn: config.storage?.kmsKeyArn,
+    schedules: config.schedules,
+    alarms: config.alarms,
+    runTimeoutHours: config.runTimeoutHours,
+  };
+  return Object.fromEntries(Object.entries(props).filter(([, v]) => v !== undefined)) as PgsipStackProps;
 }
 
 /**
  * Everything one pgsip deployment needs. Environment-agnostic: synthesizes with no AWS credentials and no
- * context lookups.
+ * context lookups (a VPC is imported from plain ids).
  */
 export class PgsipStack extends Stack {
-  public readonly key: Key;
-  public readonly bucket: Bucket;
+  public readonly key: IKey;
+  public readonly bucket: IBucket;
+  public readonly accessLogsBucket?: Bucket;
   public readonly databaseSecret: ISecret;
   public readonly exportPrefix: string;
   /** `s3://<bucket>/<prefix>`: what the functions receive as PGSIP_DEST. */
@@ -63,9 +116,14 @@ export class PgsipStack extends Stack {
   public readonly exportFunction: PgsipFunction;
   public readonly commitFunction: PgsipFunction;
   public readonly exportStateMachine: ExportStateMachine;
+  public readonly schedules: Schedule[] = [];
+  public readonly monitoring: PgsipMonitoring;
 
   constructor(scope: Construct, id: string, props: PgsipStackProps = {}) {
     super(scope, id, props);
+    // Server access logs are delivered under a bucket policy (not ACLs, which BUCKET_OWNER_ENFORCED forbids),
+    // whatever cdk.json says: set before any child exists.
+    this.node.setContext('@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy', true);
 
     const exportPrefix = validatePrefix(props.exportPrefix ?? DEFAULT_EXPORT_PREFIX);
     const concurrency = props.concurrency ?? DEFAULT_CONCURRENCY;
@@ -75,24 +133,86 @@ export class PgsipStack extends Stack {
     this.exportPrefix = exportPrefix;
     const objects = `${exportPrefix}/*`;
 
-    this.key = new Key(this, 'Key', {
-      description: 'pgsip: encrypts exported Parquet files and the database secret',
-      enableKeyRotation: true,
-      removalPolicy: RemovalPolicy.RETAIN,
-    });
+    // Storage ------------------------------------------------------------------------------------------
+    if (props.kmsKeyArn) {
+      this.key = Key.fromKeyArn(this, 'Key', props.kmsKeyArn);
+    } else {
+      const key = new Key(this, 'Key', {
+        description: 'pgsip: encrypts exported Parquet files, the database secret and the alarm topic',
+        enableKeyRotation: true,
+        removalPolicy: RemovalPolicy.RETAIN,
+      });
+      // Alarm notifications go to an SNS topic encrypted with this key: CloudWatch must be able to use it.
+      key.addToResourcePolicy(
+        new PolicyStatement({
+          principals: [new ServicePrincipal('cloudwatch.amazonaws.com')],
+          actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
+          resources: ['*'],
+          conditions: { StringEquals: { 'aws:SourceAccount': Aws.ACCOUNT_ID } },
+        }),
+      );
+      this.key = key;
+    }
 
-    this.bucket = new Bucket(this, 'ExportBucket', {
-      encryption: BucketEncryption.KMS,
-      encryptionKey: this.key,
-      bucketKeyEnabled: true,
-      enforceSSL: true,
-      minimumTLSVersion: 1.2,
-      blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
-      objectOwnership: ObjectOwnership.BUCKET_OWNER_ENFORCED,
-      versioned: false,
-      lifecycleRules: [{ id: 'AbortIncompleteMultipartUploads', abortIncompleteMultipartUploadAfter: Duration.days(7) }],
-      removalPolicy: RemovalPolicy.RETAIN,
-    });
+    if (props.bucketName) {
+      this.bucket = Bucket.fromBucketAttributes(this, 'ExportBucket', { bucketName: props.bucketName, encryptionKey: this.key });
+    } else {
+      this.accessLogsBucket = new Bucket(this, 'AccessLogsBucket', {
+        // S3 server access logs can only be delivered to an SSE-S3 bucket.
+        encryption: BucketEncryption.S3_MANAGED,
+        enforceSSL: true,
+        minimumTLSVersion: 1.2,
+        blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
+        objectOwnership: ObjectOwnership.BUCKET_OWNER_ENFORCED,
+        lifecycleRules: [{ id: 'ExpireAccessLogs', expiration: Duration.days(365) }],
+        removalPolicy: RemovalPolicy.RETAIN,
+      });
+      const bucket = new Bucket(this, 'ExportBucket', {
+        encryption: BucketEncryption.KMS,
+        encryptionKey: this.key,
+        bucketKeyEnabled: true,
+        enforceSSL: true,
+        minimumTLSVersion: 1.2,
+        blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
+        objectOwnership: ObjectOwnership.BUCKET_OWNER_ENFORCED,
+        versioned: false,
+        serverAccessLogsBucket: this.accessLogsBucket,
+        serverAccessLogsPrefix: 'export-bucket/',
+        lifecycleRules: [{ id: 'AbortIncompleteMultipartUploads', abortIncompleteMultipartUploadAfter: Duration.days(7) }],
+        removalPolicy: RemovalPolicy.RETAIN,
+      });
+      // Nothing lands in the bucket under another encryption or another key. A put that names no encryption
+      // gets the bucket default (this key, bucket key on); the handlers always name it (PGSIP_KMS_KEY_ID).
+      // The conditions only bite when the header is present, because UploadPart requests of a multipart
+      // upload never carry it (the encryption is fixed by CreateMultipartUpload).
+      bucket.addToResourcePolicy(
+        new PolicyStatement({
+          sid: 'DenyOtherEncryption',
+          effect: Effect.DENY,
+          principals: [new AnyPrincipal()],
+          actions: ['s3:PutObject'],
+          resources: [bucket.arnForObjects('*')],
+          conditions: {
+            StringNotEquals: { 's3:x-amz-server-side-encryption': 'aws:kms' },
+            Null: { 's3:x-amz-server-side-encryption': 'false' },
+          },
+        }),
+      );
+      bucket.addToResourcePolicy(
+        new PolicyStatement({
+          sid: 'DenyOtherKmsKey',
+          effect: Effect.DENY,
+          principals: [new AnyPrincipal()],
+          actions: ['s3:PutObject'],
+          resources: [bucket.arnForObjects('*')],
+          conditions: {
+            StringNotEquals: { 's3:x-amz-server-side-encryption-aws-kms-key-id': this.key.keyArn },
+            Null: { 's3:x-amz-server-side-encryption-aws-kms-key-id': 'false' },
+          },
+        }),
+      );
+      this.bucket = bucket;
+    }
 
     this.databaseSecret = props.databaseSecretArn
       ? Secret.fromSecretCompleteArn(this, 'DatabaseSecret', props.databaseSecretArn)
@@ -108,64 +228,156 @@ export class PgsipStack extends Stack {
           removalPolicy: RemovalPolicy.RETAIN,
         });
 
+    // Network (plain ids, never a lookup) --------------------------------------------------------------
+    let network: ConstructorParameters<typeof PgsipFunction>[2]['network'];
+    if (props.network) {
+      // The subnets are given explicitly, so the VPC's zone list is never consulted (an unresolved list token
+      // keeps this lookup-free).
+      const vpc = Vpc.fromVpcAttributes(this, 'Vpc', { vpcId: props.network.vpcId, availabilityZones: Fn.getAzs() });
+      Annotations.of(vpc).acknowledgeWarning(
+        '@aws-cdk/aws-ec2:vpcAttributeIsListTokenavailabilityZones',
+        'the functions are given their subnets explicitly; nothing selects subnets from this VPC',
+      );
+      network = {
+        vpc,
+        vpcSubnets: {
+          subnets: props.network.subnetIds.map((s, i) => {
+            const subnet = Subnet.fromSubnetId(this, `Subnet${i}`, s);
+            Annotations.of(subnet).acknowledgeWarning('@aws-cdk/aws-ec2:noSubnetRouteTableId', 'pgsip never reads route tables');
+            return subnet;
+          }),
+        },
+        securityGroups: props.network.securityGroupIds.map((sg, i) =>
+          SecurityGroup.fromSecurityGroupId(this, `SecurityGroup${i}`, sg, { mutable: false }),
+        ),
+      };
+    }
+
+    // Functions -----------------------------------------------------------------------------------------
     this.destination = `s3://${this.bucket.bucketName}/${exportPrefix}`;
-    const environment = {
+    const environment: Record<string, string> = {
       PGSIP_DEST: this.destination,
       PGSIP_DB_SECRET_ARN: this.databaseSecret.secretArn,
+      PGSIP_KMS_KEY_ID: this.key.keyArn,
+      PGSIP_DB_TLS: props.databaseTls ?? 'verify-full',
+      POWERTOOLS_SERVICE_NAME: this.stackName,
+      POWERTOOLS_METRICS_NAMESPACE: METRIC_NAMESPACE,
     };
+    if ((props.databaseTls ?? 'verify-full') === 'verify-full' && !props.caBundleFile) {
+      Annotations.of(this).addWarningV2(
+        'pgsip:noDatabaseCaBundle',
+        'database.tls is verify-full but no database.caBundleFile is configured: Node does not trust the Amazon RDS ' +
+          'CAs, so connections to RDS will fail verification. Download the RDS bundle (docs/operations.md, TLS).',
+      );
+    }
+    const common = { environment, network, caBundleFile: props.caBundleFile };
+    this.planFunction = new PgsipFunction(this, 'PlanFunction', { kind: 'plan', ...common });
+    this.exportFunction = new PgsipFunction(this, 'ExportFunction', { kind: 'export', ...common });
+    this.commitFunction = new PgsipFunction(this, 'CommitFunction', { kind: 'commit', ...common });
 
-    this.planFunction = new PgsipFunction(this, 'PlanFunction', { kind: 'plan', environment });
-    this.exportFunction = new PgsipFunction(this, 'ExportFunction', { kind: 'export', environment });
-    this.commitFunction = new PgsipFunction(this, 'CommitFunction', { kind: 'commit', environment });
-
-    // Plan: reads the catalog, writes `_plan.json` per table.
+    // Plan: reads the catalog, reads or creates `_plan.json` per table. Nothing else (listing: below).
     this.databaseSecret.grantRead(this.planFunction);
-    this.bucket.grantRead(this.planFunction, objects);
-    this.grantCreateObjects(this.planFunction, exportPrefix);
+    this.grantObjects(this.planFunction, ['s3:GetObject', 's3:PutObject'], `${exportPrefix}/*/_plan.json`);
+    this.grantKey(this.planFunction);
 
-    // Export: reads its table's plan, writes Parquet parts (multipart) and its shard manifest.
+    // Export: reads its table's plan and its own shard manifest, writes Parquet parts (multipart) and the
+    // shard manifest. No delete.
     this.databaseSecret.grantRead(this.exportFunction);
-    this.bucket.grantRead(this.exportFunction, objects);
-    this.grantCreateObjects(this.exportFunction, exportPrefix);
+    this.grantObjects(this.exportFunction, ['s3:GetObject', 's3:PutObject', 's3:AbortMultipartUpload'], objects);
+    this.grantKey(this.exportFunction);
 
-    // Commit: reads plans and shard manifests, writes the run manifest and `_SUCCESS`, and is the one function
-    // that may delete: parts left by failed or superseded attempts, under the prefix. No database access.
-    this.bucket.grantRead(this.commitFunction, objects);
-    this.grantCreateObjects(this.commitFunction, exportPrefix);
-    Grant.addToPrincipal({
-      grantee: this.commitFunction,
-      actions: ['s3:DeleteObject'],
-      resourceArns: [this.bucket.arnForObjects(`${exportPrefix}/*`)],
-    });
+    // Commit: lists and reads plans, shard manifests and parts, writes the run manifest and `_SUCCESS`, and is
+    // the one function that may delete: parts left by failed or superseded attempts, under the prefix. No
+    // database access.
+    this.grantObjects(this.commitFunction, ['s3:GetObject', 's3:PutObject'], objects);
+    this.grantObjects(this.commitFunction, ['s3:DeleteObject'], objects);
+    this.grantKey(this.commitFunction);
 
+    // Listing, limited to the prefix. All three need it: without s3:ListBucket, S3 answers a GetObject of a
+    // missing key (a plan or shard manifest not written yet, an uncommitted run's _SUCCESS) with 403 instead
+    // of 404, and the engine reads "missing" from the 404. `IfExists` because that implicit check carries no
+    // s3:prefix; a real listing must stay under the prefix.
+    for (const fn of [this.planFunction, this.exportFunction, this.commitFunction]) {
+      fn.addToRolePolicy(
+        new PolicyStatement({
+          actions: ['s3:ListBucket'],
+          resources: [this.bucket.bucketArn],
+          conditions: { StringLikeIfExists: { 's3:prefix': [`${exportPrefix}/*`] } },
+        }),
+      );
+    }
+
+    // Orchestration -------------------------------------------------------------------------------------
     this.exportStateMachine = new ExportStateMachine(this, 'ExportStateMachine', {
       planFunction: this.planFunction,
       exportFunction: this.exportFunction,
       commitFunction: this.commitFunction,
       maxConcurrency: concurrency,
+      timeout: Duration.hours(props.runTimeoutHours ?? 6),
+    });
+    const stateMachine = this.exportStateMachine.stateMachine;
+
+    for (const s of props.schedules ?? []) {
+      const input: Record<string, unknown> = { tables: s.tables };
+      if (s.shards !== undefined) input.shards = s.shards;
+      if (s.compression !== undefined) input.compression = s.compression;
+      this.schedules.push(
+        new Schedule(this, `Schedule-${s.name}`, {
+          description: `pgsip: export ${s.tables.join(', ')}`,
+          schedule: ScheduleExpression.expression(s.expression, s.timeZone ? TimeZone.of(s.timeZone) : undefined),
+          enabled: s.enabled ?? true,
+          target: new StepFunctionsStartExecution(stateMachine, {
+            input: ScheduleTargetInput.fromObject(input),
+            retryAttempts: 3,
+            maxEventAge: Duration.hours(1),
+          }),
+        }),
+      );
+    }
+
+    // Observability -------------------------------------------------------------------------------------
+    this.monitoring = new PgsipMonitoring(this, 'Monitoring', {
+      stateMachine,
+      functions: { plan: this.planFunction, export: this.exportFunction, commit: this.commitFunction },
+      exportTimeout: this.exportFunction.timeout ?? Duration.minutes(15),
+      service: this.stackName,
+      schedules: props.schedules ?? [],
+      alarms: props.alarms,
+      key: props.kmsKeyArn ? undefined : this.key,
     });
 
     new CfnOutput(this, 'StateMachineArn', {
-      description: 'Start an export: aws stepfunctions start-execution --state-machine-arn <this> --input \'{"tables":["public.orders"]}\'',
-      value: this.exportStateMachine.stateMachine.stateMachineArn,
+      description: 'Start an export: npx pgsip start --state-machine <this> --tables public.orders',
+      value: stateMachine.stateMachineArn,
     });
     new CfnOutput(this, 'BucketName', { value: this.bucket.bucketName });
     new CfnOutput(this, 'Destination', { description: 'Where runs are written', value: this.destination });
+    new CfnOutput(this, 'AlarmTopicArn', { value: this.monitoring.topic.topicArn });
+
+    acknowledgeNagFindings(this, {
+      exportPrefix,
+      functions: [this.planFunction, this.exportFunction, this.commitFunction],
+      createdSecret: props.databaseSecretArn ? undefined : this.databaseSecret,
+    });
+  }
+
+  /** Object actions on keys matching `pattern` (under the prefix), nothing else: no ACLs, tagging or retention. */
+  private grantObjects(grantee: IGrantable, actions: string[], pattern: string): void {
+    grantee.grantPrincipal.addToPrincipalPolicy(new PolicyStatement({ actions, resources: [this.bucket.arnForObjects(pattern)] }));
   }
 
   /**
-   * Create (and multipart-upload) objects under the prefix, nothing else: no delete, no ACLs, no tagging or
-   * retention. Spelled out because `Bucket.grantPut` without the `@aws-cdk/aws-s3:grantWriteWithoutAcl` flag
-   * grants `s3:PutObject*` (ACLs included). SSE-KMS writes need the key for data keys, and multipart
-   * completion needs kms:Decrypt.
+   * The key, through S3 only: data keys for SSE-KMS writes (GenerateDataKey), and Decrypt for reads and for
+   * completing multipart uploads. No kms:Encrypt/ReEncrypt, and not usable outside S3.
    */
-  private grantCreateObjects(grantee: IGrantable, prefix: string): void {
-    Grant.addToPrincipal({
-      grantee,
-      actions: ['s3:PutObject', 's3:AbortMultipartUpload'],
-      resourceArns: [this.bucket.arnForObjects(`${prefix}/*`)],
-    });
-    this.key.grantEncryptDecrypt(grantee);
+  private grantKey(grantee: IGrantable): void {
+    grantee.grantPrincipal.addToPrincipalPolicy(
+      new PolicyStatement({
+        actions: ['kms:GenerateDataKey', 'kms:Decrypt'],
+        resources: [this.key.keyArn],
+        conditions: { StringEquals: { 'kms:ViaService': `s3.${Aws.REGION}.amazonaws.com` } },
+      }),
+    );
   }
 }
 

@@ -2,10 +2,40 @@
 import type { CommitResult } from '../engine/contracts';
 import { type CommitEvent, commitRun } from '../engine/commit-run';
 import type { EngineEnvironment } from '../engine/environment';
-import { lambdaEnvironment } from '../shared/lambda-environment';
+import { lambdaEnvironment, logger } from '../shared/lambda-environment';
+import { METRICS } from '../shared/metric-names';
+import { createMetrics, type LambdaContext, type LogSink, MetricUnit, type MetricsSink, observe } from '../shared/observability';
+
+/** Commit's payload; the state machine adds the execution id for the logs. */
+export type CommitLambdaEvent = CommitEvent & { executionId?: string };
 
 export function createCommitHandler(environment: () => EngineEnvironment) {
-  return async (event: CommitEvent): Promise<CommitResult> => commitRun(event, environment());
+  return async (event: CommitLambdaEvent): Promise<CommitResult> => commitRun(event, environment());
 }
 
-export const handler = createCommitHandler(lambdaEnvironment);
+export function createCommitLambdaHandler(environment: () => EngineEnvironment, log: LogSink, metrics: MetricsSink) {
+  const run = createCommitHandler(environment);
+  return async (event: CommitLambdaEvent, context?: LambdaContext): Promise<CommitResult> =>
+    observe(
+      log,
+      metrics,
+      context,
+      { executionId: event.executionId, runId: event.runId },
+      async () => {
+        const result = await run(event);
+        // One record per table: the freshness alarm watches TableCommitted per table.
+        for (const t of result.tables) {
+          metrics.addDimension('table', t.table);
+          metrics.addMetric(METRICS.tableCommitted, MetricUnit.Count, 1);
+          metrics.addMetric(METRICS.committedRows, MetricUnit.Count, t.rows);
+          metrics.addMetric(METRICS.committedBytes, MetricUnit.Bytes, t.bytes);
+          metrics.publishStoredMetrics();
+          log.info('table committed', { table: t.table, rows: t.rows, bytes: t.bytes, parts: t.parts, manifest: t.manifest });
+        }
+        return result;
+      },
+      () => metrics.addMetric(METRICS.commitFailures, MetricUnit.Count, 1),
+    );
+}
+
+export const handler = createCommitLambdaHandler(lambdaEnvironment, logger, createMetrics());

@@ -3,19 +3,54 @@ import type { ShardResult, ShardTask } from '../engine/contracts';
 import type { EngineEnvironment } from '../engine/environment';
 import { exportShard } from '../engine/export-shard';
 import { lambdaEnvironment, logger } from '../shared/lambda-environment';
+import { METRICS } from '../shared/metric-names';
+import { createMetrics, type LambdaContext, type LogSink, MetricUnit, type MetricsSink, observe } from '../shared/observability';
 
-export function createExportHandler(environment: () => EngineEnvironment) {
-  return async (task: ShardTask): Promise<ShardResult> => exportShard(task, environment());
+/**
+ * What the state machine hands Export: the Distributed Map's ItemSelector wraps the shard task with the
+ * parent execution's id. A bare `ShardTask` (older definitions, direct invocations) is accepted too.
+ */
+export type ExportEvent = ShardTask | { task: ShardTask; executionId?: string };
+
+export function shardTaskOf(event: ExportEvent): ShardTask {
+  return 'task' in event && event.task !== null && typeof event.task === 'object' ? event.task : (event as ShardTask);
 }
 
-const exportHandler = createExportHandler(lambdaEnvironment);
+export function createExportHandler(environment: () => EngineEnvironment) {
+  return async (event: ExportEvent): Promise<ShardResult> => exportShard(shardTaskOf(event), environment());
+}
 
-export const handler = async (task: ShardTask): Promise<ShardResult> => {
-  // Every log line of this invocation says which run and shard it belongs to.
-  logger.appendKeys({ runId: task.runId, table: task.table, shard: task.shard });
-  try {
-    return await exportHandler(task);
-  } finally {
-    logger.removeKeys(['runId', 'table', 'shard']);
-  }
-};
+/** The Lambda entry point: logs keyed by execution, run, table and shard; metrics per table. */
+export function createExportLambdaHandler(environment: () => EngineEnvironment, log: LogSink, metrics: MetricsSink) {
+  const run = createExportHandler(environment);
+  return async (event: ExportEvent, context?: LambdaContext): Promise<ShardResult> => {
+    const task = shardTaskOf(event);
+    const executionId = 'task' in event ? event.executionId : undefined;
+    const keys = { executionId, runId: task.runId, table: task.table, shard: task.shard };
+    return observe(
+      log,
+      metrics,
+      context,
+      keys,
+      async () => {
+        const result = await run(event);
+        metrics.addDimension('table', result.table);
+        metrics.addMetadata('shard', String(result.shard));
+        metrics.addMetadata('runId', task.runId);
+        metrics.addMetric(METRICS.shardRows, MetricUnit.Count, result.rows);
+        metrics.addMetric(METRICS.shardBytes, MetricUnit.Bytes, result.bytes);
+        metrics.addMetric(METRICS.shardSeconds, MetricUnit.Seconds, result.seconds);
+        metrics.addMetric(METRICS.shardRowsPerSecond, MetricUnit.CountPerSecond, result.seconds > 0 ? result.rows / result.seconds : 0);
+        log.info('shard exported', { rows: result.rows, bytes: result.bytes, parts: result.parts, seconds: result.seconds });
+        return result;
+      },
+      () => {
+        metrics.addDimension('table', task.table);
+        metrics.addMetadata('shard', String(task.shard));
+        metrics.addMetric(METRICS.shardFailures, MetricUnit.Count, 1);
+      },
+    );
+  };
+}
+
+export const handler = createExportLambdaHandler(lambdaEnvironment, logger, createMetrics());

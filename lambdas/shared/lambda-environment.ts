@@ -3,76 +3,144 @@
  *
  * - `PGSIP_DEST`: `s3://bucket/prefix` where runs are written (required).
  * - `PGSIP_DB_SECRET_ARN`: a Secrets Manager secret in RDS's JSON shape (`host`, `port`, `dbname`,
- *   `username`, `password`), read once per container and again after an authentication failure (rotation).
+ *   `username`, `password`), read once per container and again after an authentication failure (SQLSTATE
+ *   28P01: the password was rotated since the container read it).
  * - `DATABASE_URL`: instead of a secret, for development only.
+ * - `PGSIP_DB_TLS`: `verify-full` (default: TLS, certificate chain and host name verified), `require` (TLS
+ *   without verification), `off`. Applies to the secret; a `DATABASE_URL` says `sslmode` itself.
+ * - `PGSIP_DB_CA_FILE`: PEM file of CA certificates to verify the server with (the stack ships the RDS
+ *   bundle there when configured); without it Node's built-in CAs are used, which do not include RDS's.
  * - `PGSIP_S3_ENDPOINT`, `PGSIP_KMS_KEY_ID`: an S3-compatible endpoint; the KMS key for SSE-KMS writes.
  */
+import { readFileSync } from 'node:fs';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { connect, type ConnectionTarget, targetFromUrl } from '../engine/connection';
+import type pg from 'pg';
+import { guardConnect } from '../engine/connection-guard';
+import { connect as pgConnect, type ConnectionTarget, type ConnectOptions, targetFromUrl } from '../engine/connection';
 import type { EngineEnvironment } from '../engine/environment';
 import { ConnectionError } from '../engine/errors';
 import { openDestination } from '../engine/destinations/open-destination';
 
-export const logger = new Logger({ serviceName: 'pgsip' });
+export const logger = new Logger({ serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? 'pgsip' });
+
+export interface LambdaEnvironmentDeps {
+  env?: NodeJS.ProcessEnv;
+  /** Only `send(GetSecretValueCommand)` is used. */
+  secrets?: Pick<SecretsManagerClient, 'send'>;
+  connect?: (target: ConnectionTarget, options: ConnectOptions) => Promise<pg.Client>;
+  readFile?: (path: string) => string;
+  logger?: Pick<Logger, 'info' | 'warn' | 'error'>;
+}
+
+/** SQLSTATE 28P01 (invalid_password) under a ConnectionError: what a rotated password looks like. */
+export function isAuthenticationFailure(error: unknown): boolean {
+  const code = ((error as Error)?.cause as { code?: string } | undefined)?.code;
+  return error instanceof ConnectionError && code === '28P01';
+}
+
+/** Builds an engine environment; the Lambda handlers use the per-container singleton `lambdaEnvironment()`. */
+export function createLambdaEnvironment(deps: LambdaEnvironmentDeps = {}): EngineEnvironment {
+  const env = deps.env ?? process.env;
+  const log = deps.logger ?? logger;
+  const connectTo = deps.connect ?? pgConnect;
+  const readFile = deps.readFile ?? ((path: string) => readFileSync(path, 'utf8'));
+  let secrets = deps.secrets;
+  let cachedTarget: ConnectionTarget | undefined;
+  let ca: string | undefined;
+
+  const required = (name: string): string => {
+    const value = env[name];
+    if (!value) throw new Error(`environment variable ${name} is not set`);
+    return value;
+  };
+
+  const caBundle = (): string | undefined => {
+    const file = env.PGSIP_DB_CA_FILE;
+    if (!file) return undefined;
+    if (ca === undefined) {
+      try {
+        ca = readFile(file);
+      } catch (error) {
+        throw new ConnectionError(`cannot read the database CA bundle ${file}: ${(error as Error).message}`);
+      }
+    }
+    return ca;
+  };
+
+  const tls = (): ConnectionTarget['ssl'] => {
+    const mode = env.PGSIP_DB_TLS ?? 'verify-full';
+    if (mode === 'off') return false;
+    if (mode === 'require' || mode === 'no-verify') return { rejectUnauthorized: false };
+    if (mode !== 'verify-full') throw new ConnectionError(`PGSIP_DB_TLS must be verify-full, require or off (got ${JSON.stringify(mode)})`);
+    const bundle = caBundle();
+    return { rejectUnauthorized: true, ...(bundle ? { ca: bundle } : {}) };
+  };
+
+  const target = async (refresh: boolean): Promise<ConnectionTarget> => {
+    if (cachedTarget && !refresh) return cachedTarget;
+    const secretArn = env.PGSIP_DB_SECRET_ARN;
+    if (!secretArn) {
+      const fromUrl = targetFromUrl(required('DATABASE_URL'));
+      const bundle = fromUrl.ssl && fromUrl.ssl.rejectUnauthorized ? caBundle() : undefined;
+      cachedTarget = bundle && fromUrl.ssl ? { ...fromUrl, ssl: { ...fromUrl.ssl, ca: bundle } } : fromUrl;
+      return cachedTarget;
+    }
+    secrets ??= new SecretsManagerClient({});
+    const out = await secrets.send(new GetSecretValueCommand({ SecretId: secretArn }));
+    let secret: Record<string, string | number | undefined>;
+    try {
+      secret = JSON.parse(out.SecretString ?? '{}') as Record<string, string | number | undefined>;
+    } catch {
+      throw new ConnectionError(`database secret ${secretArn} is not JSON in RDS's shape (host, port, dbname, username, password)`);
+    }
+    for (const field of ['host', 'username', 'password'] as const) {
+      if (!secret[field]) throw new ConnectionError(`database secret ${secretArn} has no "${field}"`);
+    }
+    const host = String(secret.host);
+    cachedTarget = {
+      host,
+      port: Number(secret.port ?? 5432),
+      database: String(secret.dbname ?? 'postgres'),
+      user: String(secret.username),
+      password: String(secret.password),
+      ssl: tls(),
+    };
+    return cachedTarget;
+  };
+
+  return {
+    destination: openDestination(required('PGSIP_DEST'), {
+      s3Endpoint: env.PGSIP_S3_ENDPOINT,
+      kmsKeyId: env.PGSIP_KMS_KEY_ID,
+    }),
+    // Retries with backoff and jitter while Postgres says "not now". No breaker here: a container outlives
+    // runs, and in AWS the Distributed Map failing on the first failed shard is what stops the fan-out.
+    connect: guardConnect(
+      async (applicationName) => {
+        try {
+          return await connectTo(await target(false), { applicationName });
+        } catch (error) {
+          // A rotated password fails authentication: read the secret again, once, and retry with it.
+          if (!isAuthenticationFailure(error) || !env.PGSIP_DB_SECRET_ARN) throw error;
+          log.warn('authentication failed; re-reading the database secret');
+          return connectTo(await target(true), { applicationName });
+        }
+      },
+      { breakAfter: Number.POSITIVE_INFINITY },
+    ),
+    log: {
+      info: (message, fields) => log.info(message, { ...fields }),
+      warn: (message, fields) => log.warn(message, { ...fields }),
+      error: (message, fields) => log.error(message, { ...fields }),
+    },
+  };
+}
 
 let environment: EngineEnvironment | undefined;
-let cachedTarget: ConnectionTarget | undefined;
 
+/** The container's environment: built on first use, reused by every later invocation. */
 export function lambdaEnvironment(): EngineEnvironment {
-  if (environment) return environment;
-  environment = {
-    destination: openDestination(required('PGSIP_DEST'), {
-      s3Endpoint: process.env.PGSIP_S3_ENDPOINT,
-      kmsKeyId: process.env.PGSIP_KMS_KEY_ID,
-    }),
-    connect: async (applicationName) => {
-      try {
-        return await connect(await target(false), { applicationName });
-      } catch (error) {
-        // A rotated password fails authentication (SQLSTATE 28P01): read the secret again, once.
-        const code = ((error as Error).cause as { code?: string } | undefined)?.code;
-        if (!(error instanceof ConnectionError) || code !== '28P01' || !process.env.PGSIP_DB_SECRET_ARN) throw error;
-        logger.warn('authentication failed; re-reading the database secret');
-        return connect(await target(true), { applicationName });
-      }
-    },
-    log: {
-      info: (message, fields) => logger.info(message, { ...fields }),
-      warn: (message, fields) => logger.warn(message, { ...fields }),
-      error: (message, fields) => logger.error(message, { ...fields }),
-    },
-  };
+  environment ??= createLambdaEnvironment();
   return environment;
-}
-
-async function target(refresh: boolean): Promise<ConnectionTarget> {
-  if (cachedTarget && !refresh) return cachedTarget;
-  const secretArn = process.env.PGSIP_DB_SECRET_ARN;
-  if (!secretArn) {
-    cachedTarget = targetFromUrl(required('DATABASE_URL'));
-    return cachedTarget;
-  }
-  const client = new SecretsManagerClient({});
-  const out = await client.send(new GetSecretValueCommand({ SecretId: secretArn }));
-  const secret = JSON.parse(out.SecretString ?? '{}') as Record<string, string | number | undefined>;
-  for (const field of ['host', 'username', 'password'] as const) {
-    if (!secret[field]) throw new ConnectionError(`database secret ${secretArn} has no "${field}"`);
-  }
-  cachedTarget = {
-    host: String(secret.host),
-    port: Number(secret.port ?? 5432),
-    database: String(secret.dbname ?? 'postgres'),
-    user: String(secret.username),
-    password: String(secret.password),
-    // TLS with certificate verification unless the operator turned it off explicitly.
-    ssl: process.env.PGSIP_DB_TLS === 'off' ? false : { rejectUnauthorized: process.env.PGSIP_DB_TLS !== 'no-verify' },
-  };
-  return cachedTarget;
-}
-
-function required(name: string): string {
-  const value = process.env[name];
-  if (!value) throw new Error(`environment variable ${name} is not set`);
-  return value;
 }

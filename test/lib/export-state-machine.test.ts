@@ -57,10 +57,14 @@ describe('ExportStateMachine', () => {
     });
   });
 
-  it('Plan receives the whole input and the execution name, and outputs its Payload', () => {
+  it('Plan receives the whole input, the execution name and id, and outputs its Payload', () => {
     expect(states.Plan.Type).toBe('Task');
     expect(states.Plan.Resource).toBe('arn:aws:states:::lambda:invoke');
-    expect(states.Plan.Parameters.Payload).toEqual({ 'input.$': '$', 'executionName.$': '$$.Execution.Name' });
+    expect(states.Plan.Parameters.Payload).toEqual({
+      'input.$': '$',
+      'executionName.$': '$$.Execution.Name',
+      'executionId.$': '$$.Execution.Id',
+    });
     expect(states.Plan.OutputPath).toBe('$.Payload');
   });
 
@@ -76,6 +80,10 @@ describe('ExportStateMachine', () => {
     // Zero tolerated failures: absent (the service default) or 0.
     expect(map.ToleratedFailurePercentage ?? 0).toBe(0);
     expect(map.ToleratedFailureCount ?? 0).toBe(0);
+  });
+
+  it('ExportShards wraps each shard task with the parent execution id (ItemSelector), for the logs', () => {
+    expect(states.ExportShards.ItemSelector).toEqual({ 'task.$': '$$.Map.Item.Value', 'executionId.$': '$$.Execution.Id' });
   });
 
   it('ExportShard invokes the export function with the item and outputs its Payload', () => {
@@ -103,7 +111,11 @@ describe('ExportStateMachine', () => {
   });
 
   it('Commit receives runId and tables and outputs its Payload', () => {
-    expect(states.Commit.Parameters.Payload).toEqual({ 'runId.$': '$.runId', 'tables.$': '$.tables' });
+    expect(states.Commit.Parameters.Payload).toEqual({
+      'runId.$': '$.runId',
+      'tables.$': '$.tables',
+      'executionId.$': '$$.Execution.Id',
+    });
     expect(states.Commit.OutputPath).toBe('$.Payload');
   });
 

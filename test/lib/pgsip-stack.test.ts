@@ -48,7 +48,6 @@ describe('PgsipStack', () => {
   });
 
   it('encrypts the bucket with aws:kms under the stack key, with a bucket key, and blocks public access', () => {
-    template.resourceCountIs('AWS::S3::Bucket', 1);
     template.hasResource('AWS::S3::Bucket', {
       DeletionPolicy: 'Retain',
       Properties: {
@@ -73,6 +72,53 @@ describe('PgsipStack', () => {
           Rules: [Match.objectLike({ AbortIncompleteMultipartUpload: { DaysAfterInitiation: 7 }, Status: 'Enabled' })],
         },
         VersioningConfiguration: Match.absent(),
+        LoggingConfiguration: { DestinationBucketName: { Ref: Match.stringLikeRegexp('^AccessLogsBucket') }, LogFilePrefix: 'export-bucket/' },
+      },
+    });
+  });
+
+  it('delivers access logs to a private, TLS-only, SSE-S3 bucket under a bucket policy', () => {
+    template.resourceCountIs('AWS::S3::Bucket', 2);
+    template.hasResourceProperties('AWS::S3::Bucket', {
+      BucketEncryption: { ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }] },
+      PublicAccessBlockConfiguration: Match.objectLike({ BlockPublicAcls: true, RestrictPublicBuckets: true }),
+      OwnershipControls: { Rules: [{ ObjectOwnership: 'BucketOwnerEnforced' }] },
+    });
+    template.hasResourceProperties('AWS::S3::BucketPolicy', {
+      Bucket: { Ref: Match.stringLikeRegexp('^AccessLogsBucket') },
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+          Match.objectLike({ Effect: 'Allow', Principal: { Service: 'logging.s3.amazonaws.com' }, Action: 's3:PutObject' }),
+        ]),
+      },
+    });
+  });
+
+  it('denies puts that ask for another encryption or another KMS key', () => {
+    template.hasResourceProperties('AWS::S3::BucketPolicy', {
+      Bucket: { Ref: bucketId },
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Sid: 'DenyOtherEncryption',
+            Effect: 'Deny',
+            Action: 's3:PutObject',
+            Condition: {
+              StringNotEquals: { 's3:x-amz-server-side-encryption': 'aws:kms' },
+              Null: { 's3:x-amz-server-side-encryption': 'false' },
+            },
+          }),
+          Match.objectLike({
+            Sid: 'DenyOtherKmsKey',
+            Effect: 'Deny',
+            Action: 's3:PutObject',
+            Condition: {
+              StringNotEquals: { 's3:x-amz-server-side-encryption-aws-kms-key-id': { 'Fn::GetAtt': [keyId, 'Arn'] } },
+              Null: { 's3:x-amz-server-side-encryption-aws-kms-key-id': 'false' },
+            },
+          }),
+        ]),
       },
     });
   });
@@ -120,14 +166,20 @@ describe('PgsipStack', () => {
     expect([props(functions.commit).MemorySize, props(functions.commit).Timeout]).toEqual([512, 300]);
   });
 
-  it('gives every function the destination, the secret ARN and source maps', () => {
+  it('gives every function the destination, the secret ARN, the KMS key, TLS mode, Powertools names and source maps', () => {
     const secretId = logicalIdOf(stack, stack.databaseSecret as any);
     for (const id of Object.values(functions)) {
       expect(json.Resources[id].Properties.Environment.Variables).toEqual({
         PGSIP_DEST: { 'Fn::Join': ['', ['s3://', { Ref: bucketId }, '/exports']] },
         PGSIP_DB_SECRET_ARN: { Ref: secretId },
+        // The handlers ask for SSE-KMS with this key on every write (the bucket policy refuses other keys).
+        PGSIP_KMS_KEY_ID: { 'Fn::GetAtt': [keyId, 'Arn'] },
+        PGSIP_DB_TLS: 'verify-full',
+        POWERTOOLS_SERVICE_NAME: 'Pgsip',
+        POWERTOOLS_METRICS_NAMESPACE: 'pgsip',
         NODE_OPTIONS: '--enable-source-maps',
       });
+      expect(json.Resources[id].Properties.VpcConfig).toBeUndefined();
     }
   });
 
@@ -148,6 +200,28 @@ describe('PgsipStack', () => {
       roleStatements(json, fn).filter((s) => asList(s.Action).some((a: string) => a.startsWith('s3:')));
     const actions = (fn: string) => roleStatements(json, fn).flatMap((s) => asList<string>(s.Action));
     const objectPattern = { 'Fn::Join': ['', [{ 'Fn::GetAtt': [bucketId, 'Arn'] }, '/exports/*']] };
+    const planPattern = { 'Fn::Join': ['', [{ 'Fn::GetAtt': [bucketId, 'Arn'] }, '/exports/*/_plan.json']] };
+    const s3Grants = (fn: string) =>
+      s3Statements(fn).map((s) => ({ actions: asList<string>(s.Action).sort(), resource: s.Resource, condition: s.Condition }));
+
+    it('gives each function exactly its S3 actions, under the export prefix only', () => {
+      // Listing (which also makes S3 answer 404, not 403, for a missing key) stays under the prefix.
+      const list = {
+        actions: ['s3:ListBucket'],
+        resource: { 'Fn::GetAtt': [bucketId, 'Arn'] },
+        condition: { StringLikeIfExists: { 's3:prefix': ['exports/*'] } },
+      };
+      expect(s3Grants(functions.plan)).toEqual([{ actions: ['s3:GetObject', 's3:PutObject'], resource: planPattern, condition: undefined }, list]);
+      expect(s3Grants(functions.export)).toEqual([
+        { actions: ['s3:AbortMultipartUpload', 's3:GetObject', 's3:PutObject'], resource: objectPattern, condition: undefined },
+        list,
+      ]);
+      expect(s3Grants(functions.commit)).toEqual([
+        { actions: ['s3:GetObject', 's3:PutObject'], resource: objectPattern, condition: undefined },
+        { actions: ['s3:DeleteObject'], resource: objectPattern, condition: undefined },
+        list,
+      ]);
+    });
 
     it('never grants s3 actions on Resource "*", ACLs or bucket policy changes, and deletes only to Commit', () => {
       for (const [kind, fn] of Object.entries(functions)) {
@@ -168,20 +242,6 @@ describe('PgsipStack', () => {
       }
     });
 
-    it('scopes every object write to the export prefix', () => {
-      for (const [kind, fn] of Object.entries(functions)) {
-        const writes = s3Statements(fn).filter((s) => asList<string>(s.Action).some((a) => a.startsWith('s3:Put')));
-        expect(writes.length, kind).toBeGreaterThan(0);
-        for (const s of writes) {
-          expect(asList(s.Action).sort(), kind).toEqual(['s3:AbortMultipartUpload', 's3:PutObject']);
-          expect(s.Resource, kind).toEqual(objectPattern);
-        }
-        // Reads: the bucket itself (listing) and objects under the prefix only.
-        const reads = s3Statements(fn).filter((s) => asList<string>(s.Action).includes('s3:GetObject*'));
-        expect(reads.map((s) => s.Resource), kind).toEqual([[{ 'Fn::GetAtt': [bucketId, 'Arn'] }, objectPattern]]);
-      }
-    });
-
     it('lets Plan and Export read the database secret, and not Commit', () => {
       const secretRead = (fn: string) =>
         roleStatements(json, fn).filter((s) => asList<string>(s.Action).includes('secretsmanager:GetSecretValue'));
@@ -193,12 +253,46 @@ describe('PgsipStack', () => {
       expect(actions(functions.commit).filter((a) => a.startsWith('secretsmanager:'))).toEqual([]);
     });
 
-    it('lets every writer use the stack key (SSE-KMS data keys, multipart completion) and no other key', () => {
+    it('lets every function use the stack key only through S3 (data keys, reads, multipart completion)', () => {
       for (const [kind, fn] of Object.entries(functions)) {
         const kms = roleStatements(json, fn).filter((s) => asList<string>(s.Action).some((a) => a.startsWith('kms:')));
-        const granted = kms.flatMap((s) => asList<string>(s.Action));
-        expect(granted, kind).toEqual(expect.arrayContaining(['kms:Decrypt', 'kms:GenerateDataKey*', 'kms:Encrypt']));
-        for (const s of kms) expect(s.Resource, kind).toEqual({ 'Fn::GetAtt': [keyId, 'Arn'] });
+        const viaS3 = kms.filter((s) => JSON.stringify(s.Condition).includes('s3.'));
+        expect(viaS3.map((s) => asList<string>(s.Action).sort()), kind).toEqual([['kms:Decrypt', 'kms:GenerateDataKey']]);
+        expect(viaS3[0].Condition, kind).toEqual({
+          StringEquals: { 'kms:ViaService': { 'Fn::Join': ['', ['s3.', { Ref: 'AWS::Region' }, '.amazonaws.com']] } },
+        });
+        for (const s of kms) {
+          expect(s.Resource, kind).toEqual({ 'Fn::GetAtt': [keyId, 'Arn'] });
+          expect(asList<string>(s.Action), kind).not.toContain('kms:Encrypt');
+          expect(asList<string>(s.Action).some((a) => a.includes('*')), kind).toBe(false);
+        }
+      }
+    });
+
+    it('gives each function its own role with no managed policies, logging only to its own log group', () => {
+      const roles = new Set(Object.values(functions).map((id) => json.Resources[id].Properties.Role['Fn::GetAtt'][0]));
+      expect(roles.size).toBe(3);
+      for (const role of roles) expect(json.Resources[role].Properties.ManagedPolicyArns).toBeUndefined();
+      for (const [kind, fn] of Object.entries(functions)) {
+        const logs = roleStatements(json, fn).filter((s) => asList<string>(s.Action).some((a) => a.startsWith('logs:')));
+        expect(logs.map((s) => s.Resource), kind).toEqual([{ 'Fn::GetAtt': [expect.stringMatching(new RegExp(`^${kind[0].toUpperCase()}${kind.slice(1)}FunctionLogGroup`)), 'Arn'] }]);
+      }
+    });
+
+    it('lets the state machine invoke only its three functions (and start its own Map children)', () => {
+      const machine = Object.values<Json>(json.Resources).find((r) => r.Type === 'AWS::StepFunctions::StateMachine');
+      const roleId = machine.Properties.RoleArn['Fn::GetAtt'][0];
+      const statements = Object.values<Json>(json.Resources)
+        .filter((r) => r.Type === 'AWS::IAM::Policy' && r.Properties.Roles.some((x: Json) => x.Ref === roleId))
+        .flatMap((r) => r.Properties.PolicyDocument.Statement);
+      const invoke = statements.filter((s) => asList<string>(s.Action).some((a) => a.startsWith('lambda:')));
+      const invoked = invoke.flatMap((s) => asList<Json>(s.Resource)).map((r) => JSON.stringify(r));
+      for (const r of invoked) expect(r).toMatch(/"(PlanFunction|ExportFunction|CommitFunction)[0-9A-F]{8}"/);
+      expect(invoke.flatMap((s) => asList<string>(s.Action))).toEqual(invoke.map(() => 'lambda:InvokeFunction'));
+      for (const s of statements) {
+        if (asList(s.Resource).includes('*')) {
+          expect(asList<string>(s.Action).every((a) => a.startsWith('xray:') || a.startsWith('logs:')), JSON.stringify(s)).toBe(true);
+        }
       }
     });
   });
@@ -230,7 +324,7 @@ describe('PgsipStack', () => {
     const bucketRef = logicalIdOf(other.stack, other.stack.bucket);
     expect(statements).toContainEqual(
       expect.objectContaining({
-        Action: ['s3:PutObject', 's3:AbortMultipartUpload'],
+        Action: ['s3:GetObject', 's3:PutObject', 's3:AbortMultipartUpload'],
         Resource: { 'Fn::Join': ['', [{ 'Fn::GetAtt': [bucketRef, 'Arn'] }, '/lake/pg/*']] },
       }),
     );

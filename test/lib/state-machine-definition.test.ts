@@ -115,7 +115,7 @@ describe('synthesizeDefinition', () => {
     const execution = machine.run(
       { tables: ['public.t'] },
       {
-        context: { Execution: { Name: 'exec-1' } } as any,
+        context: { Execution: { Name: 'exec-1', Id: 'arn:aws:states:local:000000000000:execution:pgsip:exec-1' } } as any,
         overrides: {
           // The retry list is part of what runs locally: a throttled shard is retried, not failed.
           retryIntervalOverrides: { ExportShard: 0 },
@@ -127,7 +127,7 @@ describe('synthesizeDefinition', () => {
                 throttled = true;
                 throw Object.assign(new Error('Rate exceeded'), { name: 'Lambda.TooManyRequestsException' });
               }
-              return { Payload: { shard: input.Payload.shard, rows: 1 } };
+              return { Payload: { shard: input.Payload.task.shard, rows: 1 } };
             },
             Commit: async (input: any) => (calls.push(['Commit', input]), { Payload: { runId: 'r1', tables: [] } }),
           },
@@ -136,11 +136,13 @@ describe('synthesizeDefinition', () => {
     );
     expect(await execution.result).toEqual({ runId: 'r1', tables: [] });
     const payloads = (name: string) => calls.filter(([n]) => n === name).map(([, i]) => i.Payload);
-    expect(payloads('Plan')).toEqual([{ input: { tables: ['public.t'] }, executionName: 'exec-1' }]);
+    const executionId = 'arn:aws:states:local:000000000000:execution:pgsip:exec-1';
+    expect(payloads('Plan')).toEqual([{ input: { tables: ['public.t'] }, executionName: 'exec-1', executionId }]);
     expect(payloads('ExportShard')).toHaveLength(3);
-    expect(payloads('ExportShard').map((p) => p.shard).sort()).toEqual([0, 0, 1]);
-    expect(payloads('ExportShard')).toContainEqual(plan.shards[1]);
-    expect(payloads('Commit')).toEqual([{ runId: 'r1', tables: plan.tables }]);
+    expect(payloads('ExportShard').map((p) => p.task.shard).sort()).toEqual([0, 0, 1]);
+    // Each shard task arrives whole, wrapped with the parent execution's id (the handler unwraps it).
+    expect(payloads('ExportShard')).toContainEqual({ task: plan.shards[1], executionId });
+    expect(payloads('Commit')).toEqual([{ runId: 'r1', tables: plan.tables, executionId }]);
   });
 });
 

@@ -1,0 +1,242 @@
+/**
+ * The deployment configuration: one typed, documented JSON file (`pgsip.config.example.json` is the example;
+ * pass yours with `npx cdk deploy -c config=pgsip.config.json`). Every field is optional, so an empty file
+ * synthesizes a self-contained stack. Validation is strict: an unknown or malformed field fails synth with
+ * one line naming it (`config network.subnetIds[1]: must look like subnet-0123abcd, got "x"`).
+ *
+ * Everything here is plain ids and ARNs: the stack never does a context lookup, so synth needs no
+ * credentials.
+ */
+import { readFileSync } from 'node:fs';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { parseTableName, quoteTable } from '../lambdas/engine/table-name';
+
+/** One scheduled group of tables: one EventBridge Scheduler schedule, one execution per firing. */
+export interface ScheduleConfig {
+  /** Names the schedule (letters, digits, `-`, `_`), e.g. `nightly`. */
+  readonly name: string;
+  /** Schema-qualified tables, Postgres quoting: `public.orders`, `public."Weird Table"`. */
+  readonly tables: readonly string[];
+  /** An EventBridge Scheduler expression: `cron(0 2 * * ? *)`, `rate(6 hours)`. */
+  readonly expression: string;
+  /** IANA time zone for a `cron(...)` expression. @default 'UTC' */
+  readonly timeZone?: string;
+  /** Shards per table: a positive integer or `auto`. @default 'auto' */
+  readonly shards?: number | 'auto';
+  /** Parquet codec. @default 'SNAPPY' */
+  readonly compression?: 'SNAPPY' | 'ZSTD' | 'UNCOMPRESSED';
+  /**
+   * Hours after which a table of this group without a successful commit raises the freshness alarm
+   * (a little more than the schedule's interval). 1 to 168. Omit for no freshness alarm.
+   */
+  readonly freshnessHours?: number;
+  /** Whether the schedule fires (false creates it disabled). @default true */
+  readonly enabled?: boolean;
+}
+
+export interface PgsipConfig {
+  /** CloudFormation stack name. @default 'Pgsip' */
+  readonly stackName?: string;
+  readonly database?: {
+    /** Complete ARN of a Secrets Manager secret in RDS's JSON shape. @default - a placeholder secret is created */
+    readonly secretArn?: string;
+    /** Connection budget: the Distributed Map's MaxConcurrency (one connection per running shard). @default 4 */
+    readonly connectionBudget?: number;
+    /** `verify-full` (TLS, certificate and host name checked), `require` (TLS, not verified), `off`. @default 'verify-full' */
+    readonly tls?: 'verify-full' | 'require' | 'off';
+    /** PEM file of CA certificates shipped with every function (e.g. the RDS global bundle), relative to the config file. */
+    readonly caBundleFile?: string;
+  };
+  readonly network?: {
+    readonly vpcId: string;
+    /** Private subnets (with a NAT gateway or VPC endpoints for S3 and Secrets Manager). */
+    readonly subnetIds: readonly string[];
+    /** Security groups of the functions; the database's group must admit them on its port. */
+    readonly securityGroupIds: readonly string[];
+  };
+  readonly storage?: {
+    /** Key prefix under which runs are written. @default 'exports' */
+    readonly exportPrefix?: string;
+    /** Import an existing bucket instead of creating one (it must already be SSE-KMS with `kmsKeyArn`). */
+    readonly bucketName?: string;
+    /** Import an existing customer-managed KMS key instead of creating one. */
+    readonly kmsKeyArn?: string;
+  };
+  readonly schedules?: readonly ScheduleConfig[];
+  readonly alarms?: {
+    /** An existing SNS topic for alarm notifications. @default - a topic is created */
+    readonly topicArn?: string;
+    /** E-mail addresses subscribed to the created topic. */
+    readonly emails?: readonly string[];
+  };
+  /** Timeout of one execution, in hours (1 to 24). @default 6 */
+  readonly runTimeoutHours?: number;
+}
+
+/** A config error: one line, naming the field. */
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+  constructor(field: string, problem: string) {
+    super(`config ${field}: ${problem}`);
+  }
+}
+
+type Obj = Record<string, unknown>;
+
+const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
+const show = (v: unknown) => JSON.stringify(v);
+
+function object(v: unknown, field: string, keys: readonly string[]): Obj {
+  if (!isObj(v)) throw new ConfigError(field, `must be an object, got ${show(v)}`);
+  for (const k of Object.keys(v)) {
+    if (k === '$schema' || k === '//' || k.startsWith('_comment')) continue;
+    if (!keys.includes(k)) throw new ConfigError(field ? `${field}.${k}` : k, `unknown field (known: ${keys.join(', ')})`);
+  }
+  return v;
+}
+
+function str(v: unknown, field: string, pattern?: RegExp, shape?: string): string {
+  if (typeof v !== 'string' || v === '') throw new ConfigError(field, `must be a non-empty string, got ${show(v)}`);
+  if (pattern && !pattern.test(v)) throw new ConfigError(field, `must look like ${shape}, got ${show(v)}`);
+  return v;
+}
+
+function int(v: unknown, field: string, min: number, max: number): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
+    throw new ConfigError(field, `must be an integer from ${min} to ${max}, got ${show(v)}`);
+  }
+  return v;
+}
+
+function list(v: unknown, field: string, min = 1): unknown[] {
+  if (!Array.isArray(v) || v.length < min) throw new ConfigError(field, `must be a list of at least ${min} item(s), got ${show(v)}`);
+  return v;
+}
+
+function oneOf<T extends string>(v: unknown, field: string, values: readonly T[]): T {
+  if (typeof v !== 'string' || !values.includes(v as T)) throw new ConfigError(field, `must be one of ${values.join(', ')}, got ${show(v)}`);
+  return v as T;
+}
+
+const opt = <T>(o: Obj, key: string, f: (v: unknown) => T): T | undefined => (o[key] === undefined ? undefined : f(o[key]));
+
+export const SECRET_ARN = /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+-[A-Za-z0-9]{6}$/;
+const KMS_ARN = /^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[0-9a-f-]{36}$/;
+const SNS_ARN = /^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$/;
+const SCHEDULE = /^(cron\(.+\)|rate\(\d+ (minute|minutes|hour|hours|day|days)\)|at\(.+\))$/;
+
+/** Validates parsed JSON against `PgsipConfig`; `baseDir` resolves `caBundleFile`. */
+export function validateConfig(raw: unknown, baseDir = process.cwd()): PgsipConfig {
+  const root = object(raw, '', ['stackName', 'database', 'network', 'storage', 'schedules', 'alarms', 'runTimeoutHours']);
+  const config: { -readonly [K in keyof PgsipConfig]: PgsipConfig[K] } = {};
+  config.stackName = opt(root, 'stackName', (v) => str(v, 'stackName', /^[A-Za-z][A-Za-z0-9-]{0,127}$/, 'a CloudFormation stack name'));
+  if (root.database !== undefined) {
+    const d = object(root.database, 'database', ['secretArn', 'connectionBudget', 'tls', 'caBundleFile']);
+    config.database = {
+      secretArn: opt(d, 'secretArn', (v) => str(v, 'database.secretArn', SECRET_ARN, 'arn:aws:secretsmanager:<region>:<account>:secret:<name>-AbCdEf (the complete ARN)')),
+      connectionBudget: opt(d, 'connectionBudget', (v) => int(v, 'database.connectionBudget', 1, 10_000)),
+      tls: opt(d, 'tls', (v) => oneOf(v, 'database.tls', ['verify-full', 'require', 'off'] as const)),
+      caBundleFile: opt(d, 'caBundleFile', (v) => {
+        const file = str(v, 'database.caBundleFile');
+        const path = isAbsolute(file) ? file : resolve(baseDir, file);
+        let text: string;
+        try {
+          text = readFileSync(path, 'utf8');
+        } catch {
+          throw new ConfigError('database.caBundleFile', `cannot read ${path}`);
+        }
+        if (!text.includes('-----BEGIN CERTIFICATE-----')) throw new ConfigError('database.caBundleFile', `${path} holds no PEM certificate`);
+        return path;
+      }),
+    };
+  }
+  if (root.network !== undefined) {
+    const n = object(root.network, 'network', ['vpcId', 'subnetIds', 'securityGroupIds']);
+    config.network = {
+      vpcId: str(n.vpcId, 'network.vpcId', /^vpc-[0-9a-f]{8,17}$/, 'vpc-0123abcd'),
+      subnetIds: list(n.subnetIds, 'network.subnetIds').map((s, i) => str(s, `network.subnetIds[${i}]`, /^subnet-[0-9a-f]{8,17}$/, 'subnet-0123abcd')),
+      securityGroupIds: list(n.securityGroupIds, 'network.securityGroupIds').map((s, i) =>
+        str(s, `network.securityGroupIds[${i}]`, /^sg-[0-9a-f]{8,17}$/, 'sg-0123abcd'),
+      ),
+    };
+  }
+  if (root.storage !== undefined) {
+    const s = object(root.storage, 'storage', ['exportPrefix', 'bucketName', 'kmsKeyArn']);
+    config.storage = {
+      exportPrefix: opt(s, 'exportPrefix', (v) => str(v, 'storage.exportPrefix', PREFIX, "'/'-separated segments of letters, digits and !_.'()=-")),
+      bucketName: opt(s, 'bucketName', (v) => str(v, 'storage.bucketName', /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'an S3 bucket name')),
+      kmsKeyArn: opt(s, 'kmsKeyArn', (v) => str(v, 'storage.kmsKeyArn', KMS_ARN, 'arn:aws:kms:<region>:<account>:key/<uuid>')),
+    };
+    if (config.storage.bucketName && !config.storage.kmsKeyArn) {
+      throw new ConfigError('storage.kmsKeyArn', 'is required with storage.bucketName (the key the imported bucket is encrypted with)');
+    }
+  }
+  if (root.schedules !== undefined) {
+    const names = new Set<string>();
+    config.schedules = list(root.schedules, 'schedules', 0).map((raw, i) => {
+      const f = `schedules[${i}]`;
+      const s = object(raw, f, ['name', 'tables', 'expression', 'timeZone', 'shards', 'compression', 'freshnessHours', 'enabled']);
+      const name = str(s.name, `${f}.name`, /^[A-Za-z0-9_-]{1,40}$/, 'letters, digits, - and _ (at most 40)');
+      if (names.has(name)) throw new ConfigError(`${f}.name`, `${show(name)} is used twice`);
+      names.add(name);
+      const tables = list(s.tables, `${f}.tables`).map((t, j) => canonicalTable(t, `${f}.tables[${j}]`));
+      return {
+        name,
+        tables,
+        expression: str(s.expression, `${f}.expression`, SCHEDULE, 'cron(0 2 * * ? *) or rate(6 hours)'),
+        timeZone: opt(s, 'timeZone', (v) => str(v, `${f}.timeZone`, /^[A-Za-z_]+(\/[A-Za-z0-9_+-]+)*$/, 'an IANA time zone such as Europe/Paris')),
+        shards: opt(s, 'shards', (v) => (v === 'auto' ? 'auto' : int(v, `${f}.shards`, 1, 800))),
+        compression: opt(s, 'compression', (v) => oneOf(v, `${f}.compression`, ['SNAPPY', 'ZSTD', 'UNCOMPRESSED'] as const)),
+        freshnessHours: opt(s, 'freshnessHours', (v) => int(v, `${f}.freshnessHours`, 1, 168)),
+        enabled: opt(s, 'enabled', (v) => {
+          if (typeof v !== 'boolean') throw new ConfigError(`${f}.enabled`, `must be true or false, got ${show(v)}`);
+          return v;
+        }),
+      };
+    });
+  }
+  if (root.alarms !== undefined) {
+    const a = object(root.alarms, 'alarms', ['topicArn', 'emails']);
+    config.alarms = {
+      topicArn: opt(a, 'topicArn', (v) => str(v, 'alarms.topicArn', SNS_ARN, 'arn:aws:sns:<region>:<account>:<topic>')),
+      emails: opt(a, 'emails', (v) => list(v, 'alarms.emails', 0).map((e, i) => str(e, `alarms.emails[${i}]`, /^[^@\s]+@[^@\s]+\.[^@\s]+$/, 'an e-mail address'))),
+    };
+    if (config.alarms.topicArn && config.alarms.emails?.length) {
+      throw new ConfigError('alarms.emails', 'cannot be combined with alarms.topicArn (subscribe to the existing topic instead)');
+    }
+  }
+  config.runTimeoutHours = opt(root, 'runTimeoutHours', (v) => int(v, 'runTimeoutHours', 1, 24));
+  return JSON.parse(JSON.stringify(config)) as PgsipConfig; // drops undefined members
+}
+
+const PREFIX = /^[A-Za-z0-9!_.'()=-]+(\/[A-Za-z0-9!_.'()=-]+)*$/;
+
+/** `public.orders` -> `"public"."orders"`, the form Commit reports (and the freshness metric's dimension). */
+function canonicalTable(v: unknown, field: string): string {
+  const text = str(v, field);
+  let parsed;
+  try {
+    parsed = parseTableName(text);
+  } catch (error) {
+    throw new ConfigError(field, (error as Error).message);
+  }
+  if (parsed.schema === null) throw new ConfigError(field, `must be schema-qualified (e.g. public.${text}), got ${show(text)}`);
+  return quoteTable(parsed);
+}
+
+/** Reads and validates a config file; any problem is one `ConfigError` line naming the file or field. */
+export function loadConfig(path: string): PgsipConfig {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch {
+    throw new ConfigError('file', `cannot read ${path}`);
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (error) {
+    throw new ConfigError('file', `${path} is not valid JSON: ${(error as Error).message.split('\n')[0]}`);
+  }
+  return validateConfig(raw, dirname(resolve(path)));
+}

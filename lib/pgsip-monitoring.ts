@@ -1,0 +1,207 @@
+/**
+ * Alarms (to one SNS topic) and a CloudWatch dashboard for a pgsip deployment. Every alarm's description says
+ * what fired and what to do; docs/operations.md has the longer runbook.
+ */
+import { Duration } from 'aws-cdk-lib';
+import {
+  Alarm,
+  ComparisonOperator,
+  Dashboard,
+  GraphWidget,
+  MathExpression,
+  Metric,
+  SingleValueWidget,
+  TextWidget,
+  TreatMissingData,
+  type IMetric,
+} from 'aws-cdk-lib/aws-cloudwatch';
+import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
+import { AnyPrincipal, Effect, PolicyStatement } from 'aws-cdk-lib/aws-iam';
+import type { IKey } from 'aws-cdk-lib/aws-kms';
+import type { IFunction } from 'aws-cdk-lib/aws-lambda';
+import type { IStateMachine } from 'aws-cdk-lib/aws-stepfunctions';
+import { Topic, type ITopic } from 'aws-cdk-lib/aws-sns';
+import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
+import { Construct } from 'constructs';
+import { METRIC_NAMESPACE, METRICS } from '../lambdas/shared/metric-names';
+import type { PgsipConfig, ScheduleConfig } from './pgsip-config';
+
+export interface PgsipMonitoringProps {
+  readonly stateMachine: IStateMachine;
+  readonly functions: { plan: IFunction; export: IFunction; commit: IFunction };
+  readonly exportTimeout: Duration;
+  /** The `service` dimension of pgsip's own metrics (the stack name). */
+  readonly service: string;
+  readonly schedules: readonly ScheduleConfig[];
+  readonly alarms?: PgsipConfig['alarms'];
+  /** Encrypts a created topic. */
+  readonly key?: IKey;
+}
+
+/** Alarm ids -> the runbook line in its description. Exported for the docs test. */
+export const RUNBOOK = {
+  ExecutionFailed: 'An export execution failed. Open the execution in the Step Functions console, find the failed state and its error (one line naming table, column or host); fix and start again with the same runId to reuse finished shards.',
+  ExecutionTimedOut: 'An execution exceeded runTimeoutHours. Check ShardSeconds on the dashboard; raise the connection budget, shard more (shards) or raise runTimeoutHours.',
+  ExecutionAborted: 'An execution was stopped by someone or something (StopExecution). Check CloudTrail for who; re-run if it was not intended.',
+  ExecutionThrottled: 'Step Functions throttled state transitions or StartExecution. Spread the schedules apart or request a quota increase.',
+  LambdaErrors: 'A pgsip function threw. Search its log group for level ERROR (executionId, table and shard are on every line); retries may already have recovered, check the execution.',
+  LambdaThrottles: 'Lambda throttled a pgsip function (account or reserved concurrency). Lower the connection budget or raise the Lambda concurrency quota; the state machine retries with backoff.',
+  ExportNearTimeout: 'An Export shard ran for more than 80% of the Lambda maximum (15 min). Use more shards per table (shards) before one hits the limit and fails as Lambda.Unknown.',
+  Freshness: 'No successful commit of this table within its expected interval. Check that the schedule is enabled and its executions (failed? not started?), then the other alarms.',
+} as const;
+
+export class PgsipMonitoring extends Construct {
+  public readonly topic: ITopic;
+  public readonly alarms: Alarm[] = [];
+  public readonly dashboard: Dashboard;
+
+  constructor(scope: Construct, id: string, props: PgsipMonitoringProps) {
+    super(scope, id);
+
+    if (props.alarms?.topicArn) {
+      this.topic = Topic.fromTopicArn(this, 'AlarmTopic', props.alarms.topicArn);
+    } else {
+      const topic = new Topic(this, 'AlarmTopic', {
+        displayName: `pgsip alarms (${props.service})`,
+        masterKey: props.key,
+        enforceSSL: true,
+      });
+      if (!props.key) {
+        // An imported key may not trust CloudWatch; without one the topic stays SSE-less but TLS-only.
+        topic.addToResourcePolicy(
+          new PolicyStatement({
+            effect: Effect.DENY,
+            principals: [new AnyPrincipal()],
+            actions: ['sns:Publish'],
+            resources: [topic.topicArn],
+            conditions: { Bool: { 'aws:SecureTransport': 'false' } },
+          }),
+        );
+      }
+      for (const email of props.alarms?.emails ?? []) topic.addSubscription(new EmailSubscription(email));
+      this.topic = topic;
+    }
+    const action = new SnsAction(this.topic);
+    const alarm = (alarmId: string, metric: IMetric, runbook: string, options: Partial<{ threshold: number; evaluationPeriods: number; datapointsToAlarm: number; comparisonOperator: ComparisonOperator; treatMissingData: TreatMissingData }> = {}) => {
+      const a = new Alarm(this, alarmId, {
+        alarmDescription: `pgsip ${props.service}: ${runbook}`,
+        metric,
+        threshold: options.threshold ?? 1,
+        evaluationPeriods: options.evaluationPeriods ?? 1,
+        datapointsToAlarm: options.datapointsToAlarm,
+        comparisonOperator: options.comparisonOperator ?? ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        treatMissingData: options.treatMissingData ?? TreatMissingData.NOT_BREACHING,
+      });
+      a.addAlarmAction(action);
+      this.alarms.push(a);
+      return a;
+    };
+
+    const period = Duration.minutes(5);
+    const sm = props.stateMachine;
+    alarm('ExecutionFailed', sm.metricFailed({ period, statistic: 'Sum' }), RUNBOOK.ExecutionFailed);
+    alarm('ExecutionTimedOut', sm.metricTimedOut({ period, statistic: 'Sum' }), RUNBOOK.ExecutionTimedOut);
+    alarm('ExecutionAborted', sm.metricAborted({ period, statistic: 'Sum' }), RUNBOOK.ExecutionAborted);
+    alarm('ExecutionThrottled', sm.metricThrottled({ period, statistic: 'Sum' }), RUNBOOK.ExecutionThrottled);
+
+    for (const [kind, fn] of Object.entries(props.functions)) {
+      const name = kind[0].toUpperCase() + kind.slice(1);
+      alarm(`${name}Errors`, fn.metricErrors({ period, statistic: 'Sum' }), RUNBOOK.LambdaErrors);
+      alarm(`${name}Throttles`, fn.metricThrottles({ period, statistic: 'Sum' }), RUNBOOK.LambdaThrottles);
+    }
+    alarm(
+      'ExportNearTimeout',
+      props.functions.export.metricDuration({ period, statistic: 'Maximum' }),
+      RUNBOOK.ExportNearTimeout,
+      { threshold: Math.round(props.exportTimeout.toMilliseconds() * 0.8), comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD },
+    );
+
+    // Freshness: TableCommitted (Commit emits 1 per committed table) summed per hour; the alarm fires when
+    // every one of the last `freshnessHours` hours had none. Missing data (no commit at all) is breaching.
+    const perTable = (metricName: string, table: string, statistic = 'Sum', p = period) =>
+      new Metric({ namespace: METRIC_NAMESPACE, metricName, dimensionsMap: { service: props.service, table }, statistic, period: p });
+    for (const s of props.schedules) {
+      // A disabled schedule commits nothing on purpose: no freshness alarm for it.
+      if (s.freshnessHours === undefined || s.enabled === false) continue;
+      for (const table of s.tables) {
+        alarm(
+          `Freshness-${s.name}-${s.tables.indexOf(table)}-${alarmIdPart(table)}`,
+          perTable(METRICS.tableCommitted, table, 'Sum', Duration.hours(1)),
+          `${RUNBOOK.Freshness} Table ${table}, schedule ${s.name}, expected within ${s.freshnessHours} h.`,
+          {
+            threshold: 1,
+            comparisonOperator: ComparisonOperator.LESS_THAN_THRESHOLD,
+            evaluationPeriods: s.freshnessHours,
+            datapointsToAlarm: s.freshnessHours,
+            treatMissingData: TreatMissingData.BREACHING,
+          },
+        );
+      }
+    }
+
+    // Dashboard ----------------------------------------------------------------------------------------
+    const search = (metricName: string, statistic: string, label: string) =>
+      new MathExpression({
+        expression: `SEARCH('{${METRIC_NAMESPACE},service,table} MetricName="${metricName}" service="${props.service}"', '${statistic}', 300)`,
+        label,
+        period,
+      });
+    this.dashboard = new Dashboard(this, 'Dashboard', { dashboardName: `${props.service}-pgsip`, defaultInterval: Duration.days(7) });
+    this.dashboard.addWidgets(
+      new TextWidget({
+        markdown: `# pgsip ${props.service}\nExecutions, shards and freshness. Alarms notify the SNS topic; runbook: docs/operations.md.`,
+        width: 24,
+        height: 2,
+      }),
+    );
+    this.dashboard.addWidgets(
+      new GraphWidget({
+        title: 'Executions',
+        left: [
+          sm.metricStarted({ period, statistic: 'Sum' }),
+          sm.metricSucceeded({ period, statistic: 'Sum' }),
+          sm.metricFailed({ period, statistic: 'Sum' }),
+          sm.metricTimedOut({ period, statistic: 'Sum' }),
+          sm.metricAborted({ period, statistic: 'Sum' }),
+          sm.metricThrottled({ period, statistic: 'Sum' }),
+        ],
+        width: 12,
+      }),
+      new GraphWidget({
+        title: 'Lambda errors and throttles',
+        left: Object.values(props.functions).flatMap((fn) => [fn.metricErrors({ period }), fn.metricThrottles({ period })]),
+        width: 12,
+      }),
+    );
+    this.dashboard.addWidgets(
+      new GraphWidget({ title: 'Rows exported per table', left: [search(METRICS.shardRows, 'Sum', '')], width: 8 }),
+      new GraphWidget({ title: 'Parquet bytes per table', left: [search(METRICS.shardBytes, 'Sum', '')], width: 8 }),
+      new GraphWidget({ title: 'Rows/s per shard (average) per table', left: [search(METRICS.shardRowsPerSecond, 'Average', '')], width: 8 }),
+    );
+    this.dashboard.addWidgets(
+      new GraphWidget({ title: 'Shard seconds (max) per table', left: [search(METRICS.shardSeconds, 'Maximum', '')], width: 8 }),
+      new GraphWidget({ title: 'Shard failures per table', left: [search(METRICS.shardFailures, 'Sum', '')], width: 8 }),
+      new GraphWidget({
+        title: 'Export duration vs timeout (ms)',
+        left: [props.functions.export.metricDuration({ period, statistic: 'Maximum' })],
+        leftAnnotations: [{ value: props.exportTimeout.toMilliseconds(), label: 'timeout' }],
+        width: 8,
+      }),
+    );
+    const freshnessTables = props.schedules.flatMap((s) => s.tables);
+    if (freshnessTables.length > 0) {
+      this.dashboard.addWidgets(
+        new SingleValueWidget({
+          title: 'Commits per table (last 24 h)',
+          metrics: freshnessTables.map((t) => perTable(METRICS.tableCommitted, t, 'Sum', Duration.days(1))),
+          width: 24,
+        }),
+      );
+    }
+  }
+}
+
+/** A construct id fragment from a quoted table name: `"public"."orders"` -> `public.orders`. */
+function alarmIdPart(table: string): string {
+  return table.replace(/[^A-Za-z0-9_.-]/g, '') || 'table';
+}

@@ -1,0 +1,105 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { App } from 'aws-cdk-lib';
+import { afterAll, describe, expect, it } from 'vitest';
+import { buildApp, propsFromContext } from '../../lib/pgsip-app';
+import { ConfigError, loadConfig, validateConfig } from '../../lib/pgsip-config';
+import { REPO_ROOT } from '../../lib/pgsip-function';
+import { propsFromConfig } from '../../lib/pgsip-stack';
+
+const EXAMPLE = join(REPO_ROOT, 'pgsip.config.example.json');
+const dir = mkdtempSync(join(tmpdir(), 'pgsip-config-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('config file', () => {
+  it('loads the example, canonicalizing table names, and maps it onto stack props', () => {
+    const config = loadConfig(EXAMPLE);
+    expect(config.database?.connectionBudget).toBe(8);
+    expect(config.schedules?.[0].tables).toEqual(['"public"."orders"', '"public"."customers"']);
+    expect(config.schedules?.[1].tables).toEqual(['"analytics"."Page Views"']);
+    const props = propsFromConfig(config);
+    expect(props).toMatchObject({ stackName: 'Pgsip', concurrency: 8, exportPrefix: 'exports', runTimeoutHours: 6 });
+    expect(props.network?.subnetIds).toHaveLength(2);
+  });
+
+  it('synthesizes the example with no context lookups (nothing missing, no credentials needed)', () => {
+    const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+    buildApp(app, propsFromConfig(loadConfig(EXAMPLE)));
+    const assembly = app.synth();
+    expect(assembly.manifest.missing ?? []).toEqual([]);
+  });
+
+  it('accepts an empty config: every field is optional', () => {
+    expect(validateConfig({})).toEqual({});
+  });
+
+  const cases: [string, unknown, RegExp][] = [
+    ['unknown top-level field', { stackname: 'x' }, /^config stackname: unknown field/],
+    ['unknown nested field', { database: { secret: 'x' } }, /^config database\.secret: unknown field/],
+    ['partial secret ARN', { database: { secretArn: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:db' } }, /^config database\.secretArn: must look like/],
+    ['zero connection budget', { database: { connectionBudget: 0 } }, /^config database\.connectionBudget: must be an integer from 1/],
+    ['fractional budget', { database: { connectionBudget: 2.5 } }, /^config database\.connectionBudget:/],
+    ['bad TLS mode', { database: { tls: 'prefer' } }, /^config database\.tls: must be one of verify-full, require, off/],
+    ['missing CA file', { database: { caBundleFile: 'nope.pem' } }, /^config database\.caBundleFile: cannot read .*nope\.pem/],
+    ['bad vpc id', { network: { vpcId: 'vpc-x', subnetIds: ['subnet-0123abcd'], securityGroupIds: ['sg-0123abcd'] } }, /^config network\.vpcId: must look like vpc-/],
+    ['bad subnet id', { network: { vpcId: 'vpc-0123abcd', subnetIds: ['subnet-0123abcd', 'x'], securityGroupIds: ['sg-0123abcd'] } }, /^config network\.subnetIds\[1\]: must look like subnet-/],
+    ['no security group', { network: { vpcId: 'vpc-0123abcd', subnetIds: ['subnet-0123abcd'], securityGroupIds: [] } }, /^config network\.securityGroupIds: must be a list of at least 1/],
+    ['bad prefix', { storage: { exportPrefix: '/lake/' } }, /^config storage\.exportPrefix:/],
+    ['bucket without key', { storage: { bucketName: 'my-lake' } }, /^config storage\.kmsKeyArn: is required with storage\.bucketName/],
+    ['bad key ARN', { storage: { kmsKeyArn: 'alias/x' } }, /^config storage\.kmsKeyArn: must look like/],
+    ['schedule without tables', { schedules: [{ name: 'n', tables: [], expression: 'rate(1 hour)' }] }, /^config schedules\[0\]\.tables: must be a list/],
+    ['unqualified table', { schedules: [{ name: 'n', tables: ['orders'], expression: 'rate(1 hour)' }] }, /^config schedules\[0\]\.tables\[0\]: must be schema-qualified/],
+    ['bad table name', { schedules: [{ name: 'n', tables: ['public.x;drop'], expression: 'rate(1 hour)' }] }, /^config schedules\[0\]\.tables\[0\]: bad table name/],
+    ['bad expression', { schedules: [{ name: 'n', tables: ['a.b'], expression: 'every hour' }] }, /^config schedules\[0\]\.expression: must look like cron/],
+    ['duplicate schedule', { schedules: [{ name: 'n', tables: ['a.b'], expression: 'rate(1 hour)' }, { name: 'n', tables: ['a.c'], expression: 'rate(1 hour)' }] }, /^config schedules\[1\]\.name: "n" is used twice/],
+    ['freshness too long', { schedules: [{ name: 'n', tables: ['a.b'], expression: 'rate(1 hour)', freshnessHours: 200 }] }, /^config schedules\[0\]\.freshnessHours: must be an integer from 1 to 168/],
+    ['bad shards', { schedules: [{ name: 'n', tables: ['a.b'], expression: 'rate(1 hour)', shards: 'many' }] }, /^config schedules\[0\]\.shards:/],
+    ['bad e-mail', { alarms: { emails: ['oncall'] } }, /^config alarms\.emails\[0\]: must look like an e-mail address/],
+    ['topic and e-mails', { alarms: { topicArn: 'arn:aws:sns:eu-west-1:123456789012:t', emails: ['a@b.co'] } }, /^config alarms\.emails: cannot be combined/],
+    ['timeout too long', { runTimeoutHours: 48 }, /^config runTimeoutHours: must be an integer from 1 to 24/],
+    ['not an object', [], /^config : must be an object/],
+  ];
+  for (const [what, raw, message] of cases) {
+    it(`refuses ${what} with one line naming the field`, () => {
+      let error: unknown;
+      try {
+        validateConfig(raw, dir);
+      } catch (e) {
+        error = e;
+      }
+      expect(error).toBeInstanceOf(ConfigError);
+      expect((error as Error).message).toMatch(message);
+      expect((error as Error).message).not.toContain('\n');
+    });
+  }
+
+  it('names the file when it is missing or not JSON', () => {
+    expect(() => loadConfig(join(dir, 'missing.json'))).toThrow(/^config file: cannot read .*missing\.json$/);
+    const bad = join(dir, 'bad.json');
+    writeFileSync(bad, '{ "stackName": ');
+    expect(() => loadConfig(bad)).toThrow(/^config file: .*bad\.json is not valid JSON/);
+  });
+
+  it('is read from -c config=<file>, single context keys overriding it', () => {
+    const props = propsFromContext(new App({ context: { config: EXAMPLE, concurrency: '3' } }).node);
+    expect(props.concurrency).toBe(3);
+    expect(props.schedules).toHaveLength(2);
+    expect(() => propsFromContext(new App({ context: { config: '' } }).node)).toThrow(/context config must be the path/);
+  });
+
+  it('fails `cdk synth` (bin/app.ts) with exactly one line naming the field', { timeout: 60_000 }, async () => {
+    const file = join(dir, 'invalid.json');
+    writeFileSync(file, JSON.stringify({ network: { vpcId: 'vpc-0123abcd', subnetIds: ['subnet-nope'], securityGroupIds: ['sg-0123abcd'] } }));
+    const env = { ...process.env, CDK_CONTEXT_JSON: JSON.stringify({ config: file }), CDK_OUTDIR: join(dir, 'out') };
+    const result = await promisify(execFile)('npx', ['tsx', 'bin/app.ts'], { cwd: REPO_ROOT, env }).then(
+      () => ({ code: 0, stderr: '' }),
+      (e: { code: number; stderr: string }) => ({ code: e.code, stderr: e.stderr }),
+    );
+    expect(result.code).toBe(1);
+    const lines = result.stderr.split('\n').filter((l) => l && !l.startsWith('npm warn'));
+    expect(lines).toEqual(['pgsip: config network.subnetIds[0]: must look like subnet-0123abcd, got "subnet-nope"']);
+  });
+});

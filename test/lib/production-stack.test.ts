@@ -1,0 +1,249 @@
+/**
+ * The production stack as the example config deploys it: VPC placement, schedules, alarms, dashboard, topic,
+ * imported storage, the CA bundle, and cdk-nag (AwsSolutionsChecks) with no unacknowledged finding.
+ */
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { App } from 'aws-cdk-lib';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
+import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { afterAll, describe, expect, it } from 'vitest';
+import { buildApp } from '../../lib/pgsip-app';
+import { loadConfig } from '../../lib/pgsip-config';
+import { REPO_ROOT } from '../../lib/pgsip-function';
+import { RUNBOOK } from '../../lib/pgsip-monitoring';
+import { propsFromConfig, type PgsipStack, type PgsipStackProps } from '../../lib/pgsip-stack';
+import { definitionFromTemplate } from '../../lib/state-machine-definition';
+
+type Json = any;
+const asList = <T>(x: T | T[]): T[] => (Array.isArray(x) ? x : [x]);
+const EXAMPLE = propsFromConfig(loadConfig(join(REPO_ROOT, 'pgsip.config.example.json')));
+
+function synth(props: PgsipStackProps) {
+  const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+  const stack = buildApp(app, props);
+  const template = Template.fromStack(stack);
+  return { app, stack, template, json: template.toJSON() as Json };
+}
+
+const logicalId = (stack: PgsipStack, c: { node: { defaultChild?: unknown } }) => stack.getLogicalId(c.node.defaultChild as any);
+
+function nagViolations(app: App) {
+  return new AwsSolutionsChecks().validateScope(app).violations.map((v) => `${v.ruleName} ${v.violatingResources.map((r) => r.constructPath).join(',')}`);
+}
+
+describe('production stack (example config)', () => {
+  const { app, stack, template, json } = synth(EXAMPLE);
+  const fns = [stack.planFunction, stack.exportFunction, stack.commitFunction].map((f) => logicalId(stack, f));
+  const machineId = logicalId(stack, stack.exportStateMachine.stateMachine);
+  const topicId = logicalId(stack, stack.monitoring.topic as any);
+
+  it('runs every function in the configured private subnets and security group, with ENI rights', () => {
+    for (const id of fns) {
+      expect(json.Resources[id].Properties.VpcConfig).toEqual({
+        SubnetIds: ['subnet-0123456789abcdef0', 'subnet-0fedcba9876543210'],
+        SecurityGroupIds: ['sg-0123456789abcdef0'],
+      });
+      const role = json.Resources[id].Properties.Role['Fn::GetAtt'][0];
+      const statements = Object.values<Json>(json.Resources)
+        .filter((r) => r.Type === 'AWS::IAM::Policy' && r.Properties.Roles.some((x: Json) => x.Ref === role))
+        .flatMap((r) => r.Properties.PolicyDocument.Statement);
+      expect(statements).toContainEqual(expect.objectContaining({ Action: expect.arrayContaining(['ec2:CreateNetworkInterface']), Resource: '*' }));
+      expect(json.Resources[id].Properties.Environment.Variables.PGSIP_DB_SECRET_ARN).toBe(
+        'arn:aws:secretsmanager:eu-west-1:123456789012:secret:pgsip/source-AbCdEf',
+      );
+    }
+    // Imported by id: no VPC, subnet or security group is created, and nothing was looked up.
+    template.resourceCountIs('AWS::EC2::VPC', 0);
+    template.resourceCountIs('AWS::EC2::SecurityGroup', 0);
+  });
+
+  it('runs the Distributed Map at the connection budget, with the run timeout', () => {
+    const { definition } = definitionFromTemplate(json);
+    expect((definition.States as Json).ExportShards.MaxConcurrency).toBe(8);
+    expect(definition.TimeoutSeconds).toBe(6 * 3600);
+  });
+
+  it('has one EventBridge Scheduler schedule per table group, starting the state machine with the documented input', () => {
+    template.resourceCountIs('AWS::Scheduler::Schedule', 2);
+    template.hasResourceProperties('AWS::Scheduler::Schedule', {
+      ScheduleExpression: 'cron(0 2 * * ? *)',
+      ScheduleExpressionTimezone: 'UTC',
+      State: 'ENABLED',
+      FlexibleTimeWindow: { Mode: 'OFF' },
+      Target: Match.objectLike({
+        Arn: { Ref: machineId },
+        Input: JSON.stringify({ tables: ['"public"."orders"', '"public"."customers"'], shards: 'auto', compression: 'SNAPPY' }),
+        RetryPolicy: { MaximumRetryAttempts: 3, MaximumEventAgeInSeconds: 3600 },
+      }),
+    });
+    template.hasResourceProperties('AWS::Scheduler::Schedule', {
+      ScheduleExpression: 'rate(1 hour)',
+      Target: Match.objectLike({ Input: JSON.stringify({ tables: ['"analytics"."Page Views"'], shards: 4 }) }),
+    });
+    // The scheduler's role may start this state machine and nothing else.
+    const schedule = Object.values<Json>(json.Resources).find((r) => r.Type === 'AWS::Scheduler::Schedule');
+    const roleId = schedule.Properties.Target.RoleArn['Fn::GetAtt'][0];
+    const statements = Object.values<Json>(json.Resources)
+      .filter((r) => r.Type === 'AWS::IAM::Policy' && r.Properties.Roles.some((x: Json) => x.Ref === roleId))
+      .flatMap((r) => r.Properties.PolicyDocument.Statement);
+    expect(statements).toEqual([{ Action: 'states:StartExecution', Effect: 'Allow', Resource: { Ref: machineId } }]);
+  });
+
+  const alarms = () => Object.entries<Json>(json.Resources).filter(([, r]) => r.Type === 'AWS::CloudWatch::Alarm');
+  const alarm = (prefix: string) => {
+    const found = alarms().filter(([id]) => id.startsWith(`Monitoring${prefix}`));
+    expect(found.length, prefix).toBeGreaterThan(0);
+    return found.map(([, r]) => r.Properties);
+  };
+
+  it('alarms on executions failed, timed out, aborted and throttled', () => {
+    for (const [prefix, metric] of [
+      ['ExecutionFailed', 'ExecutionsFailed'],
+      ['ExecutionTimedOut', 'ExecutionsTimedOut'],
+      ['ExecutionAborted', 'ExecutionsAborted'],
+      ['ExecutionThrottled', 'ExecutionThrottled'],
+    ]) {
+      const [p] = alarm(prefix);
+      expect(p).toMatchObject({ Namespace: 'AWS/States', MetricName: metric, Threshold: 1, ComparisonOperator: 'GreaterThanOrEqualToThreshold' });
+      expect(p.Dimensions).toEqual([{ Name: 'StateMachineArn', Value: { Ref: machineId } }]);
+    }
+  });
+
+  it('alarms on Lambda errors and throttles of each function, and on Export duration near its timeout', () => {
+    for (const kind of ['Plan', 'Export', 'Commit']) {
+      expect(alarm(`${kind}Errors`)[0]).toMatchObject({ Namespace: 'AWS/Lambda', MetricName: 'Errors' });
+      expect(alarm(`${kind}Throttles`)[0]).toMatchObject({ Namespace: 'AWS/Lambda', MetricName: 'Throttles' });
+    }
+    expect(alarm('ExportNearTimeout')[0]).toMatchObject({
+      Namespace: 'AWS/Lambda',
+      MetricName: 'Duration',
+      Statistic: 'Maximum',
+      Threshold: 720_000,
+      ComparisonOperator: 'GreaterThanThreshold',
+    });
+  });
+
+  it('alarms on freshness: no committed run of a scheduled table within its interval (missing data breaches)', () => {
+    const fresh = alarm('Freshness');
+    expect(fresh).toHaveLength(3);
+    const orders = fresh.find((p) => p.Dimensions.some((d: Json) => d.Value === '"public"."orders"'));
+    expect(orders).toMatchObject({
+      Namespace: 'pgsip',
+      MetricName: 'TableCommitted',
+      Statistic: 'Sum',
+      Period: 3600,
+      EvaluationPeriods: 26,
+      DatapointsToAlarm: 26,
+      Threshold: 1,
+      ComparisonOperator: 'LessThanThreshold',
+      TreatMissingData: 'breaching',
+    });
+    expect(orders.Dimensions).toEqual([
+      { Name: 'service', Value: 'Pgsip' },
+      { Name: 'table', Value: '"public"."orders"' },
+    ]);
+    expect(fresh.find((p) => p.Dimensions.some((d: Json) => d.Value === '"analytics"."Page Views"')).EvaluationPeriods).toBe(3);
+  });
+
+  it('sends every alarm to the SNS topic, each with its runbook line', () => {
+    expect(alarms()).toHaveLength(4 + 6 + 1 + 3);
+    for (const [id, a] of alarms()) {
+      expect(a.Properties.AlarmActions, id).toEqual([{ Ref: topicId }]);
+      expect(a.Properties.AlarmDescription, id).toMatch(/^pgsip Pgsip: /);
+    }
+    expect(alarm('ExecutionFailed')[0].AlarmDescription).toContain(RUNBOOK.ExecutionFailed);
+  });
+
+  it('encrypts the alarm topic with the stack key (CloudWatch may use it) and subscribes the on-call e-mail', () => {
+    const keyId = logicalId(stack, stack.key as any);
+    template.hasResourceProperties('AWS::SNS::Topic', { KmsMasterKeyId: { 'Fn::GetAtt': [keyId, 'Arn'] } });
+    template.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: 'oncall@example.com', TopicArn: { Ref: topicId } });
+    template.hasResourceProperties('AWS::KMS::Key', {
+      KeyPolicy: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Principal: { Service: 'cloudwatch.amazonaws.com' }, Action: ['kms:Decrypt', 'kms:GenerateDataKey*'] }),
+        ]),
+      },
+    });
+  });
+
+  it('has a dashboard over executions, Lambda health and the per-table metrics the handlers emit', () => {
+    template.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
+    const body = JSON.stringify(Object.values<Json>(json.Resources).find((r) => r.Type === 'AWS::CloudWatch::Dashboard').Properties.DashboardBody);
+    for (const metric of ['ExecutionsFailed', 'ShardRows', 'ShardBytes', 'ShardRowsPerSecond', 'ShardSeconds', 'ShardFailures', 'TableCommitted']) {
+      expect(body).toContain(metric);
+    }
+  });
+
+  it('warns at synth when TLS verification is on but no CA bundle is shipped', () => {
+    const warnings = Annotations.fromStack(stack).findWarning('*', Match.stringLikeRegexp('no database.caBundleFile'));
+    expect(warnings).toHaveLength(1);
+  });
+
+  it('passes cdk-nag AwsSolutionsChecks with every finding acknowledged', () => {
+    expect(nagViolations(app)).toEqual([]);
+  });
+});
+
+describe('cdk-nag', () => {
+  it('passes with the defaults (placeholder secret, no VPC, no schedules)', () => {
+    expect(nagViolations(synth({}).app)).toEqual([]);
+  });
+
+  it('passes with an imported bucket, key and alarm topic', () => {
+    const { app, template, json } = synth({
+      ...EXAMPLE,
+      bucketName: 'my-lake',
+      kmsKeyArn: 'arn:aws:kms:eu-west-1:123456789012:key/0b1d2c3e-4f50-6172-8394-a5b6c7d8e9f0',
+      alarms: { topicArn: 'arn:aws:sns:eu-west-1:123456789012:oncall' },
+    });
+    expect(nagViolations(app)).toEqual([]);
+    template.resourceCountIs('AWS::S3::Bucket', 0);
+    template.resourceCountIs('AWS::KMS::Key', 0);
+    template.resourceCountIs('AWS::SNS::Topic', 0);
+    const actions = Object.values<Json>(json.Resources).filter((r) => r.Type === 'AWS::CloudWatch::Alarm').map((r) => r.Properties.AlarmActions);
+    for (const a of actions) expect(a).toEqual(['arn:aws:sns:eu-west-1:123456789012:oncall']);
+    const env = Object.values<Json>(json.Resources).find((r) => r.Type === 'AWS::Lambda::Function').Properties.Environment.Variables;
+    expect(env.PGSIP_KMS_KEY_ID).toBe('arn:aws:kms:eu-west-1:123456789012:key/0b1d2c3e-4f50-6172-8394-a5b6c7d8e9f0');
+    expect(JSON.stringify(env.PGSIP_DEST)).toContain('s3://my-lake/exports');
+  });
+
+  it('still reports a wildcard nobody reasoned about (acknowledgements are per finding, not blanket)', () => {
+    const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+    const stack = buildApp(app, {});
+    stack.exportFunction.addToRolePolicy(new PolicyStatement({ actions: ['s3:GetObject'], resources: ['*'] }));
+    stack.commitFunction.addToRolePolicy(new PolicyStatement({ actions: ['s3:GetObject'], resources: [stack.bucket.arnForObjects('*')] }));
+    app.synth();
+    const violations = nagViolations(app);
+    expect(violations).toContainEqual(expect.stringMatching(/^AwsSolutions-IAM5\[Resource::\*\] Pgsip\/ExportFunctionRole/));
+    expect(violations).toContainEqual(expect.stringMatching(/^AwsSolutions-IAM5\[Resource::<ExportBucket[0-9A-F]+\.Arn>\/\*\] Pgsip\/CommitFunctionRole/));
+  });
+});
+
+describe('database CA bundle', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'pgsip-ca-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('ships the configured PEM file with every function and points PGSIP_DB_CA_FILE at it', { timeout: 120_000 }, () => {
+    // A stand-in file with the PEM markers: what is tested is the copy, not the certificate.
+    const pem = join(dir, 'ca.pem');
+    writeFileSync(pem, '-----BEGIN CERTIFICATE-----\ntest-only\n-----END CERTIFICATE-----\n');
+    const outdir = join(dir, 'out');
+    // Real bundling (the afterBundling hook runs), with asset paths recorded as the CDK CLI would.
+    const app = new App({ outdir, context: { 'aws:cdk:enable-asset-metadata': true } });
+    const stack = buildApp(app, { caBundleFile: pem });
+    const assembly = app.synth();
+    const template = assembly.getStackArtifact(stack.artifactId).template;
+    const functions = Object.values<Json>(template.Resources).filter((r) => r.Type === 'AWS::Lambda::Function');
+    expect(functions).toHaveLength(3);
+    for (const fn of functions) {
+      expect(fn.Properties.Environment.Variables.PGSIP_DB_CA_FILE).toBe('/var/task/db-ca.pem');
+      const copied = join(outdir, fn.Metadata['aws:asset:path'], 'db-ca.pem');
+      expect(existsSync(copied), copied).toBe(true);
+      expect(readFileSync(copied, 'utf8')).toContain('test-only');
+    }
+  });
+});
