@@ -4,6 +4,8 @@
 import { Command, CommanderError, Option } from 'commander';
 import { runDemo } from './commands/demo';
 import { printSummary, runExport } from './commands/run';
+import { sweep } from './commands/sweep';
+import { verifyRun } from './commands/verify';
 
 const out = (line: string) => process.stdout.write(`${line}\n`);
 const err = (line: string) => process.stderr.write(`${line}\n`);
@@ -35,11 +37,74 @@ program
   .option('--concurrency <n>', 'shards exported at once: the connection budget', '4')
   .option('--run-id <id>', 'name of the run (default: UTC time plus a random suffix)')
   .option('--s3-endpoint <url>', 'an S3-compatible endpoint for s3:// destinations')
+  .option('--connect-timeout <seconds>', 'give up on a connection the database does not answer', '10')
+  .option('--no-snapshot', 'let each shard read its own snapshot instead of holding one for the whole run')
   .addOption(new Option('--compression <codec>', 'Parquet compression').choices(['snappy', 'zstd', 'uncompressed']).default('snappy'))
   .option('--quiet', 'no progress lines')
   .action(async (options) => {
     const summary = await runExport(options, err);
     printSummary(summary, out);
+  });
+
+program
+  .command('start')
+  .description('Start an export on the deployed state machine and follow it until it ends (exit 0 only if it succeeded).')
+  .requiredOption('--state-machine <arn>', 'the StateMachineArn output of the pgsip stack')
+  .requiredOption('--tables <list>', 'comma-separated tables, Postgres quoting: public.orders,public."Weird Table"')
+  .option('--shards <n|auto>', 'shards per table; auto sizes them from the table', 'auto')
+  .option('--run-id <id>', 'name of the run; an existing run id resumes it (default: UTC time plus a random suffix)')
+  .addOption(new Option('--compression <codec>', 'Parquet compression').choices(['snappy', 'zstd', 'uncompressed']))
+  .option('--no-wait', 'print the execution ARN and return instead of following it')
+  .option('--interval <seconds>', 'seconds between progress polls', '5')
+  .action(async (options) => {
+    const { runStart } = await import('./commands/start');
+    await runStart(options, { out, err });
+  });
+
+program
+  .command('status')
+  .description('Show a deployed execution (with shard progress) or the recent executions of the state machine.')
+  .option('--execution <arn>', 'one execution: its status, shard progress, and result or error')
+  .option('--state-machine <arn>', 'the 10 most recent executions')
+  .option('--follow', 'with --execution: keep printing progress until it ends')
+  .option('--interval <seconds>', 'seconds between progress polls', '5')
+  .action(async (options) => {
+    const { runStatus } = await import('./commands/status');
+    await runStatus(options, { out, err });
+  });
+
+program
+  .command('bench')
+  .description('Measure pgsip against Postgres COPY and a naive exporter on the orders benchmark table (prints and writes JSON).')
+  .option('--rows <n>', 'rows in the benchmark table', '2000000')
+  .addOption(new Option('--database-url <url>', 'use this Postgres instead of an embedded one (creates public.bench_orders there)'))
+  .option('--json <file>', 'where to write the figures', 'bench-results/latest.json')
+  .option('--skip-naive', 'leave out the slow pg cursor + parquetjs-lite baseline')
+  .option('--keep-table', 'reuse public.bench_orders when it already has --rows rows')
+  .action(async (options) => {
+    const { runBench } = await import('./commands/bench');
+    await runBench(options, out, err);
+  });
+
+program
+  .command('verify')
+  .description('Re-check a committed run against its files: parts, sizes, row counts and key checksums per shard.')
+  .requiredOption('--dest <dir|s3://bucket/prefix>', 'where the run was written')
+  .requiredOption('--run-id <id>', 'the run to check')
+  .option('--s3-endpoint <url>', 'an S3-compatible endpoint for s3:// destinations')
+  .action(async (options) => {
+    await verifyRun(options, out);
+  });
+
+program
+  .command('sweep')
+  .description('Remove runs that never committed (crashed or failed) and are older than an age. Committed runs are kept.')
+  .requiredOption('--dest <dir|s3://bucket/prefix>', 'where runs are written')
+  .option('--older-than <age>', 'hours or days since the run was planned, e.g. 48h or 2d', '48h')
+  .option('--dry-run', 'list what would be removed, remove nothing')
+  .option('--s3-endpoint <url>', 'an S3-compatible endpoint for s3:// destinations')
+  .action(async (options) => {
+    await sweep(options, out);
   });
 
 let code = 0;

@@ -16,6 +16,7 @@ import {
   StateMachine,
   StateMachineType,
   TaskInput,
+  Timeout,
   type RetryProps,
 } from 'aws-cdk-lib/aws-stepfunctions';
 import { LambdaInvoke } from 'aws-cdk-lib/aws-stepfunctions-tasks';
@@ -52,6 +53,13 @@ const RETRY_BACKOFF: Omit<RetryProps, 'errors'> = {
   maxAttempts: 3,
   jitterStrategy: JitterType.FULL,
 };
+
+/**
+ * Every Task gets an explicit timeout: AWS defaults to about three years, but the States Language spec (and so
+ * the local interpreter) to 60 s, which would fail any shard that takes a minute locally. Lambda's own
+ * 15-minute cap ends a deployed task first; this bounds a local run's shard one minute later.
+ */
+export const TASK_TIMEOUT = Timeout.duration(Duration.minutes(16));
 
 export interface ExportStateMachineProps {
   /** Plan: execution input -> `{ runId, tables, shards }` (`PlanResult` in lambdas/engine/contracts.ts). */
@@ -125,6 +133,7 @@ export class ExportStateMachine extends Construct {
       }),
       outputPath: '$.Payload',
       retryOnServiceExceptions: false,
+      taskTimeout: TASK_TIMEOUT,
     });
     plan.addRetry({ errors: [...LAMBDA_TRANSIENT_ERRORS], ...RETRY_BACKOFF });
 
@@ -134,6 +143,7 @@ export class ExportStateMachine extends Construct {
       payload: TaskInput.fromJsonPathAt('$'),
       outputPath: '$.Payload',
       retryOnServiceExceptions: false,
+      taskTimeout: TASK_TIMEOUT,
     });
     exportShard.addRetry({ errors: [...LAMBDA_TRANSIENT_ERRORS], ...RETRY_BACKOFF });
     exportShard.addRetry({ errors: [SHARD_RETRYABLE_ERROR], ...RETRY_BACKOFF });
@@ -168,6 +178,7 @@ export class ExportStateMachine extends Construct {
       }),
       outputPath: '$.Payload',
       retryOnServiceExceptions: false,
+      taskTimeout: TASK_TIMEOUT,
     });
     commit.addRetry({ errors: [...LAMBDA_TRANSIENT_ERRORS], ...RETRY_BACKOFF });
 

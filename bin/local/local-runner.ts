@@ -1,8 +1,8 @@
 /**
  * Runs an export on this machine through the very state machine the CDK app deploys.
  *
- * The definition is not written twice: it comes out of synthesizing the CDK app in-process (bundling skipped),
- * and `aws-local-stepfunctions` executes it. Each Lambda task is served by its real handler module, given an
+ * The definition is not written twice: it comes out of synthesizing the CDK app in-process (bundling skipped,
+ * the result cached by a hash of everything it depends on), and `aws-local-stepfunctions` executes it. Each Lambda task is served by its real handler module, given an
  * engine environment built from the CLI's flags instead of Lambda's environment variables. Any Task state
  * without a local handler is an error, so a run can never reach out to AWS by accident.
  */
@@ -13,7 +13,7 @@ import type { CommitResult, ExecutionInput, PlanResult } from '../../lambdas/eng
 import type { EngineEnvironment } from '../../lambdas/engine/environment';
 import { createExportHandler } from '../../lambdas/export/handler';
 import { createPlanHandler } from '../../lambdas/plan/handler';
-import { synthesizeDefinition } from '../../lib/state-machine-definition';
+import { cachedSynthesizeDefinition } from './definition-cache';
 
 export interface LocalRunOptions {
   input: ExecutionInput;
@@ -39,7 +39,7 @@ function asLambdaTask<I, O>(handler: (event: I) => Promise<O>) {
 }
 
 export async function runLocally(options: LocalRunOptions): Promise<LocalRunResult> {
-  const { definition, taskFunctions } = synthesizeDefinition({ concurrency: options.concurrency });
+  const { definition, taskFunctions } = await cachedSynthesizeDefinition({ concurrency: options.concurrency });
   const environment = () => options.environment;
   let plan: PlanResult | undefined;
   const planHandler = createPlanHandler(environment);

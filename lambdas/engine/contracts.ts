@@ -18,7 +18,7 @@ export interface ExecutionInput {
   runId?: string;
   /** Parquet compression. Default SNAPPY. */
   compression?: 'SNAPPY' | 'ZSTD' | 'UNCOMPRESSED';
-  /** Target size of a row group, in bytes of column data held before encoding. Default 64 MiB. */
+  /** Target size of a row group, in bytes of column data held before encoding. Default 16 MiB. */
   rowGroupBytes?: number;
   /** A shard starts a new part file once the current one reaches this many bytes. Default 1 GiB. */
   partBytes?: number;

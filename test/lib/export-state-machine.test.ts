@@ -110,6 +110,11 @@ describe('ExportStateMachine', () => {
     }
   });
 
+  it('gives every Task an explicit 16-minute timeout (the local interpreter would default to 60 s)', () => {
+    const tasks = [states.Plan, states.ExportShards.ItemProcessor.States.ExportShard, states.Commit];
+    expect(tasks.map((t) => t.TimeoutSeconds)).toEqual([960, 960, 960]);
+  });
+
   it('Commit receives runId and tables and outputs its Payload', () => {
     expect(states.Commit.Parameters.Payload).toEqual({
       'runId.$': '$.runId',

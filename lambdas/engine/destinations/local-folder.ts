@@ -37,7 +37,7 @@ export class LocalFolderDestination implements Destination {
         const s = await open();
         bytes += chunk.byteLength;
         // The stream writes later; the caller may reuse its buffer as soon as this resolves, so copy.
-        if (!s.write(Buffer.from(chunk))) await new Promise<void>((ok, fail) => s.once('drain', ok).once('error', fail));
+        if (!s.write(Buffer.from(chunk))) await drained(s);
       },
       async close() {
         const s = await open();
@@ -125,4 +125,18 @@ export class LocalFolderDestination implements Destination {
   async delete(keys: string[]): Promise<void> {
     for (const key of keys) await rm(this.location(key), { force: true });
   }
+}
+
+/** Waits for `drain`, failing on `error`, and leaves no listener behind either way. */
+function drained(stream: WriteStream): Promise<void> {
+  return new Promise<void>((ok, fail) => {
+    const done = (error?: Error) => {
+      stream.off('drain', done);
+      stream.off('error', done);
+      if (error) fail(error);
+      else ok();
+    };
+    stream.on('drain', done);
+    stream.on('error', done);
+  });
 }

@@ -20,12 +20,33 @@
 import { ByteWriter, ParquetWriter } from 'hyparquet-writer';
 import type { ColumnSource } from 'hyparquet-writer';
 import type { KeyValue, SchemaElement } from 'hyparquet';
+import { createRequire } from 'node:module';
 import * as zlib from 'node:zlib';
 import type { ColumnValues } from '../types/column-mapping';
 import type { ObjectWriter } from '../destinations/destination';
 import type { Compression, PartWriter, PartWriterOptions } from './part-writer';
 
 type Compressor = (input: Uint8Array) => Uint8Array;
+
+/**
+ * SNAPPY through the native `snappy` package (an optional dependency) when it loads: measured 7x faster than
+ * hyparquet-writer's JS snappy on orders data, +15-24% rows/s for a whole shard, files ~10% larger. Anywhere
+ * it does not load (a Lambda bundle without it, an unsupported platform, PGSIP_SNAPPY=js) the JS one is used;
+ * both write standard SNAPPY pages.
+ */
+function nativeSnappy(): Compressor | null {
+  if (process.env.PGSIP_SNAPPY === 'js') return null;
+  try {
+    const snappy = createRequire(import.meta.url)('snappy') as { compressSync(input: Uint8Array): Buffer };
+    return (input) => snappy.compressSync(input);
+  } catch {
+    return null;
+  }
+}
+const NATIVE_SNAPPY = nativeSnappy();
+
+/** Which SNAPPY implementation this process uses (`native` or `js`), for logs and the benchmark. */
+export const snappyImplementation: 'native' | 'js' = NATIVE_SNAPPY ? 'native' : 'js';
 
 /** node:zlib's zstd, present from Node 22.15 / 23.8 (typed loosely: @types/node 20 does not know it). */
 function zstdCompressor(): Compressor | null {
@@ -40,7 +61,8 @@ export function compressionAvailable(compression: Compression): boolean {
   return compression !== 'ZSTD' || zstdCompressor() !== null;
 }
 
-function compressors(compression: Compression): Partial<Record<'ZSTD', Compressor>> {
+function compressors(compression: Compression): Partial<Record<'ZSTD' | 'SNAPPY', Compressor>> {
+  if (compression === 'SNAPPY') return NATIVE_SNAPPY ? { SNAPPY: NATIVE_SNAPPY } : {};
   if (compression !== 'ZSTD') return {};
   const zstd = zstdCompressor();
   if (!zstd) {
@@ -86,6 +108,24 @@ class SinkByteWriter extends ByteWriter {
       () => undefined,
       () => undefined,
     );
+  }
+}
+
+/**
+ * The footer keeps every row group's min/max until the part is finished. For byte-array columns those are the
+ * builders' values themselves: views into 64 KB-1 MB arena chunks, so each row group's statistics would keep
+ * whole chunks of that row group alive, and memory would grow with the table. Copy them out.
+ */
+function detachStatistics(parquet: ParquetWriter): void {
+  const groups = (parquet as unknown as { row_groups: { columns: { meta_data?: { statistics?: Record<string, unknown> } }[] }[] }).row_groups;
+  const last = groups[groups.length - 1];
+  for (const column of last?.columns ?? []) {
+    const stats = column.meta_data?.statistics;
+    if (!stats) continue;
+    for (const field of ['min_value', 'max_value', 'min', 'max']) {
+      const v = stats[field];
+      if (v instanceof Uint8Array) stats[field] = v.slice();
+    }
   }
 }
 
@@ -154,6 +194,7 @@ export function createHyparquetPartWriter(options: PartWriterOptions): PartWrite
         return source;
       });
       await parquet.write({ columnData, rowGroupSize: rows });
+      detachStatistics(parquet);
     },
 
     async finish(): Promise<number> {

@@ -186,4 +186,20 @@ describe('createHyparquetPartWriter', () => {
     await expect(writer.writeRowGroup(rowGroup(0, 5), 6)).rejects.toThrow(/column "id" has 5 values for a row group of 6 rows/);
     await expect(writer.writeRowGroup(rowGroup(0, 5).slice(1), 5)).rejects.toThrow(/needs 3 columns, got 2/);
   });
+
+  it('keeps no view of the row group in the footer: statistics are copied out of the builders\' buffers', async () => {
+    // Byte-array min/max would otherwise be views into the builders' arena chunks, keeping every row group's
+    // buffers alive until the part is finished (memory growing with the table). Overwriting those buffers
+    // after the row group was written must not change the statistics in the footer.
+    const file = join(tmp.dir, 'detached-stats.parquet');
+    const writer = createHyparquetPartWriter({ columns, compression: 'UNCOMPRESSED', sink: new FileObjectWriter(file) });
+    const values = rowGroup(0, 30);
+    await writer.writeRowGroup(values, 30);
+    for (const v of values[1] as (Uint8Array | null)[]) v?.fill(0x7a); // 'z'
+    await writer.finish();
+    const [stats] = await duck.all(
+      `SELECT stats_min_value AS lo, stats_max_value AS hi FROM parquet_metadata(${sqlString(file)}) WHERE path_in_schema = 'note'`,
+    );
+    expect(stats).toEqual({ lo: 'note 1 é', hi: 'note 8 é' });
+  });
 });

@@ -1,0 +1,177 @@
+/**
+ * `pgsip bench`: pgsip side by side with Postgres's own COPY rate, on the orders table of DESIGN.md section 4.
+ *
+ * In one run, against one Postgres (embedded unless --database-url is given):
+ * 1. `COPY (SELECT ...) TO STDOUT (FORMAT binary)` received and thrown away: the ceiling (after one warm-up
+ *    pass, so that every contender reads a warm cache);
+ * 2. `pgsip run --shards 1 --concurrency 1` as a child process: one shard, start-up included;
+ * 3. `pgsip run` with the default shards and concurrency;
+ * 4. the naive baseline: a node-postgres cursor feeding parquetjs-lite (skip it with --skip-naive).
+ * Each line gives rows/s, the ratio to COPY's rate and peak RSS; the same goes to a JSON file.
+ */
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+import copyStreams from 'pg-copy-streams';
+import { snappyImplementation } from '../../lambdas/engine/parquet/hyparquet-part-writer';
+import { BENCH_TABLE, createOrdersTable } from '../local/bench/orders-table';
+import { measureChild } from '../local/bench/measure';
+import { startEmbeddedPostgres, type RunningPostgres } from '../local/embedded-postgres';
+import { formatCount } from '../local/progress';
+import { parsePositive } from './run';
+
+export interface BenchOptions {
+  rows: string;
+  databaseUrl?: string;
+  json: string;
+  skipNaive?: boolean;
+  keepTable?: boolean;
+}
+
+export interface BenchResult {
+  name: string;
+  rows: number;
+  seconds: number;
+  rowsPerSecond: number;
+  /** This contender's rate over COPY's rate (equal to COPY's time over this contender's time). */
+  ratioToCopy: number;
+  peakRssMB: number | null;
+}
+
+export interface BenchReport {
+  measuredAt: string;
+  /** Load averages (1 min) when the bench started and ended: other work on the machine skews every figure. */
+  machine: { cpus: number; cpuModel: string; memoryGB: number; node: string; postgres: string; snappy: string; loadBefore: number; loadAfter: number };
+  table: string;
+  rows: number;
+  tableBytes: number;
+  results: BenchResult[];
+}
+
+const here = dirname(fileURLToPath(import.meta.url));
+const PGSIP = resolve(here, '..', 'pgsip.js');
+const NAIVE = resolve(here, '..', 'local', 'bench', 'naive-export.ts');
+
+export async function runBench(options: BenchOptions, out: (line: string) => void, err: (line: string) => void): Promise<BenchReport> {
+  const rows = parsePositive('--rows', options.rows);
+  const loadBefore = loadavg()[0];
+  let postgres: RunningPostgres | null = null;
+  let url = options.databaseUrl;
+  if (!url) {
+    err('pgsip bench: starting an embedded Postgres...');
+    postgres = await startEmbeddedPostgres();
+    url = postgres.url;
+  }
+  const work = await mkdtemp(join(tmpdir(), 'pgsip-bench-'));
+  try {
+    const client = new pg.Client(url);
+    await client.connect();
+    let tableBytes = 0;
+    let version = '';
+    try {
+      const existing = await client.query<{ n: string }>(`SELECT count(*)::text AS n FROM ${BENCH_TABLE}`).catch(() => null);
+      if (options.keepTable && existing && Number(existing.rows[0].n) === rows) {
+        err(`pgsip bench: reusing ${BENCH_TABLE} (${formatCount(rows)} rows)`);
+      } else {
+        err(`pgsip bench: creating ${BENCH_TABLE} with ${formatCount(rows)} rows...`);
+        const t = Date.now();
+        await createOrdersTable(client, rows);
+        err(`pgsip bench: table ready in ${((Date.now() - t) / 1000).toFixed(1)} s`);
+      }
+      tableBytes = Number((await client.query<{ b: string }>(`SELECT pg_total_relation_size('${BENCH_TABLE}')::text AS b`)).rows[0].b);
+      version = (await client.query<{ v: string }>(`SELECT current_setting('server_version') AS v`)).rows[0].v;
+    } finally {
+      await client.end();
+    }
+
+    const results: BenchResult[] = [];
+    const add = (name: string, seconds: number, peakRssBytes: number | null) => {
+      const copy = results[0];
+      const result: BenchResult = {
+        name,
+        rows,
+        seconds: round(seconds, 3),
+        rowsPerSecond: Math.round(rows / seconds),
+        ratioToCopy: copy ? round(copy.seconds / seconds, 3) : 1,
+        peakRssMB: peakRssBytes === null ? null : round(peakRssBytes / 1024 / 1024, 1),
+      };
+      results.push(result);
+      out(line(result));
+    };
+
+    err('pgsip bench: COPY to nowhere (warm-up, then measured)...');
+    await copyToNowhere(url, rows);
+    add('postgres COPY binary -> /dev/null', await copyToNowhere(url, rows), null);
+
+    const run = async (name: string, shards: string, concurrency: string) => {
+      err(`pgsip bench: ${name}...`);
+      const dest = join(work, name.replace(/[^a-z0-9]+/gi, '-'));
+      const m = await measureChild(process.execPath, [
+        PGSIP, 'run', '--database-url', url!, '--tables', BENCH_TABLE, '--dest', dest,
+        '--shards', shards, '--concurrency', concurrency, '--quiet',
+      ]);
+      const exported = /(\d[\d,]*) rows/.exec(m.stdout)?.[1]?.replace(/,/g, '');
+      if (Number(exported) !== rows) throw new Error(`${name} exported ${exported} rows, expected ${rows}: ${m.stdout.trim()}`);
+      add(name, m.seconds, m.peakRssBytes);
+      await rm(dest, { recursive: true, force: true });
+    };
+    await run('pgsip run, 1 shard', '1', '1');
+    await run('pgsip run, default shards', 'auto', '4');
+
+    if (!options.skipNaive) {
+      err('pgsip bench: naive baseline (pg cursor + parquetjs-lite; slow)...');
+      const m = await measureChild(process.execPath, ['--import', 'tsx', NAIVE, url, BENCH_TABLE, join(work, 'naive.parquet')]);
+      if (Number(m.stdout.trim()) !== rows) throw new Error(`the naive baseline exported ${m.stdout.trim()} rows, expected ${rows}`);
+      add('naive: pg cursor + parquetjs-lite', m.seconds, m.peakRssBytes);
+    }
+
+    const report: BenchReport = {
+      measuredAt: new Date().toISOString(),
+      machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? '?', memoryGB: round(totalmem() / 1024 ** 3, 1), node: process.version, postgres: version, snappy: snappyImplementation, loadBefore: round(loadBefore, 2), loadAfter: round(loadavg()[0], 2) },
+      table: BENCH_TABLE,
+      rows,
+      tableBytes,
+      results,
+    };
+    await mkdir(dirname(resolve(options.json)), { recursive: true });
+    await writeFile(resolve(options.json), `${JSON.stringify(report, null, 2)}\n`);
+    out(`load average ${report.machine.loadBefore} before, ${report.machine.loadAfter} after (${report.machine.cpus} cpus); written to ${resolve(options.json)}`);
+    return report;
+  } finally {
+    await rm(work, { recursive: true, force: true });
+    await postgres?.stop();
+  }
+}
+
+/** Postgres's own rate: the binary COPY of the same select pgsip issues, received and dropped. */
+async function copyToNowhere(url: string, rows: number): Promise<number> {
+  const client = new pg.Client(url);
+  await client.connect();
+  try {
+    const started = process.hrtime.bigint();
+    const stream = client.query(copyStreams.to(`COPY (SELECT * FROM ${BENCH_TABLE}) TO STDOUT (FORMAT binary)`));
+    let bytes = 0;
+    for await (const chunk of stream as AsyncIterable<Buffer>) bytes += chunk.length;
+    if (bytes === 0 || rows === 0) throw new Error('COPY returned nothing');
+    return Number(process.hrtime.bigint() - started) / 1e9;
+  } finally {
+    await client.end();
+  }
+}
+
+function line(r: BenchResult): string {
+  return [
+    r.name.padEnd(36),
+    `${formatCount(r.rowsPerSecond).padStart(10)} rows/s`,
+    `${r.seconds.toFixed(2).padStart(7)} s`,
+    `ratio ${r.ratioToCopy.toFixed(2)}`,
+    `peak RSS ${r.peakRssMB === null ? '-' : `${r.peakRssMB.toFixed(0)} MB`}`,
+  ].join('  ');
+}
+
+function round(x: number, digits: number): number {
+  const f = 10 ** digits;
+  return Math.round(x * f) / f;
+}
