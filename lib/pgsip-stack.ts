@@ -263,13 +263,6 @@ export class PgsipStack extends Stack {
       POWERTOOLS_SERVICE_NAME: this.stackName,
       POWERTOOLS_METRICS_NAMESPACE: METRIC_NAMESPACE,
     };
-    if ((props.databaseTls ?? 'verify-full') === 'verify-full' && !props.caBundleFile) {
-      Annotations.of(this).addWarningV2(
-        'pgsip:noDatabaseCaBundle',
-        'database.tls is verify-full but no database.caBundleFile is configured: Node does not trust the Amazon RDS ' +
-          'CAs, so connections to RDS will fail verification. Download the RDS bundle (docs/operations.md, TLS).',
-      );
-    }
     const common = { environment, network, caBundleFile: props.caBundleFile };
     this.planFunction = new PgsipFunction(this, 'PlanFunction', { kind: 'plan', ...common });
     this.exportFunction = new PgsipFunction(this, 'ExportFunction', { kind: 'export', ...common });

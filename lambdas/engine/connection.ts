@@ -12,7 +12,7 @@ export interface ConnectionTarget {
   user: string;
   password?: string;
   /** TLS: false (off), or options for `tls.connect` (on, verifying the certificate unless told otherwise). */
-  ssl?: false | { rejectUnauthorized: boolean; ca?: string; servername?: string };
+  ssl?: false | { rejectUnauthorized: boolean; ca?: string | string[]; servername?: string };
 }
 
 export interface ConnectOptions {

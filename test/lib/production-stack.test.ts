@@ -178,9 +178,13 @@ describe('production stack (example config)', () => {
     }
   });
 
-  it('warns at synth when TLS verification is on but no CA bundle is shipped', () => {
-    const warnings = Annotations.fromStack(stack).findWarning('*', Match.stringLikeRegexp('no database.caBundleFile'));
-    expect(warnings).toHaveLength(1);
+  it('verifies TLS by default with the bundled RDS CAs, so no CA file and no warning are needed', () => {
+    // What the functions then trust is tested in test/lambdas/shared (Node's roots plus the RDS root CAs).
+    const template = Template.fromStack(stack);
+    template.allResourcesProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ PGSIP_DB_TLS: 'verify-full', PGSIP_DB_CA_FILE: Match.absent() }) },
+    });
+    expect(Annotations.fromStack(stack).findWarning('*', Match.stringLikeRegexp('CA'))).toEqual([]);
   });
 
   it('passes cdk-nag AwsSolutionsChecks with every finding acknowledged', () => {

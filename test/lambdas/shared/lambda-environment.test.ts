@@ -1,3 +1,5 @@
+import { X509Certificate } from 'node:crypto';
+import { rootCertificates } from 'node:tls';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { mockClient } from 'aws-sdk-client-mock';
 import type pg from 'pg';
@@ -43,7 +45,7 @@ describe('lambda environment: database credentials from Secrets Manager', () => 
     expect(await environment.connect('pgsip plan r1')).toBe(client);
     expect(await environment.connect('pgsip export r1 #0')).toBe(client);
     expect(sm.commandCalls(GetSecretValueCommand)).toHaveLength(1);
-    expect(targets[0]).toEqual({
+    expect(targets[0]).toMatchObject({
       host: 'db.example.internal',
       port: 5433,
       database: 'prod',
@@ -51,6 +53,11 @@ describe('lambda environment: database credentials from Secrets Manager', () => 
       password: 's3cret',
       ssl: { rejectUnauthorized: true },
     });
+    // Without a CA file, verification trusts Node's public roots plus the Amazon RDS root CAs.
+    const ca = (targets[0].ssl as { ca: string[] }).ca;
+    expect(ca).toEqual(expect.arrayContaining([...rootCertificates]));
+    const subjects = ca.slice(rootCertificates.length).map((pem) => new X509Certificate(pem).subject);
+    expect(subjects.some((s) => s.includes('CN=Amazon RDS us-east-1 Root CA RSA2048 G1'))).toBe(true);
   });
 
   it('re-reads the secret once after an authentication failure (rotation) and connects with the new password', async () => {
