@@ -125,6 +125,7 @@ describe('pgsip run: failures are one clear line, a non-zero exit and nothing co
       expect(outcome.stderr.trim()).toBe(
         'pgsip: run changing of "public"."orders" was planned with other columns; the table changed since, so start a new run id',
       );
+      expect(outcome.seconds).toBeLessThan(60);
       expect((await filesUnder(dest)).filter((f) => f.endsWith('_manifest.json') || f.endsWith('_SUCCESS'))).toEqual([]);
     } finally {
       const undo = new pg.Client(postgres.url);
@@ -140,6 +141,7 @@ describe('pgsip run: failures are one clear line, a non-zero exit and nothing co
     const outcome = await pgsip(['run', '--database-url', postgres.url, '--tables', 'public.orders', '--dest', join(file, 'lake'), '--quiet']);
     expect(outcome.code).toBe(1);
     expect(outcome.stderr.trim()).toMatch(new RegExp(`^pgsip: cannot write to ${join(file, 'lake').replace(/[/.]/g, '\\$&')}: ENOTDIR`));
+    expect(outcome.seconds).toBeLessThan(60);
   });
 
   it('an unreachable port fails fast, naming the host', async () => {
