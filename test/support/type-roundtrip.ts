@@ -14,6 +14,8 @@ import { createHyparquetPartWriter } from '../../lambdas/engine/parquet/hyparque
 import type { Compression } from '../../lambdas/engine/parquet/part-writer';
 import type { CatalogColumn, ColumnMapping } from '../../lambdas/engine/types/column-mapping';
 import { mapColumn } from '../../lambdas/engine/types/map-column';
+import { afterAll, beforeAll } from 'vitest';
+import { type RunningPostgres, startEmbeddedPostgres } from '../../bin/local/embedded-postgres';
 
 /** A file written in place (tests only: no temp file + rename). */
 export class FileObjectWriter implements ObjectWriter {
@@ -229,4 +231,30 @@ export async function compareColumn(
     if (p.k !== String(d.k) || p.v !== dv) mismatches.push({ key: p.k, pg: p.v, duck: dv });
   }
   return mismatches;
+}
+
+export interface RoundTripFixture {
+  db: RunningPostgres;
+  client: pg.Client;
+  duck: Duck;
+  tmp: { dir: string; remove(): Promise<void> };
+}
+
+/**
+ * One test file's world: an embedded Postgres, a raw client to it, DuckDB and a temporary folder, started in
+ * beforeAll and torn down in afterAll. Fields are filled in once beforeAll has run.
+ */
+export function useRoundTripFixture(): RoundTripFixture {
+  const fx = {} as RoundTripFixture;
+  beforeAll(async () => {
+    [fx.db, fx.duck, fx.tmp] = await Promise.all([startEmbeddedPostgres(), openDuck(), tempDir()]);
+    fx.client = await rawClient(fx.db.url);
+  });
+  afterAll(async () => {
+    await fx.client?.end();
+    fx.duck?.close();
+    await fx.db?.stop();
+    await fx.tmp?.remove();
+  });
+  return fx;
 }

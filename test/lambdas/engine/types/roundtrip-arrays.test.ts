@@ -1,38 +1,13 @@
 /**
  * Arrays (Parquet LIST) through the real path, and the values the mapping refuses loudly.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type pg from 'pg';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { startEmbeddedPostgres, type RunningPostgres } from '../../../../bin/local/embedded-postgres';
 import { UnsupportedColumnError } from '../../../../lambdas/engine/types/column-mapping';
-import {
-  compareColumn,
-  exportTable,
-  openDuck,
-  rawClient,
-  sqlString,
-  tempDir,
-  type Duck,
-} from '../../../support/type-roundtrip';
+import { compareColumn, exportTable, sqlString, useRoundTripFixture } from '../../../support/type-roundtrip';
 
-let db: RunningPostgres;
-let client: pg.Client;
-let duck: Duck;
-let tmp: { dir: string; remove(): Promise<void> };
-
-beforeAll(async () => {
-  [db, duck, tmp] = await Promise.all([startEmbeddedPostgres(), openDuck(), tempDir()]);
-  client = await rawClient(db.url);
-});
-
-afterAll(async () => {
-  await client?.end();
-  duck?.close();
-  await db?.stop();
-  await tmp?.remove();
-});
+const fx = useRoundTripFixture();
 
 /** JSON texts compared as values (Postgres and DuckDB space their JSON differently). */
 function canonicalJson(text: string): string {
@@ -43,7 +18,7 @@ describe('one-dimensional arrays', () => {
   let file: string;
 
   beforeAll(async () => {
-    await client.query(`
+    await fx.client.query(`
       CREATE TYPE color AS ENUM ('red', 'green');
       CREATE TABLE arrs (
         id int PRIMARY KEY, ia int[], sa int2[], la bigint[], fa float8[], ba bool[], ta text[], na numeric(10,2)[],
@@ -62,8 +37,8 @@ describe('one-dimensional arrays', () => {
          '{NULL,-1e-20}', '{NULL}', '{NULL}', '{NULL}', ARRAY[NULL::jsonb], ARRAY[NULL::json], '{NULL,red}', '{NULL}',
          ARRAY[NULL::bytea], '{NULL}', '{NULL,""}');
     `);
-    file = join(tmp.dir, 'arrs.parquet');
-    await exportTable(client, 'arrs', file, { orderBy: 'id', rowGroupRows: 2, sliceBytes: 13 });
+    file = join(fx.tmp.dir, 'arrs.parquet');
+    await exportTable(fx.client, 'arrs', file, { orderBy: 'id', rowGroupRows: 2, sliceBytes: 13 });
   });
 
   /** Element-wise: each side yields a JSON array of element texts, NULL for a NULL array. */
@@ -73,7 +48,7 @@ describe('one-dimensional arrays', () => {
       `CASE WHEN ${c} IS NULL THEN NULL ELSE coalesce((SELECT json_agg(${pgElement} ORDER BY o) ` +
       `FROM unnest(${c}) WITH ORDINALITY AS u(x, o)), '[]') END`;
     const duckExpr = `CASE WHEN ${c} IS NULL THEN NULL ELSE to_json(list_transform(${c}, x -> ${duckElement})) END`;
-    const mismatches = await compareColumn(client, duck, {
+    const mismatches = await compareColumn(fx.client, fx.duck, {
       table: 'arrs',
       file,
       key: 'id',
@@ -102,7 +77,7 @@ describe('one-dimensional arrays', () => {
   });
 
   it('tells empty arrays, NULL arrays and NULL elements apart', async () => {
-    const rows = await duck.all(
+    const rows = await fx.duck.all(
       `SELECT id, ia IS NULL AS is_null, len(ia) AS n, CAST(ia AS VARCHAR) AS v FROM read_parquet(${sqlString(file)}) ORDER BY id`,
     );
     expect(rows.map((r) => [r.id, r.is_null, r.n === null ? null : Number(r.n), r.v])).toEqual([
@@ -114,12 +89,12 @@ describe('one-dimensional arrays', () => {
   });
 
   it('keeps json elements exactly', async () => {
-    const rows = await duck.all(`SELECT CAST(ja[1] AS VARCHAR) AS ja, CAST(jsa[1] AS VARCHAR) AS jsa FROM read_parquet(${sqlString(file)}) WHERE id = 1`);
+    const rows = await fx.duck.all(`SELECT CAST(ja[1] AS VARCHAR) AS ja, CAST(jsa[1] AS VARCHAR) AS jsa FROM read_parquet(${sqlString(file)}) WHERE id = 1`);
     expect(rows).toEqual([{ ja: '{"a": 1.000000000000000000001}', jsa: '{"k":  [1,2]}' }]);
   });
 
   it('writes LIST columns of the element types', async () => {
-    const rows = await duck.all(`DESCRIBE SELECT * FROM read_parquet(${sqlString(file)})`);
+    const rows = await fx.duck.all(`DESCRIBE SELECT * FROM read_parquet(${sqlString(file)})`);
     const types = Object.fromEntries(rows.map((r) => [String(r.column_name), String(r.column_type)]));
     expect(types).toEqual({
       id: 'INTEGER',
@@ -148,19 +123,19 @@ describe('one-dimensional arrays', () => {
 
 describe('large values', () => {
   it('keeps values larger than a builder chunk, across row groups', async () => {
-    await client.query(`
+    await fx.client.query(`
       CREATE TABLE bigvals (id int PRIMARY KEY, t text, b bytea, j jsonb, ta text[]);
       INSERT INTO bigvals
         SELECT g, repeat('é' || g, 20000 * g), decode(repeat('00ff', 50000 * g), 'hex'),
                jsonb_build_object('s', repeat('x', 70000 * g)), ARRAY[repeat('y', 90000), NULL, 'z']
           FROM generate_series(1, 5) g;
     `);
-    const file = join(tmp.dir, 'bigvals.parquet');
-    await exportTable(client, 'bigvals', file, { orderBy: 'id', rowGroupRows: 2, sliceBytes: 65536 });
-    const pgRows = (await client.query<{ id: string; t: string; b: string; j: string; ta: string }>(
+    const file = join(fx.tmp.dir, 'bigvals.parquet');
+    await exportTable(fx.client, 'bigvals', file, { orderBy: 'id', rowGroupRows: 2, sliceBytes: 65536 });
+    const pgRows = (await fx.client.query<{ id: string; t: string; b: string; j: string; ta: string }>(
       `SELECT id, md5(t) AS t, md5(b) AS b, md5(j::text) AS j, md5(array_to_string(ta, ',', '~')) AS ta FROM bigvals ORDER BY id`,
     )).rows;
-    const duckRows = await duck.all(
+    const duckRows = await fx.duck.all(
       `SELECT CAST(id AS VARCHAR) AS id, md5(t) AS t, md5(b) AS b, md5(CAST(j AS VARCHAR)) AS j,
               md5(array_to_string(list_transform(ta, x -> coalesce(x, '~')), ',')) AS ta
          FROM read_parquet(${sqlString(file)}) ORDER BY id`,
@@ -171,9 +146,9 @@ describe('large values', () => {
 
 describe('values refused loudly', () => {
   async function exportFails(table: string, ddl: string): Promise<unknown> {
-    await client.query(ddl);
-    const file = join(tmp.dir, `${table}.parquet`);
-    const error = await exportTable(client, table, file).then(
+    await fx.client.query(ddl);
+    const file = join(fx.tmp.dir, `${table}.parquet`);
+    const error = await exportTable(fx.client, table, file).then(
       () => null,
       (e: unknown) => e,
     );
@@ -221,10 +196,10 @@ describe('values refused loudly', () => {
   });
 
   it('keeps NaN and infinities of an unconstrained numeric column as text', async () => {
-    await client.query(`CREATE TABLE ok_nan (id int, n numeric); INSERT INTO ok_nan VALUES (1, 'NaN'), (2, '-Infinity'), (3, 1.10);`);
-    const file = join(tmp.dir, 'ok_nan.parquet');
-    await exportTable(client, 'ok_nan', file, { orderBy: 'id' });
-    const rows = await duck.all(`SELECT n FROM read_parquet(${sqlString(file)}) ORDER BY id`);
+    await fx.client.query(`CREATE TABLE ok_nan (id int, n numeric); INSERT INTO ok_nan VALUES (1, 'NaN'), (2, '-Infinity'), (3, 1.10);`);
+    const file = join(fx.tmp.dir, 'ok_nan.parquet');
+    await exportTable(fx.client, 'ok_nan', file, { orderBy: 'id' });
+    const rows = await fx.duck.all(`SELECT n FROM read_parquet(${sqlString(file)}) ORDER BY id`);
     expect(rows.map((r) => r.n)).toEqual(['NaN', '-Infinity', '1.10']);
   });
 });

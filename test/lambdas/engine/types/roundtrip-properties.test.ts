@@ -5,31 +5,14 @@
  */
 import fc from 'fast-check';
 import { join } from 'node:path';
-import type pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startEmbeddedPostgres, type RunningPostgres } from '../../../../bin/local/embedded-postgres';
-import { compareColumn, exportTable, openDuck, rawClient, tempDir, type Duck } from '../../../support/type-roundtrip';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { compareColumn, exportTable, useRoundTripFixture } from '../../../support/type-roundtrip';
 
-let db: RunningPostgres;
-let client: pg.Client;
-let duck: Duck;
-let tmp: { dir: string; remove(): Promise<void> };
+const fx = useRoundTripFixture();
 let exports = 0;
 
 /** Runs per property: each run is one insert, one export and one DuckDB read (~50 ms). */
 const RUNS = 12;
-
-beforeAll(async () => {
-  [db, duck, tmp] = await Promise.all([startEmbeddedPostgres(), openDuck(), tempDir()]);
-  client = await rawClient(db.url);
-});
-
-afterAll(async () => {
-  await client?.end();
-  duck?.close();
-  await db?.stop();
-  await tmp?.remove();
-});
 
 /** DuckDB prints DECIMAL(p,p) without the leading zero (`.5`); Postgres prints `0.5`. */
 const leadingZero = (text: string) => text.replace(/^(-?)\./, '$10.');
@@ -40,18 +23,18 @@ const canonicalJson = (text: string) => JSON.stringify(JSON.parse(text));
  * columns), exports it with tiny row groups, and returns the Parquet file.
  */
 async function load(table: string, columns: string[], rows: unknown[][]): Promise<string> {
-  await client.query(`TRUNCATE ${table}`);
+  await fx.client.query(`TRUNCATE ${table}`);
   const placeholders = columns.map((_, i) => `$${i + 2}`).join(', ');
   for (let i = 0; i < rows.length; i++) {
-    await client.query(`INSERT INTO ${table} (id, ${columns.join(', ')}) VALUES ($1, ${placeholders})`, [i + 1, ...rows[i]]);
+    await fx.client.query(`INSERT INTO ${table} (id, ${columns.join(', ')}) VALUES ($1, ${placeholders})`, [i + 1, ...rows[i]]);
   }
-  const file = join(tmp.dir, `${table}-${exports++}.parquet`);
-  await exportTable(client, table, file, { orderBy: 'id', rowGroupRows: 3, sliceBytes: 11 });
+  const file = join(fx.tmp.dir, `${table}-${exports++}.parquet`);
+  await exportTable(fx.client, table, file, { orderBy: 'id', rowGroupRows: 3, sliceBytes: 11 });
   return file;
 }
 
 async function mismatches(table: string, file: string, pgExpr: string, duckExpr: string, normalize?: (s: string) => string) {
-  return compareColumn(client, duck, { table, file, key: 'id', pg: pgExpr, duck: duckExpr, normalize });
+  return compareColumn(fx.client, fx.duck, { table, file, key: 'id', pg: pgExpr, duck: duckExpr, normalize });
 }
 
 const nullable = <T>(arb: fc.Arbitrary<T>) => fc.option(arb, { freq: 6, nil: null });
@@ -69,7 +52,7 @@ function decimalText(precision: number, scale: number): fc.Arbitrary<string> {
 
 describe('property: numeric types', () => {
   beforeAll(async () => {
-    await client.query(`CREATE TABLE p_num (id int PRIMARY KEY, s int2, i int4, b int8,
+    await fx.client.query(`CREATE TABLE p_num (id int PRIMARY KEY, s int2, i int4, b int8,
       d9 numeric(9,4), d12 numeric(12,2), d18 numeric(18,0), d38 numeric(38,10), dp numeric(5,5), un numeric)`);
   });
 
@@ -102,7 +85,7 @@ const MICROS_MAX = 253402300799999999n;
 
 describe('property: temporal types', () => {
   beforeAll(async () => {
-    await client.query(`CREATE TABLE p_time (id int PRIMARY KEY, ts timestamp, tz timestamptz, d date, t time)`);
+    await fx.client.query(`CREATE TABLE p_time (id int PRIMARY KEY, ts timestamp, tz timestamptz, d date, t time)`);
   });
 
   it('timestamps keep every microsecond, dates every day, times every microsecond; ±infinity kept', async () => {
@@ -120,7 +103,7 @@ describe('property: temporal types', () => {
     const row = fc.tuple(nullable(stamp), nullable(stamp), nullable(day), nullable(time));
     await fc.assert(
       fc.asyncProperty(fc.array(row, { minLength: 1, maxLength: 25 }), async (rows) => {
-        await client.query('TRUNCATE p_time');
+        await fx.client.query('TRUNCATE p_time');
         // Values go in as SQL computed from exact integers, so the generator never depends on text parsing.
         const sqlOf = (v: string | null, kind: 'ts' | 'tz' | 'd' | 't') => {
           if (v === null) return 'NULL';
@@ -134,9 +117,9 @@ describe('property: temporal types', () => {
           return `time '00:00' + ${n} * interval '1 microsecond'`;
         };
         const values = rows.map((r, i) => `(${i + 1}, ${sqlOf(r[0], 'ts')}, ${sqlOf(r[1], 'tz')}, ${sqlOf(r[2], 'd')}, ${sqlOf(r[3], 't')})`);
-        await client.query(`INSERT INTO p_time VALUES ${values.join(', ')}`);
-        const file = join(tmp.dir, `p_time-${exports++}.parquet`);
-        await exportTable(client, 'p_time', file, { orderBy: 'id', rowGroupRows: 3, sliceBytes: 11 });
+        await fx.client.query(`INSERT INTO p_time VALUES ${values.join(', ')}`);
+        const file = join(fx.tmp.dir, `p_time-${exports++}.parquet`);
+        await exportTable(fx.client, 'p_time', file, { orderBy: 'id', rowGroupRows: 3, sliceBytes: 11 });
         for (const c of ['ts', 'tz']) {
           const pgExpr = `CASE WHEN isfinite(${c}) THEN (extract(epoch FROM ${c}) * 1000000)::bigint::text ELSE ${c}::text END`;
           const duckExpr = `CASE WHEN isinf(${c}) THEN CAST(${c} AS VARCHAR) ELSE CAST(epoch_us(${c}) AS VARCHAR) END`;
@@ -158,7 +141,7 @@ const pgText = fc.string({ unit: 'binary', maxLength: 40 }).map((s) => s.replace
 
 describe('property: text types', () => {
   beforeAll(async () => {
-    await client.query(`CREATE TABLE p_text (id int PRIMARY KEY, t text, v varchar(50), c char(5), j jsonb, js json)`);
+    await fx.client.query(`CREATE TABLE p_text (id int PRIMARY KEY, t text, v varchar(50), c char(5), j jsonb, js json)`);
   });
 
   it('text, varchar, char(n) and json(b) keep every byte', async () => {
@@ -184,7 +167,7 @@ describe('property: text types', () => {
 
 describe('property: array types', () => {
   beforeAll(async () => {
-    await client.query(`CREATE TABLE p_arr (id int PRIMARY KEY, ia int4[], ba int8[], ta text[], na numeric(10,2)[], tsa timestamptz[])`);
+    await fx.client.query(`CREATE TABLE p_arr (id int PRIMARY KEY, ia int4[], ba int8[], ta text[], na numeric(10,2)[], tsa timestamptz[])`);
   });
 
   it('one-dimensional arrays keep elements, NULL elements, empty arrays and NULL arrays', async () => {

@@ -2,36 +2,11 @@
  * Scalar types through the real path: Postgres binary COPY → builders → Parquet part → DuckDB, compared value by
  * value with what Postgres says.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type pg from 'pg';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
-import { startEmbeddedPostgres, type RunningPostgres } from '../../../../bin/local/embedded-postgres';
-import {
-  compareColumn,
-  exportTable,
-  openDuck,
-  rawClient,
-  sqlString,
-  tempDir,
-  type Duck,
-} from '../../../support/type-roundtrip';
+import { compareColumn, exportTable, sqlString, useRoundTripFixture } from '../../../support/type-roundtrip';
 
-let db: RunningPostgres;
-let client: pg.Client;
-let duck: Duck;
-let tmp: { dir: string; remove(): Promise<void> };
-
-beforeAll(async () => {
-  [db, duck, tmp] = await Promise.all([startEmbeddedPostgres(), openDuck(), tempDir()]);
-  client = await rawClient(db.url);
-});
-
-afterAll(async () => {
-  await client?.end();
-  duck?.close();
-  await db?.stop();
-  await tmp?.remove();
-});
+const fx = useRoundTripFixture();
 
 /**
  * Counts rows matching `where` on both sides. DuckDB skips row groups by their min/max statistics, so wrong
@@ -39,15 +14,15 @@ afterAll(async () => {
  */
 async function expectSameCounts(table: string, file: string, wheres: [pgWhere: string, duckWhere: string][]): Promise<void> {
   for (const [pgWhere, duckWhere] of wheres) {
-    const pgCount = (await client.query<{ n: string }>(`SELECT count(*) AS n FROM ${table} WHERE ${pgWhere}`)).rows[0].n;
-    const duckCount = (await duck.all(`SELECT count(*) AS n FROM read_parquet(${sqlString(file)}) WHERE ${duckWhere}`))[0].n;
+    const pgCount = (await fx.client.query<{ n: string }>(`SELECT count(*) AS n FROM ${table} WHERE ${pgWhere}`)).rows[0].n;
+    const duckCount = (await fx.duck.all(`SELECT count(*) AS n FROM read_parquet(${sqlString(file)}) WHERE ${duckWhere}`))[0].n;
     expect(String(duckCount), `${table} WHERE ${pgWhere}`).toBe(pgCount);
     expect(Number(pgCount), `${table} WHERE ${pgWhere} should match some rows`).toBeGreaterThan(0);
   }
 }
 
 async function describeTypes(file: string): Promise<Record<string, string>> {
-  const rows = await duck.all(`DESCRIBE SELECT * FROM read_parquet(${sqlString(file)})`);
+  const rows = await fx.duck.all(`DESCRIBE SELECT * FROM read_parquet(${sqlString(file)})`);
   return Object.fromEntries(rows.map((r) => [String(r.column_name), String(r.column_type)]));
 }
 
@@ -63,7 +38,7 @@ async function expectSame(
   duckExpr: string,
   normalize?: (duck: string) => string,
 ): Promise<void> {
-  const mismatches = await compareColumn(client, duck, { table, file, key: 'id', pg: pgExpr, duck: duckExpr, normalize });
+  const mismatches = await compareColumn(fx.client, fx.duck, { table, file, key: 'id', pg: pgExpr, duck: duckExpr, normalize });
   expect(mismatches, `${table}: ${pgExpr} vs ${duckExpr}`).toEqual([]);
 }
 
@@ -71,7 +46,7 @@ describe('integers, floats, booleans', () => {
   let file: string;
 
   beforeAll(async () => {
-    await client.query(`
+    await fx.client.query(`
       CREATE TABLE nums (id int PRIMARY KEY, s int2, i int4, b int8, r real, d float8, f bool);
       INSERT INTO nums VALUES
         (1, 0, 0, 0, 0, 0, false),
@@ -85,8 +60,8 @@ describe('integers, floats, booleans', () => {
         (9, 3, 4, 9007199254740993, 1.5, -0.0, true);
     `);
     // Row groups of two rows: some without NULLs (typed arrays), some with.
-    file = join(tmp.dir, 'nums.parquet');
-    const result = await exportTable(client, 'nums', file, { orderBy: 'id', rowGroupRows: 2, sliceBytes: 7 });
+    file = join(fx.tmp.dir, 'nums.parquet');
+    const result = await exportTable(fx.client, 'nums', file, { orderBy: 'id', rowGroupRows: 2, sliceBytes: 7 });
     expect(result.rows).toBe(9);
     expect(result.rowGroups).toBe(5);
   });
@@ -96,10 +71,10 @@ describe('integers, floats, booleans', () => {
   });
 
   it('keeps floats bit for bit, NaN and infinities included', async () => {
-    const pgRows = (await client.query<{ id: string; r: string | null; d: string | null }>(
+    const pgRows = (await fx.client.query<{ id: string; r: string | null; d: string | null }>(
       'SELECT id, r::text AS r, d::text AS d FROM nums ORDER BY id',
     )).rows;
-    const duckRows = await duck.all(`SELECT id, r, d FROM read_parquet(${sqlString(file)}) ORDER BY id`);
+    const duckRows = await fx.duck.all(`SELECT id, r, d FROM read_parquet(${sqlString(file)}) ORDER BY id`);
     expect(duckRows).toHaveLength(pgRows.length);
     pgRows.forEach((p, i) => {
       const d = duckRows[i];
@@ -141,7 +116,7 @@ describe('numeric', () => {
   let file: string;
 
   beforeAll(async () => {
-    await client.query(`
+    await fx.client.query(`
       CREATE TABLE decs (
         id int PRIMARY KEY,
         n12 numeric(12,2), n38 numeric(38,10), n5 numeric(5,5), n9 numeric(9,3), n18 numeric(18,0),
@@ -160,8 +135,8 @@ describe('numeric', () => {
         (7, 12345.6, 1234567890123456789.0123456789, 0.1, 10000, 10000, 10000, '-Infinity', 10000, 1200, 0.0001),
         (8, 1e9, 1e27, 0.5, 100000.5, 100000000000000000, 1e15, 1.10, 1.5e10, 9900, 0.005);
     `);
-    file = join(tmp.dir, 'decs.parquet');
-    await exportTable(client, 'decs', file, { orderBy: 'id', rowGroupRows: 3, sliceBytes: 5 });
+    file = join(fx.tmp.dir, 'decs.parquet');
+    await exportTable(fx.client, 'decs', file, { orderBy: 'id', rowGroupRows: 3, sliceBytes: 5 });
   });
 
   it('keeps constrained numerics exactly as DECIMAL', async () => {
@@ -173,7 +148,7 @@ describe('numeric', () => {
   it('keeps unconstrained and wide numerics as their exact text, NaN and infinities included', async () => {
     await expectSame('decs', file, 'un', 'un');
     await expectSame('decs', file, 'big', 'big');
-    const special = await duck.all(`SELECT un FROM read_parquet(${sqlString(file)}) WHERE id IN (5, 6, 7) ORDER BY id`);
+    const special = await fx.duck.all(`SELECT un FROM read_parquet(${sqlString(file)}) WHERE id IN (5, 6, 7) ORDER BY id`);
     expect(special.map((r) => r.un)).toEqual(['NaN', 'Infinity', '-Infinity']);
   });
 
@@ -200,7 +175,7 @@ describe('numeric', () => {
       neg: 'DECIMAL(5,0)',
       over: 'DECIMAL(5,5)',
     });
-    const physical = await duck.all(
+    const physical = await fx.duck.all(
       `SELECT name, type, type_length FROM parquet_schema(${sqlString(file)}) WHERE name IN ('n9', 'n12', 'n20', 'n38') ORDER BY name`,
     );
     expect(physical.map((r) => [r.name, r.type, r.type_length === null ? null : String(r.type_length)])).toEqual([
@@ -216,7 +191,7 @@ describe('date and time', () => {
   let file: string;
 
   beforeAll(async () => {
-    await client.query(`
+    await fx.client.query(`
       CREATE TABLE times (id int PRIMARY KEY, d date, t time, ts timestamp, tz timestamptz);
       INSERT INTO times VALUES
         (1, '1970-01-01', '00:00:00', '1970-01-01 00:00:00', '1970-01-01 00:00:00+00'),
@@ -230,8 +205,8 @@ describe('date and time', () => {
         (9, NULL, NULL, NULL, NULL),
         (10, '2024-02-29', '01:02:03', '2024-02-29 01:02:03.4', '2024-02-29 01:02:03.4+09');
     `);
-    file = join(tmp.dir, 'times.parquet');
-    await exportTable(client, 'times', file, { orderBy: 'id', rowGroupRows: 4, sliceBytes: 3 });
+    file = join(fx.tmp.dir, 'times.parquet');
+    await exportTable(fx.client, 'times', file, { orderBy: 'id', rowGroupRows: 4, sliceBytes: 3 });
   });
 
   it('keeps dates to the day, ±infinity as DuckDB infinities', async () => {
@@ -241,7 +216,7 @@ describe('date and time', () => {
       `CASE WHEN isfinite(d) THEN (d - date '1970-01-01')::text ELSE d::text END`,
       `CASE WHEN isinf(d) THEN CAST(d AS VARCHAR) ELSE CAST(d - DATE '1970-01-01' AS VARCHAR) END`,
     );
-    const inf = await duck.all(`SELECT isinf(d) AS i, d > DATE '2000-01-01' AS later FROM read_parquet(${sqlString(file)}) WHERE id IN (7, 8) ORDER BY id`);
+    const inf = await fx.duck.all(`SELECT isinf(d) AS i, d > DATE '2000-01-01' AS later FROM read_parquet(${sqlString(file)}) WHERE id IN (7, 8) ORDER BY id`);
     expect(inf).toEqual([
       { i: true, later: true },
       { i: true, later: false },
@@ -262,7 +237,7 @@ describe('date and time', () => {
       );
     }
     // Same text for ordinary values (both sides print UTC).
-    const text = await duck.all(`SELECT CAST(ts AS VARCHAR) AS ts, CAST(tz AS VARCHAR) AS tz FROM read_parquet(${sqlString(file)}) WHERE id = 4`);
+    const text = await fx.duck.all(`SELECT CAST(ts AS VARCHAR) AS ts, CAST(tz AS VARCHAR) AS tz FROM read_parquet(${sqlString(file)}) WHERE id = 4`);
     expect(text).toEqual([{ ts: '9999-12-31 23:59:59.999999', tz: '9999-12-31 23:59:59.999999+00' }]);
   });
 
@@ -291,7 +266,7 @@ describe('text-like, json, bytea, uuid and the text fallback', () => {
   const table = `public."Weird Table"`;
 
   beforeAll(async () => {
-    await client.query(`
+    await fx.client.query(`
       CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy 😀');
       CREATE DOMAIN posint AS int CHECK (VALUE > 0);
       CREATE DOMAIN money2 AS numeric(10,2);
@@ -316,14 +291,14 @@ describe('text-like, json, bytea, uuid and the text fallback', () => {
         (4, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
          NULL, NULL, NULL, NULL);
     `);
-    file = join(tmp.dir, 'texts.parquet');
-    await exportTable(client, table, file, { orderBy: 'id', rowGroupRows: 3, sliceBytes: 11 });
+    file = join(fx.tmp.dir, 'texts.parquet');
+    await exportTable(fx.client, table, file, { orderBy: 'id', rowGroupRows: 3, sliceBytes: 11 });
   });
 
   it('keeps text, varchar, char(n) padding, name and enums byte for byte', async () => {
     for (const c of ['t', 'v', 'n', 'e', '"Weird ""Col"" ü"', '"UPPER case"']) await expectSame(table, file, c, c);
     await expectSame(table, file, `CASE WHEN c IS NOT NULL THEN format('%s', c) END`, 'c');
-    const padded = await duck.all(`SELECT c FROM read_parquet(${sqlString(file)}) WHERE id = 1`);
+    const padded = await fx.duck.all(`SELECT c FROM read_parquet(${sqlString(file)}) WHERE id = 1`);
     expect(padded).toEqual([{ c: 'ab   ' }]);
   });
 
@@ -336,14 +311,14 @@ describe('text-like, json, bytea, uuid and the text fallback', () => {
   it('keeps json and jsonb text exactly as Postgres returns it', async () => {
     await expectSame(table, file, 'j', 'j');
     await expectSame(table, file, 'jb', 'jb');
-    const first = await duck.all(`SELECT CAST(j AS VARCHAR) AS j, CAST(jb AS VARCHAR) AS jb FROM read_parquet(${sqlString(file)}) WHERE id = 1`);
+    const first = await fx.duck.all(`SELECT CAST(j AS VARCHAR) AS j, CAST(jb AS VARCHAR) AS jb FROM read_parquet(${sqlString(file)}) WHERE id = 1`);
     expect(first).toEqual([
       {
         j: '{"a": 1.000000000000000000001, "big": 123456789012345678901234567890}',
         jb: '{"a": 1.000000000000000000001, "big": 123456789012345678901234567890}',
       },
     ]);
-    const spaces = await duck.all(`SELECT CAST(j AS VARCHAR) AS j FROM read_parquet(${sqlString(file)}) WHERE id = 2`);
+    const spaces = await fx.duck.all(`SELECT CAST(j AS VARCHAR) AS j FROM read_parquet(${sqlString(file)}) WHERE id = 2`);
     expect(spaces).toEqual([{ j: '  [1, 2,   "spaces kept"] ' }]);
   });
 
@@ -354,7 +329,7 @@ describe('text-like, json, bytea, uuid and the text fallback', () => {
 
   it('exports interval as ISO 8601 and other types in their Postgres text form', async () => {
     for (const c of ['i', 'ip', 'm', 'r', 'x', 'tt', 'bits']) await expectSame(table, file, c, c);
-    const iso = await duck.all(`SELECT i FROM read_parquet(${sqlString(file)}) WHERE id = 1`);
+    const iso = await fx.duck.all(`SELECT i FROM read_parquet(${sqlString(file)}) WHERE id = 1`);
     expect(iso).toEqual([{ i: 'P1Y2M3DT4H5M6.789S' }]);
   });
 
