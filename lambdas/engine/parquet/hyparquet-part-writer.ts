@@ -3,6 +3,11 @@
  * into memory and handed to the sink at once; the sink's `write()` promise is the backpressure, so memory holds
  * about one row group.
  *
+ * Row groups are assembled here rather than by `ParquetWriter.write`: flat columns that arrive as FlatColumns
+ * (PLAIN bytes, NULL mask) are written by our own chunk writer (flat-chunk-writer.ts, which says why), the
+ * others (LIST columns, booleans, INT32 and FIXED_LEN_BYTE_ARRAY decimals) by hyparquet-writer's `writeColumn`
+ * exactly as `write` would. The file header, footer and offset indexes stay hyparquet-writer's.
+ *
  * Workarounds for hyparquet-writer 0.17, all local to this file:
  * - Builders already produce physical values (UTF-8 bytes, µs since 1970 as int64, days as int32, raw UUID
  *   bytes), so the column chunks are encoded against annotation-free leaf elements: hyparquet-writer then skips
@@ -18,15 +23,20 @@
  *   (Node >= 22.15, i.e. the Lambda runtimes), and is refused with a clear error otherwise (Node 20).
  */
 import { ByteWriter, ParquetWriter } from 'hyparquet-writer';
-import type { ColumnSource } from 'hyparquet-writer';
-import type { KeyValue, SchemaElement } from 'hyparquet';
+import { writeColumn } from 'hyparquet-writer/src/column.js';
+import { encodeNestedValues } from 'hyparquet-writer/src/dremel.js';
+import { schemaPathResolver } from 'hyparquet-writer/src/schema.js';
+import { snappyCompress } from 'hyparquet-writer/src/snappy.js';
+import type { ColumnChunk, KeyValue, SchemaElement, SchemaTree } from 'hyparquet';
 import { createRequire } from 'node:module';
 import * as zlib from 'node:zlib';
 import type { ColumnValues } from '../types/column-mapping';
+import { isFlatColumn } from '../types/flat-column';
 import type { ObjectWriter } from '../destinations/destination';
+import { type Compressor, PAGE_BYTES, writeFlatColumnChunk } from './flat-chunk-writer';
 import type { Compression, PartWriter, PartWriterOptions } from './part-writer';
 
-type Compressor = (input: Uint8Array) => Uint8Array;
+type ColumnEncoder = Parameters<typeof writeColumn>[0]['column'];
 
 /**
  * SNAPPY through the native `snappy` package (an optional dependency) when it loads: measured 7x faster than
@@ -156,6 +166,16 @@ export function createHyparquetPartWriter(options: PartWriterOptions): PartWrite
     ? Object.entries(metadata).map(([key, value]) => ({ key, value }))
     : undefined;
 
+  // Per column: the leaf path hyparquet-writer encodes against, and the annotated leaf of the footer.
+  const resolveSchemaPath = schemaPathResolver(schema);
+  const leafPaths: SchemaTree[][] = columns.map((mapping) => {
+    const path = resolveSchemaPath([mapping.schema[0].name]);
+    while (path[path.length - 1].children.length > 0) path.push(path[path.length - 1].children[0]);
+    return path;
+  });
+  const compress: Compressor | null =
+    compression === 'UNCOMPRESSED' ? null : (extraCompressors[compression] ?? (compression === 'SNAPPY' ? snappyCompress : null));
+
   const writer = new SinkByteWriter(sink, 1 << 20);
   const parquet = new ParquetWriter({
     writer,
@@ -183,17 +203,50 @@ export function createHyparquetPartWriter(options: PartWriterOptions): PartWrite
         throw new Error(`a row group needs ${columns.length} columns, got ${values.length}`);
       }
       if (rows === 0) return;
-      const columnData: ColumnSource[] = columns.map((mapping, i) => {
+      const groupStart = writer.offset;
+      const chunks: ColumnChunk[] = [];
+      for (let i = 0; i < columns.length; i++) {
         const data = values[i];
-        const name = mapping.schema[0].name;
-        if (data.length !== rows) {
-          throw new Error(`column "${name}" has ${data.length} values for a row group of ${rows} rows`);
+        const leaf = columns[i].schema[columns[i].schema.length - 1];
+        const name = columns[i].schema[0].name;
+        const length = isFlatColumn(data) ? data.rows : data.length;
+        if (length !== rows) throw new Error(`column "${name}" has ${length} values for a row group of ${rows} rows`);
+        const minMax = !jsonColumns.has(name);
+        if (isFlatColumn(data)) {
+          if (columns[i].schema.length !== 1 || data.physical !== leaf.type) {
+            throw new Error(`column "${name}": a ${data.physical} FlatColumn does not fit its ${leaf.type} schema`);
+          }
+          const result = writeFlatColumnChunk(data, { writer, element: leaf, codec: compression, compress, minMax });
+          chunks.push(result.chunk);
+          parquet.pendingIndexes.push(result);
+        } else {
+          const path = leafPaths[i];
+          const column: ColumnEncoder = {
+            columnName: path.slice(1).map((n) => n.element.name).join('.'),
+            element: path[path.length - 1].element,
+            schemaPath: path.map((n) => n.element),
+            codec: compression,
+            compressors: parquet.compressors,
+            stats: minMax,
+            pageSize: PAGE_BYTES,
+            columnIndex: false,
+            offsetIndex: true,
+          };
+          const result = writeColumn({ writer, column, pageData: encodeNestedValues(path, data) });
+          chunks.push(result.chunk);
+          parquet.pendingIndexes.push(result);
         }
-        const source: ColumnSource = { name, data: data as ColumnSource['data'] };
-        if (jsonColumns.has(name)) source.statistics = false;
-        return source;
+      }
+      let totalBytes = 0n;
+      for (const chunk of chunks) totalBytes += chunk.meta_data?.total_uncompressed_size ?? 0n;
+      parquet.num_rows += BigInt(rows);
+      parquet.row_groups.push({
+        columns: chunks,
+        total_byte_size: totalBytes,
+        num_rows: BigInt(rows),
+        total_compressed_size: BigInt(writer.offset - groupStart),
       });
-      await parquet.write({ columnData, rowGroupSize: rows });
+      await writer.flush();
       detachStatistics(parquet);
     },
 

@@ -4,6 +4,7 @@
  */
 import type { SchemaElement } from 'hyparquet';
 import type { ColumnPlan } from '../contracts';
+import type { FlatColumn } from './flat-column';
 
 /** What the catalog says about a column, before mapping. Domains are already resolved to their base type. */
 export interface CatalogColumn {
@@ -18,8 +19,12 @@ export interface CatalogColumn {
   nullable: boolean;
 }
 
-/** Values accumulated for one row group, in the form the Parquet writer accepts. */
-export type ColumnValues = unknown[] | Int32Array | BigInt64Array | Float32Array | Float64Array;
+/**
+ * Values accumulated for one row group, in the form the Parquet writer accepts: a FlatColumn (PLAIN bytes and
+ * a NULL mask) from the typed builders, or one JS value per row (null for NULL) for LIST columns and the few
+ * flat types without a typed builder.
+ */
+export type ColumnValues = FlatColumn | unknown[];
 
 /**
  * Receives the raw binary-COPY fields of one column, in row order, and accumulates them for a row group.

@@ -3,12 +3,142 @@
  * text, the client encoding being UTF8), json, jsonb (a version byte, then the text), bytea, and every type
  * exported in text form (`::text` in the select list). UUIDs are 16 raw bytes. Nothing is ever decoded into
  * a JS string.
+ *
+ * Column builders copy each field once, into one growing buffer already laid out as Parquet PLAIN (length
+ * prefix, bytes): no object per value. LIST elements use the decoders, which hand out views into an arena.
  */
-import type { ColumnBuilder } from '../column-mapping';
+import type { ColumnBuilder, ColumnValues } from '../column-mapping';
+import type { FlatColumn } from '../flat-column';
 import { ByteArena } from './byte-arena';
-import { DecodedColumnBuilder, badFieldLength, type ValueDecoder } from './value-decoder';
+import { badFieldLength, type ValueDecoder } from './value-decoder';
 
-/** Copies the field's bytes, optionally after a one-byte format version that must equal `version`. */
+const MIN_CAPACITY = 64 * 1024;
+/** Below this length a plain loop copies faster than a native call. */
+const LOOP_COPY = 48;
+
+/** PLAIN bytes plus NULL mask, shared by the variable and fixed-length byte builders. */
+abstract class PlainBytesBuilder implements ColumnBuilder {
+  protected plain = new Uint8Array(MIN_CAPACITY);
+  protected pos = 0;
+  protected count = 0;
+  protected rows = 0;
+  private mask: Uint8Array | null = null;
+
+  constructor(protected readonly column: string) {}
+
+  abstract append(buf: Buffer, start: number, end: number): void;
+
+  /** Room for `size` more bytes. */
+  protected reserve(size: number): Uint8Array {
+    const needed = this.pos + size;
+    if (needed <= this.plain.length) return this.plain;
+    const grown = new Uint8Array(Math.max(needed, this.plain.length * 2));
+    grown.set(this.plain.subarray(0, this.pos));
+    this.plain = grown;
+    return grown;
+  }
+
+  protected copy(target: Uint8Array, at: number, buf: Buffer, start: number, end: number): void {
+    const len = end - start;
+    if (len <= LOOP_COPY) {
+      for (let i = 0; i < len; i++) target[at + i] = buf[start + i];
+    } else {
+      buf.copy(target, at, start, end);
+    }
+  }
+
+  appendNull(): void {
+    const row = this.rows++;
+    let mask = this.mask;
+    if (!mask || row >= mask.length) {
+      const grown = new Uint8Array(Math.max(1024, row * 2));
+      if (mask) grown.set(mask);
+      mask = this.mask = grown;
+    }
+    mask[row] = 1;
+  }
+
+  get bytes(): number {
+    return this.pos + (this.rows >>> 3);
+  }
+
+  protected abstract shape(): Pick<FlatColumn, 'physical' | 'width'>;
+
+  take(): ColumnValues {
+    const { rows, mask, pos } = this;
+    let nullMask: Uint8Array | null = null;
+    if (mask) {
+      if (mask.length >= rows) {
+        nullMask = mask.subarray(0, rows);
+      } else {
+        nullMask = new Uint8Array(rows);
+        nullMask.set(mask);
+      }
+    }
+    const out: FlatColumn = { kind: 'flat', ...this.shape(), rows, count: this.count, nullMask, plain: this.plain.subarray(0, pos) };
+    // The next row group is likely about as large: start there instead of doubling up again.
+    this.plain = new Uint8Array(Math.max(MIN_CAPACITY, pos + (pos >>> 3)));
+    this.pos = 0;
+    this.count = 0;
+    this.rows = 0;
+    this.mask = null;
+    return out;
+  }
+}
+
+/** BYTE_ARRAY values, optionally after a one-byte format version that must equal `version` (jsonb: 1). */
+export class BytesBuilder extends PlainBytesBuilder {
+  constructor(
+    column: string,
+    private readonly version: number | null = null,
+  ) {
+    super(column);
+  }
+
+  append(buf: Buffer, start: number, end: number): void {
+    if (this.version !== null) {
+      if (end <= start || buf[start] !== this.version) {
+        throw new Error(
+          `column "${this.column}": unsupported jsonb binary format version ${end > start ? buf[start] : '(empty)'}`,
+        );
+      }
+      start++;
+    }
+    const len = end - start;
+    const plain = this.reserve(len + 4);
+    const at = this.pos;
+    plain[at] = len & 0xff;
+    plain[at + 1] = (len >>> 8) & 0xff;
+    plain[at + 2] = (len >>> 16) & 0xff;
+    plain[at + 3] = len >>> 24;
+    this.copy(plain, at + 4, buf, start, end);
+    this.pos = at + 4 + len;
+    this.count++;
+    this.rows++;
+  }
+
+  protected shape(): Pick<FlatColumn, 'physical' | 'width'> {
+    return { physical: 'BYTE_ARRAY', width: 0 };
+  }
+}
+
+/** uuid: FIXED_LEN_BYTE_ARRAY(16), the 16 bytes as Postgres sends them. */
+export class UuidBuilder extends PlainBytesBuilder {
+  append(buf: Buffer, start: number, end: number): void {
+    if (end - start !== 16) throw badFieldLength(this.column, 'uuid', 16, end - start);
+    const plain = this.reserve(16);
+    this.copy(plain, this.pos, buf, start, end);
+    this.pos += 16;
+    this.count++;
+    this.rows++;
+  }
+
+  protected shape(): Pick<FlatColumn, 'physical' | 'width'> {
+    return { physical: 'FIXED_LEN_BYTE_ARRAY', width: 16 };
+  }
+}
+
+/** For LIST elements: copies the field's bytes, optionally after a one-byte format version that must equal `version`. */
 export class BytesDecoder implements ValueDecoder {
   readonly width = 0;
   private readonly arena = new ByteArena();
@@ -53,9 +183,9 @@ export class UuidDecoder implements ValueDecoder {
 }
 
 export function newBytesBuilder(column: string, version: number | null = null): ColumnBuilder {
-  return new DecodedColumnBuilder(new BytesDecoder(column, version));
+  return new BytesBuilder(column, version);
 }
 
 export function newUuidBuilder(column: string): ColumnBuilder {
-  return new DecodedColumnBuilder(new UuidDecoder(column));
+  return new UuidBuilder(column);
 }

@@ -1,12 +1,13 @@
 /**
  * Fixed-width values (int2/int4/int8, float4/float8, and the temporal types built on the same base): decoded
- * straight into a typed array, NULLs in a side mask. A row group without NULLs is handed to the writer as the
- * typed array itself; with NULLs as a JS array holding null at those rows (what hyparquet-writer needs).
+ * straight into a typed array of the non-NULL values, NULLs in a side mask. `take()` hands the array over as
+ * a FlatColumn: on a little-endian host a typed array already is the PLAIN encoding.
  */
 import type { ColumnBuilder, ColumnValues } from '../column-mapping';
+import type { FlatPhysicalType } from '../flat-column';
 import { badFieldLength, type ValueDecoder } from './value-decoder';
 
-/** 64-bit values are written as two 32-bit words, low word first: that layout needs a little-endian host. */
+/** Typed arrays are written to Parquet as they sit in memory: that layout is little-endian. */
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 if (!LITTLE_ENDIAN) throw new Error('pgsip needs a little-endian host (x86-64 or arm64)');
 
@@ -17,13 +18,16 @@ type Typed = Int32Array | Float32Array | Float64Array | BigInt64Array;
 /** Storage, growth, NULL mask and `take()` shared by the fixed-width builders. */
 export abstract class FixedWidthBuilder<A extends Typed> implements ColumnBuilder {
   protected data: A;
+  /** Non-NULL values so far (the next free slot of `data`). */
   protected n = 0;
+  /** Rows so far, NULLs included. */
+  private rows = 0;
   private mask: Uint8Array | null = null;
-  private nulls = 0;
 
   constructor(
     protected readonly column: string,
     private readonly width: number,
+    private readonly physical: FlatPhysicalType,
   ) {
     this.data = this.allocate(MIN_CAPACITY);
   }
@@ -32,10 +36,17 @@ export abstract class FixedWidthBuilder<A extends Typed> implements ColumnBuilde
 
   abstract append(buf: Buffer, start: number, end: number): void;
 
-  /** Index of the next row's slot, growing the storage when full. */
+  /** Slot of the next non-NULL value, growing the storage when full. */
   protected next(): number {
     if (this.n === this.data.length) this.grow();
+    this.rows++;
     return this.n++;
+  }
+
+  /** Takes back the slot `next()` gave, for a value that turned out unwritable. */
+  protected unnext(): void {
+    this.rows--;
+    this.n--;
   }
 
   protected grow(): void {
@@ -43,45 +54,53 @@ export abstract class FixedWidthBuilder<A extends Typed> implements ColumnBuilde
     (bigger as Int32Array).set(this.data as Int32Array);
     this.data = bigger;
     this.resized();
-    if (this.mask) {
-      const mask = new Uint8Array(bigger.length);
-      mask.set(this.mask);
-      this.mask = mask;
-    }
   }
 
   /** Hook for subclasses that keep extra views of `data`. */
   protected resized(): void {}
 
   appendNull(): void {
-    const i = this.next();
-    if (!this.mask) this.mask = new Uint8Array(this.data.length);
-    this.mask[i] = 1;
-    this.nulls++;
+    const row = this.rows++;
+    let mask = this.mask;
+    if (!mask || row >= mask.length) {
+      const grown = new Uint8Array(Math.max(MIN_CAPACITY, row * 2));
+      if (mask) grown.set(mask);
+      mask = this.mask = grown;
+    }
+    mask[row] = 1;
   }
 
   get bytes(): number {
-    return (this.n - this.nulls) * this.width + (this.n >>> 3);
+    return this.n * this.width + (this.rows >>> 3);
   }
 
   take(): ColumnValues {
-    const n = this.n;
-    const data = this.data;
-    const mask = this.mask;
-    let out: ColumnValues;
-    if (!mask || this.nulls === 0) {
-      out = data.subarray(0, n) as ColumnValues;
-    } else {
-      const values: unknown[] = new Array(n);
-      for (let i = 0; i < n; i++) values[i] = mask[i] === 1 ? null : data[i];
-      out = values;
+    const { n, rows, data, mask } = this;
+    let nullMask: Uint8Array | null = null;
+    if (mask) {
+      // Rows after the last NULL may lie beyond the mask's length: those are values (0).
+      if (mask.length >= rows) {
+        nullMask = mask.subarray(0, rows);
+      } else {
+        nullMask = new Uint8Array(rows);
+        nullMask.set(mask);
+      }
     }
+    const out: ColumnValues = {
+      kind: 'flat',
+      physical: this.physical,
+      width: this.width,
+      rows,
+      count: n,
+      nullMask,
+      plain: new Uint8Array(data.buffer, data.byteOffset, n * this.width),
+    };
     // The handed-out storage belongs to the writer now; start a new one about as large as this row group.
     this.data = this.allocate(Math.max(MIN_CAPACITY, n));
     this.resized();
     this.n = 0;
+    this.rows = 0;
     this.mask = null;
-    this.nulls = 0;
     return out;
   }
 }
@@ -91,7 +110,7 @@ export abstract class Int64WordsBuilder extends FixedWidthBuilder<BigInt64Array>
   protected words!: Int32Array;
 
   constructor(column: string) {
-    super(column, 8);
+    super(column, 8, 'INT64');
     this.resized();
   }
 
@@ -106,7 +125,7 @@ export abstract class Int64WordsBuilder extends FixedWidthBuilder<BigInt64Array>
 
 export class Int16Builder extends FixedWidthBuilder<Int32Array> {
   constructor(column: string) {
-    super(column, 4);
+    super(column, 4, 'INT32');
   }
   protected allocate(capacity: number): Int32Array {
     return new Int32Array(capacity);
@@ -121,7 +140,7 @@ export class Int16Builder extends FixedWidthBuilder<Int32Array> {
 
 export class Int32Builder extends FixedWidthBuilder<Int32Array> {
   constructor(column: string) {
-    super(column, 4);
+    super(column, 4, 'INT32');
   }
   protected allocate(capacity: number): Int32Array {
     return new Int32Array(capacity);
@@ -146,7 +165,7 @@ export class Int64Builder extends Int64WordsBuilder {
 
 export class Float32Builder extends FixedWidthBuilder<Float32Array> {
   constructor(column: string) {
-    super(column, 4);
+    super(column, 4, 'FLOAT');
   }
   protected allocate(capacity: number): Float32Array {
     return new Float32Array(capacity);
@@ -161,7 +180,7 @@ export class Float32Builder extends FixedWidthBuilder<Float32Array> {
 
 export class Float64Builder extends FixedWidthBuilder<Float64Array> {
   constructor(column: string) {
-    super(column, 8);
+    super(column, 8, 'DOUBLE');
   }
   protected allocate(capacity: number): Float64Array {
     return new Float64Array(capacity);

@@ -45,7 +45,7 @@ function tooLate(column: string): UnsupportedColumnError {
 
 export class DateBuilder extends FixedWidthBuilder<Int32Array> {
   constructor(column: string) {
-    super(column, 4);
+    super(column, 4, 'INT32');
   }
   protected allocate(capacity: number): Int32Array {
     return new Int32Array(capacity);
@@ -91,7 +91,7 @@ export class TimestampBuilder extends Int64WordsBuilder {
       }
       // Overflow, or a finite value landing exactly on the infinity marker.
       if (h > 0x7fffffff || (h === 0x7fffffff && l === 0xffffffff)) {
-        this.n--;
+        this.unnext();
         throw tooLate(this.column);
       }
       words[i] = l | 0;

@@ -1,0 +1,305 @@
+/**
+ * Writes one flat OPTIONAL column chunk from a FlatColumn: DATA_PAGE_V2 pages of about `pageBytes` of values,
+ * definition levels straight from the NULL mask, BYTE_ARRAY columns dictionary-encoded where that wins, and
+ * min / max / null count (NaN count for floats) computed on the PLAIN bytes without materializing values.
+ *
+ * Why not hyparquet-writer's `writeColumn` for these: it takes one JS value per row (a Uint8Array view per
+ * string, a BigInt per int64 in statistics), which made garbage collection the largest single cost of a shard
+ * (18% of CPU) and held one object per value in memory. The page and file structure (page headers, footer,
+ * offset index) is still hyparquet-writer's, so both paths produce the same kind of file; LIST columns and
+ * the rare flat types without a FlatColumn builder go through `writeColumn`.
+ */
+import type { ByteWriter } from 'hyparquet-writer';
+import type { ColumnChunk, CompressionCodec, Encoding, OffsetIndex, SchemaElement, Statistics } from 'hyparquet';
+
+/** Statistics plus the NaN count the format has for floats (hyparquet-writer's ChunkStatistics). */
+type ChunkStatistics = Statistics & { nan_count?: bigint };
+import { writePageHeader } from 'hyparquet-writer/src/datapage.js';
+import type { FlatColumn } from '../types/flat-column';
+import { buildByteArrayDictionary, type ByteArrayDictionary } from './byte-array-dictionary';
+import { bitWidthFor, encodeDefinitionLevels, encodeDictionaryIndexes } from './rle-hybrid';
+
+export type Compressor = (input: Uint8Array) => Uint8Array;
+
+/** Uncompressed value bytes per data page (hyparquet-writer's and parquet-mr's default). */
+export const PAGE_BYTES = 1024 * 1024;
+
+export interface FlatChunkOptions {
+  writer: ByteWriter;
+  /** The column's leaf as it appears in the footer (annotations included). */
+  element: SchemaElement;
+  codec: CompressionCodec;
+  /** null for UNCOMPRESSED. */
+  compress: Compressor | null;
+  /** Min/max are left out (JSON: whole documents as bounds help no reader). Null counts are always kept. */
+  minMax: boolean;
+  pageBytes?: number;
+}
+
+export interface FlatChunkResult {
+  chunk: ColumnChunk;
+  offsetIndex?: OffsetIndex;
+}
+
+interface Page {
+  rowStart: number;
+  rowEnd: number;
+  /** Value range (non-NULL values) of the page. */
+  valueStart: number;
+  valueEnd: number;
+  /** Byte range of the page's values in `plain`. */
+  byteStart: number;
+  byteEnd: number;
+}
+
+function readLength(plain: Uint8Array, pos: number): number {
+  return plain[pos] | (plain[pos + 1] << 8) | (plain[pos + 2] << 16) | (plain[pos + 3] << 24);
+}
+
+/** Splits the rows into pages of about `pageBytes` of PLAIN values each. */
+function pagesOf(column: FlatColumn, pageBytes: number): Page[] {
+  const { rows, nullMask, plain, width } = column;
+  const pages: Page[] = [];
+  let row = 0;
+  let value = 0;
+  let pos = 0;
+  while (row < rows || pages.length === 0) {
+    const page: Page = { rowStart: row, rowEnd: row, valueStart: value, valueEnd: value, byteStart: pos, byteEnd: pos };
+    const limit = pos + pageBytes;
+    if (!nullMask && width > 0) {
+      // Fixed width without NULLs: straight arithmetic.
+      const take = Math.min(rows - row, Math.max(1, Math.floor(pageBytes / width)));
+      row += take;
+      value += take;
+      pos += take * width;
+    } else {
+      while (row < rows && pos < limit) {
+        if (!nullMask || nullMask[row] === 0) {
+          pos += width > 0 ? width : 4 + readLength(plain, pos);
+          value++;
+        }
+        row++;
+      }
+    }
+    page.rowEnd = row;
+    page.valueEnd = value;
+    page.byteEnd = pos;
+    pages.push(page);
+  }
+  return pages;
+}
+
+/** Unsigned lexicographic order of two byte ranges of one buffer (Parquet's order for byte arrays). */
+function compareRanges(b: Uint8Array, aStart: number, aLen: number, cStart: number, cLen: number): number {
+  const n = aLen < cLen ? aLen : cLen;
+  for (let i = 0; i < n; i++) {
+    const d = b[aStart + i] - b[cStart + i];
+    if (d !== 0) return d;
+  }
+  return aLen - cLen;
+}
+
+function statisticsOf(column: FlatColumn, dictionary: ByteArrayDictionary | null, minMax: boolean): ChunkStatistics {
+  const nulls = column.rows - column.count;
+  const stats: ChunkStatistics = { null_count: BigInt(nulls) };
+  const { plain, count, physical } = column;
+  if (physical === 'FLOAT' || physical === 'DOUBLE') stats.nan_count = 0n;
+  if (!minMax || count === 0) return stats;
+  switch (physical) {
+    case 'INT32': {
+      const a = new Int32Array(plain.buffer, plain.byteOffset, count);
+      let min = a[0];
+      let max = a[0];
+      for (let i = 1; i < count; i++) {
+        const v = a[i];
+        if (v < min) min = v;
+        else if (v > max) max = v;
+      }
+      stats.min_value = min;
+      stats.max_value = max;
+      return stats;
+    }
+    case 'INT64': {
+      // Compared as (signed high word, unsigned low word): reading a BigInt64Array would allocate a BigInt per value.
+      const w = new Int32Array(plain.buffer, plain.byteOffset, count * 2);
+      let minHi = w[1];
+      let minLo = w[0] >>> 0;
+      let maxHi = minHi;
+      let maxLo = minLo;
+      for (let i = 1; i < count; i++) {
+        const hi = w[2 * i + 1];
+        const lo = w[2 * i] >>> 0;
+        if (hi < minHi || (hi === minHi && lo < minLo)) {
+          minHi = hi;
+          minLo = lo;
+        }
+        if (hi > maxHi || (hi === maxHi && lo > maxLo)) {
+          maxHi = hi;
+          maxLo = lo;
+        }
+      }
+      stats.min_value = (BigInt(minHi) << 32n) | BigInt(minLo);
+      stats.max_value = (BigInt(maxHi) << 32n) | BigInt(maxLo);
+      return stats;
+    }
+    case 'FLOAT':
+    case 'DOUBLE': {
+      const a = physical === 'FLOAT' ? new Float32Array(plain.buffer, plain.byteOffset, count) : new Float64Array(plain.buffer, plain.byteOffset, count);
+      let min = Infinity;
+      let max = -Infinity;
+      let nans = 0;
+      let seen = false;
+      for (let i = 0; i < count; i++) {
+        const v = a[i];
+        if (v !== v) {
+          nans++;
+          continue;
+        }
+        seen = true;
+        if (v < min) min = v;
+        if (v > max) max = v;
+      }
+      stats.nan_count = BigInt(nans);
+      // The spec's rule for signed zeros: a zero minimum is written -0, a zero maximum +0.
+      if (seen) {
+        stats.min_value = min === 0 ? -0 : min;
+        stats.max_value = max === 0 ? 0 : max;
+      }
+      return stats;
+    }
+    case 'FIXED_LEN_BYTE_ARRAY': {
+      const width = column.width;
+      let min = 0;
+      let max = 0;
+      for (let i = 1, p = width; i < count; i++, p += width) {
+        if (compareRanges(plain, p, width, min, width) < 0) min = p;
+        else if (compareRanges(plain, p, width, max, width) > 0) max = p;
+      }
+      stats.min_value = plain.slice(min, min + width);
+      stats.max_value = plain.slice(max, max + width);
+      return stats;
+    }
+    case 'BYTE_ARRAY': {
+      // With a dictionary, only the distinct values need comparing.
+      let minAt = 0;
+      let minLen = readLength(plain, 0);
+      let maxAt = 0;
+      let maxLen = minLen;
+      const consider = (at: number) => {
+        const len = readLength(plain, at);
+        if (compareRanges(plain, at + 4, len, minAt + 4, minLen) < 0) {
+          minAt = at;
+          minLen = len;
+        } else if (compareRanges(plain, at + 4, len, maxAt + 4, maxLen) > 0) {
+          maxAt = at;
+          maxLen = len;
+        }
+      };
+      if (dictionary) {
+        for (let e = 1; e < dictionary.entries; e++) consider(dictionary.entryOffsets[e]);
+      } else {
+        let pos = 4 + minLen;
+        for (let i = 1; i < count; i++) {
+          consider(pos);
+          pos += 4 + readLength(plain, pos);
+        }
+      }
+      stats.min_value = plain.slice(minAt + 4, minAt + 4 + minLen);
+      stats.max_value = plain.slice(maxAt + 4, maxAt + 4 + maxLen);
+      return stats;
+    }
+  }
+}
+
+export function writeFlatColumnChunk(column: FlatColumn, options: FlatChunkOptions): FlatChunkResult {
+  const { writer, element, codec, compress } = options;
+  const pageBytes = options.pageBytes ?? PAGE_BYTES;
+  const { plain } = column;
+  const chunkStart = writer.offset;
+  let uncompressed = 0;
+
+  const dictionary = column.physical === 'BYTE_ARRAY' ? buildByteArrayDictionary(plain, column.count) : null;
+  const encoding: Encoding = dictionary ? 'RLE_DICTIONARY' : 'PLAIN';
+  const compressed = (body: Uint8Array) => (compress ? compress(body) : body);
+
+  let dictionaryPageOffset: bigint | undefined;
+  if (dictionary) {
+    dictionaryPageOffset = BigInt(writer.offset);
+    const body = new Uint8Array(dictionary.dictionaryBytes);
+    let at = 0;
+    for (let e = 0; e < dictionary.entries; e++) {
+      const from = dictionary.entryOffsets[e];
+      const to = from + 4 + readLength(plain, from);
+      body.set(plain.subarray(from, to), at);
+      at += to - from;
+    }
+    const out = compressed(body);
+    const headerStart = writer.offset;
+    writePageHeader(writer, {
+      type: 'DICTIONARY_PAGE',
+      uncompressed_page_size: body.length,
+      compressed_page_size: out.length,
+      dictionary_page_header: { num_values: dictionary.entries, encoding: 'PLAIN' },
+    });
+    uncompressed += writer.offset - headerStart + body.length;
+    writer.appendBytes(out);
+  }
+
+  const bitWidth = dictionary ? bitWidthFor(dictionary.entries) : 0;
+  const dataPageOffset = BigInt(writer.offset);
+  const pages = pagesOf(column, pageBytes);
+  const offsetIndex: OffsetIndex = { page_locations: [] };
+  for (const page of pages) {
+    const pageStart = writer.offset;
+    const rows = page.rowEnd - page.rowStart;
+    const levels = encodeDefinitionLevels(column.nullMask, page.rowStart, page.rowEnd);
+    const body = dictionary
+      ? encodeDictionaryIndexes(dictionary.indexes, page.valueStart, page.valueEnd, bitWidth)
+      : plain.subarray(page.byteStart, page.byteEnd);
+    const out = compressed(body);
+    writePageHeader(writer, {
+      type: 'DATA_PAGE_V2',
+      uncompressed_page_size: levels.length + body.length,
+      compressed_page_size: levels.length + out.length,
+      data_page_header_v2: {
+        num_values: rows,
+        num_nulls: rows - (page.valueEnd - page.valueStart),
+        num_rows: rows,
+        encoding,
+        definition_levels_byte_length: levels.length,
+        repetition_levels_byte_length: 0,
+        is_compressed: compress !== null,
+      },
+    });
+    uncompressed += writer.offset - pageStart + levels.length + body.length;
+    writer.appendBytes(levels);
+    writer.appendBytes(out);
+    offsetIndex.page_locations.push({
+      offset: BigInt(pageStart),
+      compressed_page_size: writer.offset - pageStart,
+      first_row_index: BigInt(page.rowStart),
+    });
+  }
+
+  const encodings: Encoding[] = dictionary ? ['PLAIN', 'RLE', 'RLE_DICTIONARY'] : ['PLAIN', 'RLE'];
+  const chunk: ColumnChunk = {
+    file_offset: BigInt(chunkStart),
+    meta_data: {
+      type: column.physical,
+      encodings,
+      path_in_schema: [element.name],
+      codec,
+      num_values: BigInt(column.rows),
+      total_uncompressed_size: BigInt(uncompressed),
+      total_compressed_size: BigInt(writer.offset - chunkStart),
+      data_page_offset: dataPageOffset,
+      dictionary_page_offset: dictionaryPageOffset,
+      statistics: statisticsOf(column, dictionary, options.minMax),
+      encoding_stats: [
+        ...(dictionary ? [{ page_type: 'DICTIONARY_PAGE' as const, encoding: 'PLAIN' as const, count: 1 }] : []),
+        { page_type: 'DATA_PAGE_V2' as const, encoding, count: pages.length },
+      ],
+    },
+  };
+  return { chunk, offsetIndex: pages.length > 1 ? offsetIndex : undefined };
+}
