@@ -2,10 +2,9 @@
  * The `pgsip` command line. Every failure ends as one line on stderr naming what failed, and a non-zero exit.
  */
 import { Command, CommanderError, Option } from 'commander';
-import { runDemo } from './commands/demo';
-import { printSummary, runExport } from './commands/run';
-import { sweep } from './commands/sweep';
-import { verifyRun } from './commands/verify';
+
+// Each command's module is imported when that command runs: `pgsip run` never loads DuckDB, `pgsip --help`
+// loads nothing but commander.
 
 const out = (line: string) => process.stdout.write(`${line}\n`);
 const err = (line: string) => process.stderr.write(`${line}\n`);
@@ -24,6 +23,7 @@ program
   .option('--shards <n|auto>', 'shards per table', '4')
   .option('--concurrency <n>', 'shards exported at once', '2')
   .action(async (options) => {
+    const { runDemo } = await import('./commands/demo');
     await runDemo(options, out, err);
   });
 
@@ -42,6 +42,7 @@ program
   .addOption(new Option('--compression <codec>', 'Parquet compression').choices(['snappy', 'zstd', 'uncompressed']).default('snappy'))
   .option('--quiet', 'no progress lines')
   .action(async (options) => {
+    const { printSummary, runExport } = await import('./commands/run');
     const summary = await runExport(options, err);
     printSummary(summary, out);
   });
@@ -93,6 +94,7 @@ program
   .requiredOption('--run-id <id>', 'the run to check')
   .option('--s3-endpoint <url>', 'an S3-compatible endpoint for s3:// destinations')
   .action(async (options) => {
+    const { verifyRun } = await import('./commands/verify');
     await verifyRun(options, out);
   });
 
@@ -104,6 +106,7 @@ program
   .option('--dry-run', 'list what would be removed, remove nothing')
   .option('--s3-endpoint <url>', 'an S3-compatible endpoint for s3:// destinations')
   .action(async (options) => {
+    const { sweep } = await import('./commands/sweep');
     await sweep(options, out);
   });
 

@@ -60,6 +60,11 @@ export async function cachedSynthesizeDefinition(props: { concurrency?: number }
   }
   const { synthesizeDefinition } = await import('../../lib/state-machine-definition');
   const definition = synthesizeDefinition(props);
+  // Validated against the ASL schema once, here, before it is cached: runs from the cache skip the validator
+  // (compiling its JSON schemas cost every run ~150 ms).
+  await import('./polyfills');
+  const { StateMachine } = await import('aws-local-stepfunctions');
+  new StateMachine(structuredClone(definition.definition) as never, { validationOptions: { checkArn: false } });
   try {
     mkdirSync(CACHE_DIR, { recursive: true });
     const tmp = `${file}.${process.pid}.tmp`;

@@ -5,15 +5,16 @@
  * offsets into the PLAIN buffer itself: no string and no Uint8Array is made per value. The dictionary page is
  * the concatenation of those first occurrences, which are already PLAIN-encoded in place.
  *
- * Dictionary encoding is kept only where it wins: it is abandoned early when the first values are nearly all
- * distinct, and at the end when the distinct bytes are more than half of all bytes (where PLAIN plus the page
- * compression does as well), or past the size caps.
+ * Dictionary encoding is used only where it wins: when the distinct values' bytes are at most half of all value
+ * bytes (beyond that PLAIN plus the page compression does as well) and within the size caps. Whether a large
+ * chunk can qualify is judged first from a sample spread over the whole chunk: the number of distinct values
+ * in the sample gives an estimate of the chunk's distinct count, so a column of unique values (ids, documents)
+ * costs a sample, not a full hashing pass. A prefix or a "mostly distinct sample" rule would refuse columns
+ * such as 5,000 SKUs in 150,000 rows, whose samples look nearly distinct yet whose dictionary is 3% of the data.
  */
 
-/** Values looked at before judging whether the column repeats at all. */
-const PROBE_VALUES = 1024;
-/** Abandon after the probe when more than this share of the probed values is distinct. */
-const PROBE_DISTINCT_RATIO = 0.9;
+/** Values sampled before building the dictionary of a large chunk. */
+const SAMPLE_VALUES = 2048;
 /** Keep the dictionary only when its bytes are at most this share of all value bytes. */
 const KEEP_RATIO = 0.5;
 /** Caps: a dictionary page is read whole by every reader of the chunk, and indexes stay within 20 bits. */
@@ -34,9 +35,67 @@ function readLength(plain: Uint8Array, pos: number): number {
   return plain[pos] | (plain[pos + 1] << 8) | (plain[pos + 2] << 16) | (plain[pos + 3] << 24);
 }
 
+/**
+ * The number of distinct values D that a uniform sample of `sampled` values showing `distinct` of them points
+ * to: the solution of D * (1 - exp(-sampled / D)) = distinct (Infinity when every sampled value differed).
+ */
+export function estimateDistinct(distinct: number, sampled: number): number {
+  if (distinct >= sampled) return Infinity;
+  let lo = distinct;
+  let hi = distinct * 2;
+  const seen = (d: number) => d * (1 - Math.exp(-sampled / d));
+  while (seen(hi) < distinct) hi *= 2;
+  for (let i = 0; i < 60; i++) {
+    const mid = (lo + hi) / 2;
+    if (seen(mid) < distinct) lo = mid;
+    else hi = mid;
+  }
+  return hi;
+}
+
 /** Builds the dictionary of `count` values in `plain`, or returns null when PLAIN is the better encoding. */
 export function buildByteArrayDictionary(plain: Uint8Array, count: number): ByteArrayDictionary | null {
   if (count === 0) return null;
+  if (count > 2 * SAMPLE_VALUES) {
+    const sample = sampleOf(plain, count, SAMPLE_VALUES);
+    const sampled = dictionaryOf(sample, SAMPLE_VALUES, Infinity);
+    const distinct = sampled ? sampled.entries : SAMPLE_VALUES;
+    // Assume the average value length of the sample's distinct values holds for the whole chunk.
+    const estimate = estimateDistinct(distinct, SAMPLE_VALUES);
+    if (estimate > MAX_ENTRIES) return null;
+    const averageBytes = sampled ? sampled.dictionaryBytes / sampled.entries : 0;
+    if (estimate * averageBytes > KEEP_RATIO * plain.length) return null;
+  }
+  return dictionaryOf(plain, count, KEEP_RATIO * plain.length);
+}
+
+/** `n` values spread evenly over the chunk, copied into a PLAIN buffer of their own. */
+function sampleOf(plain: Uint8Array, count: number, n: number): Uint8Array {
+  const starts = new Int32Array(n);
+  let next = 0;
+  let pos = 0;
+  let bytes = 0;
+  for (let v = 0; v < count && next < n; v++) {
+    const size = 4 + readLength(plain, pos);
+    if (v === Math.floor((next * (count - 1)) / (n - 1))) {
+      starts[next++] = pos;
+      bytes += size;
+    }
+    pos += size;
+  }
+  const out = new Uint8Array(bytes);
+  let at = 0;
+  for (let i = 0; i < n; i++) {
+    const from = starts[i];
+    const size = 4 + readLength(plain, from);
+    out.set(plain.subarray(from, from + size), at);
+    at += size;
+  }
+  return out;
+}
+
+/** The dictionary of all `count` values, or null once its PLAIN bytes pass `maxBytes` or a cap. */
+function dictionaryOf(plain: Uint8Array, count: number, maxBytes: number): ByteArrayDictionary | null {
   let capacity = 1024;
   let mask = capacity - 1;
   let table = new Int32Array(capacity); // entry number + 1, 0 = empty
@@ -92,7 +151,7 @@ export function buildByteArrayDictionary(plain: Uint8Array, count: number): Byte
       hashes[found] = h;
       table[slot] = found + 1;
       dictionaryBytes += 4 + len;
-      if (entries > MAX_ENTRIES || dictionaryBytes > MAX_DICTIONARY_BYTES) return null;
+      if (entries > MAX_ENTRIES || dictionaryBytes > MAX_DICTIONARY_BYTES || dictionaryBytes > maxBytes) return null;
       if (entries * 2 > capacity) {
         capacity *= 2;
         mask = capacity - 1;
@@ -106,8 +165,6 @@ export function buildByteArrayDictionary(plain: Uint8Array, count: number): Byte
     }
     indexes[v] = found;
     pos = end;
-    if (v + 1 === PROBE_VALUES && entries > PROBE_DISTINCT_RATIO * PROBE_VALUES) return null;
   }
-  if (dictionaryBytes > KEEP_RATIO * pos) return null;
   return { entryOffsets: offsets, entries, dictionaryBytes, indexes };
 }
