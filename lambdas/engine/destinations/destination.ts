@@ -25,7 +25,10 @@ export interface Destination {
 }
 
 export interface ObjectWriter {
-  /** Resolves when the chunk is accepted; awaiting it is the backpressure. */
+  /**
+   * Resolves when the chunk is accepted; awaiting it is the backpressure. The writer keeps no reference to
+   * `chunk` once the promise resolves: the caller may overwrite it.
+   */
   write(chunk: Uint8Array): Promise<void>;
   /** Completes the object and makes it visible; returns its size in bytes. */
   close(): Promise<number>;

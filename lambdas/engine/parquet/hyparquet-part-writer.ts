@@ -87,6 +87,7 @@ function compressors(compression: Compression): Partial<Record<'ZSTD' | 'SNAPPY'
 class SinkByteWriter extends ByteWriter {
   handed = 0;
   private pending: Promise<void> = Promise.resolve();
+  private spare: ArrayBuffer | null = null;
 
   constructor(
     private readonly sink: ObjectWriter,
@@ -98,13 +99,20 @@ class SinkByteWriter extends ByteWriter {
   flush(): Promise<void> {
     if (this.index === 0) return this.pending;
     const chunk = new Uint8Array(this.buffer, 0, this.index);
-    // The chunk keeps the old buffer; encoding goes on in a new one of the same size (row groups are similar).
-    this.buffer = new ArrayBuffer(this.buffer.byteLength);
+    // Encoding goes on in another buffer while the sink takes this one: the one handed over last time, which
+    // the sink has let go of (ObjectWriter.write), or a new one of the same size (row groups are similar).
+    const spare = this.spare;
+    this.spare = null;
+    this.buffer = spare && spare.byteLength >= this.buffer.byteLength ? spare : new ArrayBuffer(this.buffer.byteLength);
     this.view = new DataView(this.buffer);
     this.index = 0;
     this.handed += chunk.length;
     const previous = this.pending;
-    this.pending = previous.then(() => this.sink.write(chunk));
+    this.pending = previous
+      .then(() => this.sink.write(chunk))
+      .then(() => {
+        this.spare = chunk.buffer as ArrayBuffer;
+      });
     return this.pending;
   }
 

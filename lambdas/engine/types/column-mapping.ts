@@ -36,7 +36,11 @@ export interface ColumnBuilder {
   appendNull(): void;
   /** Approximate bytes held since the last `take()`, used to size row groups in bytes. */
   readonly bytes: number;
-  /** Values since the last `take()`; the builder starts empty again. */
+  /**
+   * Values since the last `take()`; the builder starts empty again. What it returns stays valid until the
+   * next `take()` only: builders reuse their storage every other row group, so a caller must have finished
+   * with (or copied) one row group before it takes the next.
+   */
   take(): ColumnValues;
 }
 

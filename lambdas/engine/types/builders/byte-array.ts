@@ -18,11 +18,13 @@ const LOOP_COPY = 48;
 
 /** PLAIN bytes plus NULL mask, shared by the variable and fixed-length byte builders. */
 abstract class PlainBytesBuilder implements ColumnBuilder {
-  protected plain = new Uint8Array(MIN_CAPACITY);
+  protected plain: Uint8Array = new Uint8Array(MIN_CAPACITY);
   protected pos = 0;
   protected count = 0;
   protected rows = 0;
   private mask: Uint8Array | null = null;
+  /** The buffer handed out by the `take()` before last, free again (see ColumnBuilder.take). */
+  private spare: Uint8Array | null = null;
 
   constructor(protected readonly column: string) {}
 
@@ -76,8 +78,11 @@ abstract class PlainBytesBuilder implements ColumnBuilder {
       }
     }
     const out: FlatColumn = { kind: 'flat', ...this.shape(), rows, count: this.count, nullMask, plain: this.plain.subarray(0, pos) };
-    // The next row group is likely about as large: start there instead of doubling up again.
-    this.plain = new Uint8Array(Math.max(MIN_CAPACITY, pos + (pos >>> 3)));
+    // The handed-out buffer belongs to the writer until the next take(); fill the one handed out before it.
+    // Allocating afresh for every row group made the allocator's churn a large part of a shard's peak RSS.
+    const spare = this.spare;
+    this.spare = this.plain;
+    this.plain = spare ?? new Uint8Array(Math.max(MIN_CAPACITY, pos + (pos >>> 3)));
     this.pos = 0;
     this.count = 0;
     this.rows = 0;
