@@ -40,6 +40,8 @@ program
   .option('--connect-timeout <seconds>', 'give up on a connection the database does not answer', '10')
   .option('--no-snapshot', 'let each shard read its own snapshot instead of holding one for the whole run')
   .addOption(new Option('--compression <codec>', 'Parquet compression').choices(['snappy', 'zstd', 'uncompressed']).default('snappy'))
+  .option('--row-group-size <MiB>', 'column data a shard holds per row group before encoding it (default: 16)')
+  .option('--part-size <MiB>', 'a shard starts a new part file past this size (default: 1024)')
   .option('--quiet', 'no progress lines')
   .action(async (options) => {
     const { printSummary, runExport } = await import('./commands/run');

@@ -22,6 +22,10 @@ export interface RunOptions {
   runId?: string;
   s3Endpoint?: string;
   compression: string;
+  /** Row group size in MiB of column data held before encoding (the run's `rowGroupBytes`). */
+  rowGroupSize?: string;
+  /** Part size in MiB (the run's `partBytes`). */
+  partSize?: string;
   /** false: each shard reads its own snapshot instead of one held for the whole run (`--no-snapshot`). */
   snapshot?: boolean;
   /** Seconds to wait for the database to answer a connection. */
@@ -35,6 +39,8 @@ export interface RunSummary {
   shards: number;
   commit: CommitResult;
 }
+
+const MIB = 1024 * 1024;
 
 export function parseShards(value: string): number | 'auto' {
   if (value === 'auto') return 'auto';
@@ -62,6 +68,8 @@ export async function runExport(options: RunOptions, log: (line: string) => void
     runId: checkRunId(options.runId ?? newRunId()),
     compression: options.compression.toUpperCase() as ExecutionInput['compression'],
   };
+  if (options.rowGroupSize !== undefined) input.rowGroupBytes = parsePositive('--row-group-size', options.rowGroupSize) * MIB;
+  if (options.partSize !== undefined) input.partBytes = parsePositive('--part-size', options.partSize) * MIB;
   const concurrency = parsePositive('--concurrency', options.concurrency);
   const connectTimeoutMs = parsePositive('--connect-timeout', options.connectTimeout ?? '10') * 1000;
   const destination = openDestination(options.dest, { s3Endpoint: options.s3Endpoint });

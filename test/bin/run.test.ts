@@ -134,6 +134,16 @@ describe('pgsip run', () => {
     expect(rows).toEqual(sourceRows);
   });
 
+  it('takes row group and part sizes in MiB from the command line into the plan every shard follows', async () => {
+    const summary = await exportTo(join(work, 'sized'), { shards: '2', runId: 'sized', rowGroupSize: '1', partSize: '3' });
+    const planFile = join(dirname(summary.commit.tables[0].manifest), '_plan.json');
+    const plan = JSON.parse(await readFile(planFile, 'utf8')) as { options: { rowGroupBytes: number; partBytes: number } };
+    expect(plan.options).toMatchObject({ rowGroupBytes: 1024 * 1024, partBytes: 3 * 1024 * 1024 });
+    const { rows } = await readBack(summary.commit.tables[0].manifest);
+    expect(rows).toEqual(sourceRows);
+    await expect(exportTo(join(work, 'bad-size'), { rowGroupSize: '0.5' })).rejects.toThrow(/--row-group-size must be a whole number/);
+  });
+
   it('writes to an S3 server with multipart-capable uploads and reads back the same rows', async () => {
     const summary = await exportTo(`s3://${s3.bucket}/lake`, { s3Endpoint: s3.endpoint, runId: 's3-run' });
     const [table] = summary.commit.tables;

@@ -37,9 +37,10 @@ export interface ColumnBuilder {
   /** Approximate bytes held since the last `take()`, used to size row groups in bytes. */
   readonly bytes: number;
   /**
-   * Values since the last `take()`; the builder starts empty again. What it returns stays valid until the
-   * next `take()` only: builders reuse their storage every other row group, so a caller must have finished
-   * with (or copied) one row group before it takes the next.
+   * Values since the last `take()`; the builder starts empty again. What it returns stays valid only until
+   * the next `append` or `appendNull`: builders fill the same storage again, so a caller must have finished
+   * with (or copied) one row group before it feeds the next (the shard pipeline awaits each row group's
+   * write before it reads on).
    */
   take(): ColumnValues;
 }

@@ -23,8 +23,6 @@ abstract class PlainBytesBuilder implements ColumnBuilder {
   protected count = 0;
   protected rows = 0;
   private mask: Uint8Array | null = null;
-  /** The buffer handed out by the `take()` before last, free again (see ColumnBuilder.take). */
-  private spare: Uint8Array | null = null;
 
   constructor(protected readonly column: string) {}
 
@@ -78,11 +76,8 @@ abstract class PlainBytesBuilder implements ColumnBuilder {
       }
     }
     const out: FlatColumn = { kind: 'flat', ...this.shape(), rows, count: this.count, nullMask, plain: this.plain.subarray(0, pos) };
-    // The handed-out buffer belongs to the writer until the next take(); fill the one handed out before it.
-    // Allocating afresh for every row group made the allocator's churn a large part of a shard's peak RSS.
-    const spare = this.spare;
-    this.spare = this.plain;
-    this.plain = spare ?? new Uint8Array(Math.max(MIN_CAPACITY, pos + (pos >>> 3)));
+    // The same buffer is filled again: the caller is done with this row group before appending the next
+    // (ColumnBuilder.take). A fresh allocation per row group made allocator churn a large part of peak RSS.
     this.pos = 0;
     this.count = 0;
     this.rows = 0;

@@ -23,8 +23,6 @@ export abstract class FixedWidthBuilder<A extends Typed> implements ColumnBuilde
   /** Rows so far, NULLs included. */
   private rows = 0;
   private mask: Uint8Array | null = null;
-  /** The storage handed out by the `take()` before last, free again (see ColumnBuilder.take). */
-  private spare: A | null = null;
 
   constructor(
     protected readonly column: string,
@@ -97,12 +95,8 @@ export abstract class FixedWidthBuilder<A extends Typed> implements ColumnBuilde
       nullMask,
       plain: new Uint8Array(data.buffer, data.byteOffset, n * this.width),
     };
-    // The handed-out storage belongs to the writer until the next take(); fill the one handed out before it.
-    // Allocating afresh for every row group made the allocator's churn a large part of a shard's peak RSS.
-    const spare = this.spare;
-    this.spare = data;
-    this.data = spare ?? this.allocate(Math.max(MIN_CAPACITY, n));
-    this.resized();
+    // The same storage is filled again: the caller is done with this row group before appending the next
+    // (ColumnBuilder.take). A fresh allocation per row group made allocator churn a large part of peak RSS.
     this.n = 0;
     this.rows = 0;
     this.mask = null;
