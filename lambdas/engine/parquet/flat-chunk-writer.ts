@@ -24,6 +24,36 @@ export type Compressor = (input: Uint8Array) => Uint8Array;
 /** Uncompressed value bytes per data page (hyparquet-writer's and parquet-mr's default). */
 export const PAGE_BYTES = 1024 * 1024;
 
+/** Longest byte-array bound pgsip writes itself (hyparquet-writer's default for the bounds it truncates). */
+export const BOUNDS_BYTES = 16;
+
+/** Start of the UTF-8 character at or before `at` (continuation bytes are 10xxxxxx). */
+function charStart(bytes: Uint8Array, at: number): number {
+  while (at > 0 && (bytes[at] & 0xc0) === 0x80) at--;
+  return at;
+}
+
+/**
+ * Bounds of at most BOUNDS_BYTES that still enclose every value, cut on UTF-8 character boundaries: the min is
+ * a prefix (never greater than the value); the max is a prefix whose last ASCII character is incremented
+ * (greater than every value with that prefix). Null max when no such prefix exists.
+ */
+export function truncatedBounds(min: Uint8Array, max: Uint8Array): { min: Uint8Array; max: Uint8Array | null; minExact: boolean; maxExact: boolean } {
+  const cutMin = min.length > BOUNDS_BYTES ? min.slice(0, charStart(min, BOUNDS_BYTES)) : min;
+  if (max.length <= BOUNDS_BYTES) return { min: cutMin, max, minExact: cutMin === min, maxExact: true };
+  let end = charStart(max, BOUNDS_BYTES);
+  // Drop trailing characters until the last one is ASCII below 0x7f, which can be incremented in place.
+  while (end > 0) {
+    const last = charStart(max, end - 1);
+    if (last === end - 1 && max[last] < 0x7f) break;
+    end = last;
+  }
+  if (end === 0) return { min: cutMin, max: null, minExact: cutMin === min, maxExact: false };
+  const cutMax = max.slice(0, end);
+  cutMax[end - 1]++;
+  return { min: cutMin, max: cutMax, minExact: cutMin === min, maxExact: false };
+}
+
 export interface FlatChunkOptions {
   writer: ByteWriter;
   /** The column's leaf as it appears in the footer (annotations included). */
@@ -31,8 +61,11 @@ export interface FlatChunkOptions {
   codec: CompressionCodec;
   /** null for UNCOMPRESSED. */
   compress: Compressor | null;
-  /** Min/max are left out (JSON: whole documents as bounds help no reader). Null counts are always kept. */
-  minMax: boolean;
+  /**
+   * Cut byte-array min/max to BOUNDS_BYTES here and mark them inexact. For JSON: hyparquet-writer truncates
+   * string bounds itself but writes JSON bounds whole, and whole documents do not belong in a footer.
+   */
+  truncateBounds: boolean;
   pageBytes?: number;
 }
 
@@ -99,12 +132,12 @@ function compareRanges(b: Uint8Array, aStart: number, aLen: number, cStart: numb
   return aLen - cLen;
 }
 
-function statisticsOf(column: FlatColumn, dictionary: ByteArrayDictionary | null, minMax: boolean): ChunkStatistics {
+function statisticsOf(column: FlatColumn, dictionary: ByteArrayDictionary | null, truncateBounds: boolean): ChunkStatistics {
   const nulls = column.rows - column.count;
   const stats: ChunkStatistics = { null_count: BigInt(nulls) };
   const { plain, count, physical } = column;
   if (physical === 'FLOAT' || physical === 'DOUBLE') stats.nan_count = 0n;
-  if (!minMax || count === 0) return stats;
+  if (count === 0) return stats;
   switch (physical) {
     case 'INT32': {
       const a = new Int32Array(plain.buffer, plain.byteOffset, count);
@@ -204,8 +237,20 @@ function statisticsOf(column: FlatColumn, dictionary: ByteArrayDictionary | null
           pos += 4 + readLength(plain, pos);
         }
       }
-      stats.min_value = plain.slice(minAt + 4, minAt + 4 + minLen);
-      stats.max_value = plain.slice(maxAt + 4, maxAt + 4 + maxLen);
+      const min = plain.slice(minAt + 4, minAt + 4 + minLen);
+      const max = plain.slice(maxAt + 4, maxAt + 4 + maxLen);
+      if (!truncateBounds) {
+        stats.min_value = min;
+        stats.max_value = max;
+        return stats;
+      }
+      const cut = truncatedBounds(min, max);
+      stats.min_value = cut.min;
+      stats.is_min_value_exact = cut.minExact;
+      if (cut.max) {
+        stats.max_value = cut.max;
+        stats.is_max_value_exact = cut.maxExact;
+      }
       return stats;
     }
   }
@@ -294,7 +339,7 @@ export function writeFlatColumnChunk(column: FlatColumn, options: FlatChunkOptio
       total_compressed_size: BigInt(writer.offset - chunkStart),
       data_page_offset: dataPageOffset,
       dictionary_page_offset: dictionaryPageOffset,
-      statistics: statisticsOf(column, dictionary, options.minMax),
+      statistics: statisticsOf(column, dictionary, options.truncateBounds),
       encoding_stats: [
         ...(dictionary ? [{ page_type: 'DICTIONARY_PAGE' as const, encoding: 'PLAIN' as const, count: 1 }] : []),
         { page_type: 'DATA_PAGE_V2' as const, encoding, count: pages.length },

@@ -17,8 +17,8 @@
  *   encoding: their statistics must be computed from the unscaled bigints, which hyparquet-writer converts.
  * - JSON columns: that same `unconvert` would re-serialize every value (`JSON.stringify`) and change the text;
  *   encoding without the annotation avoids it, and the converted_type JSON in the footer makes DuckDB type the
- *   column JSON (with the logical type alone it reads BLOB). Their statistics are off: min/max of whole
- *   documents would sit untruncated in the footer.
+ *   column JSON (with the logical type alone it reads BLOB). hyparquet-writer would write whole documents as
+ *   min/max; the flat chunk writer cuts them to 16 bytes (marked inexact), and arrays of JSON carry none.
  * - ZSTD: hyparquet-writer only has SNAPPY built in. ZSTD uses node:zlib's zstd when the runtime has it
  *   (Node >= 22.15, i.e. the Lambda runtimes), and is refused with a clear error otherwise (Node 20).
  */
@@ -219,12 +219,12 @@ export function createHyparquetPartWriter(options: PartWriterOptions): PartWrite
         const name = columns[i].schema[0].name;
         const length = isFlatColumn(data) ? data.rows : data.length;
         if (length !== rows) throw new Error(`column "${name}" has ${length} values for a row group of ${rows} rows`);
-        const minMax = !jsonColumns.has(name);
+        const json = jsonColumns.has(name);
         if (isFlatColumn(data)) {
           if (columns[i].schema.length !== 1 || data.physical !== leaf.type) {
             throw new Error(`column "${name}": a ${data.physical} FlatColumn does not fit its ${leaf.type} schema`);
           }
-          const result = writeFlatColumnChunk(data, { writer, element: leaf, codec: compression, compress, minMax });
+          const result = writeFlatColumnChunk(data, { writer, element: leaf, codec: compression, compress, truncateBounds: json });
           chunks.push(result.chunk);
           parquet.pendingIndexes.push(result);
         } else {
@@ -235,7 +235,8 @@ export function createHyparquetPartWriter(options: PartWriterOptions): PartWrite
             schemaPath: path.map((n) => n.element),
             codec: compression,
             compressors: parquet.compressors,
-            stats: minMax,
+            // Arrays of JSON: hyparquet-writer would put whole documents in the footer.
+            stats: !json,
             pageSize: PAGE_BYTES,
             columnIndex: false,
             offsetIndex: true,

@@ -6,6 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
+import { truncatedBounds } from '../../../../lambdas/engine/parquet/flat-chunk-writer';
 import { createHyparquetPartWriter } from '../../../../lambdas/engine/parquet/hyparquet-part-writer';
 import type { ColumnMapping } from '../../../../lambdas/engine/types/column-mapping';
 import { mapColumn } from '../../../../lambdas/engine/types/map-column';
@@ -161,5 +162,36 @@ describe('flat column chunks', () => {
     expect(back.map((r) => r.s)).toEqual(['zebra', 'éclair', 'Zebra', null, '']);
     expect(Number.isNaN(back[0].f)).toBe(true);
     expect(Object.is(back[1].f, -0)).toBe(true);
+  });
+});
+
+describe('truncatedBounds', () => {
+  const bytes = (s: string) => new Uint8Array(Buffer.from(s, 'utf8'));
+  const text = (b: Uint8Array | null) => (b === null ? null : Buffer.from(b).toString('utf8'));
+  const compare = (a: Uint8Array, b: Uint8Array) => Buffer.compare(Buffer.from(a), Buffer.from(b));
+
+  it('keeps short bounds exact and cuts long ones so that they still enclose the values', () => {
+    expect(truncatedBounds(bytes('{"a":1}'), bytes('{"b":2}'))).toEqual({ min: bytes('{"a":1}'), max: bytes('{"b":2}'), minExact: true, maxExact: true });
+    const min = bytes('{"aaaaaaaaaaaaaaaaaaaa": 1}');
+    const max = bytes('{"zzzzzzzzzzzzzzzzzzzz": 1}');
+    const cut = truncatedBounds(min, max);
+    expect(text(cut.min)).toBe('{"aaaaaaaaaaaaaa');
+    expect(text(cut.max)).toBe('{"zzzzzzzzzzzzzz'.slice(0, 15) + '{');
+    expect(cut).toMatchObject({ minExact: false, maxExact: false });
+    expect(compare(cut.min, min)).toBeLessThanOrEqual(0);
+    expect(compare(cut.max!, max)).toBeGreaterThan(0);
+  });
+
+  it('never cuts inside a multi-byte character, and steps back over characters it cannot increment', () => {
+    // 15 ASCII bytes then 'é' (2 bytes) straddling byte 16: the cut falls before it.
+    const min = bytes('abcdefghijklmnoé and more');
+    expect(text(truncatedBounds(min, min).min)).toBe('abcdefghijklmno');
+    // A prefix ending in non-ASCII or DEL: the max steps back to the last ASCII character below 0x7f.
+    const max = bytes('ab\u007f€€€€€€€€€€€€ and more');
+    const cut = truncatedBounds(max, max);
+    expect(text(cut.max)).toBe('ac');
+    expect(compare(cut.max!, max)).toBeGreaterThan(0);
+    // Nothing incrementable: no max at all rather than a wrong one.
+    expect(truncatedBounds(bytes('€€€€€€€€€€'), bytes('€€€€€€€€€€')).max).toBeNull();
   });
 });
