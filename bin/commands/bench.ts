@@ -2,8 +2,8 @@
  * `pgsip bench`: pgsip side by side with Postgres's own COPY rate, on the orders table of DESIGN.md section 4.
  *
  * In one run, against one Postgres (embedded unless --database-url is given):
- * 1. `COPY (SELECT ...) TO STDOUT (FORMAT binary)` received and thrown away: the ceiling (after one warm-up
- *    pass, so that every contender reads a warm cache);
+ * 1. `COPY (SELECT ...) TO STDOUT (FORMAT binary)` received and thrown away: the ceiling (the fastest of three
+ *    passes after a warm-up one, so that every contender reads a warm cache);
  * 2. `pgsip run --shards 1 --concurrency 1` as a child process: one shard, start-up included (after a warm-up
  *    run on a one-row table, which leaves the compiled CLI and the synthesized state machine cached, as they
  *    are for every run after the first one following an install or an edit);
@@ -103,9 +103,13 @@ export async function runBench(options: BenchOptions, out: (line: string) => voi
       out(line(result));
     };
 
-    err('pgsip bench: COPY to nowhere (warm-up, then measured)...');
+    // The ceiling is the fastest of three passes after a warm-up: one pass alone swung from 1.9 to 3.0 s on a
+    // shared 2-core machine, which would flatter every ratio below it.
+    err(`pgsip bench: COPY to nowhere (warm-up, then the best of ${COPY_PASSES})...`);
     await copyToNowhere(url, rows);
-    add('postgres COPY binary -> /dev/null', await copyToNowhere(url, rows), null);
+    let best = Infinity;
+    for (let i = 0; i < COPY_PASSES; i++) best = Math.min(best, await copyToNowhere(url, rows));
+    add('postgres COPY binary -> /dev/null', best, null);
 
     // One-time costs of a fresh install (compiling the CLI, synthesizing the CDK app: seconds, hundreds of MB)
     // are paid here, not in the figures; the definition is cached per concurrency, so both are warmed.
@@ -160,6 +164,7 @@ export async function runBench(options: BenchOptions, out: (line: string) => voi
 }
 
 const WARMUP_TABLE = 'public.bench_warmup';
+const COPY_PASSES = 3;
 
 async function withClient<T>(url: string, use: (client: pg.Client) => Promise<T>): Promise<T> {
   const client = new pg.Client(url);
