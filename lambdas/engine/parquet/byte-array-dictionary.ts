@@ -12,6 +12,7 @@
  * costs a sample, not a full hashing pass. A prefix or a "mostly distinct sample" rule would refuse columns
  * such as 5,000 SKUs in 150,000 rows, whose samples look nearly distinct yet whose dictionary is 3% of the data.
  */
+import { plainLength } from '../types/flat-column';
 
 /** Values sampled before building the dictionary of a large chunk. */
 const SAMPLE_VALUES = 2048;
@@ -29,10 +30,6 @@ export interface ByteArrayDictionary {
   dictionaryBytes: number;
   /** Per non-NULL value, its entry number. */
   indexes: Int32Array;
-}
-
-function readLength(plain: Uint8Array, pos: number): number {
-  return plain[pos] | (plain[pos + 1] << 8) | (plain[pos + 2] << 16) | (plain[pos + 3] << 24);
 }
 
 /**
@@ -76,7 +73,7 @@ function sampleOf(plain: Uint8Array, count: number, n: number): Uint8Array {
   let pos = 0;
   let bytes = 0;
   for (let v = 0; v < count && next < n; v++) {
-    const size = 4 + readLength(plain, pos);
+    const size = 4 + plainLength(plain, pos);
     if (v === Math.floor((next * (count - 1)) / (n - 1))) {
       starts[next++] = pos;
       bytes += size;
@@ -87,7 +84,7 @@ function sampleOf(plain: Uint8Array, count: number, n: number): Uint8Array {
   let at = 0;
   for (let i = 0; i < n; i++) {
     const from = starts[i];
-    const size = 4 + readLength(plain, from);
+    const size = 4 + plainLength(plain, from);
     out.set(plain.subarray(from, from + size), at);
     at += size;
   }
@@ -107,7 +104,7 @@ function dictionaryOf(plain: Uint8Array, count: number, maxBytes: number): ByteA
 
   let pos = 0;
   for (let v = 0; v < count; v++) {
-    const len = readLength(plain, pos);
+    const len = plainLength(plain, pos);
     const start = pos + 4;
     const end = start + len;
     // FNV-1a
@@ -121,7 +118,7 @@ function dictionaryOf(plain: Uint8Array, count: number, maxBytes: number): ByteA
       const entry = e - 1;
       if (hashes[entry] === h) {
         const eo = offsets[entry];
-        if (readLength(plain, eo) === len) {
+        if (plainLength(plain, eo) === len) {
           let same = true;
           for (let i = 0, a = eo + 4; i < len; i++) {
             if (plain[a + i] !== plain[start + i]) {

@@ -15,7 +15,7 @@ import type { ColumnChunk, CompressionCodec, Encoding, OffsetIndex, SchemaElemen
 /** Statistics plus the NaN count the format has for floats (hyparquet-writer's ChunkStatistics). */
 type ChunkStatistics = Statistics & { nan_count?: bigint };
 import { writePageHeader } from 'hyparquet-writer/src/datapage.js';
-import type { FlatColumn } from '../types/flat-column';
+import { type FlatColumn, plainLength } from '../types/flat-column';
 import { buildByteArrayDictionary, type ByteArrayDictionary } from './byte-array-dictionary';
 import { bitWidthFor, encodeDefinitionLevels, encodeDictionaryIndexes } from './rle-hybrid';
 
@@ -85,10 +85,6 @@ interface Page {
   byteEnd: number;
 }
 
-function readLength(plain: Uint8Array, pos: number): number {
-  return plain[pos] | (plain[pos + 1] << 8) | (plain[pos + 2] << 16) | (plain[pos + 3] << 24);
-}
-
 /** Splits the rows into pages of about `pageBytes` of PLAIN values each. */
 function pagesOf(column: FlatColumn, pageBytes: number): Page[] {
   const { rows, nullMask, plain, width } = column;
@@ -108,7 +104,7 @@ function pagesOf(column: FlatColumn, pageBytes: number): Page[] {
     } else {
       while (row < rows && pos < limit) {
         if (!nullMask || nullMask[row] === 0) {
-          pos += width > 0 ? width : 4 + readLength(plain, pos);
+          pos += width > 0 ? width : 4 + plainLength(plain, pos);
           value++;
         }
         row++;
@@ -215,11 +211,11 @@ function statisticsOf(column: FlatColumn, dictionary: ByteArrayDictionary | null
     case 'BYTE_ARRAY': {
       // With a dictionary, only the distinct values need comparing.
       let minAt = 0;
-      let minLen = readLength(plain, 0);
+      let minLen = plainLength(plain, 0);
       let maxAt = 0;
       let maxLen = minLen;
       const consider = (at: number) => {
-        const len = readLength(plain, at);
+        const len = plainLength(plain, at);
         if (compareRanges(plain, at + 4, len, minAt + 4, minLen) < 0) {
           minAt = at;
           minLen = len;
@@ -234,7 +230,7 @@ function statisticsOf(column: FlatColumn, dictionary: ByteArrayDictionary | null
         let pos = 4 + minLen;
         for (let i = 1; i < count; i++) {
           consider(pos);
-          pos += 4 + readLength(plain, pos);
+          pos += 4 + plainLength(plain, pos);
         }
       }
       const min = plain.slice(minAt + 4, minAt + 4 + minLen);
@@ -274,7 +270,7 @@ export function writeFlatColumnChunk(column: FlatColumn, options: FlatChunkOptio
     let at = 0;
     for (let e = 0; e < dictionary.entries; e++) {
       const from = dictionary.entryOffsets[e];
-      const to = from + 4 + readLength(plain, from);
+      const to = from + 4 + plainLength(plain, from);
       body.set(plain.subarray(from, to), at);
       at += to - from;
     }

@@ -26,7 +26,6 @@ import { ByteWriter, ParquetWriter } from 'hyparquet-writer';
 import { writeColumn } from 'hyparquet-writer/src/column.js';
 import { encodeNestedValues } from 'hyparquet-writer/src/dremel.js';
 import { schemaPathResolver } from 'hyparquet-writer/src/schema.js';
-import { snappyCompress } from 'hyparquet-writer/src/snappy.js';
 import type { ColumnChunk, KeyValue, SchemaElement, SchemaTree } from 'hyparquet';
 import { createRequire } from 'node:module';
 import * as zlib from 'node:zlib';
@@ -181,8 +180,6 @@ export function createHyparquetPartWriter(options: PartWriterOptions): PartWrite
     while (path[path.length - 1].children.length > 0) path.push(path[path.length - 1].children[0]);
     return path;
   });
-  const compress: Compressor | null =
-    compression === 'UNCOMPRESSED' ? null : (extraCompressors[compression] ?? (compression === 'SNAPPY' ? snappyCompress : null));
 
   const writer = new SinkByteWriter(sink, 1 << 20);
   const parquet = new ParquetWriter({
@@ -194,6 +191,8 @@ export function createHyparquetPartWriter(options: PartWriterOptions): PartWrite
     kvMetadata,
     createdBy: 'pgsip',
   });
+  // The same codec table the per-value columns use (hyparquet-writer's JS snappy unless a faster one is given).
+  const compress: Compressor | null = compression === 'UNCOMPRESSED' ? null : (parquet.compressors[compression] ?? null);
   let state: 'open' | 'finished' | 'aborted' = 'open';
 
   function checkOpen(what: string): void {

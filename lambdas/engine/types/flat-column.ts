@@ -29,3 +29,8 @@ export interface FlatColumn {
 export function isFlatColumn(values: unknown): values is FlatColumn {
   return typeof values === 'object' && values !== null && (values as { kind?: unknown }).kind === 'flat';
 }
+
+/** The 4-byte little-endian length prefix of the BYTE_ARRAY value at `pos` of a PLAIN buffer. */
+export function plainLength(plain: Uint8Array, pos: number): number {
+  return plain[pos] | (plain[pos + 1] << 8) | (plain[pos + 2] << 16) | (plain[pos + 3] << 24);
+}

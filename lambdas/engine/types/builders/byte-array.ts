@@ -10,6 +10,7 @@
 import type { ColumnBuilder, ColumnValues } from '../column-mapping';
 import type { FlatColumn } from '../flat-column';
 import { ByteArena } from './byte-arena';
+import { NullMask } from './null-mask';
 import { badFieldLength, type ValueDecoder } from './value-decoder';
 
 const MIN_CAPACITY = 64 * 1024;
@@ -22,7 +23,7 @@ abstract class PlainBytesBuilder implements ColumnBuilder {
   protected pos = 0;
   protected count = 0;
   protected rows = 0;
-  private mask: Uint8Array | null = null;
+  private readonly nulls = new NullMask();
 
   constructor(protected readonly column: string) {}
 
@@ -48,14 +49,7 @@ abstract class PlainBytesBuilder implements ColumnBuilder {
   }
 
   appendNull(): void {
-    const row = this.rows++;
-    let mask = this.mask;
-    if (!mask || row >= mask.length) {
-      const grown = new Uint8Array(Math.max(1024, row * 2));
-      if (mask) grown.set(mask);
-      mask = this.mask = grown;
-    }
-    mask[row] = 1;
+    this.nulls.set(this.rows++);
   }
 
   get bytes(): number {
@@ -65,23 +59,14 @@ abstract class PlainBytesBuilder implements ColumnBuilder {
   protected abstract shape(): Pick<FlatColumn, 'physical' | 'width'>;
 
   take(): ColumnValues {
-    const { rows, mask, pos } = this;
-    let nullMask: Uint8Array | null = null;
-    if (mask) {
-      if (mask.length >= rows) {
-        nullMask = mask.subarray(0, rows);
-      } else {
-        nullMask = new Uint8Array(rows);
-        nullMask.set(mask);
-      }
-    }
+    const { rows, pos } = this;
+    const nullMask = this.nulls.take(rows);
     const out: FlatColumn = { kind: 'flat', ...this.shape(), rows, count: this.count, nullMask, plain: this.plain.subarray(0, pos) };
     // The same buffer is filled again: the caller is done with this row group before appending the next
     // (ColumnBuilder.take). A fresh allocation per row group made allocator churn a large part of peak RSS.
     this.pos = 0;
     this.count = 0;
     this.rows = 0;
-    this.mask = null;
     return out;
   }
 }

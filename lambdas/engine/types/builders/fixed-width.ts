@@ -5,6 +5,7 @@
  */
 import type { ColumnBuilder, ColumnValues } from '../column-mapping';
 import type { FlatPhysicalType } from '../flat-column';
+import { NullMask } from './null-mask';
 import { badFieldLength, type ValueDecoder } from './value-decoder';
 
 /** Typed arrays are written to Parquet as they sit in memory: that layout is little-endian. */
@@ -22,7 +23,7 @@ export abstract class FixedWidthBuilder<A extends Typed> implements ColumnBuilde
   protected n = 0;
   /** Rows so far, NULLs included. */
   private rows = 0;
-  private mask: Uint8Array | null = null;
+  private readonly nulls = new NullMask();
 
   constructor(
     protected readonly column: string,
@@ -60,14 +61,7 @@ export abstract class FixedWidthBuilder<A extends Typed> implements ColumnBuilde
   protected resized(): void {}
 
   appendNull(): void {
-    const row = this.rows++;
-    let mask = this.mask;
-    if (!mask || row >= mask.length) {
-      const grown = new Uint8Array(Math.max(MIN_CAPACITY, row * 2));
-      if (mask) grown.set(mask);
-      mask = this.mask = grown;
-    }
-    mask[row] = 1;
+    this.nulls.set(this.rows++);
   }
 
   get bytes(): number {
@@ -75,17 +69,8 @@ export abstract class FixedWidthBuilder<A extends Typed> implements ColumnBuilde
   }
 
   take(): ColumnValues {
-    const { n, rows, data, mask } = this;
-    let nullMask: Uint8Array | null = null;
-    if (mask) {
-      // Rows after the last NULL may lie beyond the mask's length: those are values (0).
-      if (mask.length >= rows) {
-        nullMask = mask.subarray(0, rows);
-      } else {
-        nullMask = new Uint8Array(rows);
-        nullMask.set(mask);
-      }
-    }
+    const { n, rows, data } = this;
+    const nullMask = this.nulls.take(rows);
     const out: ColumnValues = {
       kind: 'flat',
       physical: this.physical,
@@ -99,7 +84,6 @@ export abstract class FixedWidthBuilder<A extends Typed> implements ColumnBuilde
     // (ColumnBuilder.take). A fresh allocation per row group made allocator churn a large part of peak RSS.
     this.n = 0;
     this.rows = 0;
-    this.mask = null;
     return out;
   }
 }
