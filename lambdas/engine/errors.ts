@@ -31,6 +31,3 @@ export class CommitError extends PgsipError {
 export class SchemaChangedError extends PgsipError {
   override name = 'SchemaChangedError';
 }
-
-// Scratch: a deliberate type error, to show that CI refuses it.
-export const scratchTypeError: number = 'not a number';
