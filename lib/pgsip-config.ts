@@ -9,7 +9,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
-import { parseTableName, quoteTable } from '../lambdas/engine/table-name';
+import { parseTableName, quoteTable } from '../lambdas/engine/postgres/table-name';
 
 /** One scheduled group of tables: one EventBridge Scheduler schedule, one execution per firing. */
 export interface ScheduleConfig {

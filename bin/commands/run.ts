@@ -2,14 +2,14 @@
  * `pgsip run`: export tables from any reachable Postgres to a folder or S3, through the local state machine.
  */
 import type { CommitResult, ExecutionInput } from '../../lambdas/engine/contracts';
-import { connect, targetFromUrl } from '../../lambdas/engine/connection';
-import { guardConnect } from '../../lambdas/engine/connection-guard';
-import { holdSnapshot } from '../../lambdas/engine/snapshot';
+import { connect, targetFromUrl } from '../../lambdas/engine/postgres/connection';
+import { guardConnect } from '../../lambdas/engine/postgres/connection-guard';
+import { holdSnapshot } from '../../lambdas/engine/postgres/snapshot';
 import { openDestination } from '../../lambdas/engine/destinations/open-destination';
 import { silentLog } from '../../lambdas/engine/environment';
 import { InputError } from '../../lambdas/engine/errors';
 import { checkRunId, newRunId } from '../../lambdas/engine/run-layout';
-import { parseTableName, splitTableList } from '../../lambdas/engine/table-name';
+import { parseTableName, splitTableList } from '../../lambdas/engine/postgres/table-name';
 import { runLocally } from '../local/local-runner';
 import { formatBytes, formatCount, progressReporter } from '../local/progress';
 

@@ -8,7 +8,7 @@ import { StartExecutionCommand } from '@aws-sdk/client-sfn';
 import type { ExecutionInput } from '../../lambdas/engine/contracts';
 import { InputError } from '../../lambdas/engine/errors';
 import { checkRunId, newRunId } from '../../lambdas/engine/run-layout';
-import { parseTableName, splitTableList } from '../../lambdas/engine/table-name';
+import { parseTableName, splitTableList } from '../../lambdas/engine/postgres/table-name';
 import { parseShards } from './run';
 import { checkArn, clientFor, followExecution, outcome, parseInterval, type StatusDeps } from './status';
 

@@ -13,7 +13,7 @@ import { LocalFolderDestination } from '../../lambdas/engine/destinations/local-
 import { openDestination } from '../../lambdas/engine/destinations/open-destination';
 import { InputError, PgsipError } from '../../lambdas/engine/errors';
 import { checkRunId, manifestKey, successKey } from '../../lambdas/engine/run-layout';
-import { quoteIdent } from '../../lambdas/engine/table-name';
+import { quoteIdent } from '../../lambdas/engine/postgres/table-name';
 import { type DuckDB, openDuckDB, sqlString } from '../local/duckdb-reader';
 import { formatCount } from '../local/progress';
 

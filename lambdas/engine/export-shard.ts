@@ -12,18 +12,18 @@
 import { randomBytes } from 'node:crypto';
 import type pg from 'pg';
 import copyStreams from 'pg-copy-streams';
-import { describeTable } from './catalog';
+import { describeTable } from './postgres/catalog';
 import type { ShardChecksum, ShardManifest, ShardResult, ShardTask, TablePlan } from './contracts';
-import { BinaryCopyParser } from './copy/binary-copy-parser';
+import { BinaryCopyParser } from './postgres/binary-copy-parser';
 import type { EngineEnvironment } from './environment';
 import { CommitError, PgsipError, SchemaChangedError, ShardRetryableError } from './errors';
 import { faultPoint } from './fault-points';
-import { beginReadOnly } from './snapshot';
+import { beginReadOnly } from './postgres/snapshot';
 import { PartSequence } from './part-sequence';
 import { loadPlan } from './plan-store';
 import { shardManifestKey } from './run-layout';
-import { rangePredicate } from './shard-planner';
-import { quoteIdent } from './table-name';
+import { rangePredicate } from './postgres/shard-planner';
+import { quoteIdent } from './postgres/table-name';
 import { mapColumn, mappingFromPlan } from './types/map-column';
 import { type ColumnBuilder, UnsupportedColumnError } from './types/column-mapping';
 

@@ -4,14 +4,14 @@
  * finished.
  */
 import type { ExecutionInput, ExportOptions, PlanResult, TablePlan } from './contracts';
-import { describeTable } from './catalog';
+import { describeTable } from './postgres/catalog';
 import type { EngineEnvironment } from './environment';
 import { InputError } from './errors';
 import { faultPoint } from './fault-points';
-import { beginReadOnly, checkSnapshotId } from './snapshot';
+import { beginReadOnly, checkSnapshotId } from './postgres/snapshot';
 import { DEFAULT_SWEEP_AFTER_HOURS } from './sweep';
 import { checkRunId, newRunId, planKey, runDirOf } from './run-layout';
-import { planRanges, shardCountFor, splitKeyOf } from './shard-planner';
+import { planRanges, shardCountFor, splitKeyOf } from './postgres/shard-planner';
 import { mapColumn } from './types/map-column';
 import { UnsupportedColumnError } from './types/column-mapping';
 

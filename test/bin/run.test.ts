@@ -12,11 +12,11 @@ import { type RunningPostgres, startEmbeddedPostgres } from '../../bin/local/emb
 import { type DuckDB, openDuckDB, sqlString } from '../../bin/local/duckdb-reader';
 import { runLocally } from '../../bin/local/local-runner';
 import { runExport } from '../../bin/commands/run';
-import { connect, targetFromUrl } from '../../lambdas/engine/connection';
+import { connect, targetFromUrl } from '../../lambdas/engine/postgres/connection';
 import type { RunManifest } from '../../lambdas/engine/contracts';
 import { LocalFolderDestination } from '../../lambdas/engine/destinations/local-folder';
 import { silentLog } from '../../lambdas/engine/environment';
-import { holdSnapshot } from '../../lambdas/engine/snapshot';
+import { holdSnapshot } from '../../lambdas/engine/postgres/snapshot';
 import { synthesizeDefinition } from '../../lib/state-machine-definition';
 import { type RunningS3, startS3Server } from '../support/s3-server';
 

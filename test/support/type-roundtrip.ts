@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
-import { BinaryCopyParser } from '../../lambdas/engine/copy/binary-copy-parser';
+import { BinaryCopyParser } from '../../lambdas/engine/postgres/binary-copy-parser';
 import type { ObjectWriter } from '../../lambdas/engine/destinations/destination';
 import { createHyparquetPartWriter } from '../../lambdas/engine/parquet/hyparquet-part-writer';
 import type { Compression } from '../../lambdas/engine/parquet/part-writer';

@@ -8,7 +8,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningPostgres, startEmbeddedPostgres } from '../../../bin/local/embedded-postgres';
 import { commitRun } from '../../../lambdas/engine/commit-run';
-import { connect, targetFromUrl } from '../../../lambdas/engine/connection';
+import { connect, targetFromUrl } from '../../../lambdas/engine/postgres/connection';
 import type { PlanResult } from '../../../lambdas/engine/contracts';
 import { LocalFolderDestination } from '../../../lambdas/engine/destinations/local-folder';
 import { type EngineEnvironment, silentLog } from '../../../lambdas/engine/environment';

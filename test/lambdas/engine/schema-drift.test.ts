@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type RunningPostgres, startEmbeddedPostgres } from '../../../bin/local/embedded-postgres';
-import { connect, targetFromUrl } from '../../../lambdas/engine/connection';
+import { connect, targetFromUrl } from '../../../lambdas/engine/postgres/connection';
 import { LocalFolderDestination } from '../../../lambdas/engine/destinations/local-folder';
 import { type EngineEnvironment, silentLog } from '../../../lambdas/engine/environment';
 import { exportShard } from '../../../lambdas/engine/export-shard';

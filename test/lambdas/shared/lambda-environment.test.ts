@@ -4,7 +4,7 @@ import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-sec
 import { mockClient } from 'aws-sdk-client-mock';
 import type pg from 'pg';
 import { beforeEach, describe, expect, it } from 'vitest';
-import type { ConnectionTarget } from '../../../lambdas/engine/connection';
+import type { ConnectionTarget } from '../../../lambdas/engine/postgres/connection';
 import { ConnectionError } from '../../../lambdas/engine/errors';
 import { createLambdaEnvironment, isAuthenticationFailure } from '../../../lambdas/shared/lambda-environment';
 

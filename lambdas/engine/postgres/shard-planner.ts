@@ -5,7 +5,7 @@
  */
 import type pg from 'pg';
 import type { CatalogTable } from './catalog';
-import type { KeyRange } from './contracts';
+import type { KeyRange } from '../contracts';
 import { quoteIdent } from './table-name';
 
 /** Integer keys can be split into ranges with plain comparisons that use the primary key index. */

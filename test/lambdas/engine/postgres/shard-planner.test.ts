@@ -4,9 +4,9 @@
  */
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type RunningPostgres, startEmbeddedPostgres } from '../../../bin/local/embedded-postgres';
-import { describeTable } from '../../../lambdas/engine/catalog';
-import { planRanges, rangePredicate, rangesFromCuts, splitKeyOf } from '../../../lambdas/engine/shard-planner';
+import { type RunningPostgres, startEmbeddedPostgres } from '../../../../bin/local/embedded-postgres';
+import { describeTable } from '../../../../lambdas/engine/postgres/catalog';
+import { planRanges, rangePredicate, rangesFromCuts, splitKeyOf } from '../../../../lambdas/engine/postgres/shard-planner';
 
 let postgres: RunningPostgres;
 let client: pg.Client;

@@ -4,9 +4,9 @@
  * been resolved to an OID and re-quoted from the catalog's own spelling.
  */
 import type pg from 'pg';
-import { InputError } from './errors';
+import { InputError } from '../errors';
 import { parseTableName, quoteIdent, quoteTable } from './table-name';
-import type { CatalogColumn } from './types/column-mapping';
+import type { CatalogColumn } from '../types/column-mapping';
 
 export interface CatalogTable {
   oid: number;

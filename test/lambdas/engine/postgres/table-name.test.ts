@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseTableName, quoteTable, splitTableList, tablePath } from '../../../lambdas/engine/table-name';
+import { parseTableName, quoteTable, splitTableList, tablePath } from '../../../../lambdas/engine/postgres/table-name';
 
 describe('table names follow Postgres quoting', () => {
   it('folds unquoted identifiers to lower case and keeps quoted ones exactly', () => {

@@ -5,7 +5,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { BinaryCopyParser } from '../../../../lambdas/engine/copy/binary-copy-parser';
+import { BinaryCopyParser } from '../../../../lambdas/engine/postgres/binary-copy-parser';
 import type { ColumnBuilder, ColumnValues } from '../../../../lambdas/engine/types/column-mapping';
 
 type Field = Buffer | null;

@@ -4,7 +4,7 @@
  * Only the import needs the holder alive: once a shard has imported it, the shard keeps its view.
  */
 import type pg from 'pg';
-import { InputError, PgsipError } from './errors';
+import { InputError, PgsipError } from '../errors';
 
 const SNAPSHOT_ID = /^[0-9A-F]+-[0-9A-F]+(-[0-9]+)?$/i;
 

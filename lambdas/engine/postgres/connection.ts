@@ -3,7 +3,7 @@
  * `application_name` so a DBA can see which run and shard it is, and fails fast with one line naming the host.
  */
 import pg from 'pg';
-import { ConnectionError } from './errors';
+import { ConnectionError } from '../errors';
 
 export interface ConnectionTarget {
   host: string;

@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import { describe, expect, it } from 'vitest';
-import { guardConnect } from '../../../lambdas/engine/connection-guard';
-import { ConnectionError } from '../../../lambdas/engine/errors';
+import { guardConnect } from '../../../../lambdas/engine/postgres/connection-guard';
+import { ConnectionError } from '../../../../lambdas/engine/errors';
 
 const client = {} as pg.Client;
 const failure = (code: string) => new ConnectionError(`cannot connect to db: ${code}`, { cause: Object.assign(new Error(code), { code }) });

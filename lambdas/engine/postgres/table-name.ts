@@ -3,7 +3,7 @@
  * Unquoted identifiers fold to lower case; quoted ones keep case and may hold any character. Anything else
  * (semicolons, comments, spaces outside quotes, a third part) is refused before it gets near SQL.
  */
-import { InputError } from './errors';
+import { InputError } from '../errors';
 
 export interface TableName {
   /** null when unqualified: Postgres's search_path decides. */

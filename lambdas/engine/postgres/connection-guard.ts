@@ -6,7 +6,7 @@
  * that is already in trouble, and the run stops with the reason.
  */
 import type pg from 'pg';
-import { ConnectionError } from './errors';
+import { ConnectionError } from '../errors';
 
 export interface GuardOptions {
   /** Tries per connection. Default 4. */
