@@ -6,7 +6,7 @@
  * state. Commit trusts the shard manifests on the destination, never the Map's results.
  */
 
-import type { CatalogColumn } from './types/column-mapping';
+import type { CatalogColumn } from './columns/column-mapping';
 
 /** What starts a run: the execution input of the state machine (schedules, manual runs, the CLI). */
 export interface ExecutionInput {

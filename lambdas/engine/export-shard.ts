@@ -24,8 +24,8 @@ import { loadPlan } from './plan-store';
 import { shardManifestKey } from './run-layout';
 import { rangePredicate } from './postgres/shard-planner';
 import { quoteIdent } from './postgres/table-name';
-import { mapColumn, mappingFromPlan } from './types/map-column';
-import { type ColumnBuilder, UnsupportedColumnError } from './types/column-mapping';
+import { mapColumn, mappingFromPlan } from './columns/map-column';
+import { type ColumnBuilder, UnsupportedColumnError } from './columns/column-mapping';
 
 /** How often a running shard reports progress. */
 const PROGRESS_EVERY_MS = 1000;

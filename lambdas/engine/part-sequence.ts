@@ -8,7 +8,7 @@ import type { PartEntry } from './contracts';
 import type { Destination } from './destinations/destination';
 import { createHyparquetPartWriter } from './parquet/hyparquet-part-writer';
 import { partName } from './run-layout';
-import type { ColumnMapping, ColumnValues } from './types/column-mapping';
+import type { ColumnMapping, ColumnValues } from './columns/column-mapping';
 
 export interface PartSequenceOptions {
   destination: Destination;

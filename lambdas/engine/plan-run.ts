@@ -12,8 +12,8 @@ import { beginReadOnly, checkSnapshotId } from './postgres/snapshot';
 import { DEFAULT_SWEEP_AFTER_HOURS } from './sweep';
 import { checkRunId, newRunId, planKey, runDirOf } from './run-layout';
 import { planRanges, shardCountFor, splitKeyOf } from './postgres/shard-planner';
-import { mapColumn } from './types/map-column';
-import { UnsupportedColumnError } from './types/column-mapping';
+import { mapColumn } from './columns/map-column';
+import { UnsupportedColumnError } from './columns/column-mapping';
 
 /** Step Functions hands Plan the execution input together with the execution's name (the default run id). */
 export interface PlanEvent {

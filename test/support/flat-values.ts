@@ -3,8 +3,8 @@
  * bytes are decoded independently of the writer (INT64 as bigint, INT32/FLOAT/DOUBLE as number, byte arrays
  * as Uint8Array copies), a JS array is returned as it is.
  */
-import type { ColumnValues } from '../../lambdas/engine/types/column-mapping';
-import { isFlatColumn } from '../../lambdas/engine/types/flat-column';
+import type { ColumnValues } from '../../lambdas/engine/columns/column-mapping';
+import { isFlatColumn } from '../../lambdas/engine/columns/flat-column';
 
 export function rowValues(values: ColumnValues): unknown[] {
   if (!isFlatColumn(values)) return values;

@@ -12,8 +12,8 @@ import { BinaryCopyParser } from '../../lambdas/engine/postgres/binary-copy-pars
 import type { ObjectWriter } from '../../lambdas/engine/destinations/destination';
 import { createHyparquetPartWriter } from '../../lambdas/engine/parquet/hyparquet-part-writer';
 import type { Compression } from '../../lambdas/engine/parquet/part-writer';
-import type { CatalogColumn, ColumnMapping } from '../../lambdas/engine/types/column-mapping';
-import { mapColumn } from '../../lambdas/engine/types/map-column';
+import type { CatalogColumn, ColumnMapping } from '../../lambdas/engine/columns/column-mapping';
+import { mapColumn } from '../../lambdas/engine/columns/map-column';
 import { afterAll, beforeAll } from 'vitest';
 import { type RunningPostgres, startEmbeddedPostgres } from '../../bin/local/embedded-postgres';
 

@@ -12,7 +12,7 @@
  * costs a sample, not a full hashing pass. A prefix or a "mostly distinct sample" rule would refuse columns
  * such as 5,000 SKUs in 150,000 rows, whose samples look nearly distinct yet whose dictionary is 3% of the data.
  */
-import { plainLength } from '../types/flat-column';
+import { plainLength } from '../columns/flat-column';
 
 /** Values sampled before building the dictionary of a large chunk. */
 const SAMPLE_VALUES = 2048;

@@ -15,7 +15,7 @@ import type { ColumnChunk, CompressionCodec, Encoding, OffsetIndex, SchemaElemen
 /** Statistics plus the NaN count the format has for floats (hyparquet-writer's ChunkStatistics). */
 type ChunkStatistics = Statistics & { nan_count?: bigint };
 import { writePageHeader } from 'hyparquet-writer/src/datapage.js';
-import { type FlatColumn, plainLength } from '../types/flat-column';
+import { type FlatColumn, plainLength } from '../columns/flat-column';
 import { buildByteArrayDictionary, type ByteArrayDictionary } from './byte-array-dictionary';
 import { bitWidthFor, encodeDefinitionLevels, encodeDictionaryIndexes } from './rle-hybrid';
 

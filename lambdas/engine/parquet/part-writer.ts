@@ -2,7 +2,7 @@
  * The one interface the engine has to a Parquet encoder, so that the encoder can be chosen by benchmark and
  * swapped without touching the shard pipeline.
  */
-import type { ColumnMapping, ColumnValues } from '../types/column-mapping';
+import type { ColumnMapping, ColumnValues } from '../columns/column-mapping';
 import type { ObjectWriter } from '../destinations/destination';
 
 export type Compression = 'SNAPPY' | 'ZSTD' | 'UNCOMPRESSED';

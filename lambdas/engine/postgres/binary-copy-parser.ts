@@ -6,7 +6,7 @@
  * and the extension; then per tuple an int16 field count (-1 marks the trailer) and per field an int32 length
  * (-1 for NULL) followed by that many bytes. Tuples straddle the network chunks freely.
  */
-import type { ColumnBuilder } from '../types/column-mapping';
+import type { ColumnBuilder } from '../columns/column-mapping';
 
 const SIGNATURE = Buffer.from('PGCOPY\n\xff\r\n\0', 'latin1');
 const HEADER_FIXED = 19;

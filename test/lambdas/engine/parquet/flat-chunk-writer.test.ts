@@ -8,9 +8,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { truncatedBounds } from '../../../../lambdas/engine/parquet/flat-chunk-writer';
 import { createHyparquetPartWriter } from '../../../../lambdas/engine/parquet/hyparquet-part-writer';
-import type { ColumnMapping } from '../../../../lambdas/engine/types/column-mapping';
-import { mapColumn } from '../../../../lambdas/engine/types/map-column';
-import { PgOid } from '../../../../lambdas/engine/types/pg-oids';
+import type { ColumnMapping } from '../../../../lambdas/engine/columns/column-mapping';
+import { mapColumn } from '../../../../lambdas/engine/columns/map-column';
+import { PgOid } from '../../../../lambdas/engine/columns/pg-oids';
 import { FileObjectWriter, openDuck, sqlString, tempDir, type Duck } from '../../../support/type-roundtrip';
 
 let duck: Duck;

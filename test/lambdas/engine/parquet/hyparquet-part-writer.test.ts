@@ -1,13 +1,13 @@
-import { isFlatColumn } from '../../../../lambdas/engine/types/flat-column';
+import { isFlatColumn } from '../../../../lambdas/engine/columns/flat-column';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ObjectWriter } from '../../../../lambdas/engine/destinations/destination';
 import { compressionAvailable, createHyparquetPartWriter } from '../../../../lambdas/engine/parquet/hyparquet-part-writer';
 import type { Compression } from '../../../../lambdas/engine/parquet/part-writer';
-import type { ColumnMapping } from '../../../../lambdas/engine/types/column-mapping';
-import { mapColumn } from '../../../../lambdas/engine/types/map-column';
-import { PgOid } from '../../../../lambdas/engine/types/pg-oids';
+import type { ColumnMapping } from '../../../../lambdas/engine/columns/column-mapping';
+import { mapColumn } from '../../../../lambdas/engine/columns/map-column';
+import { PgOid } from '../../../../lambdas/engine/columns/pg-oids';
 import { FileObjectWriter, openDuck, sqlString, tempDir, type Duck } from '../../../support/type-roundtrip';
 
 let duck: Duck;

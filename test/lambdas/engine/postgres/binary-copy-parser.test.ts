@@ -6,7 +6,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { BinaryCopyParser } from '../../../../lambdas/engine/postgres/binary-copy-parser';
-import type { ColumnBuilder, ColumnValues } from '../../../../lambdas/engine/types/column-mapping';
+import type { ColumnBuilder, ColumnValues } from '../../../../lambdas/engine/columns/column-mapping';
 
 type Field = Buffer | null;
 

@@ -4,7 +4,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { UnsupportedColumnError } from '../../../../lambdas/engine/types/column-mapping';
+import { UnsupportedColumnError } from '../../../../lambdas/engine/columns/column-mapping';
 import { compareColumn, exportTable, sqlString, useRoundTripFixture } from '../../../support/type-roundtrip';
 
 const fx = useRoundTripFixture();

@@ -1,10 +1,10 @@
 import { rowValues } from '../../../support/flat-values';
 import { describe, expect, it } from 'vitest';
-import type { CatalogColumn } from '../../../../lambdas/engine/types/column-mapping';
-import { UnsupportedColumnError } from '../../../../lambdas/engine/types/column-mapping';
-import { decimalByteLength, decimalShape } from '../../../../lambdas/engine/types/builders/decimal';
-import { mapColumn, mappingFromPlan } from '../../../../lambdas/engine/types/map-column';
-import { PgArrayOid, PgOid } from '../../../../lambdas/engine/types/pg-oids';
+import type { CatalogColumn } from '../../../../lambdas/engine/columns/column-mapping';
+import { UnsupportedColumnError } from '../../../../lambdas/engine/columns/column-mapping';
+import { decimalByteLength, decimalShape } from '../../../../lambdas/engine/columns/builders/decimal';
+import { mapColumn, mappingFromPlan } from '../../../../lambdas/engine/columns/map-column';
+import { PgArrayOid, PgOid } from '../../../../lambdas/engine/columns/pg-oids';
 
 function col(typeOid: number, extra: Partial<CatalogColumn> = {}): CatalogColumn {
   return { name: 'c', pgType: 'x', typeOid, typmod: -1, elemTypeOid: null, nullable: true, ...extra };
