@@ -19,7 +19,7 @@ import type { EngineEnvironment } from './environment';
 import { CommitError, PgsipError, SchemaChangedError, ShardRetryableError } from './errors';
 import { faultPoint } from './fault-points';
 import { beginReadOnly } from './postgres/snapshot';
-import { PartSequence } from './part-sequence';
+import { PartSequence } from './parquet/part-sequence';
 import { loadPlan } from './plan-store';
 import { shardManifestKey } from './run-layout';
 import { rangePredicate } from './postgres/shard-planner';

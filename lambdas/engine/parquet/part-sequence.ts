@@ -3,12 +3,12 @@
  * opened once it reaches the part size. Every sequence ends with at least one part, so that even an empty
  * range leaves a file that carries the table's schema.
  */
-import type { Compression, PartWriter } from './parquet/part-writer';
-import type { PartEntry } from './contracts';
-import type { Destination } from './destinations/destination';
-import { createHyparquetPartWriter } from './parquet/hyparquet-part-writer';
-import { partName } from './run-layout';
-import type { ColumnMapping, ColumnValues } from './columns/column-mapping';
+import type { Compression, PartWriter } from './part-writer';
+import type { PartEntry } from '../contracts';
+import type { Destination } from '../destinations/destination';
+import { createHyparquetPartWriter } from './hyparquet-part-writer';
+import { partName } from '../run-layout';
+import type { ColumnMapping, ColumnValues } from '../columns/column-mapping';
 
 export interface PartSequenceOptions {
   destination: Destination;
