@@ -8,7 +8,7 @@ import { holdSnapshot } from '../../lambdas/engine/postgres/snapshot';
 import { openDestination } from '../../lambdas/engine/destinations/open-destination';
 import { silentLog } from '../../lambdas/engine/environment';
 import { InputError } from '../../lambdas/engine/errors';
-import { checkRunId, newRunId } from '../../lambdas/engine/run-layout';
+import { checkRunId, newRunId } from '../../lambdas/engine/run/layout';
 import { parseTableName, splitTableList } from '../../lambdas/engine/postgres/table-name';
 import { runLocally } from '../local/local-runner';
 import { formatBytes, formatCount, progressReporter } from '../local/progress';

@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { StartExecutionCommand } from '@aws-sdk/client-sfn';
 import type { ExecutionInput } from '../../lambdas/engine/contracts';
 import { InputError } from '../../lambdas/engine/errors';
-import { checkRunId, newRunId } from '../../lambdas/engine/run-layout';
+import { checkRunId, newRunId } from '../../lambdas/engine/run/layout';
 import { parseTableName, splitTableList } from '../../lambdas/engine/postgres/table-name';
 import { parseShards } from './run';
 import { checkArn, clientFor, followExecution, outcome, parseInterval, type StatusDeps } from './status';

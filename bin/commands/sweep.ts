@@ -1,7 +1,7 @@
 /** `pgsip sweep`: removes runs that never committed and are older than a given age. */
 import { openDestination } from '../../lambdas/engine/destinations/open-destination';
 import { InputError } from '../../lambdas/engine/errors';
-import { sweepAbandonedRuns } from '../../lambdas/engine/sweep';
+import { sweepAbandonedRuns } from '../../lambdas/engine/run/sweep';
 
 export interface SweepOptions {
   dest: string;

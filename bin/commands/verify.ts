@@ -12,7 +12,7 @@ import type { Destination } from '../../lambdas/engine/destinations/destination'
 import { LocalFolderDestination } from '../../lambdas/engine/destinations/local-folder';
 import { openDestination } from '../../lambdas/engine/destinations/open-destination';
 import { InputError, PgsipError } from '../../lambdas/engine/errors';
-import { checkRunId, manifestKey, successKey } from '../../lambdas/engine/run-layout';
+import { checkRunId, manifestKey, successKey } from '../../lambdas/engine/run/layout';
 import { quoteIdent } from '../../lambdas/engine/postgres/table-name';
 import { type DuckDB, openDuckDB, sqlString } from '../local/duckdb-reader';
 import { formatCount } from '../local/progress';

@@ -6,10 +6,10 @@
 import type { CommitResult, RunManifest, ShardManifest, TablePlan } from './contracts';
 import type { EngineEnvironment } from './environment';
 import { CommitError } from './errors';
-import { faultPoint } from './fault-points';
-import { DEFAULT_SWEEP_AFTER_HOURS, sweepAbandonedRuns } from './sweep';
-import { loadPlan } from './plan-store';
-import { latestKey, manifestKey, PART_PATTERN, shardManifestKey, successKey } from './run-layout';
+import { faultPoint } from './run/fault-points';
+import { DEFAULT_SWEEP_AFTER_HOURS, sweepAbandonedRuns } from './run/sweep';
+import { loadPlan } from './run/plan-store';
+import { latestKey, manifestKey, PART_PATTERN, shardManifestKey, successKey } from './run/layout';
 
 export interface CommitEvent {
   runId: string;

@@ -17,11 +17,11 @@ import type { ShardChecksum, ShardManifest, ShardResult, ShardTask, TablePlan } 
 import { BinaryCopyParser } from './postgres/binary-copy-parser';
 import type { EngineEnvironment } from './environment';
 import { CommitError, PgsipError, SchemaChangedError, ShardRetryableError } from './errors';
-import { faultPoint } from './fault-points';
+import { faultPoint } from './run/fault-points';
 import { beginReadOnly } from './postgres/snapshot';
 import { PartSequence } from './parquet/part-sequence';
-import { loadPlan } from './plan-store';
-import { shardManifestKey } from './run-layout';
+import { loadPlan } from './run/plan-store';
+import { shardManifestKey } from './run/layout';
 import { rangePredicate } from './postgres/shard-planner';
 import { quoteIdent } from './postgres/table-name';
 import { mapColumn, mappingFromPlan } from './columns/map-column';

@@ -7,10 +7,10 @@ import type { ExecutionInput, ExportOptions, PlanResult, TablePlan } from './con
 import { describeTable } from './postgres/catalog';
 import type { EngineEnvironment } from './environment';
 import { InputError } from './errors';
-import { faultPoint } from './fault-points';
+import { faultPoint } from './run/fault-points';
 import { beginReadOnly, checkSnapshotId } from './postgres/snapshot';
-import { DEFAULT_SWEEP_AFTER_HOURS } from './sweep';
-import { checkRunId, newRunId, planKey, runDirOf } from './run-layout';
+import { DEFAULT_SWEEP_AFTER_HOURS } from './run/sweep';
+import { checkRunId, newRunId, planKey, runDirOf } from './run/layout';
 import { planRanges, shardCountFor, splitKeyOf } from './postgres/shard-planner';
 import { mapColumn } from './columns/map-column';
 import { UnsupportedColumnError } from './columns/column-mapping';

@@ -7,7 +7,7 @@ import type { Compression, PartWriter } from './part-writer';
 import type { PartEntry } from '../contracts';
 import type { Destination } from '../destinations/destination';
 import { createHyparquetPartWriter } from './hyparquet-part-writer';
-import { partName } from '../run-layout';
+import { partName } from '../run/layout';
 import type { ColumnMapping, ColumnValues } from '../columns/column-mapping';
 
 export interface PartSequenceOptions {

@@ -1,8 +1,8 @@
 /** Reads `_plan.json` once per run folder and container: every shard of a run reads the same file. */
-import type { TablePlan } from './contracts';
-import type { Destination } from './destinations/destination';
-import { CommitError } from './errors';
-import { planKey } from './run-layout';
+import type { TablePlan } from '../contracts';
+import type { Destination } from '../destinations/destination';
+import { CommitError } from '../errors';
+import { planKey } from './layout';
 
 const cache = new Map<string, TablePlan>();
 

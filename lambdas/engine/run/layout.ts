@@ -9,8 +9,8 @@
  *   <schema>/<table>/run=<runId>/_SUCCESS                written last
  *   <schema>/<table>/_latest.json                        the newest committed run of the table
  */
-import { InputError } from './errors';
-import { tablePath } from './postgres/table-name';
+import { InputError } from '../errors';
+import { tablePath } from '../postgres/table-name';
 
 const RUN_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$/;
 

@@ -8,7 +8,7 @@
  * Lambda times out or a laptop loses power. `fail` throws a ShardRetryableError once per process, as a
  * transient fault would, so the state machine's Retry runs the shard again.
  */
-import { ShardRetryableError } from './errors';
+import { ShardRetryableError } from '../errors';
 
 export type FaultPoint =
   | 'after-plan' // every _plan.json written, before any shard starts

@@ -2,9 +2,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { parseAge } from '../../../bin/commands/sweep';
-import { LocalFolderDestination } from '../../../lambdas/engine/destinations/local-folder';
-import { sweepAbandonedRuns } from '../../../lambdas/engine/sweep';
+import { parseAge } from '../../../../bin/commands/sweep';
+import { LocalFolderDestination } from '../../../../lambdas/engine/destinations/local-folder';
+import { sweepAbandonedRuns } from '../../../../lambdas/engine/run/sweep';
 
 let folder: string;
 let destination: LocalFolderDestination;

@@ -3,9 +3,9 @@
  * the sweep age — long past any retry or resume, and past the state machine's own timeout — its folder is
  * removed. Committed runs are never touched: Commit already removed their strays.
  */
-import type { TablePlan } from './contracts';
-import type { Destination } from './destinations/destination';
-import { planKey, successKey } from './run-layout';
+import type { TablePlan } from '../contracts';
+import type { Destination } from '../destinations/destination';
+import { planKey, successKey } from './layout';
 
 export interface SweptRun {
   runDir: string;
