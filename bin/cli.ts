@@ -2,6 +2,9 @@
  * The `pgsip` command line. Every failure ends as one line on stderr naming what failed, and a non-zero exit.
  */
 import { Command, CommanderError, Option } from 'commander';
+import { COMPRESSIONS } from '../lambdas/engine/contracts';
+
+const CODECS = COMPRESSIONS.map((c) => c.toLowerCase());
 
 // Each command's module is imported when that command runs: `pgsip run` never loads DuckDB, `pgsip --help`
 // loads nothing but commander.
@@ -39,7 +42,7 @@ program
   .option('--s3-endpoint <url>', 'an S3-compatible endpoint for s3:// destinations')
   .option('--connect-timeout <seconds>', 'give up on a connection the database does not answer', '10')
   .option('--no-snapshot', 'let each shard read its own snapshot instead of holding one for the whole run')
-  .addOption(new Option('--compression <codec>', 'Parquet compression').choices(['snappy', 'zstd', 'uncompressed']).default('snappy'))
+  .addOption(new Option('--compression <codec>', 'Parquet compression').choices(CODECS).default('snappy'))
   .option('--row-group-size <MiB>', 'column data a shard holds per row group before encoding it (default: 16)')
   .option('--part-size <MiB>', 'a shard starts a new part file past this size (default: 1024)')
   .option('--quiet', 'no progress lines')
@@ -56,7 +59,7 @@ program
   .requiredOption('--tables <list>', 'comma-separated tables, Postgres quoting: public.orders,public."Weird Table"')
   .option('--shards <n|auto>', 'shards per table; auto sizes them from the table', 'auto')
   .option('--run-id <id>', 'name of the run; an existing run id resumes it (default: UTC time plus a random suffix)')
-  .addOption(new Option('--compression <codec>', 'Parquet compression').choices(['snappy', 'zstd', 'uncompressed']))
+  .addOption(new Option('--compression <codec>', 'Parquet compression').choices(CODECS))
   .option('--no-wait', 'print the execution ARN and return instead of following it')
   .option('--interval <seconds>', 'seconds between progress polls', '5')
   .action(async (options) => {

@@ -9,6 +9,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
+import { COMPRESSIONS, type Compression } from '../lambdas/engine/contracts';
 import { parseTableName, quoteTable } from '../lambdas/engine/postgres/table-name';
 
 /** One scheduled group of tables: one EventBridge Scheduler schedule, one execution per firing. */
@@ -24,7 +25,7 @@ export interface ScheduleConfig {
   /** Shards per table: a positive integer or `auto`. @default 'auto' */
   readonly shards?: number | 'auto';
   /** Parquet codec. @default 'SNAPPY' */
-  readonly compression?: 'SNAPPY' | 'ZSTD' | 'UNCOMPRESSED';
+  readonly compression?: Compression;
   /**
    * Hours after which a table of this group without a successful commit raises the freshness alarm
    * (a little more than the schedule's interval). 1 to 168. Omit for no freshness alarm.
@@ -186,7 +187,7 @@ export function validateConfig(raw: unknown, baseDir = process.cwd()): PgsipConf
         expression: str(s.expression, `${f}.expression`, SCHEDULE, 'cron(0 2 * * ? *) or rate(6 hours)'),
         timeZone: opt(s, 'timeZone', (v) => str(v, `${f}.timeZone`, /^[A-Za-z_]+(\/[A-Za-z0-9_+-]+)*$/, 'an IANA time zone such as Europe/Paris')),
         shards: opt(s, 'shards', (v) => (v === 'auto' ? 'auto' : int(v, `${f}.shards`, 1, 800))),
-        compression: opt(s, 'compression', (v) => oneOf(v, `${f}.compression`, ['SNAPPY', 'ZSTD', 'UNCOMPRESSED'] as const)),
+        compression: opt(s, 'compression', (v) => oneOf(v, `${f}.compression`, COMPRESSIONS)),
         freshnessHours: opt(s, 'freshnessHours', (v) => int(v, `${f}.freshnessHours`, 1, 168)),
         enabled: opt(s, 'enabled', (v) => {
           if (typeof v !== 'boolean') throw new ConfigError(`${f}.enabled`, `must be true or false, got ${show(v)}`);

@@ -6,7 +6,9 @@
  * state. Commit trusts the shard manifests on the destination, never the Map's results.
  */
 
-import type { CatalogColumn } from './columns/column-mapping';
+/** Parquet codecs pgsip writes. */
+export const COMPRESSIONS = ['SNAPPY', 'ZSTD', 'UNCOMPRESSED'] as const;
+export type Compression = (typeof COMPRESSIONS)[number];
 
 /** What starts a run: the execution input of the state machine (schedules, manual runs, the CLI). */
 export interface ExecutionInput {
@@ -17,7 +19,7 @@ export interface ExecutionInput {
   /** Identifies the run in paths and manifests. Default: the execution name. */
   runId?: string;
   /** Parquet compression. Default SNAPPY. */
-  compression?: 'SNAPPY' | 'ZSTD' | 'UNCOMPRESSED';
+  compression?: Compression;
   /** Target size of a row group, in bytes of column data held before encoding. Default 16 MiB. */
   rowGroupBytes?: number;
   /** A shard starts a new part file once the current one reaches this many bytes. Default 1 GiB. */
@@ -37,7 +39,7 @@ export interface ExecutionInput {
 
 /** Output options fixed at Plan time, so every shard of a run writes alike. */
 export interface ExportOptions {
-  compression: 'SNAPPY' | 'ZSTD' | 'UNCOMPRESSED';
+  compression: Compression;
   rowGroupBytes: number;
   partBytes: number;
   statementTimeoutMs: number;
@@ -76,6 +78,19 @@ export interface PlannedTableRef {
   table: string;
   runDir: string;
   shardCount: number;
+}
+
+/** What the catalog says about a column, before mapping. Domains are already resolved to their base type. */
+export interface CatalogColumn {
+  name: string;
+  /** `format_type(atttypid, atttypmod)` of the declared type, e.g. `numeric(12,2)`, `public.mood`, `text[]`. */
+  pgType: string;
+  /** Effective type OID: the domain's base type for a domain, the declared type otherwise. */
+  typeOid: number;
+  typmod: number;
+  /** Element type OID when `typeOid` is an array type (domains resolved), else null. */
+  elemTypeOid: number | null;
+  nullable: boolean;
 }
 
 /** How a column of the source is read and what it becomes in Parquet; recorded in `_plan.json`. */

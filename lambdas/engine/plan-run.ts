@@ -3,7 +3,7 @@
  * output. A re-run with the same run id reuses the recorded plan, so its shards line up with what already
  * finished.
  */
-import type { ExecutionInput, ExportOptions, PlanResult, TablePlan } from './contracts';
+import { COMPRESSIONS, type ExecutionInput, type ExportOptions, type PlanResult, type TablePlan } from './contracts';
 import { describeTable } from './postgres/catalog';
 import type { EngineEnvironment } from './environment';
 import { InputError } from './errors';
@@ -134,8 +134,8 @@ function checkInput(input: ExecutionInput | undefined): ExecutionInput {
 
 function checkOptions(input: ExecutionInput): ExportOptions {
   const compression = input.compression ?? DEFAULT_OPTIONS.compression;
-  if (!['SNAPPY', 'ZSTD', 'UNCOMPRESSED'].includes(compression)) {
-    throw new InputError(`"compression" must be SNAPPY, ZSTD or UNCOMPRESSED (got ${JSON.stringify(compression)})`);
+  if (!COMPRESSIONS.includes(compression)) {
+    throw new InputError(`"compression" must be one of ${COMPRESSIONS.join(', ')} (got ${JSON.stringify(compression)})`);
   }
   const size = (name: Exclude<keyof ExportOptions, 'compression'>, min: number) => {
     const value = input[name] ?? DEFAULT_OPTIONS[name];

@@ -3,21 +3,8 @@
  * `_plan.json`), the COPY reader (which feeds raw binary fields to builders) and the Parquet writer.
  */
 import type { SchemaElement } from 'hyparquet';
-import type { ColumnPlan } from '../contracts';
+import type { CatalogColumn, ColumnPlan } from '../contracts';
 import type { FlatColumn } from './flat-column';
-
-/** What the catalog says about a column, before mapping. Domains are already resolved to their base type. */
-export interface CatalogColumn {
-  name: string;
-  /** `format_type(atttypid, atttypmod)` of the declared type, e.g. `numeric(12,2)`, `public.mood`, `text[]`. */
-  pgType: string;
-  /** Effective type OID: the domain's base type for a domain, the declared type otherwise. */
-  typeOid: number;
-  typmod: number;
-  /** Element type OID when `typeOid` is an array type (domains resolved), else null. */
-  elemTypeOid: number | null;
-  nullable: boolean;
-}
 
 /**
  * Values accumulated for one row group, in the form the Parquet writer accepts: a FlatColumn (PLAIN bytes and

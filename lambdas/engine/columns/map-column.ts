@@ -23,8 +23,8 @@
  * - ±infinity dates and timestamps: DuckDB's convention (see builders/temporal.ts).
  */
 import type { SchemaElement } from 'hyparquet';
-import type { ColumnPlan } from '../contracts';
-import type { CatalogColumn, ColumnBuilder, ColumnMapping } from './column-mapping';
+import type { CatalogColumn, ColumnPlan } from '../contracts';
+import type { ColumnBuilder, ColumnMapping } from './column-mapping';
 import { BytesDecoder, UuidDecoder, newBytesBuilder, newUuidBuilder } from './builders/byte-array';
 import { DecimalDecoder, DecimalInt64Builder, decimalByteLength, decimalShape } from './builders/decimal';
 import {

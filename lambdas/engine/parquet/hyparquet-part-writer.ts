@@ -33,7 +33,8 @@ import type { ColumnValues } from '../columns/column-mapping';
 import { isFlatColumn } from '../columns/flat-column';
 import type { ObjectWriter } from '../destinations/destination';
 import { type Compressor, PAGE_BYTES, writeFlatColumnChunk } from './flat-chunk-writer';
-import type { Compression, PartWriter, PartWriterOptions } from './part-writer';
+import type { Compression } from '../contracts';
+import type { PartWriter, PartWriterOptions } from './part-writer';
 
 type ColumnEncoder = Parameters<typeof writeColumn>[0]['column'];
 

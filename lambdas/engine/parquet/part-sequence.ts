@@ -3,7 +3,8 @@
  * opened once it reaches the part size. Every sequence ends with at least one part, so that even an empty
  * range leaves a file that carries the table's schema.
  */
-import type { Compression, PartWriter } from './part-writer';
+import type { PartWriter } from './part-writer';
+import type { Compression } from '../contracts';
 import type { PartEntry } from '../contracts';
 import type { Destination } from '../destinations/destination';
 import { createHyparquetPartWriter } from './hyparquet-part-writer';

@@ -2,10 +2,10 @@
  * The one interface the engine has to a Parquet encoder, so that the encoder can be chosen by benchmark and
  * swapped without touching the shard pipeline.
  */
+import type { Compression } from '../contracts';
 import type { ColumnMapping, ColumnValues } from '../columns/column-mapping';
 import type { ObjectWriter } from '../destinations/destination';
 
-export type Compression = 'SNAPPY' | 'ZSTD' | 'UNCOMPRESSED';
 
 export interface PartWriterOptions {
   columns: ColumnMapping[];

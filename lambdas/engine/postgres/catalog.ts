@@ -6,7 +6,7 @@
 import type pg from 'pg';
 import { InputError } from '../errors';
 import { parseTableName, quoteIdent, quoteTable } from './table-name';
-import type { CatalogColumn } from '../columns/column-mapping';
+import type { CatalogColumn } from '../contracts';
 
 export interface CatalogTable {
   oid: number;

@@ -1,6 +1,6 @@
 import { rowValues } from '../../../support/flat-values';
 import { describe, expect, it } from 'vitest';
-import type { CatalogColumn } from '../../../../lambdas/engine/columns/column-mapping';
+import type { CatalogColumn } from '../../../../lambdas/engine/contracts';
 import { UnsupportedColumnError } from '../../../../lambdas/engine/columns/column-mapping';
 import { decimalByteLength, decimalShape } from '../../../../lambdas/engine/columns/builders/decimal';
 import { mapColumn, mappingFromPlan } from '../../../../lambdas/engine/columns/map-column';

@@ -4,7 +4,7 @@ import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ObjectWriter } from '../../../../lambdas/engine/destinations/destination';
 import { compressionAvailable, createHyparquetPartWriter } from '../../../../lambdas/engine/parquet/hyparquet-part-writer';
-import type { Compression } from '../../../../lambdas/engine/parquet/part-writer';
+import type { Compression } from '../../../../lambdas/engine/contracts';
 import type { ColumnMapping } from '../../../../lambdas/engine/columns/column-mapping';
 import { mapColumn } from '../../../../lambdas/engine/columns/map-column';
 import { PgOid } from '../../../../lambdas/engine/columns/pg-oids';
