@@ -10,6 +10,9 @@
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { COMPRESSIONS, type Compression } from '../lambdas/engine/contracts';
+import { ConfigError } from '../lambdas/engine/errors';
+
+export { ConfigError };
 import { parseTableName, quoteTable } from '../lambdas/engine/postgres/table-name';
 
 /** One scheduled group of tables: one EventBridge Scheduler schedule, one execution per firing. */
@@ -74,13 +77,6 @@ export interface PgsipConfig {
   readonly runTimeoutHours?: number;
 }
 
-/** A config error: one line, naming the field. */
-export class ConfigError extends Error {
-  override name = 'ConfigError';
-  constructor(field: string, problem: string) {
-    super(`config ${field}: ${problem}`);
-  }
-}
 
 type Obj = Record<string, unknown>;
 

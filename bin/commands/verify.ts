@@ -11,7 +11,7 @@ import type { RunManifest } from '../../lambdas/engine/contracts';
 import type { Destination } from '../../lambdas/engine/destinations/destination';
 import { LocalFolderDestination } from '../../lambdas/engine/destinations/local-folder';
 import { openDestination } from '../../lambdas/engine/destinations/open-destination';
-import { InputError, PgsipError } from '../../lambdas/engine/errors';
+import { InputError, VerificationError } from '../../lambdas/engine/errors';
 import { checkRunId, manifestKey, successKey } from '../../lambdas/engine/run/layout';
 import { quoteIdent } from '../../lambdas/engine/postgres/table-name';
 import { type DuckDB, openDuckDB, sqlString } from '../local/duckdb-reader';
@@ -28,11 +28,6 @@ export interface VerifiedTable {
   rows: number;
   shards: number;
   parts: number;
-}
-
-/** Thrown when the files do not match what the run recorded. */
-export class VerificationError extends PgsipError {
-  override name = 'VerificationError';
 }
 
 export async function verifyRun(options: VerifyOptions, log: (line: string) => void): Promise<VerifiedTable[]> {

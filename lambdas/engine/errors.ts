@@ -1,33 +1,114 @@
 /**
- * Errors pgsip raises on purpose. Each message is one line that names the culprit (table, column, host).
- * Each `name` is what Step Functions matches in Retry/Catch and what the CLI reports, so it is a literal:
- * minified bundles rename classes, and the contract must not move with them.
+ * Errors pgsip raises on purpose: one hierarchy under `PgsipError`, each class named for what happened. Each
+ * message is one line that names the culprit (table, shard, column, host, path), never a password.
+ *
+ * Each `name` is what Step Functions matches in Retry/Catch and what the CLI and the logs report, so it is a
+ * literal: minified bundles rename classes, and the contract must not move with them. The names the state
+ * machine matches are listed in docs/architecture.md ("Errors").
  */
 export class PgsipError extends Error {
-  override name = 'PgsipError';
+  override name: string = 'PgsipError';
 }
 
-/** The user asked for something that cannot work as given (bad name, missing table, bad option). */
+/** The request cannot work as given: a bad name, a missing table, a bad option, a destination that refuses writes. */
 export class InputError extends PgsipError {
   override name = 'InputError';
 }
 
-/** Postgres could not be reached or refused us (host, port, password, TLS, permission). */
+/** A deployment config file field is wrong (`lib/pgsip-config.ts`); the message names the field. */
+export class ConfigError extends PgsipError {
+  override name = 'ConfigError';
+  constructor(field: string, problem: string) {
+    super(`config ${field}: ${problem}`);
+  }
+}
+
+/** Postgres could not be reached or refused us (host, port, password, TLS). */
 export class ConnectionError extends PgsipError {
   override name = 'ConnectionError';
 }
 
-/** Something that may succeed when tried again (a dropped connection mid-stream, a throttled write). */
-export class ShardRetryableError extends PgsipError {
-  override name = 'ShardRetryableError';
-}
+/**
+ * A value pgsip cannot carry into Parquet without changing it (NaN in a DECIMAL column, a 2-D array, a
+ * timestamp past what Parquet microseconds hold). Nothing is written silently different: the shard stops.
+ */
+export class ValueRefusedError extends PgsipError {
+  override name = 'ValueRefusedError';
+  constructor(
+    readonly column: string,
+    readonly detail: string,
+    readonly table?: string,
+    options?: ErrorOptions,
+  ) {
+    super(`${table ? `table ${table}, ` : ''}column "${column}": ${detail}`, options);
+  }
 
-/** The run's files do not add up; nothing is committed. */
-export class CommitError extends PgsipError {
-  override name = 'CommitError';
+  /** The same refusal, naming the table too (builders know their column, not their table). */
+  inTable(table: string): ValueRefusedError {
+    return new ValueRefusedError(this.column, this.detail, table, { cause: this });
+  }
 }
 
 /** The table changed shape between Plan and Export; mixing the two would silently change data. */
 export class SchemaChangedError extends PgsipError {
   override name = 'SchemaChangedError';
+}
+
+/**
+ * A fault that a fresh attempt of the shard may not meet: the connection dropped or was terminated (failover,
+ * `pg_terminate_backend`), the table lock was not granted within lock_timeout, the destination throttled.
+ * The state machine retries it with backoff (`SHARD_RETRYABLE_ERROR` in lib/export-state-machine.ts).
+ */
+export class ShardRetryableError extends PgsipError {
+  override name = 'ShardRetryableError';
+}
+
+/** A shard's read ran past `statement_timeout`; trying again would too. */
+export class StatementTimeoutError extends PgsipError {
+  override name = 'StatementTimeoutError';
+}
+
+/** Postgres refused a read for a reason waiting cannot fix (permission denied, an error in a cast, ...). */
+export class SourceError extends PgsipError {
+  override name = 'SourceError';
+}
+
+/** The destination refused a read or write (access denied, disk full, no such bucket); names the path. */
+export class DestinationError extends PgsipError {
+  override name = 'DestinationError';
+}
+
+/** The COPY stream is not what its query promises (a protocol or mapping bug, not bad data). */
+export class CopyStreamError extends PgsipError {
+  override name = 'CopyStreamError';
+}
+
+/** A shard read a different number of rows than Postgres counts in the same snapshot; nothing is recorded. */
+export class CountMismatchError extends PgsipError {
+  override name = 'CountMismatchError';
+}
+
+/** The run's snapshot can no longer be imported: the transaction holding it ended. */
+export class SnapshotGoneError extends PgsipError {
+  override name = 'SnapshotGoneError';
+}
+
+/** A file of the run (plan, shard manifest, run manifest, `_latest.json`) is missing, unreadable or from another version. */
+export class RunDocumentError extends PgsipError {
+  override name = 'RunDocumentError';
+}
+
+/** The run's files do not add up at Commit; nothing is committed. */
+export class CommitError extends PgsipError {
+  override name = 'CommitError';
+}
+
+/** `pgsip verify`: the files of a committed run do not match what the run recorded. */
+export class VerificationError extends PgsipError {
+  override name = 'VerificationError';
+}
+
+/** Something pgsip did not expect of itself; the message says where. */
+export class InternalError extends PgsipError {
+  override name = 'InternalError';
 }

@@ -16,7 +16,7 @@ import { describeTable } from './postgres/catalog';
 import type { ShardChecksum, ShardManifest, ShardResult, ShardTask, TablePlan } from './contracts';
 import { BinaryCopyParser } from './postgres/binary-copy-parser';
 import type { EngineEnvironment } from './environment';
-import { CommitError, PgsipError, SchemaChangedError, ShardRetryableError } from './errors';
+import { CountMismatchError, SchemaChangedError } from './errors';
 import { faultPoint } from './run/fault-points';
 import { beginReadOnly } from './postgres/snapshot';
 import { PartSequence } from './parquet/part-sequence';
@@ -25,7 +25,8 @@ import { shardManifestKey } from './run/layout';
 import { rangePredicate } from './postgres/shard-planner';
 import { quoteIdent } from './postgres/table-name';
 import { mapColumn, mappingFromPlan } from './columns/map-column';
-import { type ColumnBuilder, UnsupportedColumnError } from './columns/column-mapping';
+import type { ColumnBuilder } from './columns/column-mapping';
+import { explainShardFailure } from './shard-failure';
 
 /** How often a running shard reports progress. */
 const PROGRESS_EVERY_MS = 1000;
@@ -111,13 +112,13 @@ export async function exportShard(task: ShardTask, env: EngineEnvironment): Prom
     // lost or doubled between its rows and our parts (and, later, for `pgsip verify` to re-check the files).
     checksum = await rangeChecksum(client, plan, task);
     if (checksum.rows !== rows) {
-      throw new CommitError(`table ${plan.table} shard ${task.shard}: Postgres counts ${checksum.rows} rows in the range but ${rows} were read`);
+      throw new CountMismatchError(`table ${plan.table} shard ${task.shard}: Postgres counts ${checksum.rows} rows in the range but ${rows} were read`);
     }
     await client.query('COMMIT');
   } catch (error) {
     await parts.abandon();
     destroy(client);
-    throw explainShardError(error, task, plan);
+    throw explainShardFailure(error, { table: plan.table, shard: task.shard, statementTimeoutMs: plan.options.statementTimeoutMs, lockTimeoutMs: plan.options.lockTimeoutMs });
   }
   await client.end().catch(() => {});
   const bytesDone = parts.bytes;
@@ -172,14 +173,7 @@ function resultOf(m: ShardManifest): ShardResult {
 /** A column added, dropped, renamed or retyped since Plan would mix two shapes in one run: refuse. */
 async function checkColumnsUnchanged(client: pg.Client, plan: TablePlan): Promise<void> {
   const now = await describeTable(client, plan.table);
-  const current = now.columns.map((c) => {
-    try {
-      return mapColumn(c).plan;
-    } catch (error) {
-      if (error instanceof UnsupportedColumnError) return { name: c.name, pgType: c.pgType, parquetType: '?' };
-      throw error;
-    }
-  });
+  const current = now.columns.map((c) => mapColumn(c).plan);
   const planned = new Map(plan.columns.map((c) => [c.name, c]));
   for (const c of current) {
     const was = planned.get(c.name);
@@ -194,32 +188,6 @@ async function checkColumnsUnchanged(client: pg.Client, plan: TablePlan): Promis
   }
 }
 
-function explainShardError(error: unknown, task: ShardTask, plan: TablePlan): Error {
-  if (error instanceof UnsupportedColumnError) {
-    return new SchemaChangedError(`table ${plan.table}, ${error.message}`, { cause: error });
-  }
-  if (error instanceof Error && error.name !== 'Error') return error;
-  const e = error as { code?: string; message?: string };
-  const where = `table ${plan.table} shard ${task.shard}`;
-  if (e.code === '57014') {
-    return new PgsipError(
-      `${where}: reading took longer than statement_timeout (${plan.options.statementTimeoutMs} ms); use more shards or raise statementTimeoutMs`,
-      { cause: error },
-    );
-  }
-  if (e.code === '55P03') {
-    return new ShardRetryableError(`${where}: no lock on the table within lock_timeout (${plan.options.lockTimeoutMs} ms); is DDL running?`, { cause: error });
-  }
-  // Postgres SQLSTATE classes 08 (connection) and 57 (operator intervention) and socket resets can pass.
-  if (/^(08|57)/.test(e.code ?? '') || ['ECONNRESET', 'EPIPE', 'ETIMEDOUT'].includes(e.code ?? '')) {
-    return new ShardRetryableError(`${where}: ${firstLine(e.message)}`, { cause: error });
-  }
-  return new Error(`${where}: ${firstLine(e.message)}`, { cause: error });
-}
-
-function firstLine(message: string | undefined): string {
-  return (message ?? 'unknown error').split('\n')[0];
-}
 
 /** After a failed COPY, a polite COMMIT/ROLLBACK can hang (pg-copy-streams #113): drop the socket instead. */
 function destroy(client: pg.Client): void {

@@ -13,7 +13,6 @@ import { DEFAULT_SWEEP_AFTER_HOURS } from './run/sweep';
 import { checkRunId, newRunId, planKey, runDirOf } from './run/layout';
 import { planRanges, shardCountFor, splitKeyOf } from './postgres/shard-planner';
 import { mapColumn } from './columns/map-column';
-import { UnsupportedColumnError } from './columns/column-mapping';
 
 /** Step Functions hands Plan the execution input together with the execution's name (the default run id). */
 export interface PlanEvent {
@@ -46,16 +45,7 @@ export async function planRun(event: PlanEvent, env: EngineEnvironment): Promise
       const table = await describeTable(client, requested);
       if (seen.has(table.quoted)) throw new InputError(`table ${table.quoted} is listed twice`);
       seen.add(table.quoted);
-      const columns = table.columns.map((c) => {
-        try {
-          return mapColumn(c).plan;
-        } catch (error) {
-          if (error instanceof UnsupportedColumnError) {
-            throw new InputError(`table ${table.quoted}, ${error.message}`, { cause: error });
-          }
-          throw error;
-        }
-      });
+      const columns = table.columns.map((c) => mapColumn(c).plan);
       const splitKey = splitKeyOf(table);
       const ranges = await planRanges(client, table, splitKey, shardCountFor(input.shards ?? 'auto', table));
       const runDir = runDirOf(table.schema, table.name, runId);

@@ -44,13 +44,3 @@ export interface ColumnMapping {
   newBuilder(): ColumnBuilder;
 }
 
-/** A column whose type pgsip refuses, or a value the mapping cannot carry without change. Names the column. */
-export class UnsupportedColumnError extends Error {
-  override readonly name = 'UnsupportedColumnError';
-  constructor(
-    readonly column: string,
-    detail: string,
-  ) {
-    super(`column "${column}": ${detail}`);
-  }
-}

@@ -39,6 +39,7 @@ import {
 import { ListBuilder } from './builders/list';
 import { DateBuilder, TemporalDecoder, TimeBuilder, TimestampBuilder } from './builders/temporal';
 import { DecodedColumnBuilder, type ValueDecoder } from './builders/value-decoder';
+import { RunDocumentError } from '../errors';
 import { PgOid } from './pg-oids';
 
 /** Largest DECIMAL precision pgsip writes (what DuckDB, Spark and Arrow's decimal128 read). */
@@ -253,7 +254,7 @@ export function mapColumn(col: CatalogColumn): ColumnMapping {
 export function mappingFromPlan(plan: ColumnPlan): ColumnMapping {
   const mapping = mapColumn(plan);
   if (mapping.plan.parquetType !== plan.parquetType) {
-    throw new Error(
+    throw new RunDocumentError(
       `column "${plan.name}": the plan says ${plan.parquetType} but this version maps ${plan.pgType} to ${mapping.plan.parquetType}`,
     );
   }

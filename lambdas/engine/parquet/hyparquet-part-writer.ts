@@ -34,6 +34,7 @@ import { isFlatColumn } from '../columns/flat-column';
 import type { ObjectWriter } from '../destinations/destination';
 import { type Compressor, PAGE_BYTES, writeFlatColumnChunk } from './flat-chunk-writer';
 import type { Compression } from '../contracts';
+import { InputError, InternalError } from '../errors';
 import type { PartWriter, PartWriterOptions } from './part-writer';
 
 type ColumnEncoder = Parameters<typeof writeColumn>[0]['column'];
@@ -76,7 +77,7 @@ function compressors(compression: Compression): Partial<Record<'ZSTD' | 'SNAPPY'
   if (compression !== 'ZSTD') return {};
   const zstd = zstdCompressor();
   if (!zstd) {
-    throw new Error(
+    throw new InputError(
       `ZSTD compression is not available yet on Node ${process.versions.node} (needs node:zlib zstd, Node >= 22.15); use SNAPPY`,
     );
   }
@@ -197,7 +198,7 @@ export function createHyparquetPartWriter(options: PartWriterOptions): PartWrite
   let state: 'open' | 'finished' | 'aborted' = 'open';
 
   function checkOpen(what: string): void {
-    if (state !== 'open') throw new Error(`cannot ${what}: the part is already ${state}`);
+    if (state !== 'open') throw new InternalError(`cannot ${what}: the part is already ${state}`);
   }
 
   return {
@@ -208,7 +209,7 @@ export function createHyparquetPartWriter(options: PartWriterOptions): PartWrite
     async writeRowGroup(values: ColumnValues[], rows: number): Promise<void> {
       checkOpen('write a row group');
       if (values.length !== columns.length) {
-        throw new Error(`a row group needs ${columns.length} columns, got ${values.length}`);
+        throw new InternalError(`a row group needs ${columns.length} columns, got ${values.length}`);
       }
       if (rows === 0) return;
       const groupStart = writer.offset;
@@ -218,11 +219,11 @@ export function createHyparquetPartWriter(options: PartWriterOptions): PartWrite
         const leaf = columns[i].schema[columns[i].schema.length - 1];
         const name = columns[i].schema[0].name;
         const length = isFlatColumn(data) ? data.rows : data.length;
-        if (length !== rows) throw new Error(`column "${name}" has ${length} values for a row group of ${rows} rows`);
+        if (length !== rows) throw new InternalError(`column "${name}" has ${length} values for a row group of ${rows} rows`);
         const json = jsonColumns.has(name);
         if (isFlatColumn(data)) {
           if (columns[i].schema.length !== 1 || data.physical !== leaf.type) {
-            throw new Error(`column "${name}": a ${data.physical} FlatColumn does not fit its ${leaf.type} schema`);
+            throw new InternalError(`column "${name}": a ${data.physical} FlatColumn does not fit its ${leaf.type} schema`);
           }
           const result = writeFlatColumnChunk(data, { writer, element: leaf, codec: compression, compress, truncateBounds: json });
           chunks.push(result.chunk);

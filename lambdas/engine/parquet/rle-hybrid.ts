@@ -7,6 +7,8 @@
  * tells readers where the real values end.
  */
 
+import { InternalError } from '../errors';
+
 /** Bytes of an unsigned LEB128 varint. */
 function varintLength(value: number): number {
   let n = 1;
@@ -67,7 +69,7 @@ export function bitWidthFor(size: number): number {
  * Widths up to 24 bits (16M dictionary entries; pgsip caps dictionaries far below that).
  */
 export function encodeDictionaryIndexes(indexes: Int32Array, from: number, to: number, bitWidth: number): Uint8Array {
-  if (bitWidth > 24) throw new Error(`dictionary index bit width ${bitWidth} is over 24`);
+  if (bitWidth > 24) throw new InternalError(`dictionary index bit width ${bitWidth} is over 24`);
   const n = to - from;
   const groups = Math.ceil(n / 8);
   const header = groups * 2 + 1;

@@ -7,6 +7,7 @@
  * (-1 for NULL) followed by that many bytes. Tuples straddle the network chunks freely.
  */
 import type { ColumnBuilder } from '../columns/column-mapping';
+import { CopyStreamError, ShardRetryableError } from '../errors';
 
 const SIGNATURE = Buffer.from('PGCOPY\n\xff\r\n\0', 'latin1');
 const HEADER_FIXED = 19;
@@ -82,7 +83,7 @@ export class BinaryCopyParser {
       const head = Buffer.concat(this.pending, need);
       this.pending = [];
       this.pendingLength = 0;
-      if (this.parse(head, 0) !== need) throw new Error('COPY stream is malformed (a row does not end where its fields do)');
+      if (this.parse(head, 0) !== need) throw new CopyStreamError('COPY stream is malformed (a row does not end where its fields do)');
     }
     pos = this.parse(chunk, pos);
     if (pos < chunk.length) {
@@ -121,7 +122,7 @@ export class BinaryCopyParser {
     const end = buf.length;
     if (!this.headerDone) {
       if (end - pos < HEADER_FIXED) return pos;
-      if (!buf.subarray(pos, pos + 11).equals(SIGNATURE)) throw new Error('COPY stream is not in PostgreSQL binary format');
+      if (!buf.subarray(pos, pos + 11).equals(SIGNATURE)) throw new CopyStreamError('COPY stream is not in PostgreSQL binary format');
       const extension = buf.readInt32BE(pos + 15);
       if (end - pos < HEADER_FIXED + extension) return pos;
       pos += HEADER_FIXED + extension;
@@ -130,7 +131,7 @@ export class BinaryCopyParser {
     const builders = this.builders;
     const width = builders.length;
     while (pos + 2 <= end) {
-      if (this.trailerSeen) throw new Error('COPY stream has data after its trailer');
+      if (this.trailerSeen) throw new CopyStreamError('COPY stream has data after its trailer');
       const fields = buf.readInt16BE(pos);
       if (fields === -1) {
         this.trailerSeen = true;
@@ -138,7 +139,7 @@ export class BinaryCopyParser {
         continue;
       }
       if (fields !== width) {
-        throw new Error(`COPY row has ${fields} fields, expected ${width}`);
+        throw new CopyStreamError(`COPY row has ${fields} fields, expected ${width}`);
       }
       // First make sure the whole tuple is here, so that builders never see half a row.
       let p = pos + 2;
@@ -179,7 +180,7 @@ export class BinaryCopyParser {
   /** Call when the stream ended: anything left over means the stream was cut short. */
   finish(): void {
     if (!this.headerDone || !this.trailerSeen || this.pendingLength > 0) {
-      throw new Error('COPY stream ended early (no trailer): the connection was interrupted');
+      throw new ShardRetryableError('COPY stream ended early (no trailer): the connection was interrupted');
     }
   }
 }

@@ -6,6 +6,7 @@
 import type pg from 'pg';
 import type { CatalogTable } from './catalog';
 import type { KeyRange } from '../contracts';
+import { InternalError, RunDocumentError } from '../errors';
 import { quoteIdent } from './table-name';
 
 /** Integer keys can be split into ranges with plain comparisons that use the primary key index. */
@@ -80,7 +81,7 @@ export function rangesFromCuts(candidates: (string | null)[], min: string | null
   const distinct = new Map<string, bigint>();
   for (const c of candidates) {
     if (c === null) continue;
-    if (!/^-?\d{1,20}$/.test(c)) throw new Error(`bad key boundary ${JSON.stringify(c)}`);
+    if (!/^-?\d{1,20}$/.test(c)) throw new InternalError(`bad key boundary ${JSON.stringify(c)}`);
     const v = BigInt(c);
     distinct.set(v.toString(), v);
   }
@@ -99,7 +100,7 @@ export function rangesFromCuts(candidates: (string | null)[], min: string | null
 /** The WHERE clause of a range. Bounds are validated integers, so they can be inlined (COPY takes no parameters). */
 export function rangePredicate(key: SplitKey | null, range: KeyRange): string {
   if (key === null) {
-    if (range.lo !== null || range.hi !== null) throw new Error('a bounded range needs a split key');
+    if (range.lo !== null || range.hi !== null) throw new RunDocumentError('a bounded range needs a split key');
     return '';
   }
   const k = quoteIdent(key.name);
@@ -109,7 +110,7 @@ export function rangePredicate(key: SplitKey | null, range: KeyRange): string {
     [range.hi, '<'],
   ] as const) {
     if (bound === null) continue;
-    if (!/^-?\d{1,20}$/.test(bound)) throw new Error(`bad range bound ${JSON.stringify(bound)}`);
+    if (!/^-?\d{1,20}$/.test(bound)) throw new RunDocumentError(`bad range bound ${JSON.stringify(bound)}`);
     parts.push(`${k} ${op} ${bound}`);
   }
   return parts.length ? ` WHERE ${parts.join(' AND ')}` : '';

@@ -4,7 +4,7 @@
  * Only the import needs the holder alive: once a shard has imported it, the shard keeps its view.
  */
 import type pg from 'pg';
-import { InputError, PgsipError } from '../errors';
+import { InputError, SnapshotGoneError } from '../errors';
 
 const SNAPSHOT_ID = /^[0-9A-F]+-[0-9A-F]+(-[0-9]+)?$/i;
 
@@ -23,7 +23,7 @@ export async function beginReadOnly(client: pg.Client, snapshot: string | undefi
   } catch (error) {
     const e = error as { code?: string; message?: string };
     if (e.code === '22023') {
-      throw new PgsipError(`the run's snapshot ${snapshot} is gone (the transaction holding it ended); run again with the same run id to continue on a new one`, { cause: error });
+      throw new SnapshotGoneError(`the run's snapshot ${snapshot} is gone (the transaction holding it ended); run again with the same run id to continue on a new one`, { cause: error });
     }
     throw error;
   }

@@ -1,7 +1,7 @@
 /** Reads `_plan.json` once per run folder and container: every shard of a run reads the same file. */
 import type { TablePlan } from '../contracts';
 import type { Destination } from '../destinations/destination';
-import { CommitError } from '../errors';
+import { RunDocumentError } from '../errors';
 import { planKey } from './layout';
 
 const cache = new Map<string, TablePlan>();
@@ -11,7 +11,7 @@ export async function loadPlan(destination: Destination, runDir: string): Promis
   const cached = cache.get(cacheKey);
   if (cached) return cached;
   const body = await destination.get(planKey(runDir));
-  if (!body) throw new CommitError(`no plan at ${destination.location(planKey(runDir))}: was this run planned?`);
+  if (!body) throw new RunDocumentError(`no plan at ${destination.location(planKey(runDir))}: was this run planned?`);
   const plan = JSON.parse(body.toString('utf8')) as TablePlan;
   cache.set(cacheKey, plan);
   if (cache.size > 256) cache.delete(cache.keys().next().value!);

@@ -7,6 +7,7 @@
  * Column builders copy each field once, into one growing buffer already laid out as Parquet PLAIN (length
  * prefix, bytes): no object per value. LIST elements use the decoders, which hand out views into an arena.
  */
+import { ValueRefusedError } from '../../errors';
 import type { ColumnBuilder, ColumnValues } from '../column-mapping';
 import type { FlatColumn } from '../flat-column';
 import { ByteArena } from './byte-arena';
@@ -83,9 +84,7 @@ export class BytesBuilder extends PlainBytesBuilder {
   append(buf: Buffer, start: number, end: number): void {
     if (this.version !== null) {
       if (end <= start || buf[start] !== this.version) {
-        throw new Error(
-          `column "${this.column}": unsupported jsonb binary format version ${end > start ? buf[start] : '(empty)'}`,
-        );
+        throw new ValueRefusedError(this.column, `unsupported jsonb binary format version ${end > start ? buf[start] : '(empty)'}`);
       }
       start++;
     }
@@ -137,9 +136,7 @@ export class BytesDecoder implements ValueDecoder {
   decode(buf: Buffer, start: number, end: number): Uint8Array {
     if (this.version !== null) {
       if (end <= start || buf[start] !== this.version) {
-        throw new Error(
-          `column "${this.column}": unsupported jsonb binary format version ${end > start ? buf[start] : '(empty)'}`,
-        );
+        throw new ValueRefusedError(this.column, `unsupported jsonb binary format version ${end > start ? buf[start] : '(empty)'}`);
       }
       start++;
     }

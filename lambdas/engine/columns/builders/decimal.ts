@@ -7,7 +7,7 @@
  * doubles, so no BigInt is built for the common sizes until the very end (and not at all for INT64 columns
  * without NULLs, which are written into a BigInt64Array word by word).
  */
-import { UnsupportedColumnError } from '../column-mapping';
+import { CopyStreamError, ValueRefusedError } from '../../errors';
 import { Int64WordsBuilder } from './fixed-width';
 import type { ValueDecoder } from './value-decoder';
 
@@ -64,16 +64,16 @@ export class NumericReader {
   ) {}
 
   private header(buf: Buffer, start: number, end: number): number {
-    if (end - start < 8) throw new Error(`column "${this.column}": a numeric field is shorter than its header`);
+    if (end - start < 8) throw new CopyStreamError(`column "${this.column}": a numeric field is shorter than its header`);
     const ndigits = buf.readInt16BE(start);
     if (end - start !== 8 + 2 * ndigits) {
-      throw new Error(`column "${this.column}": a numeric field has ${end - start} bytes for ${ndigits} digits`);
+      throw new CopyStreamError(`column "${this.column}": a numeric field has ${end - start} bytes for ${ndigits} digits`);
     }
     const sign = buf.readUInt16BE(start + 4);
     if (sign !== NUMERIC_POS && sign !== NUMERIC_NEG) {
       const what =
         sign === NUMERIC_NAN ? 'NaN' : sign === NUMERIC_PINF ? 'Infinity' : sign === NUMERIC_NINF ? '-Infinity' : `sign ${sign}`;
-      throw new UnsupportedColumnError(
+      throw new ValueRefusedError(
         this.column,
         `numeric value ${what} cannot be stored in Parquet DECIMAL(${this.precision},${this.scale}); ` +
           'only unconstrained numeric columns (exported as text) keep NaN and infinities',
@@ -82,8 +82,8 @@ export class NumericReader {
     return ndigits;
   }
 
-  private inexact(): UnsupportedColumnError {
-    return new UnsupportedColumnError(
+  private inexact(): ValueRefusedError {
+    return new ValueRefusedError(
       this.column,
       `a numeric value has more than ${this.scale} decimals or more than ${this.precision} digits`,
     );

@@ -7,7 +7,8 @@
  * Loud, never silently different: a value with more than one dimension, or whose lower bound is not 1 (the
  * bound would be lost), raises UnsupportedColumnError naming the column.
  */
-import { UnsupportedColumnError, type ColumnBuilder, type ColumnValues } from '../column-mapping';
+import { CopyStreamError, ValueRefusedError } from '../../errors';
+import type { ColumnBuilder, ColumnValues } from '../column-mapping';
 import type { ValueDecoder } from './value-decoder';
 
 
@@ -21,7 +22,7 @@ export class ListBuilder implements ColumnBuilder {
   ) {}
 
   private corrupt(): Error {
-    return new Error(`column "${this.column}": malformed binary array value (the select list does not match the column mapping)`);
+    return new CopyStreamError(`column "${this.column}": malformed binary array value (the select list does not match the column mapping)`);
   }
 
   append(buf: Buffer, start: number, end: number): void {
@@ -34,7 +35,7 @@ export class ListBuilder implements ColumnBuilder {
     }
     if (ndim !== 1) {
       if (ndim > 1 && ndim <= 6) {
-        throw new UnsupportedColumnError(
+        throw new ValueRefusedError(
           this.column,
           `a ${ndim}-dimensional array value cannot be exported as a Parquet LIST; only one-dimensional arrays are supported`,
         );
@@ -45,7 +46,7 @@ export class ListBuilder implements ColumnBuilder {
     const count = buf.readInt32BE(start + 12);
     const lower = buf.readInt32BE(start + 16);
     if (lower !== 1) {
-      throw new UnsupportedColumnError(
+      throw new ValueRefusedError(
         this.column,
         `an array value with lower bound ${lower} cannot be exported as a Parquet LIST without losing its bounds; only arrays starting at index 1 are supported`,
       );

@@ -6,7 +6,7 @@
  * timestamp infinity = INT64 max, -infinity = -INT64 max; date infinity = INT32 max, -infinity = -INT32 max.
  * A finite timestamp that does not fit (after 294246 AD, where Postgres still has values) is an error.
  */
-import { UnsupportedColumnError } from '../column-mapping';
+import { ValueRefusedError } from '../../errors';
 import { FixedWidthBuilder, Int64WordsBuilder } from './fixed-width';
 import { badFieldLength, type ValueDecoder } from './value-decoder';
 
@@ -36,8 +36,8 @@ function shiftDate(raw: number): number {
   return raw + PG_EPOCH_DAYS;
 }
 
-function tooLate(column: string): UnsupportedColumnError {
-  return new UnsupportedColumnError(
+function tooLate(column: string): ValueRefusedError {
+  return new ValueRefusedError(
     column,
     'a timestamp after 294246 AD does not fit Parquet TIMESTAMP(MICROS) (int64 microseconds since 1970)',
   );

@@ -3,6 +3,7 @@
  * column builder that collects such values in a JS array (for types that have no typed-array form, and for
  * the elements of LIST columns).
  */
+import { CopyStreamError } from '../../errors';
 import type { ColumnBuilder, ColumnValues } from '../column-mapping';
 
 /** Turns one non-NULL binary field `buf[start, end)` into the value written for it. Must copy what it keeps. */
@@ -46,7 +47,7 @@ export class DecodedColumnBuilder implements ColumnBuilder {
 
 /** The error for a field whose length does not fit its type: the COPY query and the mapping disagree. */
 export function badFieldLength(column: string, type: string, expected: number, actual: number): Error {
-  return new Error(
+  return new CopyStreamError(
     `column "${column}": a ${type} field must be ${expected} bytes in binary COPY, got ${actual} (the select list does not match the column mapping)`,
   );
 }

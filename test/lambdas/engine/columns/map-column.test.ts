@@ -1,7 +1,7 @@
 import { rowValues } from '../../../support/flat-values';
 import { describe, expect, it } from 'vitest';
 import type { CatalogColumn } from '../../../../lambdas/engine/contracts';
-import { UnsupportedColumnError } from '../../../../lambdas/engine/columns/column-mapping';
+import { ValueRefusedError } from '../../../../lambdas/engine/errors';
 import { decimalByteLength, decimalShape } from '../../../../lambdas/engine/columns/builders/decimal';
 import { mapColumn, mappingFromPlan } from '../../../../lambdas/engine/columns/map-column';
 import { PgArrayOid, PgOid } from '../../../../lambdas/engine/columns/pg-oids';
@@ -174,7 +174,7 @@ describe('mapColumn', () => {
     const max = numericField(6, 0, 10, [9999, 9999, 9999, 9999, 9999, 9999, 9999, 9999, 9999, 9900]);
     expect(take(38, 10, [max])).toEqual([10n ** 38n - 1n]);
     const nan = numericField(0, 0xc000, 0, []);
-    expect(() => take(10, 2, [nan])).toThrow(UnsupportedColumnError);
+    expect(() => take(10, 2, [nan])).toThrow(ValueRefusedError);
     expect(() => take(10, 2, [nan])).toThrow(/column "amount": numeric value NaN/);
   });
 });

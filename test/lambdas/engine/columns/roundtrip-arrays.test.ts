@@ -4,7 +4,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { UnsupportedColumnError } from '../../../../lambdas/engine/columns/column-mapping';
+import { ValueRefusedError } from '../../../../lambdas/engine/errors';
 import { compareColumn, exportTable, sqlString, useRoundTripFixture } from '../../../support/type-roundtrip';
 
 const fx = useRoundTripFixture();
@@ -162,8 +162,8 @@ describe('values refused loudly', () => {
       'bad_nan',
       `CREATE TABLE bad_nan (id int, "Price ü" numeric(10,2)); INSERT INTO bad_nan VALUES (1, 1.5), (2, 'NaN');`,
     );
-    expect(error).toBeInstanceOf(UnsupportedColumnError);
-    expect((error as UnsupportedColumnError).column).toBe('Price ü');
+    expect(error).toBeInstanceOf(ValueRefusedError);
+    expect((error as ValueRefusedError).column).toBe('Price ü');
     expect((error as Error).message).toMatch(/column "Price ü": numeric value NaN cannot be stored in Parquet DECIMAL\(10,2\)/);
   });
 
@@ -172,8 +172,8 @@ describe('values refused loudly', () => {
       'bad_2d',
       `CREATE TABLE bad_2d (id int, grid int[]); INSERT INTO bad_2d VALUES (1, '{1,2}'), (2, '{{1,2},{3,4}}');`,
     );
-    expect(error).toBeInstanceOf(UnsupportedColumnError);
-    expect((error as UnsupportedColumnError).column).toBe('grid');
+    expect(error).toBeInstanceOf(ValueRefusedError);
+    expect((error as ValueRefusedError).column).toBe('grid');
     expect((error as Error).message).toMatch(/2-dimensional array/);
   });
 
@@ -182,7 +182,7 @@ describe('values refused loudly', () => {
       'bad_bound',
       `CREATE TABLE bad_bound (id int, xs text[]); INSERT INTO bad_bound VALUES (1, '[0:1]={a,b}');`,
     );
-    expect(error).toBeInstanceOf(UnsupportedColumnError);
+    expect(error).toBeInstanceOf(ValueRefusedError);
     expect((error as Error).message).toMatch(/column "xs": an array value with lower bound 0/);
   });
 
@@ -191,8 +191,8 @@ describe('values refused loudly', () => {
       'bad_ts',
       `CREATE TABLE bad_ts (id int, at timestamp); INSERT INTO bad_ts VALUES (1, '294270-01-01 00:00:00');`,
     );
-    expect(error).toBeInstanceOf(UnsupportedColumnError);
-    expect((error as UnsupportedColumnError).column).toBe('at');
+    expect(error).toBeInstanceOf(ValueRefusedError);
+    expect((error as ValueRefusedError).column).toBe('at');
   });
 
   it('keeps NaN and infinities of an unconstrained numeric column as text', async () => {
