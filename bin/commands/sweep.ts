@@ -20,7 +20,10 @@ export function parseAge(value: string): number {
 export async function sweep(options: SweepOptions, out: (line: string) => void): Promise<void> {
   const hours = parseAge(options.olderThan);
   const destination = openDestination(options.dest, { s3Endpoint: options.s3Endpoint });
-  const swept = await sweepAbandonedRuns(destination, '', hours, { dryRun: options.dryRun });
+  const swept = await sweepAbandonedRuns(destination, '', hours, {
+    dryRun: options.dryRun,
+    onSkip: (runDir, reason) => out(`left ${destination.location(runDir)} alone: ${reason}`),
+  });
   const verb = options.dryRun ? 'would remove' : 'removed';
   for (const run of swept) out(`${verb} ${destination.location(run.runDir)} (planned ${run.plannedAt}, never committed, ${run.objects} object(s))`);
   out(`${swept.length} abandoned run(s) older than ${hours} h ${options.dryRun ? 'found' : 'removed'} under ${destination.root}`);

@@ -12,6 +12,7 @@ import type { Destination } from '../../lambdas/engine/destinations/destination'
 import { LocalFolderDestination } from '../../lambdas/engine/destinations/local-folder';
 import { openDestination } from '../../lambdas/engine/destinations/open-destination';
 import { InputError, VerificationError } from '../../lambdas/engine/errors';
+import { readDocument } from '../../lambdas/engine/run/documents';
 import { checkRunId, manifestKey, successKey } from '../../lambdas/engine/run/layout';
 import { quoteIdent } from '../../lambdas/engine/postgres/table-name';
 import { type DuckDB, openDuckDB, sqlString } from '../local/duckdb-reader';
@@ -59,7 +60,8 @@ async function verifyTable(destination: Destination, runDir: string, duck: DuckD
     throw new VerificationError(`${where}: ${why}`);
   };
   if ((await destination.get(successKey(runDir))) === null) fail('no _SUCCESS: the run never committed');
-  const manifest = JSON.parse((await destination.get(manifestKey(runDir)))!.toString('utf8')) as RunManifest;
+  const manifest = await readDocument(destination, 'run', manifestKey(runDir));
+  if (!manifest) return fail('no _manifest.json');
 
   for (const part of manifest.parts) {
     const size = await destination.size(`${runDir}/${part.path}`);

@@ -6,6 +6,7 @@ import { DuckDBInstance } from '@duckdb/node-api';
 import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { RunManifest } from '../../lambdas/engine/contracts';
+import { parseDocument } from '../../lambdas/engine/run/documents';
 
 export type Row = Record<string, unknown>;
 
@@ -35,7 +36,7 @@ export function sqlString(value: string): string {
 
 /** `read_parquet([...])` over the parts a local manifest lists. */
 export async function readManifest(manifestPath: string): Promise<{ manifest: RunManifest; source: string }> {
-  const manifest = JSON.parse(await readFile(manifestPath, 'utf8')) as RunManifest;
+  const manifest = parseDocument('run', await readFile(manifestPath), manifestPath);
   const files = manifest.parts.map((p) => sqlString(join(dirname(manifestPath), p.path)));
   return { manifest, source: `read_parquet([${files.join(', ')}])` };
 }

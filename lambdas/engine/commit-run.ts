@@ -3,12 +3,13 @@
  * agree. Order matters for readers: `_manifest.json`, then stray parts removed, then `_SUCCESS`, then the
  * table's `_latest.json`. Committing an already committed run changes nothing and returns the same answer.
  */
-import type { CommitResult, RunManifest, ShardManifest, TablePlan } from './contracts';
+import type { CommitResult, LatestPointer, RunManifest, ShardManifest, TablePlan } from './contracts';
 import type { EngineEnvironment } from './environment';
 import { CommitError } from './errors';
 import { faultPoint } from './run/fault-points';
 import { DEFAULT_SWEEP_AFTER_HOURS, sweepAbandonedRuns } from './run/sweep';
 import { loadPlan } from './run/plan-store';
+import { DOCUMENT_VERSION, readDocument, serializeDocument } from './run/documents';
 import { latestKey, manifestKey, PART_PATTERN, shardManifestKey, successKey } from './run/layout';
 
 export interface CommitEvent {
@@ -37,19 +38,18 @@ export async function commitRun(event: CommitEvent, env: EngineEnvironment): Pro
 }
 
 async function committedManifest(plan: TablePlan, env: EngineEnvironment): Promise<RunManifest | null> {
-  if (!(await env.destination.get(successKey(plan.runDir)))) return null;
-  const body = await env.destination.get(manifestKey(plan.runDir));
-  if (!body) throw new CommitError(`table ${plan.table}: _SUCCESS without _manifest.json in ${env.destination.location(plan.runDir)}`);
-  return JSON.parse(body.toString('utf8')) as RunManifest;
+  if ((await env.destination.size(successKey(plan.runDir))) === null) return null;
+  const manifest = await readDocument(env.destination, 'run', manifestKey(plan.runDir));
+  if (!manifest) throw new CommitError(`table ${plan.table}: _SUCCESS without _manifest.json in ${env.destination.location(plan.runDir)}`);
+  return manifest;
 }
 
 async function commitTable(plan: TablePlan, env: EngineEnvironment): Promise<RunManifest> {
   const { destination } = env;
   const shards: ShardManifest[] = [];
   for (const task of plan.shards) {
-    const body = await destination.get(shardManifestKey(plan.runDir, task.shard));
-    if (!body) throw new CommitError(`table ${plan.table}: shard ${task.shard} of ${plan.shards.length} did not finish; nothing committed`);
-    const shard = JSON.parse(body.toString('utf8')) as ShardManifest;
+    const shard = await readDocument(destination, 'shard', shardManifestKey(plan.runDir, task.shard));
+    if (!shard) throw new CommitError(`table ${plan.table}: shard ${task.shard} of ${plan.shards.length} did not finish; nothing committed`);
     if (shard.runId !== plan.runId || shard.shard !== task.shard || JSON.stringify(shard.range) !== JSON.stringify(task.range)) {
       throw new CommitError(`table ${plan.table}: shard ${task.shard}'s manifest does not match the plan; nothing committed`);
     }
@@ -69,7 +69,7 @@ async function commitTable(plan: TablePlan, env: EngineEnvironment): Promise<Run
   }
 
   const manifest: RunManifest = {
-    version: 1,
+    version: DOCUMENT_VERSION,
     table: plan.table,
     runId: plan.runId,
     rows: shards.reduce((n, s) => n + s.rows, 0),
@@ -84,7 +84,7 @@ async function commitTable(plan: TablePlan, env: EngineEnvironment): Promise<Run
     committedAt: new Date().toISOString(),
     writer: WRITER,
   };
-  await destination.put(manifestKey(plan.runDir), JSON.stringify(manifest, null, 2));
+  await destination.put(manifestKey(plan.runDir), serializeDocument(manifest));
   faultPoint('after-run-manifest');
 
   // Parts of attempts that lost (retried, crashed) are not in any manifest; remove them so that even a reader
@@ -100,7 +100,10 @@ async function commitTable(plan: TablePlan, env: EngineEnvironment): Promise<Run
   await pointLatestAt(plan, manifest, env);
 
   const tableFolder = plan.runDir.slice(0, plan.runDir.lastIndexOf('/') + 1);
-  const swept = await sweepAbandonedRuns(destination, tableFolder, plan.options.sweepAfterHours ?? DEFAULT_SWEEP_AFTER_HOURS, { keepRunId: plan.runId });
+  const swept = await sweepAbandonedRuns(destination, tableFolder, plan.options.sweepAfterHours ?? DEFAULT_SWEEP_AFTER_HOURS, {
+    keepRunId: plan.runId,
+    onSkip: (runDir, reason) => env.log.warn('left an unreadable run folder alone', { runDir, reason }),
+  });
   if (swept.length > 0) env.log.warn('removed abandoned runs', { table: plan.table, runs: swept.map((r) => r.runId) });
   env.log.info('committed', { table: plan.table, runId: plan.runId, rows: manifest.rows, parts: parts.length });
   return manifest;
@@ -112,14 +115,15 @@ async function commitTable(plan: TablePlan, env: EngineEnvironment): Promise<Run
  */
 async function pointLatestAt(plan: TablePlan, manifest: RunManifest, env: EngineEnvironment): Promise<void> {
   const key = latestKey(plan.runDir);
-  const current = await env.destination.get(key);
-  if (current) {
-    const latest = JSON.parse(current.toString('utf8')) as { plannedAt?: string };
-    if (latest.plannedAt && latest.plannedAt > plan.plannedAt) return;
-  }
+  const current = await readDocument(env.destination, 'latest', key);
+  if (current && current.plannedAt > plan.plannedAt) return;
   const folder = plan.runDir.slice(plan.runDir.lastIndexOf('/') + 1);
-  await env.destination.put(
-    key,
-    JSON.stringify({ runId: plan.runId, manifest: `${folder}/_manifest.json`, plannedAt: plan.plannedAt, committedAt: manifest.committedAt }, null, 2),
-  );
+  const latest: LatestPointer = {
+    version: DOCUMENT_VERSION,
+    runId: plan.runId,
+    manifest: `${folder}/_manifest.json`,
+    plannedAt: plan.plannedAt,
+    committedAt: manifest.committedAt,
+  };
+  await env.destination.put(key, serializeDocument(latest));
 }

@@ -174,6 +174,17 @@ export interface RunManifest {
   writer: string;
 }
 
+/** `<schema>/<table>/_latest.json`: the newest committed run of a table. */
+export interface LatestPointer {
+  version: 1;
+  runId: string;
+  /** The run manifest, relative to the table folder: `run=<runId>/_manifest.json`. */
+  manifest: string;
+  /** When the run was planned: `_latest.json` never moves to a run planned earlier than the one it names. */
+  plannedAt: string;
+  committedAt: string;
+}
+
 /** What Export returns to the Map (discarded by the state machine; useful in logs and execution history). */
 export interface ShardResult {
   table: string;

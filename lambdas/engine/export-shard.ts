@@ -16,11 +16,12 @@ import { describeTable } from './postgres/catalog';
 import type { ShardChecksum, ShardManifest, ShardResult, ShardTask, TablePlan } from './contracts';
 import { BinaryCopyParser } from './postgres/binary-copy-parser';
 import type { EngineEnvironment } from './environment';
-import { CountMismatchError, SchemaChangedError } from './errors';
+import { CountMismatchError, InternalError, SchemaChangedError } from './errors';
 import { faultPoint } from './run/fault-points';
 import { beginReadOnly } from './postgres/snapshot';
 import { PartSequence } from './parquet/part-sequence';
 import { loadPlan } from './run/plan-store';
+import { DOCUMENT_VERSION, readDocument, serializeDocument } from './run/documents';
 import { shardManifestKey } from './run/layout';
 import { rangePredicate } from './postgres/shard-planner';
 import { quoteIdent } from './postgres/table-name';
@@ -39,9 +40,9 @@ export async function exportShard(task: ShardTask, env: EngineEnvironment): Prom
   const progress = (state: 'started' | 'running' | 'done' | 'skipped', rows: number, bytes: number) =>
     env.onProgress?.({ runId: task.runId, table: task.table, shard: task.shard, shardCount: task.shardCount, rows, bytes, state });
 
-  const finished = await destination.get(manifestKey);
+  const finished = await readDocument(destination, 'shard', manifestKey);
   if (finished) {
-    const manifest = JSON.parse(finished.toString('utf8')) as ShardManifest;
+    const manifest = finished;
     progress('skipped', manifest.rows, manifest.bytes);
     env.log.info('shard already finished; reusing it', { table: task.table, shard: task.shard, rows: manifest.rows });
     return resultOf(manifest);
@@ -124,7 +125,7 @@ export async function exportShard(task: ShardTask, env: EngineEnvironment): Prom
   const bytesDone = parts.bytes;
 
   const manifest: ShardManifest = {
-    version: 1,
+    version: DOCUMENT_VERSION,
     runId: task.runId,
     table: task.table,
     shard: task.shard,
@@ -137,12 +138,13 @@ export async function exportShard(task: ShardTask, env: EngineEnvironment): Prom
     snapshot: task.snapshot ?? null,
     seconds: (Date.now() - started) / 1000,
   };
-  const created = await destination.putIfAbsent(manifestKey, JSON.stringify(manifest, null, 2));
+  const created = await destination.putIfAbsent(manifestKey, serializeDocument(manifest));
   faultPoint('after-shard-manifest', task.shard);
   if (!created) {
     // Another attempt of this shard finished first (e.g. a retry after a lost response): its output stands,
     // and Commit sweeps ours, which no manifest lists.
-    const winner = JSON.parse((await destination.get(manifestKey))!.toString('utf8')) as ShardManifest;
+    const winner = await readDocument(destination, 'shard', manifestKey);
+    if (!winner) throw new InternalError(`${destination.location(manifestKey)} was created by another attempt but cannot be read back`);
     progress('done', winner.rows, winner.bytes);
     return resultOf(winner);
   }

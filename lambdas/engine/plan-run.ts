@@ -6,11 +6,12 @@
 import { COMPRESSIONS, type ExecutionInput, type ExportOptions, type PlanResult, type TablePlan } from './contracts';
 import { describeTable } from './postgres/catalog';
 import type { EngineEnvironment } from './environment';
-import { InputError } from './errors';
+import { InputError, InternalError } from './errors';
 import { faultPoint } from './run/fault-points';
 import { beginReadOnly, checkSnapshotId } from './postgres/snapshot';
 import { DEFAULT_SWEEP_AFTER_HOURS } from './run/sweep';
 import { checkRunId, newRunId, planKey, runDirOf } from './run/layout';
+import { DOCUMENT_VERSION, readDocument, serializeDocument } from './run/documents';
 import { planRanges, shardCountFor, splitKeyOf } from './postgres/shard-planner';
 import { mapColumn } from './columns/map-column';
 
@@ -50,7 +51,7 @@ export async function planRun(event: PlanEvent, env: EngineEnvironment): Promise
       const ranges = await planRanges(client, table, splitKey, shardCountFor(input.shards ?? 'auto', table));
       const runDir = runDirOf(table.schema, table.name, runId);
       plans.push({
-        version: 1,
+        version: DOCUMENT_VERSION,
         runId,
         table: table.quoted,
         schema: table.schema,
@@ -91,14 +92,15 @@ async function recordPlan(plan: TablePlan, env: EngineEnvironment): Promise<Tabl
   const key = planKey(plan.runDir);
   let created: boolean;
   try {
-    created = await env.destination.putIfAbsent(key, JSON.stringify(plan, null, 2));
+    created = await env.destination.putIfAbsent(key, serializeDocument(plan));
   } catch (error) {
     // The first write of a run: a destination that cannot be written fails here, before any shard runs.
     const e = error as { code?: string; name?: string; message?: string };
     throw new InputError(`cannot write to ${env.destination.root}: ${e.code ?? e.name ?? 'error'}: ${(e.message ?? '').split('\n')[0]}`, { cause: error });
   }
   if (created) return plan;
-  const existing = JSON.parse((await env.destination.get(key))!.toString('utf8')) as TablePlan;
+  const existing = await readDocument(env.destination, 'plan', key);
+  if (!existing) throw new InternalError(`${env.destination.location(key)} exists but cannot be read back`);
   const shape = (p: TablePlan) => JSON.stringify(p.columns.map((c) => [c.name, c.pgType, c.parquetType]));
   if (shape(existing) !== shape(plan)) {
     throw new InputError(

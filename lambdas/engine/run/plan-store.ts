@@ -2,6 +2,7 @@
 import type { TablePlan } from '../contracts';
 import type { Destination } from '../destinations/destination';
 import { RunDocumentError } from '../errors';
+import { readDocument } from './documents';
 import { planKey } from './layout';
 
 const cache = new Map<string, TablePlan>();
@@ -10,9 +11,8 @@ export async function loadPlan(destination: Destination, runDir: string): Promis
   const cacheKey = `${destination.root}|${runDir}`;
   const cached = cache.get(cacheKey);
   if (cached) return cached;
-  const body = await destination.get(planKey(runDir));
-  if (!body) throw new RunDocumentError(`no plan at ${destination.location(planKey(runDir))}: was this run planned?`);
-  const plan = JSON.parse(body.toString('utf8')) as TablePlan;
+  const plan = await readDocument(destination, 'plan', planKey(runDir));
+  if (!plan) throw new RunDocumentError(`no plan at ${destination.location(planKey(runDir))}: was this run planned?`);
   cache.set(cacheKey, plan);
   if (cache.size > 256) cache.delete(cache.keys().next().value!);
   return plan;

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parseAge } from '../../../../bin/commands/sweep';
+import type { TablePlan } from '../../../../lambdas/engine/contracts';
 import { LocalFolderDestination } from '../../../../lambdas/engine/destinations/local-folder';
 import { sweepAbandonedRuns } from '../../../../lambdas/engine/run/sweep';
 
@@ -11,7 +12,12 @@ let destination: LocalFolderDestination;
 
 async function fakeRun(runId: string, plannedAt: string, committed: boolean) {
   const dir = `public/t/run=${runId}`;
-  await destination.put(`${dir}/_plan.json`, JSON.stringify({ runId, plannedAt }));
+  const plan: TablePlan = {
+    version: 1, runId, table: '"public"."t"', schema: 'public', name: 't', runDir: dir, columns: [], splitKey: null, shards: [],
+    options: { compression: 'SNAPPY', rowGroupBytes: 1024, partBytes: 1024, statementTimeoutMs: 1000, lockTimeoutMs: 100, sweepAfterHours: 48 },
+    plannedAt, estimatedRows: 0,
+  };
+  await destination.put(`${dir}/_plan.json`, JSON.stringify(plan));
   await destination.put(`${dir}/part-00000-0000-abcd1234.parquet`, 'PAR1');
   await destination.put(`${dir}/_shards/00000.json`, '{}');
   if (committed) {

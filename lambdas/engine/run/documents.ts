@@ -1,0 +1,157 @@
+/**
+ * The JSON files pgsip writes beside the Parquet — `_plan.json`, `_shards/<n>.json`, `_manifest.json`,
+ * `_latest.json` — and the one way to read each back. Everything read from a destination was written by some
+ * version of pgsip, possibly another one, or changed by hand since: a reader checks the format `version`
+ * first (refusing one it does not know, with a message that says so) and then the shape, field by field,
+ * instead of trusting a cast. The schemas are checked against the interfaces in contracts.ts by the compiler.
+ *
+ * Validation uses valibot: a few kilobytes in the Lambda bundles, where a full schema library would be
+ * hundreds (see README, "Dependencies").
+ */
+import * as v from 'valibot';
+import {
+  COMPRESSIONS,
+  type LatestPointer,
+  type RunManifest,
+  type ShardManifest,
+  type TablePlan,
+} from '../contracts';
+import type { Destination } from '../destinations/destination';
+import { RunDocumentError } from '../errors';
+
+/** The format version this pgsip writes and reads, for every document. */
+export const DOCUMENT_VERSION = 1;
+
+const count = v.pipe(v.number(), v.integer(), v.minValue(0));
+const range = v.object({ lo: v.nullable(v.string()), hi: v.nullable(v.string()) });
+const part = v.object({ path: v.string(), rows: count, bytes: count });
+const checksum = v.object({ rows: count, keySum: v.nullable(v.string()) });
+const version = v.literal(DOCUMENT_VERSION);
+
+const shardTask = v.object({
+  runId: v.string(),
+  table: v.string(),
+  runDir: v.string(),
+  shard: count,
+  shardCount: count,
+  range,
+  snapshot: v.optional(v.string()),
+});
+
+const planSchema: v.GenericSchema<TablePlan> = v.object({
+  version,
+  runId: v.string(),
+  table: v.string(),
+  schema: v.string(),
+  name: v.string(),
+  runDir: v.string(),
+  columns: v.array(
+    v.object({
+      name: v.string(),
+      pgType: v.string(),
+      typeOid: count,
+      typmod: v.pipe(v.number(), v.integer()),
+      elemTypeOid: v.nullable(count),
+      nullable: v.boolean(),
+      parquetType: v.string(),
+    }),
+  ),
+  splitKey: v.nullable(v.object({ name: v.string(), pgType: v.string() })),
+  shards: v.array(shardTask),
+  options: v.object({
+    compression: v.picklist(COMPRESSIONS),
+    rowGroupBytes: count,
+    partBytes: count,
+    statementTimeoutMs: count,
+    lockTimeoutMs: count,
+    sweepAfterHours: v.number(),
+  }),
+  plannedAt: v.string(),
+  estimatedRows: v.number(),
+});
+
+const shardManifestSchema: v.GenericSchema<ShardManifest> = v.object({
+  version,
+  runId: v.string(),
+  table: v.string(),
+  shard: count,
+  range,
+  attempt: v.string(),
+  rows: count,
+  bytes: count,
+  parts: v.array(part),
+  checksum,
+  snapshot: v.nullable(v.string()),
+  seconds: v.number(),
+});
+
+const runManifestSchema: v.GenericSchema<RunManifest> = v.object({
+  version,
+  table: v.string(),
+  runId: v.string(),
+  rows: count,
+  bytes: count,
+  columns: v.array(v.object({ name: v.string(), pgType: v.string(), parquetType: v.string(), nullable: v.boolean() })),
+  parts: v.array(part),
+  shards: v.array(v.object({ shard: count, range, rows: count, checksum, parts: v.array(v.string()) })),
+  splitKey: v.nullable(v.string()),
+  consistency: v.picklist(['snapshot', 'per-shard']),
+  compression: v.string(),
+  startedAt: v.string(),
+  committedAt: v.string(),
+  writer: v.string(),
+});
+
+const latestSchema: v.GenericSchema<unknown, LatestPointer> = v.object({
+  // pgsip 0.1 wrote `_latest.json` without a version; its shape is version 1's.
+  version: v.optional(version, DOCUMENT_VERSION),
+  runId: v.string(),
+  manifest: v.string(),
+  plannedAt: v.string(),
+  committedAt: v.string(),
+});
+
+const KINDS = {
+  plan: { what: 'run plan', schema: planSchema },
+  shard: { what: 'shard manifest', schema: shardManifestSchema },
+  run: { what: 'run manifest', schema: runManifestSchema },
+  latest: { what: 'latest-run pointer', schema: latestSchema },
+} as const;
+
+export type DocumentKind = keyof typeof KINDS;
+type DocumentOf<K extends DocumentKind> = v.InferOutput<(typeof KINDS)[K]['schema']>;
+
+/** Parses one document; `where` names it in errors (its location). */
+export function parseDocument<K extends DocumentKind>(kind: K, body: Uint8Array | string, where: string): DocumentOf<K> {
+  const { what, schema } = KINDS[kind];
+  let json: unknown;
+  try {
+    json = JSON.parse(typeof body === 'string' ? body : Buffer.from(body).toString('utf8'));
+  } catch (error) {
+    throw new RunDocumentError(`${where} is not a ${what}: not valid JSON (${(error as Error).message.split('\n')[0]})`, { cause: error });
+  }
+  const found = typeof json === 'object' && json !== null ? (json as { version?: unknown }).version : undefined;
+  if (found !== undefined && found !== DOCUMENT_VERSION) {
+    throw new RunDocumentError(
+      `${where} is a ${what} of format version ${JSON.stringify(found)}; this pgsip reads version ${DOCUMENT_VERSION} (it was written by another pgsip version: use that one, or export again)`,
+    );
+  }
+  const parsed = v.safeParse(schema, json);
+  if (!parsed.success) {
+    const issue = parsed.issues[0];
+    const path = issue.path?.map((p) => String(p.key)).join('.') || '(the document)';
+    throw new RunDocumentError(`${where} is not a valid ${what}: ${path}: ${issue.message}`);
+  }
+  return parsed.output as DocumentOf<K>;
+}
+
+/** Reads a document from the destination: null when there is none, an error when it is not a valid one. */
+export async function readDocument<K extends DocumentKind>(destination: Destination, kind: K, key: string): Promise<DocumentOf<K> | null> {
+  const body = await destination.get(key);
+  return body === null ? null : parseDocument(kind, body, destination.location(key));
+}
+
+/** The text pgsip writes for a document (indented: people read manifests). */
+export function serializeDocument(document: TablePlan | ShardManifest | RunManifest | LatestPointer): string {
+  return JSON.stringify(document, null, 2);
+}
