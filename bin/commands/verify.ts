@@ -7,7 +7,6 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { RunManifest } from '../../lambdas/engine/contracts';
 import type { Destination } from '../../lambdas/engine/destinations/destination';
 import { LocalFolderDestination } from '../../lambdas/engine/destinations/local-folder';
 import { openDestination } from '../../lambdas/engine/destinations/open-destination';

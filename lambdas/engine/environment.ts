@@ -22,12 +22,25 @@ export interface ShardProgress {
   state: 'started' | 'running' | 'done' | 'skipped';
 }
 
+/**
+ * Seams for tests that need what production leaves to the data: row groups cut at an exact row count, and the
+ * COPY stream read in small slices (so rows straddle reads, as they do across network chunks). Unset in
+ * production; the shard pipeline is the same either way.
+ */
+export interface ExportTuning {
+  /** Also close a row group after this many rows (production closes them by `rowGroupBytes` only). */
+  rowGroupRows?: number;
+  /** Hand the COPY parser each network chunk in slices of at most this many bytes. */
+  readSliceBytes?: number;
+}
+
 export interface EngineEnvironment {
   destination: Destination;
   /** Opens a connection to the source; `applicationName` shows up in pg_stat_activity. */
   connect(applicationName: string): Promise<pg.Client>;
   log: EngineLog;
   onProgress?(progress: ShardProgress): void;
+  tuning?: ExportTuning;
 }
 
 export const silentLog: EngineLog = { info() {}, warn() {}, error() {} };

@@ -93,12 +93,19 @@ export async function exportShard(task: ShardTask, env: EngineEnvironment): Prom
       );
     };
 
-    const stream = client.query(copyStreams.to(sql));
-    for await (const chunk of stream as AsyncIterable<Buffer>) {
-      const added = parser.push(chunk);
+    const groupRows = env.tuning?.rowGroupRows ?? Number.POSITIVE_INFINITY;
+    const slice = env.tuning?.readSliceBytes ?? 0;
+    const consume = async (piece: Buffer) => {
+      const added = parser.push(piece);
       rowsInGroup += added;
       rows += added;
-      if (added > 0 && heldBytes(builders) >= plan.options.rowGroupBytes) await flushRowGroup();
+      if (added > 0 && (rowsInGroup >= groupRows || heldBytes(builders) >= plan.options.rowGroupBytes)) await flushRowGroup();
+    };
+
+    const stream = client.query(copyStreams.to(sql));
+    for await (const chunk of stream as AsyncIterable<Buffer>) {
+      if (slice > 0) for (let at = 0; at < chunk.length; at += slice) await consume(chunk.subarray(at, at + slice));
+      else await consume(chunk);
       if (Date.now() - lastReport >= PROGRESS_EVERY_MS) {
         lastReport = Date.now();
         progress('running', rows, parts.bytes);

@@ -18,7 +18,6 @@ import { propsFromConfig, type PgsipStack, type PgsipStackProps } from '../../li
 import { definitionFromTemplate } from '../../lib/state-machine-definition';
 
 type Json = any;
-const asList = <T>(x: T | T[]): T[] => (Array.isArray(x) ? x : [x]);
 const EXAMPLE = propsFromConfig(loadConfig(join(REPO_ROOT, 'pgsip.config.example.json')));
 
 function synth(props: PgsipStackProps) {

@@ -1,19 +1,24 @@
 /**
- * The real path for type tests: a table in Postgres → catalog columns → mappings → `COPY (SELECT ...) TO STDOUT
- * (FORMAT binary)` → BinaryCopyParser → builders → the Parquet part writer → a local file → DuckDB.
+ * The real path for type tests: a table in Postgres, exported by the engine phases that ship (Plan, one Export
+ * shard, Commit) into a local folder, read back by independent readers. Nothing here re-implements the
+ * export: the seams it uses are the engine's own (`ExportTuning`).
  */
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
-import { mkdtemp, rm, stat, open, type FileHandle } from 'node:fs/promises';
+import { parquetMetadata } from 'hyparquet';
+import { mkdtemp, open, readFile, rm, stat, type FileHandle } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import pg from 'pg';
-import { to as copyTo } from 'pg-copy-streams';
-import { BinaryCopyParser } from '../../lambdas/engine/postgres/binary-copy-parser';
+import { commitRun } from '../../lambdas/engine/commit-run';
+import type { Compression, RunManifest } from '../../lambdas/engine/contracts';
 import type { ObjectWriter } from '../../lambdas/engine/destinations/destination';
-import { createHyparquetPartWriter } from '../../lambdas/engine/parquet/hyparquet-part-writer';
-import type { CatalogColumn, Compression } from '../../lambdas/engine/contracts';
-import type { ColumnMapping } from '../../lambdas/engine/columns/column-mapping';
-import { mapColumn } from '../../lambdas/engine/columns/map-column';
+import { LocalFolderDestination } from '../../lambdas/engine/destinations/local-folder';
+import { type EngineEnvironment, silentLog } from '../../lambdas/engine/environment';
+import { exportShard } from '../../lambdas/engine/export-shard';
+import { planRun } from '../../lambdas/engine/plan-run';
+import { connect, targetFromUrl } from '../../lambdas/engine/postgres/connection';
+import { quoteIdent } from '../../lambdas/engine/postgres/table-name';
+import { parseDocument } from '../../lambdas/engine/run/documents';
 import { afterAll, beforeAll } from 'vitest';
 import { type RunningPostgres, startEmbeddedPostgres } from '../../bin/local/embedded-postgres';
 
@@ -49,9 +54,7 @@ export class FileObjectWriter implements ObjectWriter {
   }
 }
 
-export function quoteIdent(name: string): string {
-  return `"${name.replace(/"/g, '""')}"`;
-}
+export { quoteIdent };
 
 /** A client whose results are the raw Postgres text of every value (no type parsing at all). */
 export async function rawClient(url: string): Promise<pg.Client> {
@@ -61,108 +64,69 @@ export async function rawClient(url: string): Promise<pg.Client> {
   return client;
 }
 
-/** What the planner reads from the catalog, domains resolved to their base type (also for array elements). */
-export async function catalogColumns(client: pg.Client, table: string): Promise<CatalogColumn[]> {
-  const { rows } = await client.query<{
-    name: string;
-    pgtype: string;
-    typeoid: string;
-    typmod: string;
-    elemoid: string | null;
-    notnull: string;
-  }>(
-    `SELECT a.attname AS name,
-            format_type(a.atttypid, a.atttypmod) AS pgtype,
-            CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE a.atttypid END AS typeoid,
-            CASE WHEN t.typtype = 'd' AND a.atttypmod = -1 THEN t.typtypmod ELSE a.atttypmod END AS typmod,
-            CASE WHEN b.typcategory = 'A' AND b.typelem <> 0
-                 THEN CASE WHEN e.typtype = 'd' THEN e.typbasetype ELSE e.oid END END AS elemoid,
-            a.attnotnull AS notnull
-       FROM pg_attribute a
-       JOIN pg_type t ON t.oid = a.atttypid
-       JOIN pg_type b ON b.oid = CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE a.atttypid END
-       LEFT JOIN pg_type e ON e.oid = b.typelem
-      WHERE a.attrelid = $1::regclass AND a.attnum > 0 AND NOT a.attisdropped
-      ORDER BY a.attnum`,
-    [table],
-  );
-  return rows.map((r) => ({
-    name: r.name,
-    pgType: r.pgtype,
-    typeOid: Number(r.typeoid),
-    typmod: Number(r.typmod),
-    elemTypeOid: r.elemoid === null ? null : Number(r.elemoid),
-    nullable: r.notnull !== 't',
-  }));
+export interface ExportOptions {
+  /** Cut a row group every N rows (exact when `sliceBytes` is small enough that a slice holds at most one row). */
+  rowGroupRows?: number;
+  /** Feed the COPY parser slices of this many bytes: rows straddle reads. */
+  sliceBytes?: number;
+  compression?: Compression;
 }
 
 export interface ExportResult {
+  /** The run's one Parquet part. */
   file: string;
-  mappings: ColumnMapping[];
   rows: number;
-  bytes: number;
   rowGroups: number;
-  sink: FileObjectWriter;
+  manifest: RunManifest;
 }
 
-/** Exports `SELECT <mapped columns> FROM table [ORDER BY ...]` into `file`, cutting a row group every N rows. */
-export async function exportTable(
-  client: pg.Client,
-  table: string,
-  file: string,
-  options: {
-    orderBy?: string;
-    /** Cut a row group every N rows (exactly when `sliceBytes` is small). */
-    rowGroupRows?: number;
-    /** Feed the parser slices of this many bytes: rows straddle pushes and group sizes come out exact. */
-    sliceBytes?: number;
-    compression?: Compression;
-    metadata?: Record<string, string>;
-  } = {},
-): Promise<ExportResult> {
-  const mappings = (await catalogColumns(client, table)).map(mapColumn);
-  const builders = mappings.map((m) => m.newBuilder());
-  const select = mappings.map((m) => m.select(quoteIdent(m.plan.name))).join(', ');
-  const order = options.orderBy ? ` ORDER BY ${options.orderBy}` : '';
-  const sink = new FileObjectWriter(file);
-  const writer = createHyparquetPartWriter({
-    columns: mappings,
-    compression: options.compression ?? 'SNAPPY',
-    sink,
-    metadata: options.metadata,
-  });
-  const parser = new BinaryCopyParser(builders);
-  const groupRows = options.rowGroupRows ?? 100_000;
-  let taken = 0;
-  let rowGroups = 0;
-  const flush = async () => {
-    const rows = parser.rows - taken;
-    if (rows === 0) return;
-    taken = parser.rows;
-    rowGroups++;
-    await writer.writeRowGroup(
-      builders.map((b) => b.take()),
-      rows,
-    );
+let runs = 0;
+
+/** The engine environment a test export runs in: the fixture's Postgres, a folder destination, the given seams. */
+function environment(fx: RoundTripFixture, options: ExportOptions): EngineEnvironment {
+  const target = targetFromUrl(fx.db.url);
+  return {
+    destination: new LocalFolderDestination(join(fx.tmp.dir, 'lake')),
+    connect: (name) => connect(target, { applicationName: name }),
+    log: silentLog,
+    tuning: { rowGroupRows: options.rowGroupRows, readSliceBytes: options.sliceBytes },
   };
-  try {
-    const stream = client.query(copyTo(`COPY (SELECT ${select} FROM ${table}${order}) TO STDOUT (FORMAT binary)`));
-    const slice = options.sliceBytes ?? Infinity;
-    for await (const chunk of stream) {
-      const buf = chunk as Buffer;
-      for (let at = 0; at < buf.length; at += slice) {
-        parser.push(slice === Infinity ? buf : buf.subarray(at, at + slice));
-        if (parser.rows - taken >= groupRows) await flush();
-      }
-    }
-    parser.finish();
-    await flush();
-    const bytes = await writer.finish();
-    return { file, mappings, rows: parser.rows, bytes, rowGroups, sink };
-  } catch (error) {
-    await writer.abort();
-    throw error;
-  }
+}
+
+/**
+ * Exports `table` exactly as a run does, through the engine phases that ship: Plan (catalog, mapping,
+ * planner), one Export shard (binary COPY, parser, builders, Parquet writer) and Commit, into a local folder.
+ * Returns the run's single part file, which the tests read back with independent readers.
+ */
+export async function exportTable(fx: RoundTripFixture, table: string, options: ExportOptions = {}): Promise<ExportResult> {
+  const env = environment(fx, options);
+  const runId = `types-${++runs}`;
+  const plan = await planRun({ input: { tables: [table], shards: 1, runId, compression: options.compression } }, env);
+  for (const task of plan.shards) await exportShard(task, env);
+  const committed = await commitRun({ runId, tables: plan.tables }, env);
+  const manifestPath = committed.tables[0].manifest;
+  const manifest = parseDocument('run', await readFile(manifestPath), manifestPath);
+  if (manifest.parts.length !== 1) throw new Error(`expected one part, the run wrote ${manifest.parts.length}`);
+  const file = join(dirname(manifestPath), manifest.parts[0].path);
+  const bytes = await readFile(file);
+  const rowGroups = parquetMetadata(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength)).row_groups.length;
+  return { file, rows: manifest.rows, rowGroups, manifest };
+}
+
+/**
+ * Runs the same export expecting it to fail: returns the error and every file the failed shard left visible
+ * in its run folder (a refused value must leave nothing but the plan).
+ */
+export async function exportFailure(fx: RoundTripFixture, table: string, options: ExportOptions = {}): Promise<{ error: unknown; written: string[] }> {
+  const env = environment(fx, options);
+  const runId = `types-${++runs}`;
+  const plan = await planRun({ input: { tables: [table], shards: 1, runId } }, env);
+  const error = await exportShard(plan.shards[0], env).then(
+    () => null,
+    (e: unknown) => e,
+  );
+  const written = (await env.destination.list(`${plan.tables[0].runDir}/`)).map((k) => k.slice(plan.tables[0].runDir.length + 1));
+  return { error, written };
 }
 
 export interface Duck {

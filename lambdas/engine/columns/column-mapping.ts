@@ -3,7 +3,7 @@
  * `_plan.json`), the COPY reader (which feeds raw binary fields to builders) and the Parquet writer.
  */
 import type { SchemaElement } from 'hyparquet';
-import type { CatalogColumn, ColumnPlan } from '../contracts';
+import type { ColumnPlan } from '../contracts';
 import type { FlatColumn } from './flat-column';
 
 /**

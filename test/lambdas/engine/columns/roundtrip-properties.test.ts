@@ -4,12 +4,10 @@
  * back with DuckDB, value by value. A failure prints the smallest set of rows that breaks it.
  */
 import fc from 'fast-check';
-import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { compareColumn, exportTable, useRoundTripFixture } from '../../../support/type-roundtrip';
 
 const fx = useRoundTripFixture();
-let exports = 0;
 
 /** Runs per property: each run is one insert, one export and one DuckDB read (~50 ms). */
 const RUNS = 12;
@@ -28,8 +26,7 @@ async function load(table: string, columns: string[], rows: unknown[][]): Promis
   for (let i = 0; i < rows.length; i++) {
     await fx.client.query(`INSERT INTO ${table} (id, ${columns.join(', ')}) VALUES ($1, ${placeholders})`, [i + 1, ...rows[i]]);
   }
-  const file = join(fx.tmp.dir, `${table}-${exports++}.parquet`);
-  await exportTable(fx.client, table, file, { orderBy: 'id', rowGroupRows: 3, sliceBytes: 11 });
+  const file = (await exportTable(fx, table, { rowGroupRows: 3, sliceBytes: 11 })).file;
   return file;
 }
 
@@ -118,8 +115,7 @@ describe('property: temporal types', () => {
         };
         const values = rows.map((r, i) => `(${i + 1}, ${sqlOf(r[0], 'ts')}, ${sqlOf(r[1], 'tz')}, ${sqlOf(r[2], 'd')}, ${sqlOf(r[3], 't')})`);
         await fx.client.query(`INSERT INTO p_time VALUES ${values.join(', ')}`);
-        const file = join(fx.tmp.dir, `p_time-${exports++}.parquet`);
-        await exportTable(fx.client, 'p_time', file, { orderBy: 'id', rowGroupRows: 3, sliceBytes: 11 });
+        const file = (await exportTable(fx, 'p_time', { rowGroupRows: 3, sliceBytes: 11 })).file;
         for (const c of ['ts', 'tz']) {
           const pgExpr = `CASE WHEN isfinite(${c}) THEN (extract(epoch FROM ${c}) * 1000000)::bigint::text ELSE ${c}::text END`;
           const duckExpr = `CASE WHEN isinf(${c}) THEN CAST(${c} AS VARCHAR) ELSE CAST(epoch_us(${c}) AS VARCHAR) END`;

@@ -3,7 +3,6 @@
  * value with what Postgres says.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { join } from 'node:path';
 import { compareColumn, exportTable, sqlString, useRoundTripFixture } from '../../../support/type-roundtrip';
 
 const fx = useRoundTripFixture();
@@ -22,7 +21,7 @@ async function expectSameCounts(table: string, file: string, wheres: [pgWhere: s
 }
 
 async function describeTypes(file: string): Promise<Record<string, string>> {
-  const rows = await fx.duck.all(`DESCRIBE SELECT * FROM read_parquet(${sqlString(file)})`);
+  const rows = await fx.duck.all(`DESCRIBE SELECT * FROM read_parquet(${sqlString(file)}, hive_partitioning = false)`);
   return Object.fromEntries(rows.map((r) => [String(r.column_name), String(r.column_type)]));
 }
 
@@ -60,8 +59,8 @@ describe('integers, floats, booleans', () => {
         (9, 3, 4, 9007199254740993, 1.5, -0.0, true);
     `);
     // Row groups of two rows: some without NULLs (typed arrays), some with.
-    file = join(fx.tmp.dir, 'nums.parquet');
-    const result = await exportTable(fx.client, 'nums', file, { orderBy: 'id', rowGroupRows: 2, sliceBytes: 7 });
+    const result = await exportTable(fx, 'nums', { rowGroupRows: 2, sliceBytes: 7 });
+    file = result.file;
     expect(result.rows).toBe(9);
     expect(result.rowGroups).toBe(5);
   });
@@ -135,8 +134,7 @@ describe('numeric', () => {
         (7, 12345.6, 1234567890123456789.0123456789, 0.1, 10000, 10000, 10000, '-Infinity', 10000, 1200, 0.0001),
         (8, 1e9, 1e27, 0.5, 100000.5, 100000000000000000, 1e15, 1.10, 1.5e10, 9900, 0.005);
     `);
-    file = join(fx.tmp.dir, 'decs.parquet');
-    await exportTable(fx.client, 'decs', file, { orderBy: 'id', rowGroupRows: 3, sliceBytes: 5 });
+    file = (await exportTable(fx, 'decs', { rowGroupRows: 3, sliceBytes: 5 })).file;
   });
 
   it('keeps constrained numerics exactly as DECIMAL', async () => {
@@ -205,8 +203,7 @@ describe('date and time', () => {
         (9, NULL, NULL, NULL, NULL),
         (10, '2024-02-29', '01:02:03', '2024-02-29 01:02:03.4', '2024-02-29 01:02:03.4+09');
     `);
-    file = join(fx.tmp.dir, 'times.parquet');
-    await exportTable(fx.client, 'times', file, { orderBy: 'id', rowGroupRows: 4, sliceBytes: 3 });
+    file = (await exportTable(fx, 'times', { rowGroupRows: 4, sliceBytes: 3 })).file;
   });
 
   it('keeps dates to the day, ±infinity as DuckDB infinities', async () => {
@@ -291,8 +288,7 @@ describe('text-like, json, bytea, uuid and the text fallback', () => {
         (4, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
          NULL, NULL, NULL, NULL);
     `);
-    file = join(fx.tmp.dir, 'texts.parquet');
-    await exportTable(fx.client, table, file, { orderBy: 'id', rowGroupRows: 3, sliceBytes: 11 });
+    file = (await exportTable(fx, table, { rowGroupRows: 3, sliceBytes: 11 })).file;
   });
 
   it('keeps text, varchar, char(n) padding, name and enums byte for byte', async () => {
