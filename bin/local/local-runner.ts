@@ -2,17 +2,18 @@
  * Runs an export on this machine through the very state machine the CDK app deploys.
  *
  * The definition is not written twice: it comes out of synthesizing the CDK app in-process (bundling skipped,
- * the result cached by a hash of everything it depends on), and `aws-local-stepfunctions` executes it. Each Lambda task is served by its real handler module, given an
- * engine environment built from the CLI's flags instead of Lambda's environment variables. Any Task state
- * without a local handler is an error, so a run can never reach out to AWS by accident.
+ * the result cached by a hash of everything it depends on), and `aws-local-stepfunctions` executes it. Each
+ * Lambda Task is served by the engine phase its handler wraps (Plan, Export, Commit), given an engine
+ * environment built from the CLI's flags instead of Lambda's environment variables and Secrets Manager. Any
+ * Task state without a local handler is an error, so a run can never reach out to AWS by accident.
  */
 import './polyfills';
 import { StateMachine } from 'aws-local-stepfunctions';
-import { createCommitHandler } from '../../lambdas/commit/handler';
-import type { CommitResult, ExecutionInput, PlanResult } from '../../lambdas/engine/contracts';
+import { commitRun } from '../../lambdas/engine/commit-run';
+import type { CommitEvent, CommitResult, ExecutionInput, ExportShardEvent, PlanEvent, PlanResult } from '../../lambdas/engine/contracts';
 import type { EngineEnvironment } from '../../lambdas/engine/environment';
-import { createExportHandler } from '../../lambdas/export/handler';
-import { createPlanHandler } from '../../lambdas/plan/handler';
+import { exportShard, shardTaskOf } from '../../lambdas/engine/export-shard';
+import { planRun } from '../../lambdas/engine/plan-run';
 import { cachedSynthesizeDefinition } from './definition-cache';
 
 export interface LocalRunOptions {
@@ -40,13 +41,14 @@ function asLambdaTask<I, O>(handler: (event: I) => Promise<O>) {
 
 export async function runLocally(options: LocalRunOptions): Promise<LocalRunResult> {
   const { definition, taskFunctions } = await cachedSynthesizeDefinition({ concurrency: options.concurrency });
-  const environment = () => options.environment;
+  const env = options.environment;
   let plan: PlanResult | undefined;
-  const planHandler = createPlanHandler(environment);
+  // Each Task is served by the engine phase its Lambda handler wraps; the handlers' Lambda-only parts (Powertools
+  // logs and metrics, Secrets Manager) have no part in a local run.
   const handlers: Record<string, (input: unknown) => Promise<{ Payload: unknown }>> = {
-    Plan: asLambdaTask(async (event: Parameters<typeof planHandler>[0]) => (plan = await planHandler(event))),
-    ExportShard: asLambdaTask(createExportHandler(environment)),
-    Commit: asLambdaTask(createCommitHandler(environment)),
+    Plan: asLambdaTask(async (event: PlanEvent) => (plan = await planRun(event, env))),
+    ExportShard: asLambdaTask((event: ExportShardEvent) => exportShard(shardTaskOf(event), env)),
+    Commit: asLambdaTask((event: CommitEvent) => commitRun(event, env)),
   };
   const unserved = Object.keys(taskFunctions).filter((state) => !(state in handlers));
   if (unserved.length > 0) throw new Error(`the state machine has Task states with no local handler: ${unserved.join(', ')}`);

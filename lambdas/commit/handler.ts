@@ -1,28 +1,20 @@
-/** Commit: verify every shard of every table, then write manifests and `_SUCCESS`. */
-import type { CommitResult } from '../engine/contracts';
-import { type CommitEvent, commitRun } from '../engine/commit-run';
+/** Commit: verify every shard of every table, then write manifests and `_SUCCESS`. A thin shell over the engine's Commit phase. */
+import type { CommitEvent, CommitResult } from '../engine/contracts';
+import { commitRun } from '../engine/commit-run';
 import type { EngineEnvironment } from '../engine/environment';
 import { lambdaEnvironment, logger } from '../shared/lambda-environment';
 import { METRICS } from '../shared/metric-names';
 import { createMetrics, type LambdaContext, type LogSink, MetricUnit, type MetricsSink, observe } from '../shared/observability';
 
-/** Commit's payload; the state machine adds the execution id for the logs. */
-export type CommitLambdaEvent = CommitEvent & { executionId?: string };
-
-export function createCommitHandler(environment: () => EngineEnvironment) {
-  return async (event: CommitLambdaEvent): Promise<CommitResult> => commitRun(event, environment());
-}
-
 export function createCommitLambdaHandler(environment: () => EngineEnvironment, log: LogSink, metrics: MetricsSink) {
-  const run = createCommitHandler(environment);
-  return async (event: CommitLambdaEvent, context?: LambdaContext): Promise<CommitResult> =>
+  return async (event: CommitEvent, context?: LambdaContext): Promise<CommitResult> =>
     observe(
       log,
       metrics,
       context,
       { executionId: event.executionId, runId: event.runId },
       async () => {
-        const result = await run(event);
+        const result = await commitRun(event, environment());
         // One record per table: the freshness alarm watches TableCommitted per table.
         for (const t of result.tables) {
           metrics.addDimension('table', t.table);

@@ -3,7 +3,7 @@
  * agree. Order matters for readers: `_manifest.json`, then stray parts removed, then `_SUCCESS`, then the
  * table's `_latest.json`. Committing an already committed run changes nothing and returns the same answer.
  */
-import type { CommitResult, LatestPointer, RunManifest, ShardManifest, TablePlan } from './contracts';
+import type { CommitEvent, CommitResult, LatestPointer, RunManifest, ShardManifest, TablePlan } from './contracts';
 import type { EngineEnvironment } from './environment';
 import { CommitError } from './errors';
 import { faultPoint } from './run/fault-points';
@@ -11,11 +11,6 @@ import { DEFAULT_SWEEP_AFTER_HOURS, sweepAbandonedRuns } from './run/sweep';
 import { loadPlan } from './run/plan-store';
 import { DOCUMENT_VERSION, readDocument, serializeDocument } from './run/documents';
 import { latestKey, manifestKey, PART_PATTERN, shardManifestKey, successKey } from './run/layout';
-
-export interface CommitEvent {
-  runId: string;
-  tables: { table: string; runDir: string }[];
-}
 
 const WRITER = 'pgsip 0.1 (hyparquet-writer)';
 

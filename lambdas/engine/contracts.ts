@@ -37,6 +37,30 @@ export interface ExecutionInput {
   snapshot?: string;
 }
 
+/**
+ * The payloads the state machine hands each phase (built in lib/export-state-machine.ts); the local runner
+ * builds the same from the same definition.
+ */
+export interface PlanEvent {
+  input: ExecutionInput;
+  /** The execution's name: the run id when the input names none. */
+  executionName?: string;
+  /** For the logs. */
+  executionId?: string;
+}
+
+/**
+ * What the Distributed Map's ItemSelector hands Export: the shard task wrapped with the parent execution's id
+ * (for the logs). A bare `ShardTask` (older definitions, direct invocations) is accepted too.
+ */
+export type ExportShardEvent = ShardTask | { task: ShardTask; executionId?: string };
+
+export interface CommitEvent {
+  runId: string;
+  tables: { table: string; runDir: string }[];
+  executionId?: string;
+}
+
 /** Output options fixed at Plan time, so every shard of a run writes alike. */
 export interface ExportOptions {
   compression: Compression;

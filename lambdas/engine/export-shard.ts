@@ -13,7 +13,7 @@ import { randomBytes } from 'node:crypto';
 import type pg from 'pg';
 import copyStreams from 'pg-copy-streams';
 import { describeTable } from './postgres/catalog';
-import type { ShardChecksum, ShardManifest, ShardResult, ShardTask, TablePlan } from './contracts';
+import type { ExportShardEvent, ShardChecksum, ShardManifest, ShardResult, ShardTask, TablePlan } from './contracts';
 import { BinaryCopyParser } from './postgres/binary-copy-parser';
 import type { EngineEnvironment } from './environment';
 import { CountMismatchError, InternalError, SchemaChangedError } from './errors';
@@ -31,6 +31,11 @@ import { explainShardFailure } from './shard-failure';
 
 /** How often a running shard reports progress. */
 const PROGRESS_EVERY_MS = 1000;
+
+/** The shard task inside what the state machine hands Export (see `ExportShardEvent`). */
+export function shardTaskOf(event: ExportShardEvent): ShardTask {
+  return 'task' in event && event.task !== null && typeof event.task === 'object' ? event.task : (event as ShardTask);
+}
 
 export async function exportShard(task: ShardTask, env: EngineEnvironment): Promise<ShardResult> {
   const started = Date.now();

@@ -3,7 +3,7 @@
  * output. A re-run with the same run id reuses the recorded plan, so its shards line up with what already
  * finished.
  */
-import { COMPRESSIONS, type ExecutionInput, type ExportOptions, type PlanResult, type TablePlan } from './contracts';
+import { COMPRESSIONS, type ExecutionInput, type ExportOptions, type PlanEvent, type PlanResult, type TablePlan } from './contracts';
 import { describeTable } from './postgres/catalog';
 import type { EngineEnvironment } from './environment';
 import { InputError, InternalError } from './errors';
@@ -14,12 +14,6 @@ import { checkRunId, newRunId, planKey, runDirOf } from './run/layout';
 import { DOCUMENT_VERSION, readDocument, serializeDocument } from './run/documents';
 import { planRanges, shardCountFor, splitKeyOf } from './postgres/shard-planner';
 import { mapColumn } from './columns/map-column';
-
-/** Step Functions hands Plan the execution input together with the execution's name (the default run id). */
-export interface PlanEvent {
-  input: ExecutionInput;
-  executionName?: string;
-}
 
 export const DEFAULT_OPTIONS: ExportOptions = {
   compression: 'SNAPPY',

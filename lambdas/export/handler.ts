@@ -1,29 +1,14 @@
-/** Export: one shard task in, the shard's counts out. A thin shell over the engine. */
-import type { ShardResult, ShardTask } from '../engine/contracts';
+/** Export: one shard task in, the shard's counts out. A thin shell over the engine's Export phase. */
+import type { ExportShardEvent, ShardResult } from '../engine/contracts';
 import type { EngineEnvironment } from '../engine/environment';
-import { exportShard } from '../engine/export-shard';
+import { exportShard, shardTaskOf } from '../engine/export-shard';
 import { lambdaEnvironment, logger } from '../shared/lambda-environment';
 import { METRICS } from '../shared/metric-names';
 import { createMetrics, type LambdaContext, type LogSink, MetricUnit, type MetricsSink, observe } from '../shared/observability';
 
-/**
- * What the state machine hands Export: the Distributed Map's ItemSelector wraps the shard task with the
- * parent execution's id. A bare `ShardTask` (older definitions, direct invocations) is accepted too.
- */
-export type ExportEvent = ShardTask | { task: ShardTask; executionId?: string };
-
-export function shardTaskOf(event: ExportEvent): ShardTask {
-  return 'task' in event && event.task !== null && typeof event.task === 'object' ? event.task : (event as ShardTask);
-}
-
-export function createExportHandler(environment: () => EngineEnvironment) {
-  return async (event: ExportEvent): Promise<ShardResult> => exportShard(shardTaskOf(event), environment());
-}
-
 /** The Lambda entry point: logs keyed by execution, run, table and shard; metrics per table. */
 export function createExportLambdaHandler(environment: () => EngineEnvironment, log: LogSink, metrics: MetricsSink) {
-  const run = createExportHandler(environment);
-  return async (event: ExportEvent, context?: LambdaContext): Promise<ShardResult> => {
+  return async (event: ExportShardEvent, context?: LambdaContext): Promise<ShardResult> => {
     const task = shardTaskOf(event);
     const executionId = 'task' in event ? event.executionId : undefined;
     const keys = { executionId, runId: task.runId, table: task.table, shard: task.shard };
@@ -33,7 +18,7 @@ export function createExportLambdaHandler(environment: () => EngineEnvironment, 
       context,
       keys,
       async () => {
-        const result = await run(event);
+        const result = await exportShard(task, environment());
         metrics.addDimension('table', result.table);
         metrics.addMetadata('shard', String(result.shard));
         metrics.addMetadata('runId', task.runId);

@@ -12,10 +12,11 @@ import type { EngineEnvironment } from '../../../lambdas/engine/environment';
 import * as exportShard from '../../../lambdas/engine/export-shard';
 import { ShardRetryableError } from '../../../lambdas/engine/errors';
 import * as planRun from '../../../lambdas/engine/plan-run';
-import { createExportLambdaHandler, shardTaskOf } from '../../../lambdas/export/handler';
+import { shardTaskOf } from '../../../lambdas/engine/export-shard';
+import { createExportLambdaHandler } from '../../../lambdas/export/handler';
 import { createPlanLambdaHandler } from '../../../lambdas/plan/handler';
 
-vi.mock('../../../lambdas/engine/export-shard', () => ({ exportShard: vi.fn() }));
+vi.mock('../../../lambdas/engine/export-shard', async (original) => ({ ...(await original<object>()), exportShard: vi.fn() }));
 vi.mock('../../../lambdas/engine/commit-run', () => ({ commitRun: vi.fn() }));
 vi.mock('../../../lambdas/engine/plan-run', () => ({ planRun: vi.fn() }));
 
