@@ -52,15 +52,30 @@ interface ScalarMapping {
   /** Readable Parquet type for plans and manifests. */
   parquetType: string;
   leaf: Leaf;
-  /** Selected as `::text` (the value's Postgres text form) rather than in binary. */
-  textForm: boolean;
+  /** Selected in its Postgres text form (how, for a value and for an array of them), or null for binary. */
+  textForm: TextSelect | null;
   builder(column: string): ColumnBuilder;
   decoder(column: string): ValueDecoder;
 }
 
 const STRING_LEAF: Leaf = { type: 'BYTE_ARRAY', converted_type: 'UTF8', logical_type: { type: 'STRING' } };
 
-function bytesMapping(parquetType: string, leaf: Leaf, textForm: boolean, version: number | null = null): ScalarMapping {
+/** How a type is selected in its Postgres text form, alone and as the element type of an array. */
+interface TextSelect {
+  value(quotedIdent: string): string;
+  array(quotedIdent: string): string;
+}
+
+/** The cast to text, which for most types is the text Postgres prints (its output function). */
+const CAST_TO_TEXT: TextSelect = { value: (c) => `${c}::text`, array: (c) => `${c}::text[]` };
+
+/**
+ * inet's cast to text always adds the netmask (`::1/128`) where Postgres prints `::1`: its output function
+ * instead, and for arrays the array's own text form (which prints each element with it) parsed back as text[].
+ */
+const INET_OUTPUT: TextSelect = { value: (c) => `textin(inet_out(${c}))`, array: (c) => `${c}::text::text[]` };
+
+function bytesMapping(parquetType: string, leaf: Leaf, textForm: TextSelect | null, version: number | null = null): ScalarMapping {
   return {
     parquetType,
     leaf,
@@ -70,8 +85,9 @@ function bytesMapping(parquetType: string, leaf: Leaf, textForm: boolean, versio
   };
 }
 
-const TEXT = bytesMapping('STRING', STRING_LEAF, false);
-const TEXT_FORM = bytesMapping('STRING', STRING_LEAF, true);
+const TEXT = bytesMapping('STRING', STRING_LEAF, null);
+const TEXT_FORM = bytesMapping('STRING', STRING_LEAF, CAST_TO_TEXT);
+const INET_TEXT = bytesMapping('STRING', STRING_LEAF, INET_OUTPUT);
 
 // Converted type only: hyparquet-writer 0.17 writes the INTEGER logical type's bitWidth as a Thrift i32 where
 // the format says i8, and DuckDB rejects the whole footer ("TProtocolException: Invalid data"). Readers derive
@@ -98,7 +114,7 @@ function decimalMapping(typmod: number): ScalarMapping {
     return {
       parquetType,
       leaf: { type: 'INT32', ...common },
-      textForm: false,
+      textForm: null,
       builder: (column) => new DecodedColumnBuilder(new DecimalDecoder(column, precision, scale, 4)),
       decoder: (column) => new DecimalDecoder(column, precision, scale, 4),
     };
@@ -107,7 +123,7 @@ function decimalMapping(typmod: number): ScalarMapping {
     return {
       parquetType,
       leaf: { type: 'INT64', ...common },
-      textForm: false,
+      textForm: null,
       builder: (column) => new DecimalInt64Builder(column, precision, scale),
       decoder: (column) => new DecimalDecoder(column, precision, scale, 8),
     };
@@ -116,7 +132,7 @@ function decimalMapping(typmod: number): ScalarMapping {
   return {
     parquetType,
     leaf: { type: 'FIXED_LEN_BYTE_ARRAY', type_length: length, ...common },
-    textForm: false,
+    textForm: null,
     builder: (column) => new DecodedColumnBuilder(new DecimalDecoder(column, precision, scale, length)),
     decoder: (column) => new DecimalDecoder(column, precision, scale, length),
   };
@@ -129,7 +145,7 @@ function fixed(
   width: number,
   builder: (column: string) => ColumnBuilder,
 ): ScalarMapping {
-  return { parquetType, leaf, textForm: false, builder, decoder: (column) => new FixedDecoder(column, kind, width) };
+  return { parquetType, leaf, textForm: null, builder, decoder: (column) => new FixedDecoder(column, kind, width) };
 }
 
 function temporal(
@@ -138,7 +154,7 @@ function temporal(
   kind: 'date' | 'time' | 'timestamp',
   builder: (column: string) => ColumnBuilder,
 ): ScalarMapping {
-  return { parquetType, leaf, textForm: false, builder, decoder: (column) => new TemporalDecoder(column, kind) };
+  return { parquetType, leaf, textForm: null, builder, decoder: (column) => new TemporalDecoder(column, kind) };
 }
 
 function scalarMapping(typeOid: number, typmod: number): ScalarMapping {
@@ -163,16 +179,16 @@ function scalarMapping(typeOid: number, typmod: number): ScalarMapping {
     case PgOid.name:
       return TEXT;
     case PgOid.json:
-      return bytesMapping('JSON', { type: 'BYTE_ARRAY', converted_type: 'JSON', logical_type: { type: 'JSON' } }, false);
+      return bytesMapping('JSON', { type: 'BYTE_ARRAY', converted_type: 'JSON', logical_type: { type: 'JSON' } }, null);
     case PgOid.jsonb:
-      return bytesMapping('JSON', { type: 'BYTE_ARRAY', converted_type: 'JSON', logical_type: { type: 'JSON' } }, false, 1);
+      return bytesMapping('JSON', { type: 'BYTE_ARRAY', converted_type: 'JSON', logical_type: { type: 'JSON' } }, null, 1);
     case PgOid.bytea:
-      return bytesMapping('BYTE_ARRAY', { type: 'BYTE_ARRAY' }, false);
+      return bytesMapping('BYTE_ARRAY', { type: 'BYTE_ARRAY' }, null);
     case PgOid.uuid:
       return {
         parquetType: 'UUID',
         leaf: { type: 'FIXED_LEN_BYTE_ARRAY', type_length: 16, logical_type: { type: 'UUID' } },
-        textForm: false,
+        textForm: null,
         builder: newUuidBuilder,
         decoder: (column) => new UuidDecoder(column),
       };
@@ -203,6 +219,8 @@ function scalarMapping(typeOid: number, typmod: number): ScalarMapping {
         'timestamp',
         (c) => new TimestampBuilder(c),
       );
+    case PgOid.inet:
+      return INET_TEXT;
     default:
       // interval, enum, citext, inet, money, ranges, xml, timetz, oid, bit, "char", ...: Postgres text form.
       return TEXT_FORM;
@@ -231,7 +249,7 @@ export function mapColumn(col: CatalogColumn): ColumnMapping {
     const textForm = element.textForm;
     return {
       plan: { ...base, parquetType: `LIST<${element.parquetType}>` },
-      select: (quotedIdent) => (textForm ? `${quotedIdent}::text[]` : quotedIdent),
+      select: (quotedIdent) => (textForm ? textForm.array(quotedIdent) : quotedIdent),
       schema,
       newBuilder: () => new ListBuilder(name, element.decoder(name)),
     };
@@ -240,7 +258,7 @@ export function mapColumn(col: CatalogColumn): ColumnMapping {
   const textForm = scalar.textForm;
   return {
     plan: { ...base, parquetType: scalar.parquetType },
-    select: (quotedIdent) => (textForm ? `${quotedIdent}::text` : quotedIdent),
+    select: (quotedIdent) => (textForm ? textForm.value(quotedIdent) : quotedIdent),
     schema: [{ name, repetition_type: 'OPTIONAL', ...scalar.leaf }],
     newBuilder: () => scalar.builder(name),
   };

@@ -15,6 +15,8 @@ export const PgOid = {
   oid: 26,
   json: 114,
   xml: 142,
+  cidr: 650,
+  inet: 869,
   float4: 700,
   float8: 701,
   money: 790,
