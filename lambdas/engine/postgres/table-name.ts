@@ -80,9 +80,3 @@ export function splitTableList(list: string): string[] {
   out.push(current.trim());
   return out.filter((t) => t !== '');
 }
-
-/** A folder path for a table: readable where the name is plain, percent-encoded where it is not. */
-export function tablePath(schema: string, name: string): string {
-  const enc = (s: string) => (/^[a-z0-9_]+$/.test(s) ? s : encodeURIComponent(s).replace(/\./g, '%2E'));
-  return `${enc(schema)}/${enc(name)}`;
-}

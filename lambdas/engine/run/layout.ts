@@ -2,6 +2,8 @@
  * Where each file of a run lives, relative to the destination root. One place, so that Plan, Export, Commit
  * and readers agree:
  *
+ * (`<schema>` and `<table>` as `pathSegment` spells them)
+ *
  *   <schema>/<table>/run=<runId>/_plan.json              the plan (columns, types, ranges)
  *   <schema>/<table>/run=<runId>/part-<shard>-<seq>-<attempt>.parquet
  *   <schema>/<table>/run=<runId>/_shards/<shard>.json    a finished shard (written create-only)
@@ -10,7 +12,7 @@
  *   <schema>/<table>/_latest.json                        the newest committed run of the table
  */
 import { InputError } from '../errors';
-import { tablePath } from '../postgres/table-name';
+import { createHash } from 'node:crypto';
 
 const RUN_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$/;
 
@@ -27,7 +29,27 @@ export function newRunId(now = new Date()): string {
   return `${stamp}-${Math.random().toString(16).slice(2, 8)}`;
 }
 
-export const tableDir = (schema: string, name: string) => tablePath(schema, name);
+/**
+ * The folder name of a schema or table. A plain name (lower-case ASCII letters, digits and `_`: what Postgres
+ * folds an unquoted identifier to) is used as it is. Any other name becomes a readable lower-case form, `-`,
+ * and the first 8 hex digits of the SHA-256 of the exact name: `"Weird Table"` → `weird_table-<hash>`, `"Sales"`
+ * → `sales-<hash>`. So two names never share a folder (not even on a case-insensitive file system, where
+ * `Sales` and `sales` would), and paths hold no `%`, space or non-ASCII character, which S3 tooling and
+ * Hadoop's S3A handle badly. The exact name is in every plan and manifest.
+ */
+export function pathSegment(name: string): string {
+  if (/^[a-z0-9_]+$/.test(name)) return name;
+  const readable =
+    name
+      .normalize('NFKD')
+      .toLowerCase()
+      .replace(/[^a-z0-9_]+/g, '_')
+      .replace(/^_+|_+$/g, '')
+      .slice(0, 48) || 'name';
+  return `${readable}-${createHash('sha256').update(name, 'utf8').digest('hex').slice(0, 8)}`;
+}
+
+export const tableDir = (schema: string, name: string) => `${pathSegment(schema)}/${pathSegment(name)}`;
 export const runDirOf = (schema: string, name: string, runId: string) => `${tableDir(schema, name)}/run=${runId}`;
 export const planKey = (runDir: string) => `${runDir}/_plan.json`;
 export const shardManifestKey = (runDir: string, shard: number) => `${runDir}/_shards/${pad(shard, 5)}.json`;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseTableName, quoteTable, splitTableList, tablePath } from '../../../../lambdas/engine/postgres/table-name';
+import { parseTableName, quoteTable, splitTableList } from '../../../../lambdas/engine/postgres/table-name';
 
 describe('table names follow Postgres quoting', () => {
   it('folds unquoted identifiers to lower case and keeps quoted ones exactly', () => {
@@ -31,11 +31,5 @@ describe('table names follow Postgres quoting', () => {
 
   it('splits a table list only on commas outside quotes', () => {
     expect(splitTableList('a.b, public."c,d" ,e')).toEqual(['a.b', 'public."c,d"', 'e']);
-  });
-
-  it('makes folder names that cannot escape the table folder', () => {
-    expect(tablePath('public', 'orders')).toBe('public/orders');
-    expect(tablePath('public', 'Weird Table')).toBe('public/Weird%20Table');
-    expect(tablePath('..', 'a/b')).toBe('%2E%2E/a%2Fb');
   });
 });
