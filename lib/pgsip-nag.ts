@@ -1,7 +1,7 @@
 /**
  * cdk-nag (AwsSolutionsChecks) acknowledgements, each with its reason. Acknowledged through CDK's own
  * `Validations.of(construct).acknowledge`, one finding at a time (cdk-nag 3 style), so a new wildcard that
- * nobody reasoned about still fails `test/lib/nag.test.ts` and `cdk synth` with the plugin on.
+ * nobody reasoned about still fails the cdk-nag tests (test/lib/production-stack.test.ts) and `cdk synth`.
  *
  * IAM5 (wildcards) is decided per resource string, as cdk-nag flattens it (`<Logical.Arn>/exports/*`):
  * only the shapes listed in `WILDCARD_REASONS` are acknowledged, and `Resource::*` only for the actions

@@ -1,5 +1,5 @@
 /**
- * `pgsip bench`: pgsip side by side with Postgres's own COPY rate, on the orders table of DESIGN.md section 4.
+ * `pgsip bench`: pgsip side by side with Postgres's own COPY rate, on the orders table of docs/architecture.md ("Measured").
  *
  * In one run, against one Postgres (embedded unless --database-url is given):
  * 1. `COPY (SELECT ...) TO STDOUT (FORMAT binary)` received and thrown away: the ceiling (the fastest of three

@@ -175,7 +175,7 @@ export interface ShardChecksum {
   keySum: string | null;
 }
 
-/** The run manifest `_manifest.json`, contract in DESIGN.md section 3. Readers trust it, never a listing. */
+/** The run manifest `_manifest.json` (docs/architecture.md, "Contracts"). Readers trust it, never a listing. */
 export interface RunManifest {
   version: 1;
   table: string;

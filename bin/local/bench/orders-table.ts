@@ -1,5 +1,5 @@
 /**
- * The benchmark table: the orders shape of DESIGN.md section 4 (bigint, int, timestamptz, numeric(12,2), text,
+ * The benchmark table: the orders shape of docs/architecture.md ("Measured") (bigint, int, timestamptz, numeric(12,2), text,
  * nullable text, jsonb), generated deterministically from `generate_series`.
  */
 import type pg from 'pg';

@@ -50,7 +50,7 @@ export function targetFromUrl(url: string): ConnectionTarget {
   };
 }
 
-// Catalog answers stay text: pgsip never lets node-postgres's parsers near a value (DESIGN.md section 5).
+// Catalog answers stay text: pgsip never lets node-postgres's parsers near a value (docs/architecture.md, "Traps").
 const rawTypes = { getTypeParser: () => (value: string) => value } as unknown as pg.CustomTypesConfig;
 
 export async function connect(target: ConnectionTarget, options: ConnectOptions): Promise<pg.Client> {
