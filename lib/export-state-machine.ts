@@ -13,6 +13,7 @@ import {
   JitterType,
   JsonPath,
   LogLevel,
+  S3JsonItemReader,
   StateMachine,
   StateMachineType,
   TaskInput,
@@ -62,23 +63,17 @@ const RETRY_BACKOFF: Omit<RetryProps, 'errors'> = {
 export const TASK_TIMEOUT = Timeout.duration(Duration.minutes(16));
 
 export interface ExportStateMachineProps {
-  /** Plan: execution input -> `{ runId, tables, shards }` (`PlanResult` in lambdas/engine/contracts.ts). */
+  /**
+   * Plan: execution input -> `{ runId, items, concurrency, snapshot, ... }` (`PlanResult` in
+   * lambdas/engine/contracts.ts); it writes the shard list the Map reads to `items`.
+   */
   readonly planFunction: IFunction;
 
   /** Export: one `ShardTask` -> Parquet parts and a shard manifest on the destination. */
   readonly exportFunction: IFunction;
 
-  /** Commit: `{ runId, tables }` -> run manifests and `_SUCCESS` per table. */
+  /** Commit: `{ runId }` -> run manifests and `_SUCCESS` per table of the run. */
   readonly commitFunction: IFunction;
-
-  /**
-   * How many shards run at once: the Distributed Map's MaxConcurrency. Each running shard holds one database
-   * connection, so this is the connection budget pgsip may take from the source. Must be a positive integer
-   * (0 would mean "unlimited" to Step Functions).
-   *
-   * @default 4
-   */
-  readonly maxConcurrency?: number;
 
   /**
    * Timeout of a whole execution.
@@ -114,11 +109,6 @@ export class ExportStateMachine extends Construct {
   constructor(scope: Construct, id: string, props: ExportStateMachineProps) {
     super(scope, id);
 
-    const maxConcurrency = props.maxConcurrency ?? 4;
-    if (!Number.isInteger(maxConcurrency) || maxConcurrency < 1) {
-      throw new Error(`ExportStateMachine: maxConcurrency must be a positive integer, got ${maxConcurrency}`);
-    }
-
     // The payload wraps the execution input instead of passing `$` through, so Plan also learns the
     // execution name: the default runId when the input has none. Picking input fields one by one
     // (`"tables.$": "$.tables"`) would fail the state whenever an optional field such as runId is absent.
@@ -148,20 +138,25 @@ export class ExportStateMachine extends Construct {
     exportShard.addRetry({ errors: [...LAMBDA_TRANSIENT_ERRORS], ...RETRY_BACKOFF });
     exportShard.addRetry({ errors: [SHARD_RETRYABLE_ERROR], ...RETRY_BACKOFF });
 
-    // Items stay inline in the state (`$.shards`), no ItemReader: the local interpreter ignores ItemReader,
-    // and Plan keeps the shard list small. Results are discarded: Commit reads the shard manifests on the
-    // destination, and the Map's results could exceed the 256 KB state limit.
+    // The shard list is a file Plan wrote (`$.items`: bucket and key), read by the Map itself, so a run is not
+    // bounded by the 256 KB state limit. How many shards run at once comes from Plan's result too
+    // (`$.concurrency`: the run's concurrency, at most the deployment's connection budget), so one definition
+    // serves every budget and every run option. Results are discarded: Commit reads the shard manifests.
     // The ItemSelector wraps each shard task with the parent execution's id (a child execution of a
-    // Distributed Map has its own), so every Export log line names the run's execution:
-    // ExportShard receives `{ task: ShardTask, executionId: string }`.
+    // Distributed Map has its own) and the run's snapshot:
+    // ExportShard receives `{ task: ShardTask, executionId: string, snapshot: string | null }`.
     const exportShards = new DistributedMap(this, STATE_NAMES.exportShards, {
       stateName: STATE_NAMES.exportShards,
-      itemsPath: '$.shards',
+      itemReader: new S3JsonItemReader({
+        bucketNamePath: JsonPath.stringAt('$.items.bucket'),
+        key: JsonPath.stringAt('$.items.key'),
+      }),
       itemSelector: {
         task: JsonPath.objectAt('$$.Map.Item.Value'),
         executionId: JsonPath.stringAt('$$.Execution.Id'),
+        snapshot: JsonPath.stringAt('$.snapshot'),
       },
-      maxConcurrency,
+      maxConcurrencyPath: JsonPath.stringAt('$.concurrency'),
       // Any failed shard fails the run (0 is also the service default, so CDK does not render it).
       toleratedFailurePercentage: 0,
       resultPath: JsonPath.DISCARD,
@@ -173,7 +168,6 @@ export class ExportStateMachine extends Construct {
       lambdaFunction: props.commitFunction,
       payload: TaskInput.fromObject({
         runId: JsonPath.stringAt('$.runId'),
-        tables: JsonPath.listAt('$.tables'),
         executionId: JsonPath.stringAt('$$.Execution.Id'),
       }),
       outputPath: '$.Payload',

@@ -2,7 +2,7 @@
  * Alarms (to one SNS topic) and a CloudWatch dashboard for a pgsip deployment. Every alarm's description says
  * what fired and what to do; docs/operations.md has the longer runbook.
  */
-import { Duration } from 'aws-cdk-lib';
+import { Aws, Duration } from 'aws-cdk-lib';
 import {
   Alarm,
   ComparisonOperator,
@@ -16,7 +16,7 @@ import {
   type IMetric,
 } from 'aws-cdk-lib/aws-cloudwatch';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
-import { AnyPrincipal, Effect, PolicyStatement } from 'aws-cdk-lib/aws-iam';
+import { AnyPrincipal, Effect, PolicyStatement, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import type { IKey } from 'aws-cdk-lib/aws-kms';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import type { IStateMachine } from 'aws-cdk-lib/aws-stepfunctions';
@@ -78,6 +78,20 @@ export class PgsipMonitoring extends Construct {
           }),
         );
       }
+      // A topic policy replaces SNS's default one, which let the account publish: with only the TLS deny above,
+      // nothing could publish and no alarm would ever notify anyone. CloudWatch alarms of this account may.
+      topic.addToResourcePolicy(
+        new PolicyStatement({
+          sid: 'CloudWatchAlarmsPublish',
+          principals: [new ServicePrincipal('cloudwatch.amazonaws.com')],
+          actions: ['sns:Publish'],
+          resources: [topic.topicArn],
+          conditions: {
+            StringEquals: { 'aws:SourceAccount': Aws.ACCOUNT_ID },
+            ArnLike: { 'aws:SourceArn': `arn:${Aws.PARTITION}:cloudwatch:${Aws.REGION}:${Aws.ACCOUNT_ID}:alarm:*` },
+          },
+        }),
+      );
       for (const email of props.alarms?.emails ?? []) topic.addSubscription(new EmailSubscription(email));
       this.topic = topic;
     }

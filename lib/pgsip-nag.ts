@@ -10,6 +10,7 @@
 import { Aspects, type Stack, Validations } from 'aws-cdk-lib';
 import { CfnPolicy } from 'aws-cdk-lib/aws-iam';
 import type { IConstruct } from 'constructs';
+import { KEY_CLASSES, type KeyClass, keyPattern } from './export-key-classes';
 
 /** Actions AWS only authorizes on `Resource: "*"`. */
 const STAR_ONLY_ACTIONS: Record<string, string> = {
@@ -40,11 +41,11 @@ function wildcardReason(resource: string, actions: string[], exportPrefix: strin
     if (unexplained.length > 0) return undefined;
     return `Resource "*" is required by AWS for ${[...new Set(actions.map((a) => STAR_ONLY_ACTIONS[a]))].join('; ')}`;
   }
-  if (actions.every((a) => a.startsWith('s3:')) && resource.endsWith(`/${exportPrefix}/*/_plan.json`)) {
-    return `Plan reads and creates only _plan.json files under the export prefix "${exportPrefix}/"; run folders are named at run time`;
-  }
-  if (actions.every((a) => a.startsWith('s3:')) && resource.endsWith(`/${exportPrefix}/*`)) {
-    return `objects under the export prefix "${exportPrefix}/" only; run folders and part files are named at run time`;
+  if (actions.every((a) => a.startsWith('s3:'))) {
+    const keyClass = (Object.keys(KEY_CLASSES) as KeyClass[]).find((k) => resource.endsWith(`/${keyPattern(exportPrefix, k)}`));
+    if (keyClass) {
+      return `one class of keys under the export prefix, ${KEY_CLASSES[keyClass].what} (${keyPattern(exportPrefix, keyClass)}); tables, runs and parts are named at run time`;
+    }
   }
   if (actions.every((a) => a === 'lambda:InvokeFunction') && /^<(Plan|Export|Commit)Function[0-9A-F]{8}\.Arn>:\*$/.test(resource)) {
     return 'the state machine invokes its own three functions, any version or alias of them (CDK LambdaInvoke grant)';

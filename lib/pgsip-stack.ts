@@ -19,6 +19,7 @@ import { StepFunctionsStartExecution } from 'aws-cdk-lib/aws-scheduler-targets';
 import { Secret, type ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
 import { METRIC_NAMESPACE } from '../lambdas/shared/metric-names';
+import { KEY_CLASSES, type KeyClass, keyPattern } from './export-key-classes';
 import { ExportStateMachine } from './export-state-machine';
 import type { PgsipConfig, ScheduleConfig } from './pgsip-config';
 import { PgsipFunction } from './pgsip-function';
@@ -109,6 +110,8 @@ export class PgsipStack extends Stack {
   public readonly bucket: IBucket;
   public readonly accessLogsBucket?: Bucket;
   public readonly databaseSecret: ISecret;
+  /** True when the stack created a placeholder secret (encrypted with the stack key). */
+  private readonly createdSecret: boolean;
   public readonly exportPrefix: string;
   /** `s3://<bucket>/<prefix>`: what the functions receive as PGSIP_DEST. */
   public readonly destination: string;
@@ -131,7 +134,6 @@ export class PgsipStack extends Stack {
       throw new Error(`PgsipStack: concurrency must be a positive integer, got ${concurrency}`);
     }
     this.exportPrefix = exportPrefix;
-    const objects = `${exportPrefix}/*`;
 
     // Storage ------------------------------------------------------------------------------------------
     if (props.kmsKeyArn) {
@@ -214,6 +216,7 @@ export class PgsipStack extends Stack {
       this.bucket = bucket;
     }
 
+    this.createdSecret = props.databaseSecretArn === undefined;
     this.databaseSecret = props.databaseSecretArn
       ? Secret.fromSecretCompleteArn(this, 'DatabaseSecret', props.databaseSecretArn)
       : new Secret(this, 'DatabaseSecret', {
@@ -263,34 +266,51 @@ export class PgsipStack extends Stack {
       POWERTOOLS_SERVICE_NAME: this.stackName,
       POWERTOOLS_METRICS_NAMESPACE: METRIC_NAMESPACE,
     };
-    const common = { environment, network, caBundleFile: props.caBundleFile };
-    this.planFunction = new PgsipFunction(this, 'PlanFunction', { kind: 'plan', ...common });
-    this.exportFunction = new PgsipFunction(this, 'ExportFunction', { kind: 'export', ...common });
-    this.commitFunction = new PgsipFunction(this, 'CommitFunction', { kind: 'commit', ...common });
+    const common = { network, caBundleFile: props.caBundleFile };
+    // Plan also learns the deployment's limits: the connection budget (the most shards a run may export at
+    // once) and the codec of runs that name none (ZSTD: node:zlib in every Lambda Node runtime pgsip targets).
+    this.planFunction = new PgsipFunction(this, 'PlanFunction', {
+      kind: 'plan',
+      ...common,
+      environment: { ...environment, PGSIP_CONNECTION_BUDGET: String(concurrency), PGSIP_DEFAULT_COMPRESSION: 'ZSTD' },
+    });
+    this.exportFunction = new PgsipFunction(this, 'ExportFunction', { kind: 'export', ...common, environment });
+    // Commit never connects to the database: no secret, no TLS settings.
+    const { PGSIP_DB_SECRET_ARN: _secret, PGSIP_DB_TLS: _tls, ...commitEnvironment } = environment;
+    this.commitFunction = new PgsipFunction(this, 'CommitFunction', { kind: 'commit', ...common, caBundleFile: undefined, environment: commitEnvironment });
 
-    // Plan: reads the catalog, reads or creates `_plan.json` per table. Nothing else (listing: below).
-    this.databaseSecret.grantRead(this.planFunction);
-    this.grantObjects(this.planFunction, ['s3:GetObject', 's3:PutObject'], `${exportPrefix}/*/_plan.json`);
+    // Least privilege by key class (lib/export-key-classes.ts; docs/operations.md, "IAM").
+    const keys = Object.fromEntries(Object.keys(KEY_CLASSES).map((k) => [k, keyPattern(exportPrefix, k as KeyClass)])) as Record<KeyClass, string>;
+
+    // Plan: reads the catalog; creates each table's `_plan.json` and the run's table and shard lists. It reads
+    // a plan or table list only after a create-only write found one, so it needs no listing.
+    this.grantSecretValue(this.planFunction);
+    this.grantObjects(this.planFunction, ['s3:GetObject', 's3:PutObject'], [keys.plan, keys.runPlan]);
+    this.grantObjects(this.planFunction, ['s3:PutObject'], [keys.shardList]);
     this.grantKey(this.planFunction);
 
-    // Export: reads its table's plan and its own shard manifest, writes Parquet parts (multipart) and the
-    // shard manifest. No delete.
-    this.databaseSecret.grantRead(this.exportFunction);
-    this.grantObjects(this.exportFunction, ['s3:GetObject', 's3:PutObject', 's3:AbortMultipartUpload'], objects);
+    // Export: reads its table's plan and its shard's manifest (present when an earlier attempt finished),
+    // writes Parquet parts (multipart, which it may abort) and the shard manifest. It reads no Parquet and
+    // deletes nothing.
+    this.grantSecretValue(this.exportFunction);
+    this.grantObjects(this.exportFunction, ['s3:GetObject'], [keys.plan]);
+    this.grantObjects(this.exportFunction, ['s3:PutObject', 's3:AbortMultipartUpload'], [keys.part]);
+    this.grantObjects(this.exportFunction, ['s3:GetObject', 's3:PutObject'], [keys.shardManifest]);
     this.grantKey(this.exportFunction);
 
-    // Commit: lists and reads plans, shard manifests and parts, writes the run manifest and `_SUCCESS`, and is
-    // the one function that may delete: parts left by failed or superseded attempts, under the prefix. No
-    // database access.
-    this.grantObjects(this.commitFunction, ['s3:GetObject', 's3:PutObject'], objects);
-    this.grantObjects(this.commitFunction, ['s3:DeleteObject'], objects);
+    // Commit: reads the run's table list, plans and shard manifests; writes the run manifest, `_SUCCESS` and
+    // `_latest.json`; deletes only inside run folders (parts of failed attempts, abandoned runs). No database.
+    this.grantObjects(this.commitFunction, ['s3:GetObject'], [keys.runPlan, keys.plan, keys.shardManifest]);
+    this.grantObjects(this.commitFunction, ['s3:GetObject', 's3:PutObject'], [keys.manifest, keys.success, keys.latest]);
+    this.grantObjects(this.commitFunction, ['s3:DeleteObject'], [keys.runFolder]);
     this.grantKey(this.commitFunction);
 
-    // Listing, limited to the prefix. All three need it: without s3:ListBucket, S3 answers a GetObject of a
-    // missing key (a plan or shard manifest not written yet, an uncommitted run's _SUCCESS) with 403 instead
-    // of 404, and the engine reads "missing" from the 404. `IfExists` because that implicit check carries no
-    // s3:prefix; a real listing must stay under the prefix.
-    for (const fn of [this.planFunction, this.exportFunction, this.commitFunction]) {
+    // Listing, limited to the prefix, for the two that read keys that may be missing (a shard manifest not yet
+    // written, an uncommitted run's _SUCCESS, a table's first _latest.json): without s3:ListBucket S3 answers
+    // such a GetObject with 403 instead of 404, and the engine reads "missing" from the 404. Commit also lists
+    // run folders (stray parts, the sweep). `IfExists` because that implicit check carries no s3:prefix; a
+    // real listing must stay under the prefix.
+    for (const fn of [this.exportFunction, this.commitFunction]) {
       fn.addToRolePolicy(
         new PolicyStatement({
           actions: ['s3:ListBucket'],
@@ -305,10 +325,12 @@ export class PgsipStack extends Stack {
       planFunction: this.planFunction,
       exportFunction: this.exportFunction,
       commitFunction: this.commitFunction,
-      maxConcurrency: concurrency,
       timeout: Duration.hours(props.runTimeoutHours ?? 6),
     });
     const stateMachine = this.exportStateMachine.stateMachine;
+    // The Distributed Map reads the run's shard list itself (ItemReader), through S3 only.
+    this.grantObjects(stateMachine, ['s3:GetObject'], [keys.shardList]);
+    this.grantKey(stateMachine, ['kms:Decrypt']);
 
     for (const s of props.schedules ?? []) {
       const input: Record<string, unknown> = { tables: s.tables };
@@ -355,18 +377,35 @@ export class PgsipStack extends Stack {
   }
 
   /** Object actions on keys matching `pattern` (under the prefix), nothing else: no ACLs, tagging or retention. */
-  private grantObjects(grantee: IGrantable, actions: string[], pattern: string): void {
-    grantee.grantPrincipal.addToPrincipalPolicy(new PolicyStatement({ actions, resources: [this.bucket.arnForObjects(pattern)] }));
+  private grantObjects(grantee: IGrantable, actions: string[], patterns: string[]): void {
+    grantee.grantPrincipal.addToPrincipalPolicy(new PolicyStatement({ actions, resources: patterns.map((p) => this.bucket.arnForObjects(p)) }));
+  }
+
+  /**
+   * The database secret's value, and nothing else (no DescribeSecret, which `grantRead` adds); a secret this
+   * stack created is encrypted with the stack key, usable for that only through Secrets Manager.
+   */
+  private grantSecretValue(grantee: IGrantable): void {
+    grantee.grantPrincipal.addToPrincipalPolicy(new PolicyStatement({ actions: ['secretsmanager:GetSecretValue'], resources: [this.databaseSecret.secretArn] }));
+    if (this.createdSecret) {
+      grantee.grantPrincipal.addToPrincipalPolicy(
+        new PolicyStatement({
+          actions: ['kms:Decrypt'],
+          resources: [this.key.keyArn],
+          conditions: { StringEquals: { 'kms:ViaService': `secretsmanager.${Aws.REGION}.amazonaws.com` } },
+        }),
+      );
+    }
   }
 
   /**
    * The key, through S3 only: data keys for SSE-KMS writes (GenerateDataKey), and Decrypt for reads and for
    * completing multipart uploads. No kms:Encrypt/ReEncrypt, and not usable outside S3.
    */
-  private grantKey(grantee: IGrantable): void {
+  private grantKey(grantee: IGrantable, actions = ['kms:GenerateDataKey', 'kms:Decrypt']): void {
     grantee.grantPrincipal.addToPrincipalPolicy(
       new PolicyStatement({
-        actions: ['kms:GenerateDataKey', 'kms:Decrypt'],
+        actions,
         resources: [this.key.keyArn],
         conditions: { StringEquals: { 'kms:ViaService': `s3.${Aws.REGION}.amazonaws.com` } },
       }),

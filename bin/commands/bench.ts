@@ -17,7 +17,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import copyStreams from 'pg-copy-streams';
-import { snappyImplementation } from '../../lambdas/engine/parquet/hyparquet-part-writer';
+import { snappyImplementation } from '../../lambdas/engine/parquet/codecs';
 import { BENCH_TABLE, createOrdersTable } from '../local/bench/orders-table';
 import { measureChild } from '../local/bench/measure';
 import { startEmbeddedPostgres, type RunningPostgres } from '../local/embedded-postgres';
@@ -112,15 +112,12 @@ export async function runBench(options: BenchOptions, out: (line: string) => voi
     add('postgres COPY binary -> /dev/null', best, null);
 
     // One-time costs of a fresh install (compiling the CLI, synthesizing the CDK app: seconds, hundreds of MB)
-    // are paid here, not in the figures; the definition is cached per concurrency, so both are warmed.
+    // are paid here, not in the figures.
     err('pgsip bench: warm-up runs (compile the CLI, synthesize the state machine)...');
     await withClient(url, (c) => c.query(`DROP TABLE IF EXISTS ${WARMUP_TABLE}; CREATE TABLE ${WARMUP_TABLE} (id int PRIMARY KEY); INSERT INTO ${WARMUP_TABLE} VALUES (1)`));
-    for (const concurrency of ['1', '4']) {
-      await measureChild(process.execPath, [
-        PGSIP, 'run', '--database-url', url, '--tables', WARMUP_TABLE, '--dest', join(work, 'warm-up'),
-        '--shards', '1', '--concurrency', concurrency, '--quiet',
-      ]);
-    }
+    await measureChild(process.execPath, [
+      PGSIP, 'run', '--database-url', url, '--tables', WARMUP_TABLE, '--dest', join(work, 'warm-up'), '--shards', '1', '--quiet',
+    ]);
     await withClient(url, (c) => c.query(`DROP TABLE ${WARMUP_TABLE}`));
 
     const run = async (name: string, shards: string, concurrency: string) => {

@@ -71,6 +71,7 @@ export async function runExport(options: RunOptions, log: (line: string) => void
   if (options.rowGroupSize !== undefined) input.rowGroupBytes = parsePositive('--row-group-size', options.rowGroupSize) * MIB;
   if (options.partSize !== undefined) input.partBytes = parsePositive('--part-size', options.partSize) * MIB;
   const concurrency = parsePositive('--concurrency', options.concurrency);
+  input.concurrency = concurrency;
   const connectTimeoutMs = parsePositive('--connect-timeout', options.connectTimeout ?? '10') * 1000;
   const destination = openDestination(options.dest, { s3Endpoint: options.s3Endpoint });
   const guarded = guardConnect((applicationName) => connect(target, { applicationName, connectTimeoutMs }));
@@ -83,16 +84,17 @@ export async function runExport(options: RunOptions, log: (line: string) => void
   try {
     const result = await runLocally({
       input,
-      concurrency,
       executionName: input.runId!,
       environment: {
         destination,
         connect: guarded,
+        // The flag is the budget: a local run connects no more often than it says.
+        connectionBudget: concurrency,
         log: silentLog,
         onProgress: (p) => reporter.onProgress(p),
       },
     });
-    return { runId: result.plan.runId, seconds: (Date.now() - started) / 1000, shards: result.plan.shards.length, commit: result.commit };
+    return { runId: result.plan.runId, seconds: (Date.now() - started) / 1000, shards: result.plan.shardCount, commit: result.commit };
   } finally {
     reporter.stop();
     await held?.release();

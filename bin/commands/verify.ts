@@ -59,7 +59,7 @@ async function verifyTable(destination: Destination, runDir: string, duck: DuckD
     throw new VerificationError(`${where}: ${why}`);
   };
   if ((await destination.get(successKey(runDir))) === null) fail('no _SUCCESS: the run never committed');
-  const manifest = await readDocument(destination, 'run', manifestKey(runDir));
+  const manifest = await readDocument(destination, 'manifest', manifestKey(runDir));
   if (!manifest) return fail('no _manifest.json');
 
   for (const part of manifest.parts) {

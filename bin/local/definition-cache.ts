@@ -50,7 +50,12 @@ export function definitionKey(props: object): string {
   return hash.digest('hex');
 }
 
-export async function cachedSynthesizeDefinition(props: { concurrency?: number } = {}): Promise<LocalDefinition> {
+/**
+ * The definition every local run executes: one for all runs, since run options (concurrency included) travel
+ * in the execution input, not in the definition.
+ */
+export async function cachedSynthesizeDefinition(): Promise<LocalDefinition> {
+  const props = {};
   const key = definitionKey(props);
   const file = join(CACHE_DIR, `${key}.json`);
   try {

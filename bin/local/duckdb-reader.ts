@@ -36,7 +36,7 @@ export function sqlString(value: string): string {
 
 /** `read_parquet([...])` over the parts a local manifest lists. */
 export async function readManifest(manifestPath: string): Promise<{ manifest: RunManifest; source: string }> {
-  const manifest = parseDocument('run', await readFile(manifestPath), manifestPath);
+  const manifest = parseDocument('manifest', await readFile(manifestPath), manifestPath);
   const files = manifest.parts.map((p) => sqlString(join(dirname(manifestPath), p.path)));
   return { manifest, source: `read_parquet([${files.join(', ')}])` };
 }

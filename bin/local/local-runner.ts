@@ -15,12 +15,12 @@ import type { EngineEnvironment } from '../../lambdas/engine/environment';
 import { exportShard, shardTaskOf } from '../../lambdas/engine/export-shard';
 import { planRun } from '../../lambdas/engine/plan-run';
 import { cachedSynthesizeDefinition } from './definition-cache';
+import { serveItemReaders } from './item-readers';
 
 export interface LocalRunOptions {
   input: ExecutionInput;
+  /** Its `connectionBudget` caps the run's concurrency, as a deployment's does. */
   environment: EngineEnvironment;
-  /** The Distributed Map's MaxConcurrency, as `cdk deploy` would set it: the database's connection budget. */
-  concurrency: number;
   /** The execution's name (Plan's default run id). */
   executionName: string;
 }
@@ -34,28 +34,35 @@ export interface LocalRunResult {
 
 type LambdaInvokeInput = { FunctionName: string; Payload: unknown };
 
-/** Lambda's `lambda:invoke` integration wraps the function's answer as `{ Payload }`. */
-function asLambdaTask<I, O>(handler: (event: I) => Promise<O>) {
-  return async (input: unknown) => ({ Payload: (await handler((input as LambdaInvokeInput).Payload as I)) as unknown });
+/**
+ * Lambda's `lambda:invoke` integration wraps the function's answer as `{ Payload }`; `after` is what the
+ * runner adds before the next state sees it (the items of an ItemReader, item-readers.ts).
+ */
+function asLambdaTask<I, O>(handler: (event: I) => Promise<O>, after?: (payload: unknown) => Promise<unknown>) {
+  return async (input: unknown) => {
+    const payload: unknown = await handler((input as LambdaInvokeInput).Payload as I);
+    return { Payload: after ? await after(payload) : payload };
+  };
 }
 
 export async function runLocally(options: LocalRunOptions): Promise<LocalRunResult> {
-  const { definition, taskFunctions } = await cachedSynthesizeDefinition({ concurrency: options.concurrency });
+  const { definition, taskFunctions } = await cachedSynthesizeDefinition();
   const env = options.environment;
+  const { interpreted, afterTask } = serveItemReaders(definition, env.destination);
   let plan: PlanResult | undefined;
   // Each Task is served by the engine phase its Lambda handler wraps; the handlers' Lambda-only parts (Powertools
   // logs and metrics, Secrets Manager) have no part in a local run.
   const handlers: Record<string, (input: unknown) => Promise<{ Payload: unknown }>> = {
-    Plan: asLambdaTask(async (event: PlanEvent) => (plan = await planRun(event, env))),
-    ExportShard: asLambdaTask((event: ExportShardEvent) => exportShard(shardTaskOf(event), env)),
-    Commit: asLambdaTask((event: CommitEvent) => commitRun(event, env)),
+    Plan: asLambdaTask(async (event: PlanEvent) => (plan = await planRun(event, env)), afterTask.Plan),
+    ExportShard: asLambdaTask((event: ExportShardEvent) => exportShard(shardTaskOf(event), env), afterTask.ExportShard),
+    Commit: asLambdaTask((event: CommitEvent) => commitRun(event, env), afterTask.Commit),
   };
-  const unserved = Object.keys(taskFunctions).filter((state) => !(state in handlers));
+  const unserved = [...Object.keys(taskFunctions), ...Object.keys(afterTask)].filter((state) => !(state in handlers));
   if (unserved.length > 0) throw new Error(`the state machine has Task states with no local handler: ${unserved.join(', ')}`);
 
-  // The interpreter annotates the definition it is given (e.g. QueryLanguage); it gets a copy, so that what
-  // this function reports as having run is exactly what was synthesized.
-  const machine = new StateMachine(structuredClone(definition) as unknown as ConstructorParameters<typeof StateMachine>[0], {
+  // The interpreter annotates the definition it is given (e.g. QueryLanguage); it gets a copy (with the
+  // ItemReaders served), so that what this function reports as having run is exactly what was synthesized.
+  const machine = new StateMachine(interpreted as unknown as ConstructorParameters<typeof StateMachine>[0], {
     // Validated when it was synthesized (definition-cache.ts).
     validationOptions: { checkArn: false, noValidate: true },
   });

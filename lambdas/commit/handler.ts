@@ -1,12 +1,13 @@
 /** Commit: verify every shard of every table, then write manifests and `_SUCCESS`. A thin shell over the engine's Commit phase. */
 import type { CommitEvent, CommitResult } from '../engine/contracts';
 import { commitRun } from '../engine/commit-run';
-import type { EngineEnvironment } from '../engine/environment';
-import { lambdaEnvironment, logger } from '../shared/lambda-environment';
+import type { RunEnvironment } from '../engine/environment';
+import { logger } from '../shared/logger';
+import { runEnvironment } from '../shared/run-environment';
 import { METRICS } from '../shared/metric-names';
 import { createMetrics, type LambdaContext, type LogSink, MetricUnit, type MetricsSink, observe } from '../shared/observability';
 
-export function createCommitLambdaHandler(environment: () => EngineEnvironment, log: LogSink, metrics: MetricsSink) {
+export function createCommitLambdaHandler(environment: () => RunEnvironment, log: LogSink, metrics: MetricsSink) {
   return async (event: CommitEvent, context?: LambdaContext): Promise<CommitResult> =>
     observe(
       log,
@@ -22,7 +23,6 @@ export function createCommitLambdaHandler(environment: () => EngineEnvironment, 
           metrics.addMetric(METRICS.committedRows, MetricUnit.Count, t.rows);
           metrics.addMetric(METRICS.committedBytes, MetricUnit.Bytes, t.bytes);
           metrics.publishStoredMetrics();
-          log.info('table committed', { table: t.table, rows: t.rows, bytes: t.bytes, parts: t.parts, manifest: t.manifest });
         }
         return result;
       },
@@ -30,4 +30,4 @@ export function createCommitLambdaHandler(environment: () => EngineEnvironment, 
     );
 }
 
-export const handler = createCommitLambdaHandler(lambdaEnvironment, logger, createMetrics());
+export const handler = createCommitLambdaHandler(runEnvironment, logger, createMetrics());

@@ -4,20 +4,23 @@
  * table's `_latest.json`. Committing an already committed run changes nothing and returns the same answer.
  */
 import type { CommitEvent, CommitResult, LatestPointer, RunManifest, ShardManifest, TablePlan } from './contracts';
-import type { EngineEnvironment } from './environment';
-import { CommitError } from './errors';
+import type { RunEnvironment } from './environment';
+import { CommitError, RunDocumentError } from './errors';
 import { faultPoint } from './run/fault-points';
 import { DEFAULT_SWEEP_AFTER_HOURS, sweepAbandonedRuns } from './run/sweep';
 import { loadPlan } from './run/plan-store';
 import { DOCUMENT_VERSION, readDocument, serializeDocument } from './run/documents';
-import { latestKey, manifestKey, PART_PATTERN, shardManifestKey, successKey } from './run/layout';
+import { checkRunId, latestKey, manifestKey, PART_PATTERN, runPlanKey, shardManifestKey, successKey } from './run/layout';
 
 const WRITER = 'pgsip 0.1 (hyparquet-writer)';
 
-export async function commitRun(event: CommitEvent, env: EngineEnvironment): Promise<CommitResult> {
+export async function commitRun(event: CommitEvent, env: RunEnvironment): Promise<CommitResult> {
   faultPoint('before-commit');
-  const result: CommitResult = { runId: event.runId, tables: [] };
-  for (const ref of event.tables) {
+  const runId = checkRunId(event.runId);
+  const run = await readDocument(env.destination, 'run', runPlanKey(runId));
+  if (!run) throw new RunDocumentError(`no table list at ${env.destination.location(runPlanKey(runId))}: was run ${runId} planned?`);
+  const result: CommitResult = { runId, tables: [] };
+  for (const ref of run.tables) {
     const plan = await loadPlan(env.destination, ref.runDir);
     if (plan.runId !== event.runId) throw new CommitError(`${ref.runDir}: plan belongs to run ${plan.runId}, not ${event.runId}`);
     const manifest = (await committedManifest(plan, env)) ?? (await commitTable(plan, env));
@@ -32,14 +35,14 @@ export async function commitRun(event: CommitEvent, env: EngineEnvironment): Pro
   return result;
 }
 
-async function committedManifest(plan: TablePlan, env: EngineEnvironment): Promise<RunManifest | null> {
+async function committedManifest(plan: TablePlan, env: RunEnvironment): Promise<RunManifest | null> {
   if ((await env.destination.size(successKey(plan.runDir))) === null) return null;
-  const manifest = await readDocument(env.destination, 'run', manifestKey(plan.runDir));
+  const manifest = await readDocument(env.destination, 'manifest', manifestKey(plan.runDir));
   if (!manifest) throw new CommitError(`table ${plan.table}: _SUCCESS without _manifest.json in ${env.destination.location(plan.runDir)}`);
   return manifest;
 }
 
-async function commitTable(plan: TablePlan, env: EngineEnvironment): Promise<RunManifest> {
+async function commitTable(plan: TablePlan, env: RunEnvironment): Promise<RunManifest> {
   const { destination } = env;
   const shards: ShardManifest[] = [];
   for (const task of plan.shards) {
@@ -91,7 +94,8 @@ async function commitTable(plan: TablePlan, env: EngineEnvironment): Promise<Run
     env.log.warn('removed parts of abandoned attempts', { table: plan.table, parts: strays.length });
   }
 
-  await destination.put(successKey(plan.runDir), '');
+  // An empty byte body: an empty string makes the AWS SDK warn about a stream of unknown length.
+  await destination.put(successKey(plan.runDir), new Uint8Array(0));
   await pointLatestAt(plan, manifest, env);
 
   const tableFolder = plan.runDir.slice(0, plan.runDir.lastIndexOf('/') + 1);
@@ -100,7 +104,7 @@ async function commitTable(plan: TablePlan, env: EngineEnvironment): Promise<Run
     onSkip: (runDir, reason) => env.log.warn('left an unreadable run folder alone', { runDir, reason }),
   });
   if (swept.length > 0) env.log.warn('removed abandoned runs', { table: plan.table, runs: swept.map((r) => r.runId) });
-  env.log.info('committed', { table: plan.table, runId: plan.runId, rows: manifest.rows, parts: parts.length });
+  env.log.info('committed', { table: plan.table, runId: plan.runId, rows: manifest.rows, bytes: manifest.bytes, parts: parts.length, manifest: destination.location(manifestKey(plan.runDir)) });
   return manifest;
 }
 
@@ -108,7 +112,7 @@ async function commitTable(plan: TablePlan, env: EngineEnvironment): Promise<Run
  * `_latest.json` names the newest committed run of a table, newest by when it was planned: a slow or resumed
  * older run that commits late must not move it backwards.
  */
-async function pointLatestAt(plan: TablePlan, manifest: RunManifest, env: EngineEnvironment): Promise<void> {
+async function pointLatestAt(plan: TablePlan, manifest: RunManifest, env: RunEnvironment): Promise<void> {
   const key = latestKey(plan.runDir);
   const current = await readDocument(env.destination, 'latest', key);
   if (current && current.plannedAt > plan.plannedAt) return;

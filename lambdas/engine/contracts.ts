@@ -2,8 +2,9 @@
  * The messages that flow through the state machine, and the files pgsip writes.
  *
  * Everything that crosses a state boundary stays small (Step Functions caps a state at 256 KB): the table
- * plans with column types live in `_plan.json` next to the output, and only shard coordinates travel in the
- * state. Commit trusts the shard manifests on the destination, never the Map's results.
+ * plans with column types live in `_plan.json` next to the output, the list of shards in the run's
+ * `_shards.json`, which the Distributed Map reads itself (ItemReader), so a run may hold thousands of tables
+ * and 10,000 shards. Commit trusts the shard manifests on the destination, never the Map's results.
  */
 
 /** Parquet codecs pgsip writes. */
@@ -18,7 +19,12 @@ export interface ExecutionInput {
   shards?: number | 'auto';
   /** Identifies the run in paths and manifests. Default: the execution name. */
   runId?: string;
-  /** Parquet compression. Default SNAPPY. */
+  /**
+   * Shards exported at once (the Distributed Map's concurrency): at most the deployment's connection budget.
+   * Default: the budget.
+   */
+  concurrency?: number;
+  /** Parquet compression. Default: ZSTD on Lambda (where Node has it), SNAPPY elsewhere. */
   compression?: Compression;
   /** Target size of a row group, in bytes of column data held before encoding. Default 16 MiB. */
   rowGroupBytes?: number;
@@ -50,14 +56,15 @@ export interface PlanEvent {
 }
 
 /**
- * What the Distributed Map's ItemSelector hands Export: the shard task wrapped with the parent execution's id
- * (for the logs). A bare `ShardTask` (older definitions, direct invocations) is accepted too.
+ * What the Distributed Map's ItemSelector hands Export: one item of `_shards.json` (a shard task), with the
+ * parent execution's id (for the logs) and the run's snapshot from Plan's output. A bare `ShardTask` (direct
+ * invocations) is accepted too.
  */
-export type ExportShardEvent = ShardTask | { task: ShardTask; executionId?: string };
+export type ExportShardEvent = ShardTask | { task: ShardTask; executionId?: string; snapshot?: string | null };
 
+/** Commit reads the run's tables from `_runs/<runId>/_run.json`, so its payload is just the run. */
 export interface CommitEvent {
   runId: string;
-  tables: { table: string; runDir: string }[];
   executionId?: string;
 }
 
@@ -91,11 +98,34 @@ export interface ShardTask {
   snapshot?: string;
 }
 
-/** What Plan hands to the Map: small on purpose. */
+/**
+ * What Plan hands to the Map, small whatever the run's size: where the shard list is (`items`, read by the
+ * Distributed Map's ItemReader), how many shards run at once (its MaxConcurrencyPath) and the snapshot every
+ * shard imports (its ItemSelector).
+ */
 export interface PlanResult {
   runId: string;
+  tableCount: number;
+  shardCount: number;
+  /** The S3 object (or, locally, the file) holding the JSON array of this run's shard tasks. */
+  items: ObjectAddress;
+  concurrency: number;
+  snapshot: string | null;
+}
+
+/** Where an object of a destination is, as Step Functions' ItemReader names it. */
+export interface ObjectAddress {
+  bucket: string;
+  key: string;
+}
+
+/** `_runs/<runId>/_run.json`: the tables of one run, written by Plan and read by Commit. */
+export interface RunPlan {
+  version: 1;
+  runId: string;
   tables: PlannedTableRef[];
-  shards: ShardTask[];
+  shardCount: number;
+  plannedAt: string;
 }
 
 export interface PlannedTableRef {

@@ -3,6 +3,7 @@
  * Manager; the CLI builds one from its flags. The engine itself knows nothing about either.
  */
 import type pg from 'pg';
+import type { Compression } from './contracts';
 import type { Destination } from './destinations/destination';
 
 export interface EngineLog {
@@ -34,11 +35,23 @@ export interface ExportTuning {
   readSliceBytes?: number;
 }
 
-export interface EngineEnvironment {
+/** What Commit needs: the destination and a log. It never connects to the source. */
+export interface RunEnvironment {
   destination: Destination;
+  log: EngineLog;
+}
+
+/** What Plan and Export need: the destination, the source and the deployment's limits. */
+export interface EngineEnvironment extends RunEnvironment {
   /** Opens a connection to the source; `applicationName` shows up in pg_stat_activity. */
   connect(applicationName: string): Promise<pg.Client>;
-  log: EngineLog;
+  /**
+   * Shards the source may serve at once (connections pgsip may hold): what a run's concurrency defaults to and
+   * may not exceed. Unset: no cap beyond the run's own `concurrency` (the CLI's `--concurrency` is the budget).
+   */
+  connectionBudget?: number;
+  /** The codec of runs that name none (ZSTD on Lambda, SNAPPY elsewhere). */
+  defaultCompression?: Compression;
   onProgress?(progress: ShardProgress): void;
   tuning?: ExportTuning;
 }

@@ -34,7 +34,9 @@ const PROGRESS_EVERY_MS = 1000;
 
 /** The shard task inside what the state machine hands Export (see `ExportShardEvent`). */
 export function shardTaskOf(event: ExportShardEvent): ShardTask {
-  return 'task' in event && event.task !== null && typeof event.task === 'object' ? event.task : (event as ShardTask);
+  if (!('task' in event) || event.task === null || typeof event.task !== 'object') return event as ShardTask;
+  // The snapshot is the execution's (Plan's result), not the recorded plan's: a resumed run brings a new one.
+  return event.snapshot ? { ...event.task, snapshot: event.snapshot } : event.task;
 }
 
 export async function exportShard(task: ShardTask, env: EngineEnvironment): Promise<ShardResult> {

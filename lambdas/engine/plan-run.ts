@@ -1,19 +1,32 @@
 /**
  * Plan: resolve every table, map every column, split each table into shards, and record the plan beside the
- * output. A re-run with the same run id reuses the recorded plan, so its shards line up with what already
- * finished.
+ * output: each table's `_plan.json`, then the run's table list (`_runs/<id>/_run.json`, for Commit) and shard
+ * list (`_runs/<id>/_shards.json`, which the Distributed Map reads itself). A re-run with the same run id
+ * reuses the recorded plans, so its shards line up with what already finished.
  */
-import { COMPRESSIONS, type ExecutionInput, type ExportOptions, type PlanEvent, type PlanResult, type TablePlan } from './contracts';
+import {
+  COMPRESSIONS,
+  type ExecutionInput,
+  type ExportOptions,
+  type PlanEvent,
+  type PlanResult,
+  type RunPlan,
+  type ShardTask,
+  type TablePlan,
+} from './contracts';
 import { describeTable } from './postgres/catalog';
 import type { EngineEnvironment } from './environment';
 import { InputError, InternalError } from './errors';
 import { faultPoint } from './run/fault-points';
 import { beginReadOnly, checkSnapshotId } from './postgres/snapshot';
 import { DEFAULT_SWEEP_AFTER_HOURS } from './run/sweep';
-import { checkRunId, newRunId, planKey, runDirOf } from './run/layout';
+import { checkRunId, newRunId, planKey, runDirOf, runPlanKey, shardListKey } from './run/layout';
 import { DOCUMENT_VERSION, readDocument, serializeDocument } from './run/documents';
 import { planRanges, shardCountFor, splitKeyOf } from './postgres/shard-planner';
 import { mapColumn } from './columns/map-column';
+
+/** Shards at once when neither the run nor the deployment says. */
+export const DEFAULT_CONCURRENCY = 4;
 
 export const DEFAULT_OPTIONS: ExportOptions = {
   compression: 'SNAPPY',
@@ -24,13 +37,18 @@ export const DEFAULT_OPTIONS: ExportOptions = {
   sweepAfterHours: DEFAULT_SWEEP_AFTER_HOURS,
 };
 
-/** Step Functions caps a state at 256 KB; a shard task is ~250 bytes, so keep well below. */
-export const MAX_SHARDS_PER_RUN = 800;
+/**
+ * Shards in one run. The list travels in a file (ItemReader), not in the state, so Step Functions' 256 KB
+ * state limit does not bound it; 10,000 is the Distributed Map's cap on concurrent children, and each shard
+ * is its own child execution.
+ */
+export const MAX_SHARDS_PER_RUN = 10_000;
 
 export async function planRun(event: PlanEvent, env: EngineEnvironment): Promise<PlanResult> {
   const input = checkInput(event.input);
   const runId = checkRunId(input.runId ?? (event.executionName ? sanitize(event.executionName) : newRunId()));
-  const options = checkOptions(input);
+  const options = checkOptions(input, env.defaultCompression ?? DEFAULT_OPTIONS.compression);
+  const concurrency = checkConcurrency(input, env.connectionBudget);
   const client = await env.connect(`pgsip plan ${runId}`);
   const plans: TablePlan[] = [];
   try {
@@ -71,14 +89,41 @@ export async function planRun(event: PlanEvent, env: EngineEnvironment): Promise
 
   const recorded: TablePlan[] = [];
   for (const plan of plans) recorded.push(await recordPlan(plan, env));
+  const shards: ShardTask[] = recorded.flatMap((p) => p.shards);
+  await recordRun(
+    {
+      version: DOCUMENT_VERSION,
+      runId,
+      tables: recorded.map((p) => ({ table: p.table, runDir: p.runDir, shardCount: p.shards.length })),
+      shardCount: shards.length,
+      plannedAt: new Date().toISOString(),
+    },
+    env,
+  );
+  // Written every time from the recorded plans, so a resumed run lists the same shards again.
+  await env.destination.put(shardListKey(runId), serializeDocument(shards));
   faultPoint('after-plan');
-  env.log.info('planned', { runId, tables: recorded.map((p) => ({ table: p.table, shards: p.shards.length })) });
+  env.log.info('planned', { runId, concurrency, tables: recorded.map((p) => ({ table: p.table, shards: p.shards.length })) });
   return {
     runId,
-    tables: recorded.map((p) => ({ table: p.table, runDir: p.runDir, shardCount: p.shards.length })),
+    tableCount: recorded.length,
+    shardCount: shards.length,
+    items: env.destination.address(shardListKey(runId)),
+    concurrency,
     // The snapshot belongs to this execution, not to the recorded plan: a resumed run brings a new one.
-    shards: recorded.flatMap((p) => p.shards.map((task) => (input.snapshot ? { ...task, snapshot: input.snapshot } : task))),
+    snapshot: input.snapshot ?? null,
   };
+}
+
+/** `_runs/<id>/_run.json`, create-only: a run id names one set of tables. */
+async function recordRun(run: RunPlan, env: EngineEnvironment): Promise<void> {
+  const key = runPlanKey(run.runId);
+  if (await env.destination.putIfAbsent(key, serializeDocument(run))) return;
+  const existing = await readDocument(env.destination, 'run', key);
+  const names = (r: RunPlan) => r.tables.map((t) => t.table).join(', ');
+  if (!existing || names(existing) !== names(run)) {
+    throw new InputError(`run ${run.runId} was planned for other tables (${existing ? names(existing) : '?'}); start a new run id`);
+  }
 }
 
 /** Writes `_plan.json` unless this run id already has one; then the earlier plan wins, if it still fits. */
@@ -118,8 +163,18 @@ function checkInput(input: ExecutionInput | undefined): ExecutionInput {
   return input;
 }
 
-function checkOptions(input: ExecutionInput): ExportOptions {
-  const compression = input.compression ?? DEFAULT_OPTIONS.compression;
+/** The run's concurrency: what it asks for, at most the deployment's connection budget (its default). */
+function checkConcurrency(input: ExecutionInput, budget: number | undefined): number {
+  const asked = input.concurrency ?? budget ?? DEFAULT_CONCURRENCY;
+  if (!Number.isInteger(asked) || asked < 1) throw new InputError(`"concurrency" must be a whole number of at least 1 (got ${JSON.stringify(asked)})`);
+  if (budget !== undefined && asked > budget) {
+    throw new InputError(`"concurrency" ${asked} is more than the connection budget of this deployment (${budget})`);
+  }
+  return asked;
+}
+
+function checkOptions(input: ExecutionInput, defaultCompression: ExportOptions['compression']): ExportOptions {
+  const compression = input.compression ?? defaultCompression;
   if (!COMPRESSIONS.includes(compression)) {
     throw new InputError(`"compression" must be one of ${COMPRESSIONS.join(', ')} (got ${JSON.stringify(compression)})`);
   }

@@ -2,6 +2,7 @@
 import type { ExportShardEvent, ShardResult } from '../engine/contracts';
 import type { EngineEnvironment } from '../engine/environment';
 import { exportShard, shardTaskOf } from '../engine/export-shard';
+import { codecImplementation } from '../engine/parquet/codecs';
 import { lambdaEnvironment, logger } from '../shared/lambda-environment';
 import { METRICS } from '../shared/metric-names';
 import { createMetrics, type LambdaContext, type LogSink, MetricUnit, type MetricsSink, observe } from '../shared/observability';
@@ -26,7 +27,6 @@ export function createExportLambdaHandler(environment: () => EngineEnvironment, 
         metrics.addMetric(METRICS.shardBytes, MetricUnit.Bytes, result.bytes);
         metrics.addMetric(METRICS.shardSeconds, MetricUnit.Seconds, result.seconds);
         metrics.addMetric(METRICS.shardRowsPerSecond, MetricUnit.CountPerSecond, result.seconds > 0 ? result.rows / result.seconds : 0);
-        log.info('shard exported', { rows: result.rows, bytes: result.bytes, parts: result.parts, seconds: result.seconds });
         return result;
       },
       () => {
@@ -37,5 +37,8 @@ export function createExportLambdaHandler(environment: () => EngineEnvironment, 
     );
   };
 }
+
+// Once per container: which implementation writes each codec here (a JS fallback must never go unnoticed).
+logger.info('codecs', { SNAPPY: codecImplementation('SNAPPY'), ZSTD: codecImplementation('ZSTD'), node: process.versions.node });
 
 export const handler = createExportLambdaHandler(lambdaEnvironment, logger, createMetrics());

@@ -13,11 +13,7 @@ export function createPlanLambdaHandler(environment: () => EngineEnvironment, lo
       metrics,
       context,
       { executionId: event.executionId, executionName: event.executionName, runId: event.input?.runId },
-      async () => {
-        const result = await planRun(event, environment());
-        log.info('planned', { runId: result.runId, tables: result.tables.length, shards: result.shards.length });
-        return result;
-      },
+      () => planRun(event, environment()),
       () => metrics.addMetric(METRICS.planFailures, MetricUnit.Count, 1),
     );
 }

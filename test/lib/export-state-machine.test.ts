@@ -38,7 +38,7 @@ const TRANSIENT = [
 const BACKOFF = { IntervalSeconds: 2, MaxAttempts: 3, BackoffRate: 2, JitterStrategy: 'FULL' };
 
 describe('ExportStateMachine', () => {
-  const { construct, template, definition, taskFunctions, logicalId } = synth({ maxConcurrency: 7 });
+  const { construct, template, definition, taskFunctions, logicalId } = synth({});
   const states = definition.States as Record<string, State>;
 
   it('runs Plan -> ExportShards -> Commit, in that order, and nothing else at the top level', () => {
@@ -68,14 +68,19 @@ describe('ExportStateMachine', () => {
     expect(states.Plan.OutputPath).toBe('$.Payload');
   });
 
-  it('ExportShards is a Distributed Map over the inline $.shards with MaxConcurrency from props, results discarded', () => {
+  it('ExportShards is a Distributed Map reading the shard list Plan wrote, at the concurrency Plan says, results discarded', () => {
     const map = states.ExportShards;
     expect(map.Type).toBe('Map');
     expect(map.ItemProcessor.ProcessorConfig).toEqual({ Mode: 'DISTRIBUTED', ExecutionType: 'STANDARD' });
-    expect(map.ItemsPath).toBe('$.shards');
-    expect(map.MaxConcurrency).toBe(7);
+    expect(map.ItemReader).toEqual({
+      Resource: 'arn:aws:states:::s3:getObject',
+      ReaderConfig: { InputType: 'JSON' },
+      Parameters: { 'Bucket.$': '$.items.bucket', 'Key.$': '$.items.key' },
+    });
+    expect(map.ItemsPath).toBeUndefined();
+    expect(map.MaxConcurrencyPath).toBe('$.concurrency');
+    expect(map.MaxConcurrency).toBeUndefined();
     expect(map.ResultPath).toBeNull();
-    expect(map.ItemReader).toBeUndefined();
     expect(map.ResultWriter).toBeUndefined();
     // Zero tolerated failures: absent (the service default) or 0.
     expect(map.ToleratedFailurePercentage ?? 0).toBe(0);
@@ -83,7 +88,7 @@ describe('ExportStateMachine', () => {
   });
 
   it('ExportShards wraps each shard task with the parent execution id (ItemSelector), for the logs', () => {
-    expect(states.ExportShards.ItemSelector).toEqual({ 'task.$': '$$.Map.Item.Value', 'executionId.$': '$$.Execution.Id' });
+    expect(states.ExportShards.ItemSelector).toEqual({ 'task.$': '$$.Map.Item.Value', 'executionId.$': '$$.Execution.Id', 'snapshot.$': '$.snapshot' });
   });
 
   it('ExportShard invokes the export function with the item and outputs its Payload', () => {
@@ -115,10 +120,9 @@ describe('ExportStateMachine', () => {
     expect(tasks.map((t) => t.TimeoutSeconds)).toEqual([960, 960, 960]);
   });
 
-  it('Commit receives runId and tables and outputs its Payload', () => {
+  it('Commit receives the run id (its tables are in the run folder) and outputs its Payload', () => {
     expect(states.Commit.Parameters.Payload).toEqual({
       'runId.$': '$.runId',
-      'tables.$': '$.tables',
       'executionId.$': '$$.Execution.Id',
     });
     expect(states.Commit.OutputPath).toBe('$.Payload');
@@ -152,18 +156,11 @@ describe('ExportStateMachine', () => {
     });
   });
 
-  it('defaults MaxConcurrency to 4 and honours a custom timeout and includeExecutionData', () => {
+  it('honours a custom timeout and includeExecutionData', () => {
     const { definition: d, template: t } = synth({ timeout: Duration.hours(1), includeExecutionData: true });
-    expect((d.States as Record<string, State>).ExportShards.MaxConcurrency).toBe(4);
     expect(d.TimeoutSeconds).toBe(3600);
     t.hasResourceProperties('AWS::StepFunctions::StateMachine', {
       LoggingConfiguration: Match.objectLike({ IncludeExecutionData: true }),
     });
-  });
-
-  it('rejects a maxConcurrency that is not a positive integer (0 would mean unlimited)', () => {
-    for (const bad of [0, -1, 2.5, Number.NaN]) {
-      expect(() => synth({ maxConcurrency: bad })).toThrow(/maxConcurrency must be a positive integer/);
-    }
   });
 });

@@ -166,21 +166,22 @@ describe('PgsipStack', () => {
     expect([props(functions.commit).MemorySize, props(functions.commit).Timeout]).toEqual([512, 300]);
   });
 
-  it('gives every function the destination, the secret ARN, the KMS key, TLS mode, Powertools names and source maps', () => {
+  it('gives every function the destination, the KMS key, Powertools names and source maps; Plan and Export the database; Plan the limits', () => {
     const secretId = logicalIdOf(stack, stack.databaseSecret as any);
-    for (const id of Object.values(functions)) {
-      expect(json.Resources[id].Properties.Environment.Variables).toEqual({
-        PGSIP_DEST: { 'Fn::Join': ['', ['s3://', { Ref: bucketId }, '/exports']] },
-        PGSIP_DB_SECRET_ARN: { Ref: secretId },
-        // The handlers ask for SSE-KMS with this key on every write (the bucket policy refuses other keys).
-        PGSIP_KMS_KEY_ID: { 'Fn::GetAtt': [keyId, 'Arn'] },
-        PGSIP_DB_TLS: 'verify-full',
-        POWERTOOLS_SERVICE_NAME: 'Pgsip',
-        POWERTOOLS_METRICS_NAMESPACE: 'pgsip',
-        NODE_OPTIONS: '--enable-source-maps',
-      });
-      expect(json.Resources[id].Properties.VpcConfig).toBeUndefined();
-    }
+    const common = {
+      PGSIP_DEST: { 'Fn::Join': ['', ['s3://', { Ref: bucketId }, '/exports']] },
+      // The handlers ask for SSE-KMS with this key on every write (the bucket policy refuses other keys).
+      PGSIP_KMS_KEY_ID: { 'Fn::GetAtt': [keyId, 'Arn'] },
+      POWERTOOLS_SERVICE_NAME: 'Pgsip',
+      POWERTOOLS_METRICS_NAMESPACE: 'pgsip',
+      NODE_OPTIONS: '--enable-source-maps',
+    };
+    const database = { PGSIP_DB_SECRET_ARN: { Ref: secretId }, PGSIP_DB_TLS: 'verify-full' };
+    const variables = (id: string) => json.Resources[id].Properties.Environment.Variables;
+    expect(variables(functions.plan)).toEqual({ ...common, ...database, PGSIP_CONNECTION_BUDGET: '4', PGSIP_DEFAULT_COMPRESSION: 'ZSTD' });
+    expect(variables(functions.export)).toEqual({ ...common, ...database });
+    expect(variables(functions.commit)).toEqual(common);
+    for (const id of Object.values(functions)) expect(json.Resources[id].Properties.VpcConfig).toBeUndefined();
   });
 
   it('creates a placeholder secret in the RDS shape, encrypted with the stack key, when no ARN is given', () => {
@@ -199,8 +200,10 @@ describe('PgsipStack', () => {
     const s3Statements = (fn: string) =>
       roleStatements(json, fn).filter((s) => asList(s.Action).some((a: string) => a.startsWith('s3:')));
     const actions = (fn: string) => roleStatements(json, fn).flatMap((s) => asList<string>(s.Action));
-    const objectPattern = { 'Fn::Join': ['', [{ 'Fn::GetAtt': [bucketId, 'Arn'] }, '/exports/*']] };
-    const planPattern = { 'Fn::Join': ['', [{ 'Fn::GetAtt': [bucketId, 'Arn'] }, '/exports/*/_plan.json']] };
+    const keys = (...patterns: string[]) => {
+      const arns = patterns.map((p) => ({ 'Fn::Join': ['', [{ 'Fn::GetAtt': [bucketId, 'Arn'] }, `/exports/${p}`]] }));
+      return arns.length === 1 ? arns[0] : arns;
+    };
     const s3Grants = (fn: string) =>
       s3Statements(fn).map((s) => ({ actions: asList<string>(s.Action).sort(), resource: s.Resource, condition: s.Condition }));
 
@@ -211,14 +214,21 @@ describe('PgsipStack', () => {
         resource: { 'Fn::GetAtt': [bucketId, 'Arn'] },
         condition: { StringLikeIfExists: { 's3:prefix': ['exports/*'] } },
       };
-      expect(s3Grants(functions.plan)).toEqual([{ actions: ['s3:GetObject', 's3:PutObject'], resource: planPattern, condition: undefined }, list]);
+      // By key class (test/lib/iam-evaluation.test.ts evaluates what these allow and deny, request by request).
+      expect(s3Grants(functions.plan)).toEqual([
+        { actions: ['s3:GetObject', 's3:PutObject'], resource: keys('*/run=*/_plan.json', '_runs/*/_run.json'), condition: undefined },
+        { actions: ['s3:PutObject'], resource: keys('_runs/*/_shards.json'), condition: undefined },
+      ]);
       expect(s3Grants(functions.export)).toEqual([
-        { actions: ['s3:AbortMultipartUpload', 's3:GetObject', 's3:PutObject'], resource: objectPattern, condition: undefined },
+        { actions: ['s3:GetObject'], resource: keys('*/run=*/_plan.json'), condition: undefined },
+        { actions: ['s3:AbortMultipartUpload', 's3:PutObject'], resource: keys('*/run=*/part-*.parquet'), condition: undefined },
+        { actions: ['s3:GetObject', 's3:PutObject'], resource: keys('*/run=*/_shards/*.json'), condition: undefined },
         list,
       ]);
       expect(s3Grants(functions.commit)).toEqual([
-        { actions: ['s3:GetObject', 's3:PutObject'], resource: objectPattern, condition: undefined },
-        { actions: ['s3:DeleteObject'], resource: objectPattern, condition: undefined },
+        { actions: ['s3:GetObject'], resource: keys('_runs/*/_run.json', '*/run=*/_plan.json', '*/run=*/_shards/*.json'), condition: undefined },
+        { actions: ['s3:GetObject', 's3:PutObject'], resource: keys('*/run=*/_manifest.json', '*/run=*/_SUCCESS', '*/_latest.json'), condition: undefined },
+        { actions: ['s3:DeleteObject'], resource: keys('*/run=*/*'), condition: undefined },
         list,
       ]);
     });
@@ -234,8 +244,8 @@ describe('PgsipStack', () => {
         }
         const deletes = s3Statements(fn).filter((st) => asList<string>(st.Action).some((a) => a.startsWith('s3:Delete')));
         if (kind === 'commit') {
-          // Commit sweeps parts of abandoned attempts: one action, under the prefix only.
-          expect(deletes.map((st) => [st.Action, st.Resource])).toEqual([['s3:DeleteObject', objectPattern]]);
+          // Commit sweeps parts of abandoned attempts and abandoned runs: one action, inside run folders only.
+          expect(deletes.map((st) => [st.Action, st.Resource])).toEqual([['s3:DeleteObject', keys('*/run=*/*')]]);
         } else {
           expect(deletes, kind).toEqual([]);
         }
@@ -253,7 +263,7 @@ describe('PgsipStack', () => {
       expect(actions(functions.commit).filter((a) => a.startsWith('secretsmanager:'))).toEqual([]);
     });
 
-    it('lets every function use the stack key only through S3 (data keys, reads, multipart completion)', () => {
+    it('lets every function use the stack key only through S3 (and the placeholder secret through Secrets Manager)', () => {
       for (const [kind, fn] of Object.entries(functions)) {
         const kms = roleStatements(json, fn).filter((s) => asList<string>(s.Action).some((a) => a.startsWith('kms:')));
         const viaS3 = kms.filter((s) => JSON.stringify(s.Condition).includes('s3.'));
@@ -261,6 +271,8 @@ describe('PgsipStack', () => {
         expect(viaS3[0].Condition, kind).toEqual({
           StringEquals: { 'kms:ViaService': { 'Fn::Join': ['', ['s3.', { Ref: 'AWS::Region' }, '.amazonaws.com']] } },
         });
+        const viaSecrets = kms.filter((s) => JSON.stringify(s.Condition).includes('secretsmanager.'));
+        expect(viaSecrets.map((s) => s.Action), kind).toEqual(kind === 'commit' ? [] : ['kms:Decrypt']);
         for (const s of kms) {
           expect(s.Resource, kind).toEqual({ 'Fn::GetAtt': [keyId, 'Arn'] });
           expect(asList<string>(s.Action), kind).not.toContain('kms:Encrypt');
@@ -297,10 +309,11 @@ describe('PgsipStack', () => {
     });
   });
 
-  it('wires the state machine to the three functions with MaxConcurrency = concurrency (default 4)', () => {
+  it('wires the state machine to the three functions, its concurrency from Plan (which knows the budget, default 4)', () => {
     const { definition, taskFunctions } = definitionFromTemplate(json);
     expect(taskFunctions).toEqual({ Plan: functions.plan, ExportShard: functions.export, Commit: functions.commit });
-    expect((definition.States as Json).ExportShards.MaxConcurrency).toBe(4);
+    expect((definition.States as Json).ExportShards.MaxConcurrencyPath).toBe('$.concurrency');
+    expect(json.Resources[functions.plan].Properties.Environment.Variables.PGSIP_CONNECTION_BUDGET).toBe('4');
   });
 
   it('outputs the state machine ARN, the bucket name and the destination', () => {
@@ -314,18 +327,18 @@ describe('PgsipStack', () => {
     const other = synth({ concurrency: 9, exportPrefix: 'lake/pg', databaseSecretArn: arn, stackName: 'PgsipTest' });
     expect(other.stack.stackName).toBe('PgsipTest');
     other.template.resourceCountIs('AWS::SecretsManager::Secret', 0);
-    const { definition } = definitionFromTemplate(other.json);
-    expect((definition.States as Json).ExportShards.MaxConcurrency).toBe(9);
+    const planFn = logicalIdOf(other.stack, other.stack.planFunction);
+    expect(other.json.Resources[planFn].Properties.Environment.Variables.PGSIP_CONNECTION_BUDGET).toBe('9');
     const exportFn = logicalIdOf(other.stack, other.stack.exportFunction);
     const statements = roleStatements(other.json, exportFn);
-    expect(statements).toContainEqual(
-      expect.objectContaining({ Action: ['secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret'], Resource: arn }),
-    );
+    // The secret's value, not its description; and no key grant for a secret the stack did not create.
+    expect(statements).toContainEqual(expect.objectContaining({ Action: 'secretsmanager:GetSecretValue', Resource: arn }));
+    expect(statements.filter((st) => JSON.stringify(st.Condition ?? {}).includes('secretsmanager.'))).toEqual([]);
     const bucketRef = logicalIdOf(other.stack, other.stack.bucket);
     expect(statements).toContainEqual(
       expect.objectContaining({
-        Action: ['s3:GetObject', 's3:PutObject', 's3:AbortMultipartUpload'],
-        Resource: { 'Fn::Join': ['', [{ 'Fn::GetAtt': [bucketRef, 'Arn'] }, '/lake/pg/*']] },
+        Action: ['s3:PutObject', 's3:AbortMultipartUpload'],
+        Resource: { 'Fn::Join': ['', [{ 'Fn::GetAtt': [bucketRef, 'Arn'] }, '/lake/pg/*/run=*/part-*.parquet']] },
       }),
     );
     expect(other.json.Resources[exportFn].Properties.Environment.Variables.PGSIP_DB_SECRET_ARN).toBe(arn);

@@ -5,6 +5,8 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { StateMachine } from 'aws-local-stepfunctions';
 import { afterAll, describe, expect, it } from 'vitest';
+import { LOCAL_ITEMS_FIELD, serveItemReaders } from '../../bin/local/item-readers';
+import { LocalFolderDestination } from '../../lambdas/engine/destinations/local-folder';
 import { REPO_ROOT } from '../../lib/pgsip-function';
 import {
   definitionFromTemplate,
@@ -95,22 +97,28 @@ describe('synthesizeDefinition', () => {
   it('synthesizes the app in process: Plan -> ExportShards(ExportShard) -> Commit', () => {
     const { definition, taskFunctions } = synthesizeDefinition({ concurrency: 3 });
     expect(definition.StartAt).toBe('Plan');
-    expect((definition.States as any).ExportShards.MaxConcurrency).toBe(3);
+    // Run options (concurrency included) travel in the input: the definition is the same for every budget.
+    expect(definition).toEqual(synthesizeDefinition({ concurrency: 9 }).definition);
+    expect((definition.States as any).ExportShards.MaxConcurrencyPath).toBe('$.concurrency');
     expect(Object.keys(taskFunctions).sort()).toEqual(['Commit', 'ExportShard', 'Plan']);
     expect(taskFunctions.Plan).toMatch(/^PlanFunction/);
     expect(taskFunctions.ExportShard).toMatch(/^ExportFunction/);
     expect(taskFunctions.Commit).toMatch(/^CommitFunction/);
   });
 
-  it('runs in aws-local-stepfunctions, handing each task the payload the handlers expect', async () => {
+  it('runs in aws-local-stepfunctions, its ItemReader served from the destination, handing each task the payload the handlers expect', async () => {
     const { definition } = synthesizeDefinition({});
-    const machine = new StateMachine(definition as any);
+    const folder = mkdtempSync(join(tmpdir(), 'pgsip-items-'));
+    const destination = new LocalFolderDestination(folder);
+    const shards = [0, 1].map((shard) => ({ runId: 'r1', table: 'public.t', runDir: 'public/t/run=r1', shard, shardCount: 2, range: { lo: null, hi: null } }));
+    await destination.put('_runs/r1/_shards.json', JSON.stringify(shards));
+    const plan = { runId: 'r1', tableCount: 1, shardCount: 2, items: destination.address('_runs/r1/_shards.json'), concurrency: 2, snapshot: 'SNAP-1' };
+    const { interpreted, afterTask } = serveItemReaders(definition, destination);
+    // The one difference the interpreter sees: where the served items are.
+    expect((interpreted.States as any).ExportShards.ItemsPath).toBe(`$.${LOCAL_ITEMS_FIELD}`);
+    expect({ ...(interpreted.States as any).ExportShards, ItemsPath: undefined }).toEqual({ ...(definition.States as any).ExportShards, ItemsPath: undefined });
+    const machine = new StateMachine(interpreted as any);
     const calls: [string, any][] = [];
-    const plan = {
-      runId: 'r1',
-      tables: [{ table: 'public.t', runDir: 'public/t/run=r1', shardCount: 2 }],
-      shards: [0, 1].map((shard) => ({ runId: 'r1', table: 'public.t', runDir: 'public/t/run=r1', shard, shardCount: 2 })),
-    };
     let throttled = false;
     const execution = machine.run(
       { tables: ['public.t'] },
@@ -120,7 +128,7 @@ describe('synthesizeDefinition', () => {
           // The retry list is part of what runs locally: a throttled shard is retried, not failed.
           retryIntervalOverrides: { ExportShard: 0 },
           taskResourceLocalHandlers: {
-            Plan: async (input: any) => (calls.push(['Plan', input]), { Payload: plan }),
+            Plan: async (input: any) => (calls.push(['Plan', input]), { Payload: (await afterTask.Plan(plan)) as any }),
             ExportShard: async (input: any) => {
               calls.push(['ExportShard', input]);
               if (!throttled) {
@@ -140,9 +148,21 @@ describe('synthesizeDefinition', () => {
     expect(payloads('Plan')).toEqual([{ input: { tables: ['public.t'] }, executionName: 'exec-1', executionId }]);
     expect(payloads('ExportShard')).toHaveLength(3);
     expect(payloads('ExportShard').map((p) => p.task.shard).sort()).toEqual([0, 0, 1]);
-    // Each shard task arrives whole, wrapped with the parent execution's id (the handler unwraps it).
-    expect(payloads('ExportShard')).toContainEqual({ task: plan.shards[1], executionId });
-    expect(payloads('Commit')).toEqual([{ runId: 'r1', tables: plan.tables, executionId }]);
+    // Each shard task arrives whole, as the file holds it, with the parent execution's id and the snapshot.
+    expect(payloads('ExportShard')).toContainEqual({ task: shards[1], executionId, snapshot: 'SNAP-1' });
+    expect(payloads('Commit')).toEqual([{ runId: 'r1', executionId }]);
+    rmSync(folder, { recursive: true, force: true });
+  });
+
+  it('the served ItemReader reads the object its Parameters name, and refuses one outside the destination', async () => {
+    const { definition } = synthesizeDefinition({});
+    const folder = mkdtempSync(join(tmpdir(), 'pgsip-items-'));
+    const destination = new LocalFolderDestination(folder);
+    const { afterTask } = serveItemReaders(definition, destination);
+    await expect(afterTask.Plan({ items: { bucket: 'file', key: join(folder, 'missing.json') } })).rejects.toThrow(/no object at .*missing\.json/);
+    await expect(afterTask.Plan({ items: { bucket: 'my-bucket', key: 'x.json' } })).rejects.toThrow(/my-bucket\/x\.json is not in/);
+    await expect(afterTask.Plan({ nothing: true })).rejects.toThrow(/\$\.items\.bucket is not in the Map's input/);
+    rmSync(folder, { recursive: true, force: true });
   });
 });
 
@@ -184,6 +204,7 @@ describe('npx cdk synth (real bundling, no AWS credentials)', () => {
 
     const fromCli = definitionFromTemplate(template);
     expect(fromCli).toEqual(synthesizeDefinition({ concurrency: 7, exportPrefix: 'lake/pg' }));
-    expect((fromCli.definition.States as any).ExportShards.MaxConcurrency).toBe(7);
+    const plan = functions.find(([id]) => id.startsWith('PlanFunction'))!;
+    expect(plan[1].Properties.Environment.Variables.PGSIP_CONNECTION_BUDGET).toBe('7');
   });
 });

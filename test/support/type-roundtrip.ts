@@ -18,7 +18,7 @@ import { exportShard } from '../../lambdas/engine/export-shard';
 import { planRun } from '../../lambdas/engine/plan-run';
 import { connect, targetFromUrl } from '../../lambdas/engine/postgres/connection';
 import { quoteIdent } from '../../lambdas/engine/postgres/table-name';
-import { parseDocument } from '../../lambdas/engine/run/documents';
+import { parseDocument, readShardList } from '../../lambdas/engine/run/documents';
 import { afterAll, beforeAll } from 'vitest';
 import { type RunningPostgres, startEmbeddedPostgres } from '../../bin/local/embedded-postgres';
 
@@ -102,10 +102,10 @@ export async function exportTable(fx: RoundTripFixture, table: string, options: 
   const env = environment(fx, options);
   const runId = `types-${++runs}`;
   const plan = await planRun({ input: { tables: [table], shards: 1, runId, compression: options.compression } }, env);
-  for (const task of plan.shards) await exportShard(task, env);
-  const committed = await commitRun({ runId, tables: plan.tables }, env);
+  for (const task of await readShardList(env.destination, plan.items)) await exportShard(task, env);
+  const committed = await commitRun({ runId }, env);
   const manifestPath = committed.tables[0].manifest;
-  const manifest = parseDocument('run', await readFile(manifestPath), manifestPath);
+  const manifest = parseDocument('manifest', await readFile(manifestPath), manifestPath);
   if (manifest.parts.length !== 1) throw new Error(`expected one part, the run wrote ${manifest.parts.length}`);
   const file = join(dirname(manifestPath), manifest.parts[0].path);
   const bytes = await readFile(file);
@@ -121,11 +121,12 @@ export async function exportFailure(fx: RoundTripFixture, table: string, options
   const env = environment(fx, options);
   const runId = `types-${++runs}`;
   const plan = await planRun({ input: { tables: [table], shards: 1, runId } }, env);
-  const error = await exportShard(plan.shards[0], env).then(
+  const [task] = await readShardList(env.destination, plan.items);
+  const error = await exportShard(task, env).then(
     () => null,
     (e: unknown) => e,
   );
-  const written = (await env.destination.list(`${plan.tables[0].runDir}/`)).map((k) => k.slice(plan.tables[0].runDir.length + 1));
+  const written = (await env.destination.list(`${task.runDir}/`)).map((k) => k.slice(task.runDir.length + 1));
   return { error, written };
 }
 

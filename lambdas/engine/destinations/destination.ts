@@ -1,11 +1,20 @@
 /**
  * Where a run's files go: a local folder or an S3 prefix. Keys are `/`-separated and relative to the root.
  */
+import type { ObjectAddress } from '../contracts';
+
 export interface Destination {
   /** For people: `/abs/folder` or `s3://bucket/prefix`. */
   readonly root: string;
   /** Absolute location of a key, for people and for readers (`/abs/folder/key`, `s3://bucket/prefix/key`). */
   location(key: string): string;
+  /**
+   * The key as Step Functions' ItemReader names an object: bucket and full object key on S3; for a folder,
+   * the placeholder bucket `file` and the file's absolute path (the local runner reads it back).
+   */
+  address(key: string): ObjectAddress;
+  /** The key of an object this destination holds at `address`, or null when the address lies elsewhere. */
+  keyAt(address: ObjectAddress): string | null;
   /**
    * Streams a new object. Nothing is visible under `key` until `close()` resolves (temp file + rename, or a
    * completed multipart upload); `abort()` leaves nothing behind.

@@ -6,8 +6,12 @@
 import { randomBytes } from 'node:crypto';
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { link, mkdir, readdir, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join, relative, resolve, sep } from 'node:path';
+import type { ObjectAddress } from '../contracts';
 import type { Destination, ObjectWriter } from './destination';
+
+/** The ItemReader bucket a local folder's addresses carry. */
+const LOCAL_BUCKET = 'file';
 
 export class LocalFolderDestination implements Destination {
   readonly root: string;
@@ -18,6 +22,17 @@ export class LocalFolderDestination implements Destination {
 
   location(key: string): string {
     return join(this.root, ...key.split('/'));
+  }
+
+  address(key: string): ObjectAddress {
+    return { bucket: LOCAL_BUCKET, key: this.location(key) };
+  }
+
+  keyAt(address: ObjectAddress): string | null {
+    if (address.bucket !== LOCAL_BUCKET) return null;
+    const rel = relative(this.root, resolve(address.key));
+    if (rel === '' || rel.startsWith('..') || resolve(this.root, rel) !== resolve(address.key)) return null;
+    return rel.split(sep).join('/');
   }
 
   createObject(key: string): ObjectWriter {

@@ -17,6 +17,7 @@ import {
   UploadPartCommand,
   type PutObjectCommandInput,
 } from '@aws-sdk/client-s3';
+import type { ObjectAddress } from '../contracts';
 import type { Destination, ObjectWriter } from './destination';
 
 export interface S3PrefixOptions {
@@ -64,6 +65,16 @@ export class S3PrefixDestination implements Destination {
 
   location(key: string): string {
     return `${this.root}/${key}`;
+  }
+
+  address(key: string): ObjectAddress {
+    return { bucket: this.bucket, key: this.key(key) };
+  }
+
+  keyAt(address: ObjectAddress): string | null {
+    if (address.bucket !== this.bucket) return null;
+    if (!this.prefix) return address.key;
+    return address.key.startsWith(`${this.prefix}/`) ? address.key.slice(this.prefix.length + 1) : null;
   }
 
   createObject(key: string): ObjectWriter {

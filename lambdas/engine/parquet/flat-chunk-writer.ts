@@ -15,11 +15,11 @@ import type { ColumnChunk, CompressionCodec, Encoding, OffsetIndex, SchemaElemen
 /** Statistics plus the NaN count the format has for floats (hyparquet-writer's ChunkStatistics). */
 type ChunkStatistics = Statistics & { nan_count?: bigint };
 import { writePageHeader } from 'hyparquet-writer/src/datapage.js';
+import type { Compressor } from './codecs';
 import { type FlatColumn, plainLength } from '../columns/flat-column';
 import { buildByteArrayDictionary, type ByteArrayDictionary } from './byte-array-dictionary';
 import { bitWidthFor, encodeDefinitionLevels, encodeDictionaryIndexes } from './rle-hybrid';
 
-export type Compressor = (input: Uint8Array) => Uint8Array;
 
 /** Uncompressed value bytes per data page (hyparquet-writer's and parquet-mr's default). */
 export const PAGE_BYTES = 1024 * 1024;

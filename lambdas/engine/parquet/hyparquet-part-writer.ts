@@ -19,70 +19,23 @@
  *   encoding without the annotation avoids it, and the converted_type JSON in the footer makes DuckDB type the
  *   column JSON (with the logical type alone it reads BLOB). hyparquet-writer would write whole documents as
  *   min/max; the flat chunk writer cuts them to 16 bytes (marked inexact), and arrays of JSON carry none.
- * - ZSTD: hyparquet-writer only has SNAPPY built in. ZSTD uses node:zlib's zstd when the runtime has it
- *   (Node >= 22.15, i.e. the Lambda runtimes), and is refused with a clear error otherwise (Node 20).
+ * - ZSTD and native SNAPPY: hyparquet-writer only has JS SNAPPY built in; codecs.ts supplies the others.
  */
 import { ByteWriter, ParquetWriter } from 'hyparquet-writer';
 import { writeColumn } from 'hyparquet-writer/src/column.js';
 import { encodeNestedValues } from 'hyparquet-writer/src/dremel.js';
 import { schemaPathResolver } from 'hyparquet-writer/src/schema.js';
 import type { ColumnChunk, KeyValue, SchemaElement, SchemaTree } from 'hyparquet';
-import { createRequire } from 'node:module';
-import * as zlib from 'node:zlib';
 import type { ColumnValues } from '../columns/column-mapping';
 import { isFlatColumn } from '../columns/flat-column';
 import type { ObjectWriter } from '../destinations/destination';
-import { type Compressor, PAGE_BYTES, writeFlatColumnChunk } from './flat-chunk-writer';
-import type { Compression } from '../contracts';
-import { InputError, InternalError } from '../errors';
+import type { Compressor } from './codecs';
+import { PAGE_BYTES, writeFlatColumnChunk } from './flat-chunk-writer';
+import { InternalError } from '../errors';
+import { compressorsFor } from './codecs';
 import type { PartWriter, PartWriterOptions } from './part-writer';
 
 type ColumnEncoder = Parameters<typeof writeColumn>[0]['column'];
-
-/**
- * SNAPPY through the native `snappy` package (an optional dependency) when it loads: measured 7x faster than
- * hyparquet-writer's JS snappy on orders data, +15-24% rows/s for a whole shard, files ~10% larger. Anywhere
- * it does not load (a Lambda bundle without it, an unsupported platform, PGSIP_SNAPPY=js) the JS one is used;
- * both write standard SNAPPY pages.
- */
-function nativeSnappy(): Compressor | null {
-  if (process.env.PGSIP_SNAPPY === 'js') return null;
-  try {
-    const snappy = createRequire(import.meta.url)('snappy') as { compressSync(input: Uint8Array): Buffer };
-    return (input) => snappy.compressSync(input);
-  } catch {
-    return null;
-  }
-}
-const NATIVE_SNAPPY = nativeSnappy();
-
-/** Which SNAPPY implementation this process uses (`native` or `js`), for logs and the benchmark. */
-export const snappyImplementation: 'native' | 'js' = NATIVE_SNAPPY ? 'native' : 'js';
-
-/** node:zlib's zstd, present from Node 22.15 / 23.8 (typed loosely: @types/node 20 does not know it). */
-function zstdCompressor(): Compressor | null {
-  const z = zlib as unknown as { zstdCompressSync?: (input: Uint8Array) => Buffer };
-  const compress = z.zstdCompressSync;
-  if (typeof compress !== 'function') return null;
-  return (input) => compress(input);
-}
-
-/** Whether this runtime can write the given compression. */
-export function compressionAvailable(compression: Compression): boolean {
-  return compression !== 'ZSTD' || zstdCompressor() !== null;
-}
-
-function compressors(compression: Compression): Partial<Record<'ZSTD' | 'SNAPPY', Compressor>> {
-  if (compression === 'SNAPPY') return NATIVE_SNAPPY ? { SNAPPY: NATIVE_SNAPPY } : {};
-  if (compression !== 'ZSTD') return {};
-  const zstd = zstdCompressor();
-  if (!zstd) {
-    throw new InputError(
-      `ZSTD compression is not available yet on Node ${process.versions.node} (needs node:zlib zstd, Node >= 22.15); use SNAPPY`,
-    );
-  }
-  return { ZSTD: zstd };
-}
 
 /** A ByteWriter whose `flush()` hands everything encoded so far to the sink. */
 class SinkByteWriter extends ByteWriter {
@@ -150,7 +103,7 @@ function detachStatistics(parquet: ParquetWriter): void {
 
 export function createHyparquetPartWriter(options: PartWriterOptions): PartWriter {
   const { columns, compression, sink, metadata } = options;
-  const extraCompressors = compressors(compression);
+  const extraCompressors = compressorsFor(compression);
 
    // The schema handed to ParquetWriter: annotation-free leaves while encoding, annotated again at `finish()`
   // (see the file comment). `restore` pairs each stripped element with what it must become.

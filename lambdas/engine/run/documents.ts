@@ -13,7 +13,10 @@ import {
   COMPRESSIONS,
   type LatestPointer,
   type RunManifest,
+  type ObjectAddress,
+  type RunPlan,
   type ShardManifest,
+  type ShardTask,
   type TablePlan,
 } from '../contracts';
 import type { Destination } from '../destinations/destination';
@@ -111,10 +114,23 @@ const latestSchema: v.GenericSchema<unknown, LatestPointer> = v.object({
   committedAt: v.string(),
 });
 
+const runPlanSchema: v.GenericSchema<RunPlan> = v.object({
+  version,
+  runId: v.string(),
+  tables: v.array(v.object({ table: v.string(), runDir: v.string(), shardCount: count })),
+  shardCount: count,
+  plannedAt: v.string(),
+});
+
+/** `_runs/<runId>/_shards.json` is what Step Functions' ItemReader reads: a bare array, so it has no version field. */
+export const shardListSchema = v.array(shardTask);
+
 const KINDS = {
   plan: { what: 'run plan', schema: planSchema },
+  run: { what: 'run table list', schema: runPlanSchema },
+  shards: { what: 'shard list', schema: shardListSchema },
   shard: { what: 'shard manifest', schema: shardManifestSchema },
-  run: { what: 'run manifest', schema: runManifestSchema },
+  manifest: { what: 'run manifest', schema: runManifestSchema },
   latest: { what: 'latest-run pointer', schema: latestSchema },
 } as const;
 
@@ -152,6 +168,18 @@ export async function readDocument<K extends DocumentKind>(destination: Destinat
 }
 
 /** The text pgsip writes for a document (indented: people read manifests). */
-export function serializeDocument(document: TablePlan | ShardManifest | RunManifest | LatestPointer): string {
+export function serializeDocument(document: TablePlan | ShardManifest | RunManifest | LatestPointer | RunPlan | v.InferOutput<typeof shardListSchema>): string {
   return JSON.stringify(document, null, 2);
+}
+
+/**
+ * The shard tasks of a run, read from where Plan's result says they are (`PlanResult.items`): what the
+ * Distributed Map's ItemReader reads on AWS, and what the local runner and tests read through here.
+ */
+export async function readShardList(destination: Destination, address: ObjectAddress): Promise<ShardTask[]> {
+  const key = destination.keyAt(address);
+  if (key === null) throw new RunDocumentError(`the shard list ${address.bucket}/${address.key} is not in ${destination.root}`);
+  const list = await readDocument(destination, 'shards', key);
+  if (!list) throw new RunDocumentError(`no shard list at ${destination.location(key)}: was this run planned?`);
+  return list;
 }

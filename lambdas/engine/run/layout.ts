@@ -10,6 +10,10 @@
  *   <schema>/<table>/run=<runId>/_manifest.json          the run manifest: readers start here
  *   <schema>/<table>/run=<runId>/_SUCCESS                written last
  *   <schema>/<table>/_latest.json                        the newest committed run of the table
+ *   _runs/<runId>/_run.json                              the run's tables (Plan -> Commit)
+ *   _runs/<runId>/_shards.json                           the run's shard tasks, a JSON array (Plan -> the Map)
+ *
+ * `_runs/` starts with `_` so that Hive-style readers (Athena, Spark) never take it for data.
  */
 import { InputError } from '../errors';
 import { createHash } from 'node:crypto';
@@ -52,6 +56,8 @@ export function pathSegment(name: string): string {
 export const tableDir = (schema: string, name: string) => `${pathSegment(schema)}/${pathSegment(name)}`;
 export const runDirOf = (schema: string, name: string, runId: string) => `${tableDir(schema, name)}/run=${runId}`;
 export const planKey = (runDir: string) => `${runDir}/_plan.json`;
+export const runPlanKey = (runId: string) => `_runs/${runId}/_run.json`;
+export const shardListKey = (runId: string) => `_runs/${runId}/_shards.json`;
 export const shardManifestKey = (runDir: string, shard: number) => `${runDir}/_shards/${pad(shard, 5)}.json`;
 export const manifestKey = (runDir: string) => `${runDir}/_manifest.json`;
 export const successKey = (runDir: string) => `${runDir}/_SUCCESS`;

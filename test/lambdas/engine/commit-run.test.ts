@@ -11,6 +11,7 @@ import { commitRun } from '../../../lambdas/engine/commit-run';
 import { connect, targetFromUrl } from '../../../lambdas/engine/postgres/connection';
 import type { PlanResult } from '../../../lambdas/engine/contracts';
 import { LocalFolderDestination } from '../../../lambdas/engine/destinations/local-folder';
+import { readShardList } from '../../../lambdas/engine/run/documents';
 import { type EngineEnvironment, silentLog } from '../../../lambdas/engine/environment';
 import { exportShard } from '../../../lambdas/engine/export-shard';
 import { planRun } from '../../../lambdas/engine/plan-run';
@@ -35,14 +36,16 @@ afterAll(async () => {
 });
 
 const plan = (runId: string) => planRun({ input: { tables: ['public.t'], shards: 3, runId } }, env);
-const commit = (p: PlanResult) => commitRun({ runId: p.runId, tables: p.tables }, env);
+const commit = (p: PlanResult) => commitRun({ runId: p.runId }, env);
+const shards = (p: PlanResult) => readShardList(env.destination, p.items);
 const latest = async () => JSON.parse((await env.destination.get('public/t/_latest.json'))!.toString()) as { runId: string };
 
 describe('commit', () => {
   it('refuses a run with a shard that did not finish, and commits nothing', async () => {
     const p = await plan('unfinished');
-    await exportShard(p.shards[0], env);
-    await exportShard(p.shards[2], env);
+    const tasks = await shards(p);
+    await exportShard(tasks[0], env);
+    await exportShard(tasks[2], env);
     await expect(commit(p)).rejects.toThrow('table "public"."t": shard 1 of 3 did not finish; nothing committed');
     expect(await env.destination.get('public/t/run=unfinished/_manifest.json')).toBeNull();
     expect(await env.destination.get('public/t/run=unfinished/_SUCCESS')).toBeNull();
@@ -52,7 +55,7 @@ describe('commit', () => {
     const older = await plan('older');
     await new Promise((ok) => setTimeout(ok, 5));
     const newer = await plan('newer');
-    for (const task of [...older.shards, ...newer.shards]) await exportShard(task, env);
+    for (const task of [...(await shards(older)), ...(await shards(newer))]) await exportShard(task, env);
     await commit(newer);
     expect((await latest()).runId).toBe('newer');
     await commit(older);

@@ -13,6 +13,7 @@ import { LocalFolderDestination } from '../../../lambdas/engine/destinations/loc
 import { type EngineEnvironment, silentLog } from '../../../lambdas/engine/environment';
 import { exportShard } from '../../../lambdas/engine/export-shard';
 import { planRun } from '../../../lambdas/engine/plan-run';
+import { readShardList } from '../../../lambdas/engine/run/documents';
 
 let postgres: RunningPostgres;
 let work: string;
@@ -52,7 +53,8 @@ describe('a table that changes between Plan and Export', () => {
     const runId = `drift-${Math.random().toString(16).slice(2, 8)}`;
     const plan = await planRun({ input: { tables: ['public.t'], shards: 1, runId } }, env);
     await sql(ddl);
-    await expect(exportShard(plan.shards[0], env)).rejects.toThrow(`table "public"."t": ${message}`);
+    const [task] = await readShardList(env.destination, plan.items);
+    await expect(exportShard(task, env)).rejects.toThrow(`table "public"."t": ${message}`);
     const written = await env.destination.list(`public/t/run=${runId}/`);
     expect(written).toEqual([`public/t/run=${runId}/_plan.json`]);
   });

@@ -16,6 +16,7 @@ import * as errors from '../../../lambdas/engine/errors';
 import { planRun } from '../../../lambdas/engine/plan-run';
 import { connect, targetFromUrl } from '../../../lambdas/engine/postgres/connection';
 import { explainShardFailure } from '../../../lambdas/engine/shard-failure';
+import { readShardList } from '../../../lambdas/engine/run/documents';
 import { SHARD_RETRYABLE_ERROR } from '../../../lib/export-state-machine';
 import { synthesizeDefinition } from '../../../lib/state-machine-definition';
 
@@ -155,7 +156,8 @@ describe('what Export itself raises', () => {
       const target = targetFromUrl(postgres.url);
       const env = { destination: new LocalFolderDestination(work), connect: (name: string) => connect(target, { applicationName: name }), log: silentLog };
       const plan = await planRun({ input: { tables: ['public.prices'], shards: 1, runId: 'nan' } }, env);
-      const error = await exportShard(plan.shards[0], env).then(
+      const [task] = await readShardList(env.destination, plan.items);
+      const error = await exportShard(task, env).then(
         () => null,
         (e: unknown) => e as errors.ValueRefusedError,
       );

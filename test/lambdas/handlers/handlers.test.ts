@@ -1,32 +1,36 @@
 /**
- * The Lambda entry points around the engine: execution/run/table/shard keys on every log line, metrics per
- * table from the engine's results, failures counted and re-thrown unchanged. The engine is not run here
- * (the engine and local-runner tests do that); a stand-in environment fails at the first touch.
+ * The Lambda entry points around the engine, run for real: a real Postgres, a real folder destination, the
+ * environment built from variables exactly as in Lambda (`createLambdaEnvironment`, `createRunEnvironment`).
+ * What is checked is what the handlers add: execution/run/table/shard keys on every log line (and no line
+ * twice), metrics per table from the engine's results, failures counted and re-thrown under their own name.
+ * The deployed bundles are run as Lambda runs them in test/bin/bundled-pipeline.test.ts.
  */
 import { Metrics } from '@aws-lambda-powertools/metrics';
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { type RunningPostgres, startEmbeddedPostgres } from '../../../bin/local/embedded-postgres';
 import { createCommitLambdaHandler } from '../../../lambdas/commit/handler';
-import type { ShardTask } from '../../../lambdas/engine/contracts';
-import * as commitRun from '../../../lambdas/engine/commit-run';
-import type { EngineEnvironment } from '../../../lambdas/engine/environment';
-import * as exportShard from '../../../lambdas/engine/export-shard';
-import { ShardRetryableError } from '../../../lambdas/engine/errors';
-import * as planRun from '../../../lambdas/engine/plan-run';
+import type { PlanResult, ShardTask } from '../../../lambdas/engine/contracts';
 import { shardTaskOf } from '../../../lambdas/engine/export-shard';
+import { readShardList } from '../../../lambdas/engine/run/documents';
 import { createExportLambdaHandler } from '../../../lambdas/export/handler';
 import { createPlanLambdaHandler } from '../../../lambdas/plan/handler';
+import { createLambdaEnvironment } from '../../../lambdas/shared/lambda-environment';
+import { createRunEnvironment } from '../../../lambdas/shared/run-environment';
 
-vi.mock('../../../lambdas/engine/export-shard', async (original) => ({ ...(await original<object>()), exportShard: vi.fn() }));
-vi.mock('../../../lambdas/engine/commit-run', () => ({ commitRun: vi.fn() }));
-vi.mock('../../../lambdas/engine/plan-run', () => ({ planRun: vi.fn() }));
+let postgres: RunningPostgres;
+let work: string;
+const executionId = 'arn:aws:states:eu-west-1:123456789012:execution:Pgsip:r1';
 
-const environment = () => ({}) as EngineEnvironment;
-
+/** A log and a metrics sink that record what the handlers send them (the shapes of Powertools' objects). */
 function recorders() {
   const calls: unknown[][] = [];
   let keys: Record<string, unknown> = {};
   const lines: Record<string, unknown>[] = [];
-  const log: any = {
+  const log = {
     addContext: vi.fn(),
     appendKeys: (k: Record<string, unknown>) => void (keys = { ...keys, ...k }),
     removeKeys: (names: string[]) => void (keys = Object.fromEntries(Object.entries(keys).filter(([n]) => !names.includes(n)))),
@@ -34,124 +38,149 @@ function recorders() {
     warn: (message: string, fields?: object) => void lines.push({ level: 'WARN', message, ...keys, ...fields }),
     error: (message: string, fields?: object) => void lines.push({ level: 'ERROR', message, ...keys, ...fields }),
   };
-  const metrics: any = {
+  let stored = 0;
+  const metrics = {
     addDimension: (...a: unknown[]) => void calls.push(['dimension', ...a]),
-    addMetric: (...a: unknown[]) => void calls.push(['metric', ...a]),
+    addMetric: (...a: unknown[]) => void (calls.push(['metric', ...a]), stored++),
     addMetadata: (...a: unknown[]) => void calls.push(['metadata', ...a]),
-    publishStoredMetrics: () => void calls.push(['publish']),
+    publishStoredMetrics: () => void (calls.push(['publish']), (stored = 0)),
+    hasStoredMetrics: () => stored > 0,
   };
   return { log, metrics, calls, lines, keys: () => keys };
 }
 
-const task: ShardTask = { runId: 'r1', table: '"public"."orders"', runDir: 'public/orders/run=r1', shard: 3, shardCount: 8, range: { lo: '10', hi: '20' } };
-const executionId = 'arn:aws:states:eu-west-1:123456789012:execution:Pgsip:r1';
+type Recorders = ReturnType<typeof recorders>;
 
-afterEach(() => vi.clearAllMocks());
+/** The variables Lambda would have; DATABASE_URL instead of a secret (lambda-environment.ts allows it). */
+const variables = () => ({ PGSIP_DEST: work, DATABASE_URL: postgres.url });
+const handlers = (r: Recorders) => ({
+  plan: createPlanLambdaHandler(() => createLambdaEnvironment({ env: variables(), logger: r.log as never }), r.log as never, r.metrics as never),
+  export: createExportLambdaHandler(() => createLambdaEnvironment({ env: variables(), logger: r.log as never }), r.log as never, r.metrics as never),
+  commit: createCommitLambdaHandler(() => createRunEnvironment(variables(), r.log as never), r.log as never, r.metrics as never),
+});
+
+async function planned(runId: string): Promise<{ plan: PlanResult; tasks: ShardTask[] }> {
+  const r = recorders();
+  const plan = await handlers(r).plan({ input: { tables: ['public.orders'], shards: 2, runId }, executionName: runId, executionId });
+  return { plan, tasks: await readShardList(createRunEnvironment(variables()).destination, plan.items) };
+}
+
+beforeAll(async () => {
+  postgres = await startEmbeddedPostgres();
+  work = await mkdtemp(join(tmpdir(), 'pgsip-handlers-'));
+  const client = new pg.Client(postgres.url);
+  await client.connect();
+  await client.query(`CREATE TABLE public.orders (id bigint PRIMARY KEY, note text); INSERT INTO public.orders SELECT g, 'n' || g FROM generate_series(1, 1000) g;
+                      CREATE TABLE public.doomed (id bigint PRIMARY KEY); INSERT INTO public.doomed VALUES (1);`);
+  await client.end();
+});
+afterAll(async () => {
+  await postgres?.stop();
+  if (work) await rm(work, { recursive: true, force: true });
+});
 
 describe('Export handler', () => {
-  it('accepts the ItemSelector shape and a bare shard task', () => {
-    expect(shardTaskOf({ task, executionId })).toBe(task);
+  const task: ShardTask = { runId: 'r1', table: '"public"."orders"', runDir: 'public/orders/run=r1', shard: 3, shardCount: 8, range: { lo: '10', hi: '20' } };
+
+  it('accepts the ItemSelector shape (adding the run snapshot) and a bare shard task', () => {
+    expect(shardTaskOf({ task, executionId, snapshot: null })).toBe(task);
+    expect(shardTaskOf({ task, executionId, snapshot: '00000003-0000001B-1' })).toEqual({ ...task, snapshot: '00000003-0000001B-1' });
     expect(shardTaskOf(task)).toBe(task);
   });
 
-  it('logs with execution, run, table and shard, and emits rows, bytes, seconds and rows/s for the table', async () => {
-    vi.mocked(exportShard.exportShard).mockImplementation(async (t, env) => {
-      env.log?.info?.('inside', {});
-      return { table: t.table, shard: t.shard, rows: 1000, bytes: 4096, parts: 1, seconds: 4 };
-    });
+  it('logs with execution, run, table and shard, once per line, and emits rows, bytes, seconds and rows/s for the table', async () => {
+    const { tasks } = await planned('logs');
     const r = recorders();
-    const handler = createExportLambdaHandler(() => ({ log: r.log }) as unknown as EngineEnvironment, r.log, r.metrics);
-    const result = await handler({ task, executionId }, { awsRequestId: 'req-1' } as never);
-    expect(result.rows).toBe(1000);
-    expect(vi.mocked(exportShard.exportShard).mock.calls[0][0]).toBe(task);
+    const result = await handlers(r).export({ task: tasks[0], executionId, snapshot: null }, { awsRequestId: 'req-1' } as never);
+    expect(result.rows).toBeGreaterThan(0);
     expect(r.log.addContext).toHaveBeenCalledWith({ awsRequestId: 'req-1' });
-    for (const line of r.lines) {
-      expect(line).toMatchObject({ executionId, runId: 'r1', table: '"public"."orders"', shard: 3 });
-    }
-    expect(r.lines.map((l) => l.message)).toEqual(['inside', 'shard exported']);
+    for (const line of r.lines) expect(line).toMatchObject({ executionId, runId: 'logs', table: '"public"."orders"', shard: 0 });
+    expect(r.lines.map((l) => l.message)).toEqual(['shard exported']);
     expect(r.calls).toEqual([
       ['dimension', 'table', '"public"."orders"'],
-      ['metadata', 'shard', '3'],
-      ['metadata', 'runId', 'r1'],
-      ['metric', 'ShardRows', 'Count', 1000],
-      ['metric', 'ShardBytes', 'Bytes', 4096],
-      ['metric', 'ShardSeconds', 'Seconds', 4],
-      ['metric', 'ShardRowsPerSecond', 'Count/Second', 250],
+      ['metadata', 'shard', '0'],
+      ['metadata', 'runId', 'logs'],
+      ['metric', 'ShardRows', 'Count', result.rows],
+      ['metric', 'ShardBytes', 'Bytes', result.bytes],
+      ['metric', 'ShardSeconds', 'Seconds', result.seconds],
+      ['metric', 'ShardRowsPerSecond', 'Count/Second', result.rows / result.seconds],
       ['publish'],
     ]);
     expect(r.keys()).toEqual({}); // keys do not leak into the next invocation
   });
 
-  it('counts a failure for the table, logs it, and re-throws the same error (Step Functions retries by name)', async () => {
-    const error = new ShardRetryableError('connection reset while reading "public"."orders" shard 3');
-    vi.mocked(exportShard.exportShard).mockRejectedValue(error);
+  it('counts a failure for the table, logs it, and re-throws it under its own name (Step Functions retries by name)', async () => {
     const r = recorders();
-    const handler = createExportLambdaHandler(environment, r.log, r.metrics);
-    await expect(handler(task)).rejects.toBe(error);
-    expect(r.calls).toEqual([
-      ['dimension', 'table', '"public"."orders"'],
-      ['metadata', 'shard', '3'],
+    const plan = await handlers(r).plan({ input: { tables: ['public.doomed'], shards: 1, runId: 'doomed' }, executionName: 'doomed' });
+    const [doomed] = await readShardList(createRunEnvironment(variables()).destination, plan.items);
+    const client = new pg.Client(postgres.url);
+    await client.connect();
+    await client.query('ALTER TABLE public.doomed ADD COLUMN late int');
+    await client.end();
+    const failing = recorders();
+    const error = await handlers(failing).export({ task: doomed, executionId, snapshot: null }).then(
+      () => null,
+      (e: unknown) => e as Error,
+    );
+    expect(error?.name).toBe('SchemaChangedError');
+    expect(failing.calls).toEqual([
+      ['dimension', 'table', '"public"."doomed"'],
+      ['metadata', 'shard', '0'],
       ['metric', 'ShardFailures', 'Count', 1],
       ['publish'],
     ]);
-    expect(r.lines).toEqual([
-      expect.objectContaining({ level: 'ERROR', errorName: 'ShardRetryableError', runId: 'r1', shard: 3, table: '"public"."orders"' }),
+    expect(failing.lines).toEqual([
+      expect.objectContaining({ level: 'ERROR', errorName: 'SchemaChangedError', runId: 'doomed', shard: 0, executionId }),
     ]);
-  });
-});
-
-describe('Plan and Commit handlers', () => {
-  it('Plan logs with the execution id and counts failures', async () => {
-    vi.mocked(planRun.planRun).mockResolvedValueOnce({ runId: 'r1', tables: [], shards: [] }).mockRejectedValueOnce(new Error('table "public"."nope" does not exist'));
-    const r = recorders();
-    const handler = createPlanLambdaHandler(environment, r.log, r.metrics);
-    await handler({ input: { tables: ['public.orders'] }, executionName: 'r1', executionId });
-    expect(r.lines[0]).toMatchObject({ message: 'planned', executionId, executionName: 'r1' });
-    await expect(handler({ input: { tables: ['public.nope'] }, executionName: 'r1' })).rejects.toThrow(/does not exist/);
-    expect(r.calls).toContainEqual(['metric', 'PlanFailures', 'Count', 1]);
-  });
-
-  it('Commit emits TableCommitted (freshness), rows and bytes per table', async () => {
-    vi.mocked(commitRun.commitRun).mockResolvedValue({
-      runId: 'r1',
-      tables: [
-        { table: '"public"."orders"', manifest: 'm1', rows: 10, bytes: 100, parts: 1 },
-        { table: '"public"."customers"', manifest: 'm2', rows: 2, bytes: 20, parts: 1 },
-      ],
-    });
-    const r = recorders();
-    const handler = createCommitLambdaHandler(environment, r.log, r.metrics);
-    await handler({ runId: 'r1', tables: [], executionId });
-    expect(r.calls).toEqual([
-      ['dimension', 'table', '"public"."orders"'],
-      ['metric', 'TableCommitted', 'Count', 1],
-      ['metric', 'CommittedRows', 'Count', 10],
-      ['metric', 'CommittedBytes', 'Bytes', 100],
-      ['publish'],
-      ['dimension', 'table', '"public"."customers"'],
-      ['metric', 'TableCommitted', 'Count', 1],
-      ['metric', 'CommittedRows', 'Count', 2],
-      ['metric', 'CommittedBytes', 'Bytes', 20],
-      ['publish'],
-      ['publish'],
-    ]);
-    expect(r.lines.every((l) => l.executionId === executionId && l.runId === 'r1')).toBe(true);
   });
 
   it('writes real Powertools EMF records: namespace pgsip, dimensions service and table, shard as a property', async () => {
-    vi.mocked(exportShard.exportShard).mockResolvedValue({ table: '"public"."orders"', shard: 3, rows: 10, bytes: 50, parts: 1, seconds: 2 });
+    const { tasks } = await planned('emf');
     const written: string[] = [];
     const spy = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: unknown) => (written.push(String(chunk)), true));
+    let rows = 0;
     try {
       const metrics = new Metrics({ namespace: 'pgsip', serviceName: 'Pgsip' });
       const r = recorders();
-      await createExportLambdaHandler(environment, r.log, metrics)(task);
+      const handler = createExportLambdaHandler(() => createLambdaEnvironment({ env: variables(), logger: r.log as never }), r.log as never, metrics);
+      rows = (await handler(tasks[1])).rows;
     } finally {
       spy.mockRestore();
     }
     const emf = written.map((w) => { try { return JSON.parse(w); } catch { return undefined; } }).find((j) => j?._aws);
     expect(emf._aws.CloudWatchMetrics[0].Namespace).toBe('pgsip');
     expect(emf._aws.CloudWatchMetrics[0].Dimensions).toEqual([['service', 'table']]);
-    expect(emf).toMatchObject({ service: 'Pgsip', table: '"public"."orders"', shard: '3', ShardRows: 10, ShardRowsPerSecond: 5 });
+    expect(emf).toMatchObject({ service: 'Pgsip', table: '"public"."orders"', shard: '1', ShardRows: rows });
+  });
+});
+
+describe('Plan and Commit handlers', () => {
+  it('Plan logs with the execution id (its one line comes from the engine) and counts failures', async () => {
+    const r = recorders();
+    const handler = handlers(r).plan;
+    await handler({ input: { tables: ['public.orders'], shards: 1, runId: 'p1' }, executionName: 'p1', executionId });
+    expect(r.lines.map((l) => l.message)).toEqual(['planned']);
+    expect(r.lines[0]).toMatchObject({ executionId, executionName: 'p1', runId: 'p1' });
+    await expect(handler({ input: { tables: ['public.nope'] }, executionName: 'p2' })).rejects.toThrow(/table "public.nope" does not exist/);
+    expect(r.calls).toContainEqual(['metric', 'PlanFailures', 'Count', 1]);
+  });
+
+  it('Commit emits TableCommitted (freshness), rows and bytes per table, one log line each', async () => {
+    const { tasks } = await planned('c1');
+    const r = recorders();
+    for (const t of tasks) await handlers(r).export(t);
+    const committing = recorders();
+    const result = await handlers(committing).commit({ runId: 'c1', executionId });
+    const [orders] = result.tables;
+    expect(orders.rows).toBe(1000);
+    expect(committing.calls).toEqual([
+      ['dimension', 'table', '"public"."orders"'],
+      ['metric', 'TableCommitted', 'Count', 1],
+      ['metric', 'CommittedRows', 'Count', 1000],
+      ['metric', 'CommittedBytes', 'Bytes', orders.bytes],
+      ['publish'],
+    ]);
+    expect(committing.lines.map((l) => l.message)).toEqual(['committed']);
+    expect(committing.lines[0]).toMatchObject({ executionId, runId: 'c1', table: '"public"."orders"', rows: 1000 });
   });
 });

@@ -3,7 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ObjectWriter } from '../../../../lambdas/engine/destinations/destination';
-import { compressionAvailable, createHyparquetPartWriter } from '../../../../lambdas/engine/parquet/hyparquet-part-writer';
+import { compressionAvailable } from '../../../../lambdas/engine/parquet/codecs';
+import { createHyparquetPartWriter } from '../../../../lambdas/engine/parquet/hyparquet-part-writer';
 import type { Compression } from '../../../../lambdas/engine/contracts';
 import type { ColumnMapping } from '../../../../lambdas/engine/columns/column-mapping';
 import { mapColumn } from '../../../../lambdas/engine/columns/map-column';
@@ -143,7 +144,7 @@ describe('createHyparquetPartWriter', () => {
     } else {
       const sink = new GatedSink();
       expect(() => createHyparquetPartWriter({ columns, compression: 'ZSTD', sink })).toThrow(
-        /ZSTD compression is not available yet on Node/,
+        /ZSTD compression is not available on Node/,
       );
       expect(sink.events).toEqual([]);
     }

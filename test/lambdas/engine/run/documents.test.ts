@@ -45,14 +45,14 @@ describe('documents', () => {
   it('read back exactly what was written, for each kind', () => {
     expect(parseDocument('plan', serializeDocument(plan), 'p')).toEqual(plan);
     expect(parseDocument('shard', serializeDocument(shard), 's')).toEqual(shard);
-    expect(parseDocument('run', serializeDocument(run), 'm')).toEqual(run);
+    expect(parseDocument('manifest', serializeDocument(run), 'm')).toEqual(run);
     expect(parseDocument('latest', serializeDocument(latest), 'l')).toEqual(latest);
   });
 
   it('refuse a format version they do not know, saying which and what to do', () => {
     const future = JSON.stringify({ ...run, version: 2 });
-    expect(() => parseDocument('run', future, '/lake/public/t/run=r1/_manifest.json')).toThrow(RunDocumentError);
-    expect(() => parseDocument('run', future, '/lake/public/t/run=r1/_manifest.json')).toThrow(
+    expect(() => parseDocument('manifest', future, '/lake/public/t/run=r1/_manifest.json')).toThrow(RunDocumentError);
+    expect(() => parseDocument('manifest', future, '/lake/public/t/run=r1/_manifest.json')).toThrow(
       '/lake/public/t/run=r1/_manifest.json is a run manifest of format version 2; this pgsip reads version 1 (it was written by another pgsip version: use that one, or export again)',
     );
   });
