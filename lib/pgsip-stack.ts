@@ -371,7 +371,6 @@ export class PgsipStack extends Stack {
 
     acknowledgeNagFindings(this, {
       exportPrefix,
-      functions: [this.planFunction, this.exportFunction, this.commitFunction],
       createdSecret: props.databaseSecretArn ? undefined : this.databaseSecret,
     });
   }

@@ -12,7 +12,7 @@ function synth(props: Partial<ExportStateMachineProps> = {}) {
   const stack = new Stack(app, 'Test');
   const fn = (id: string) =>
     new LambdaFunction(stack, id, {
-      runtime: Runtime.NODEJS_22_X,
+      runtime: Runtime.NODEJS_24_X,
       handler: 'index.handler',
       code: Code.fromInline('exports.handler = async (e) => e;'),
     });

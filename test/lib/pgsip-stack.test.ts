@@ -3,6 +3,7 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
 import { buildApp, propsFromContext } from '../../lib/pgsip-app';
 import type { PgsipStack, PgsipStackProps } from '../../lib/pgsip-stack';
+import { LAMBDA_NODE_MAJOR } from '../../lib/pgsip-function';
 import { definitionFromTemplate } from '../../lib/state-machine-definition';
 
 type Json = any;
@@ -144,13 +145,13 @@ describe('PgsipStack', () => {
     });
   });
 
-  it('runs every function on nodejs22.x or newer, ARM64, traced, with its own log group', () => {
+  it('runs every function on nodejs24.x (the major the bundle tests run), ARM64, traced, with its own log group', () => {
     const fns = template.findResources('AWS::Lambda::Function');
     expect(Object.keys(fns).sort()).toEqual(Object.values(functions).sort());
     for (const [id, fn] of Object.entries<Json>(fns)) {
       const runtime = /^nodejs(\d+)\.x$/.exec(fn.Properties.Runtime);
       expect(runtime, `${id} runtime ${fn.Properties.Runtime}`).not.toBeNull();
-      expect(Number(runtime![1]), id).toBeGreaterThanOrEqual(22);
+      expect(Number(runtime![1]), id).toBe(LAMBDA_NODE_MAJOR);
       expect(fn.Properties.Architectures).toEqual(['arm64']);
       expect(fn.Properties.TracingConfig).toEqual({ Mode: 'Active' });
       expect(fn.Properties.Handler).toBe('index.handler');

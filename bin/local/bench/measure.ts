@@ -10,6 +10,7 @@ export interface ChildMeasurement {
   /** Peak RSS of the child in bytes, or null where /proc is not available. */
   peakRssBytes: number | null;
   stdout: string;
+  stderr: string;
 }
 
 async function highWaterMark(pid: number): Promise<number | null> {
@@ -48,5 +49,5 @@ export async function measureChild(command: string, args: string[], options: { e
   if (code !== 0) {
     throw new Error(`${[command, ...args].join(' ')} exited with ${code}: ${stderr.trim().split('\n').slice(-3).join(' | ')}`);
   }
-  return { seconds, peakRssBytes: peak, stdout };
+  return { seconds, peakRssBytes: peak, stdout, stderr };
 }
