@@ -86,6 +86,7 @@ program
   .addOption(new Option('--database-url <url>', 'use this Postgres instead of an embedded one (creates public.bench_orders there)'))
   .option('--json <file>', 'where to write the figures', 'bench-results/latest.json')
   .option('--skip-naive', 'leave out the slow pg cursor + parquetjs-lite baseline')
+  .option('--skip-lambda', 'leave out the Lambda-shaped rows (the bundled Export on the Lambda Node, pinned to one CPU)')
   .option('--keep-table', 'reuse public.bench_orders when it already has --rows rows')
   .action(async (options) => {
     const { runBench } = await import('./commands/bench');

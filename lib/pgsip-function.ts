@@ -8,7 +8,7 @@ import { Duration } from 'aws-cdk-lib';
 import type { ISecurityGroup, IVpc, SubnetSelection } from 'aws-cdk-lib/aws-ec2';
 import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { Architecture, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
-import { NodejsFunction, OutputFormat, SourceMapMode } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { LogLevel, NodejsFunction, OutputFormat, SourceMapMode } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 
@@ -177,6 +177,8 @@ export class PgsipFunction extends NodejsFunction {
         sourceMapMode: SourceMapMode.DEFAULT,
         // Stack traces only need the mappings; the sources themselves would double the asset for nothing.
         sourcesContent: false,
+        // esbuild reports only problems: a synth (and the benchmark) stays readable.
+        logLevel: LogLevel.WARNING,
         externalModules: [],
         forceDockerBundling: false,
         ...(caBundle

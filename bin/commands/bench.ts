@@ -16,8 +16,9 @@ import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import copyStreams from 'pg-copy-streams';
 import { snappyImplementation } from '../../lambdas/engine/parquet/codecs';
+import { copyToNowhere } from '../local/bench/copy-to-nowhere';
+import { measureLambdaShaped } from '../local/bench/lambda-shaped';
 import { BENCH_TABLE, createOrdersTable } from '../local/bench/orders-table';
 import { measureChild } from '../local/bench/measure';
 import { startEmbeddedPostgres, type RunningPostgres } from '../local/embedded-postgres';
@@ -29,6 +30,8 @@ export interface BenchOptions {
   databaseUrl?: string;
   json: string;
   skipNaive?: boolean;
+  /** Leave out the Lambda-shaped rows (bundled Export on the Lambda runtime's Node, pinned to one CPU). */
+  skipLambda?: boolean;
   keepTable?: boolean;
 }
 
@@ -37,8 +40,12 @@ export interface BenchResult {
   rows: number;
   seconds: number;
   rowsPerSecond: number;
-  /** This contender's rate over COPY's rate (equal to COPY's time over this contender's time). */
+  /** This contender's rate over COPY's rate (equal to COPY's time over this contender's time), COPY measured the same way. */
   ratioToCopy: number;
+  /** Which COPY the ratio is to: the unpinned one, or the one received on CPU 0 with Postgres on CPU 1. */
+  ceiling?: 'copy' | 'pinned-copy';
+  /** For the Lambda-shaped rows: the whole fresh process, cold start included. */
+  processSeconds?: number;
   peakRssMB: number | null;
 }
 
@@ -89,15 +96,17 @@ export async function runBench(options: BenchOptions, out: (line: string) => voi
     }
 
     const results: BenchResult[] = [];
-    const add = (name: string, seconds: number, peakRssBytes: number | null) => {
-      const copy = results[0];
+    const add = (name: string, seconds: number, peakRssBytes: number | null, ceiling?: { seconds: number; kind: 'copy' | 'pinned-copy' }, extra: Partial<BenchResult> = {}) => {
+      const copySeconds = ceiling?.seconds ?? results[0]?.seconds;
       const result: BenchResult = {
         name,
         rows,
         seconds: round(seconds, 3),
         rowsPerSecond: Math.round(rows / seconds),
-        ratioToCopy: copy ? round(copy.seconds / seconds, 3) : 1,
+        ratioToCopy: copySeconds ? round(copySeconds / seconds, 3) : 1,
         peakRssMB: peakRssBytes === null ? null : round(peakRssBytes / 1024 / 1024, 1),
+        ...(ceiling ? { ceiling: ceiling.kind } : {}),
+        ...extra,
       };
       results.push(result);
       out(line(result));
@@ -106,9 +115,9 @@ export async function runBench(options: BenchOptions, out: (line: string) => voi
     // The ceiling is the fastest of three passes after a warm-up: one pass alone swung from 1.9 to 3.0 s on a
     // shared 2-core machine, which would flatter every ratio below it.
     err(`pgsip bench: COPY to nowhere (warm-up, then the best of ${COPY_PASSES})...`);
-    await copyToNowhere(url, rows);
+    await copyToNowhere(url, BENCH_TABLE, rows);
     let best = Infinity;
-    for (let i = 0; i < COPY_PASSES; i++) best = Math.min(best, await copyToNowhere(url, rows));
+    for (let i = 0; i < COPY_PASSES; i++) best = Math.min(best, await copyToNowhere(url, BENCH_TABLE, rows));
     add('postgres COPY binary -> /dev/null', best, null);
 
     // One-time costs of a fresh install (compiling the CLI, synthesizing the CDK app: seconds, hundreds of MB)
@@ -142,6 +151,13 @@ export async function runBench(options: BenchOptions, out: (line: string) => voi
       add('naive: pg cursor + parquetjs-lite', m.seconds, m.peakRssBytes);
     }
 
+    if (!options.skipLambda) {
+      const lambda = await measureLambdaShaped({ url, table: BENCH_TABLE, rows, work, postgresDataDir: postgres?.dataDir ?? null, passes: COPY_PASSES, log: err });
+      const pinned = { seconds: lambda.ceilingSeconds, kind: 'pinned-copy' as const };
+      add(`COPY binary, receiver on CPU 0${lambda.pinned ? ', server on CPU 1' : ''}`, lambda.ceilingSeconds, null, pinned);
+      for (const r of lambda.results) add(`${r.name} (Node ${lambda.node}, 1 CPU)`, r.seconds, r.peakRssBytes, pinned, { processSeconds: round(r.processSeconds, 3) });
+    }
+
     const report: BenchReport = {
       measuredAt: new Date().toISOString(),
       machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? '?', memoryGB: round(totalmem() / 1024 ** 3, 1), node: process.version, postgres: version, snappy: snappyImplementation, loadBefore: round(loadBefore, 2), loadAfter: round(loadavg()[0], 2) },
@@ -173,29 +189,14 @@ async function withClient<T>(url: string, use: (client: pg.Client) => Promise<T>
   }
 }
 
-/** Postgres's own rate: the binary COPY of the same select pgsip issues, received and dropped. */
-async function copyToNowhere(url: string, rows: number): Promise<number> {
-  const client = new pg.Client(url);
-  await client.connect();
-  try {
-    const started = process.hrtime.bigint();
-    const stream = client.query(copyStreams.to(`COPY (SELECT * FROM ${BENCH_TABLE}) TO STDOUT (FORMAT binary)`));
-    let bytes = 0;
-    for await (const chunk of stream as AsyncIterable<Buffer>) bytes += chunk.length;
-    if (bytes === 0 || rows === 0) throw new Error('COPY returned nothing');
-    return Number(process.hrtime.bigint() - started) / 1e9;
-  } finally {
-    await client.end();
-  }
-}
-
 function line(r: BenchResult): string {
   return [
-    r.name.padEnd(36),
+    r.name.padEnd(56),
     `${formatCount(r.rowsPerSecond).padStart(10)} rows/s`,
     `${r.seconds.toFixed(2).padStart(7)} s`,
     `ratio ${r.ratioToCopy.toFixed(2)}`,
     `peak RSS ${r.peakRssMB === null ? '-' : `${r.peakRssMB.toFixed(0)} MB`}`,
+    ...(r.processSeconds !== undefined ? [`(process ${r.processSeconds.toFixed(2)} s with cold start)`] : []),
   ].join('  ');
 }
 

@@ -12,6 +12,8 @@ export interface RunningPostgres {
   /** A connection string for the superuser on the `postgres` database. */
   url: string;
   port: number;
+  /** The cluster's data folder (its `postmaster.pid` names the server's process). */
+  dataDir: string;
   stop(): Promise<void>;
 }
 
@@ -80,6 +82,7 @@ export async function startEmbeddedPostgres(options: StartOptions = {}): Promise
   return {
     url: `postgres://postgres:${password}@127.0.0.1:${port}/postgres`,
     port,
+    dataDir: join(dir, 'data'),
     async stop() {
       if (stopped) return;
       stopped = true;
