@@ -58,6 +58,7 @@ program
   .requiredOption('--state-machine <arn>', 'the StateMachineArn output of the pgsip stack')
   .requiredOption('--tables <list>', 'comma-separated tables, Postgres quoting: public.orders,public."Weird Table"')
   .option('--shards <n|auto>', 'shards per table; auto sizes them from the table', 'auto')
+  .option('--concurrency <n>', "shards exported at once, at most the deployment's connection budget (default: the budget)")
   .option('--run-id <id>', 'name of the run; an existing run id resumes it (default: UTC time plus a random suffix)')
   .addOption(new Option('--compression <codec>', 'Parquet compression').choices(CODECS))
   .option('--no-wait', 'print the execution ARN and return instead of following it')

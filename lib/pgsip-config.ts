@@ -27,6 +27,8 @@ export interface ScheduleConfig {
   readonly timeZone?: string;
   /** Shards per table: a positive integer or `auto`. @default 'auto' */
   readonly shards?: number | 'auto';
+  /** Shards exported at once, at most `database.connectionBudget`. @default - the budget */
+  readonly concurrency?: number;
   /** Parquet codec. @default 'SNAPPY' */
   readonly compression?: Compression;
   /**
@@ -172,7 +174,7 @@ export function validateConfig(raw: unknown, baseDir = process.cwd()): PgsipConf
     const names = new Set<string>();
     config.schedules = list(root.schedules, 'schedules', 0).map((raw, i) => {
       const f = `schedules[${i}]`;
-      const s = object(raw, f, ['name', 'tables', 'expression', 'timeZone', 'shards', 'compression', 'freshnessHours', 'enabled']);
+      const s = object(raw, f, ['name', 'tables', 'expression', 'timeZone', 'shards', 'concurrency', 'compression', 'freshnessHours', 'enabled']);
       const name = str(s.name, `${f}.name`, /^[A-Za-z0-9_-]{1,40}$/, 'letters, digits, - and _ (at most 40)');
       if (names.has(name)) throw new ConfigError(`${f}.name`, `${show(name)} is used twice`);
       names.add(name);
@@ -182,7 +184,8 @@ export function validateConfig(raw: unknown, baseDir = process.cwd()): PgsipConf
         tables,
         expression: str(s.expression, `${f}.expression`, SCHEDULE, 'cron(0 2 * * ? *) or rate(6 hours)'),
         timeZone: opt(s, 'timeZone', (v) => str(v, `${f}.timeZone`, /^[A-Za-z_]+(\/[A-Za-z0-9_+-]+)*$/, 'an IANA time zone such as Europe/Paris')),
-        shards: opt(s, 'shards', (v) => (v === 'auto' ? 'auto' : int(v, `${f}.shards`, 1, 800))),
+        shards: opt(s, 'shards', (v) => (v === 'auto' ? 'auto' : int(v, `${f}.shards`, 1, 10_000))),
+        concurrency: opt(s, 'concurrency', (v) => int(v, `${f}.concurrency`, 1, 10_000)),
         compression: opt(s, 'compression', (v) => oneOf(v, `${f}.compression`, COMPRESSIONS)),
         freshnessHours: opt(s, 'freshnessHours', (v) => int(v, `${f}.freshnessHours`, 1, 168)),
         enabled: opt(s, 'enabled', (v) => {
@@ -192,6 +195,12 @@ export function validateConfig(raw: unknown, baseDir = process.cwd()): PgsipConf
       };
     });
   }
+  const budget = config.database?.connectionBudget ?? 4;
+  config.schedules?.forEach((s, i) => {
+    if (s.concurrency !== undefined && s.concurrency > budget) {
+      throw new ConfigError(`schedules[${i}].concurrency`, `${s.concurrency} is more than database.connectionBudget (${budget})`);
+    }
+  });
   if (root.alarms !== undefined) {
     const a = object(root.alarms, 'alarms', ['topicArn', 'emails']);
     config.alarms = {

@@ -335,6 +335,7 @@ export class PgsipStack extends Stack {
     for (const s of props.schedules ?? []) {
       const input: Record<string, unknown> = { tables: s.tables };
       if (s.shards !== undefined) input.shards = s.shards;
+      if (s.concurrency !== undefined) input.concurrency = s.concurrency;
       if (s.compression !== undefined) input.compression = s.compression;
       this.schedules.push(
         new Schedule(this, `Schedule-${s.name}`, {

@@ -9,13 +9,14 @@ import type { ExecutionInput } from '../../lambdas/engine/contracts';
 import { InputError } from '../../lambdas/engine/errors';
 import { checkRunId, newRunId } from '../../lambdas/engine/run/layout';
 import { parseTableName, splitTableList } from '../../lambdas/engine/postgres/table-name';
-import { parseShards } from './run';
+import { parsePositive, parseShards } from './run';
 import { checkArn, clientFor, followExecution, outcome, parseInterval, type StatusDeps } from './status';
 
 export interface StartOptions {
   stateMachine: string;
   tables: string;
   shards?: string;
+  concurrency?: string;
   runId?: string;
   compression?: string;
   /** Do not follow: print the execution ARN and return. */
@@ -30,6 +31,7 @@ export function executionInput(options: StartOptions): ExecutionInput {
   for (const table of tables) parseTableName(table); // refuses a bad name here, before anything starts
   const input: ExecutionInput = { tables, shards: parseShards(options.shards ?? 'auto') };
   if (options.runId) input.runId = checkRunId(options.runId);
+  if (options.concurrency !== undefined) input.concurrency = parsePositive('--concurrency', options.concurrency);
   if (options.compression) input.compression = options.compression.toUpperCase() as ExecutionInput['compression'];
   return input;
 }

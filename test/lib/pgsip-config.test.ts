@@ -57,6 +57,7 @@ describe('config file', () => {
     ['duplicate schedule', { schedules: [{ name: 'n', tables: ['a.b'], expression: 'rate(1 hour)' }, { name: 'n', tables: ['a.c'], expression: 'rate(1 hour)' }] }, /^config schedules\[1\]\.name: "n" is used twice/],
     ['freshness too long', { schedules: [{ name: 'n', tables: ['a.b'], expression: 'rate(1 hour)', freshnessHours: 200 }] }, /^config schedules\[0\]\.freshnessHours: must be an integer from 1 to 168/],
     ['bad shards', { schedules: [{ name: 'n', tables: ['a.b'], expression: 'rate(1 hour)', shards: 'many' }] }, /^config schedules\[0\]\.shards:/],
+    ['a schedule concurrency over the connection budget', { database: { connectionBudget: 2 }, schedules: [{ name: 'n', tables: ['a.b'], expression: 'rate(1 hour)', concurrency: 3 }] }, /^config schedules\[0\]\.concurrency: 3 is more than database.connectionBudget \(2\)$/],
     ['bad e-mail', { alarms: { emails: ['oncall'] } }, /^config alarms\.emails\[0\]: must look like an e-mail address/],
     ['topic and e-mails', { alarms: { topicArn: 'arn:aws:sns:eu-west-1:123456789012:t', emails: ['a@b.co'] } }, /^config alarms\.emails: cannot be combined/],
     ['timeout too long', { runTimeoutHours: 48 }, /^config runTimeoutHours: must be an integer from 1 to 24/],
