@@ -279,7 +279,8 @@ export class PgsipStack extends Stack {
     const { PGSIP_DB_SECRET_ARN: _secret, PGSIP_DB_TLS: _tls, ...commitEnvironment } = environment;
     this.commitFunction = new PgsipFunction(this, 'CommitFunction', { kind: 'commit', ...common, caBundleFile: undefined, environment: commitEnvironment });
 
-    // Least privilege by key class (lib/export-key-classes.ts; docs/operations.md, "IAM").
+    // Least privilege by key class (lib/export-key-classes.ts; docs/operations.md, "What gets deployed"), evaluated
+    // request by request in test/lib/iam-evaluation.test.ts.
     const keys = Object.fromEntries(Object.keys(KEY_CLASSES).map((k) => [k, keyPattern(exportPrefix, k as KeyClass)])) as Record<KeyClass, string>;
 
     // Plan: reads the catalog; creates each table's `_plan.json` and the run's table and shard lists. It reads

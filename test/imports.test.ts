@@ -67,6 +67,17 @@ describe('imports', () => {
     expect(offending).toEqual([]);
   });
 
+  it('nothing that ships imports the IAM simulator (AGPL-3.0, a test-only devDependency) or test code', () => {
+    const offending = SOURCE_DIRS.flatMap((d) => sourceFiles(join(REPO_ROOT, d))).flatMap((file) =>
+      ts
+        .preProcessFile(readFileSync(file, 'utf8'), true, true)
+        .importedFiles.map((i) => i.fileName)
+        .filter((spec) => spec.startsWith('@cloud-copilot/') || (spec.startsWith('.') && relative(REPO_ROOT, resolve(dirname(file), spec)).startsWith('test/')))
+        .map((spec) => `${relative(REPO_ROOT, file)} -> ${spec}`),
+    );
+    expect(offending).toEqual([]);
+  });
+
   it('has no circle', () => {
     const circles: string[] = [];
     const state = new Map<string, 'visiting' | 'done'>();
