@@ -78,6 +78,7 @@ async function commitTable(plan: TablePlan, env: RunEnvironment): Promise<RunMan
     splitKey: plan.splitKey?.name ?? null,
     consistency: shards.every((s) => s.snapshot && s.snapshot === shards[0].snapshot) ? 'snapshot' : 'per-shard',
     compression: plan.options.compression,
+    types: plan.options.types,
     startedAt: plan.plannedAt,
     committedAt: new Date().toISOString(),
     writer: WRITER,

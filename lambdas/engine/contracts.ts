@@ -11,6 +11,22 @@
 export const COMPRESSIONS = ['SNAPPY', 'ZSTD', 'UNCOMPRESSED'] as const;
 export type Compression = (typeof COMPRESSIONS)[number];
 
+/**
+ * How Postgres types become Parquet (docs/architecture.md, "Type profiles"). `portable`: what every mainstream
+ * engine reads (V1 pages; uuid, time and json as text; DECIMAL as FIXED_LEN_BYTE_ARRAY; legacy converted
+ * types). `native`: the exact logical types (UUID, TIME, JSON, V2 pages) for DuckDB, arrow and polars.
+ */
+export const TYPE_PROFILES = ['portable', 'native'] as const;
+export type TypeProfile = (typeof TYPE_PROFILES)[number];
+
+/**
+ * What happens to `infinity` / `-infinity` dates and timestamps. `error`: the shard stops, naming the column
+ * (the portable default: engines mishandle INT64 extremes). `clamp`: written as 0001-01-01 / 9999-12-31
+ * 23:59:59.999999, warehouses' "end of time". `keep`: DuckDB's convention, INT32/INT64 max and -max (native).
+ */
+export const INFINITY_POLICIES = ['error', 'clamp', 'keep'] as const;
+export type InfinityPolicy = (typeof INFINITY_POLICIES)[number];
+
 /** What starts a run: the execution input of the state machine (schedules, manual runs, the CLI). */
 export interface ExecutionInput {
   /** Tables to export, as Postgres would parse them: `schema.table`, `public."Weird Table"`. */
@@ -26,6 +42,18 @@ export interface ExecutionInput {
   concurrency?: number;
   /** Parquet compression. Default: ZSTD on Lambda (where Node has it), SNAPPY elsewhere. */
   compression?: Compression;
+  /** Type profile. Default `portable`. */
+  types?: TypeProfile;
+  /** ±infinity dates and timestamps. Default `error` for `portable`, `keep` for `native`. */
+  infinity?: InfinityPolicy;
+  /**
+   * After a successful commit, committed runs of each table beyond the newest `keepRuns` are deleted, once
+   * they have been out of the newest `keepRuns` for `retentionGraceMinutes` (queries may still read them).
+   * Default: keep every run.
+   */
+  keepRuns?: number;
+  /** Default 60. */
+  retentionGraceMinutes?: number;
   /** Target size of a row group, in bytes of column data held before encoding. Default 16 MiB. */
   rowGroupBytes?: number;
   /** A shard starts a new part file once the current one reaches this many bytes. Default 1 GiB. */
@@ -76,6 +104,11 @@ export interface ExportOptions {
   statementTimeoutMs: number;
   lockTimeoutMs: number;
   sweepAfterHours: number;
+  types: TypeProfile;
+  infinity: InfinityPolicy;
+  /** null: keep every committed run. */
+  keepRuns: number | null;
+  retentionGraceMinutes: number;
 }
 
 /** A primary-key range [lo, hi). `null` is unbounded, so the first and last shards cover every key. */
@@ -212,7 +245,8 @@ export interface RunManifest {
   runId: string;
   rows: number;
   bytes: number;
-  columns: { name: string; pgType: string; parquetType: string; nullable: boolean }[];
+  /** `infinity`: on date and timestamp columns, what ±infinity became (see InfinityPolicy). */
+  columns: { name: string; pgType: string; parquetType: string; nullable: boolean; infinity?: InfinityPolicy }[];
   parts: PartEntry[];
   shards: { shard: number; range: KeyRange; rows: number; checksum: ShardChecksum; parts: string[] }[];
   /** The column whose sum each shard's checksum holds, or null when the table has no split key. */
@@ -223,6 +257,8 @@ export interface RunManifest {
    */
   consistency: 'snapshot' | 'per-shard';
   compression: string;
+  /** The type profile the parts were written with. Manifests of pgsip 0.1 have none: they are `native`. */
+  types: TypeProfile;
   startedAt: string;
   committedAt: string;
   writer: string;

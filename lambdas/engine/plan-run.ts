@@ -6,6 +6,10 @@
  */
 import {
   COMPRESSIONS,
+  INFINITY_POLICIES,
+  type InfinityPolicy,
+  TYPE_PROFILES,
+  type TypeProfile,
   type ExecutionInput,
   type ExportOptions,
   type PlanEvent,
@@ -35,7 +39,14 @@ export const DEFAULT_OPTIONS: ExportOptions = {
   statementTimeoutMs: 14 * 60 * 1000,
   lockTimeoutMs: 10 * 1000,
   sweepAfterHours: DEFAULT_SWEEP_AFTER_HOURS,
+  types: 'native',
+  infinity: 'keep',
+  keepRuns: null,
+  retentionGraceMinutes: 60,
 };
+
+/** ±infinity by default: loud where engines would misread DuckDB's INT64 extremes, kept where they do not. */
+const DEFAULT_INFINITY: Record<TypeProfile, InfinityPolicy> = { portable: 'error', native: 'keep' };
 
 /**
  * Shards in one run. The list travels in a file (ItemReader), not in the state, so Step Functions' 256 KB
@@ -178,11 +189,17 @@ function checkOptions(input: ExecutionInput, defaultCompression: ExportOptions['
   if (!COMPRESSIONS.includes(compression)) {
     throw new InputError(`"compression" must be one of ${COMPRESSIONS.join(', ')} (got ${JSON.stringify(compression)})`);
   }
-  const size = (name: Exclude<keyof ExportOptions, 'compression'>, min: number) => {
+  const size = (name: 'rowGroupBytes' | 'partBytes' | 'statementTimeoutMs' | 'lockTimeoutMs' | 'sweepAfterHours' | 'retentionGraceMinutes', min: number) => {
     const value = input[name] ?? DEFAULT_OPTIONS[name];
     if (!Number.isInteger(value) || value < min) throw new InputError(`"${name}" must be a whole number of at least ${min}`);
     return value;
   };
+  const types = input.types ?? DEFAULT_OPTIONS.types;
+  if (!TYPE_PROFILES.includes(types)) throw new InputError(`"types" must be one of ${TYPE_PROFILES.join(', ')} (got ${JSON.stringify(types)})`);
+  const infinity = input.infinity ?? DEFAULT_INFINITY[types];
+  if (!INFINITY_POLICIES.includes(infinity)) throw new InputError(`"infinity" must be one of ${INFINITY_POLICIES.join(', ')} (got ${JSON.stringify(infinity)})`);
+  const keepRuns = input.keepRuns ?? null;
+  if (keepRuns !== null && !(Number.isInteger(keepRuns) && keepRuns >= 1)) throw new InputError(`"keepRuns" must be a whole number of at least 1 (got ${JSON.stringify(keepRuns)})`);
   return {
     compression,
     rowGroupBytes: size('rowGroupBytes', 1024),
@@ -190,6 +207,10 @@ function checkOptions(input: ExecutionInput, defaultCompression: ExportOptions['
     statementTimeoutMs: size('statementTimeoutMs', 1000),
     lockTimeoutMs: size('lockTimeoutMs', 100),
     sweepAfterHours: size('sweepAfterHours', 1),
+    types,
+    infinity,
+    keepRuns,
+    retentionGraceMinutes: size('retentionGraceMinutes', 0),
   };
 }
 

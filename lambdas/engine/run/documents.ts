@@ -11,6 +11,8 @@
 import * as v from 'valibot';
 import {
   COMPRESSIONS,
+  INFINITY_POLICIES,
+  TYPE_PROFILES,
   type LatestPointer,
   type RunManifest,
   type ObjectAddress,
@@ -41,7 +43,7 @@ const shardTask = v.object({
   snapshot: v.optional(v.string()),
 });
 
-const planSchema: v.GenericSchema<TablePlan> = v.object({
+const planSchema: v.GenericSchema<unknown, TablePlan> = v.object({
   version,
   runId: v.string(),
   table: v.string(),
@@ -68,6 +70,11 @@ const planSchema: v.GenericSchema<TablePlan> = v.object({
     statementTimeoutMs: count,
     lockTimeoutMs: count,
     sweepAfterHours: v.number(),
+    // Plans of pgsip 0.1 predate type profiles and retention: they wrote what `native` writes, kept every run.
+    types: v.optional(v.picklist(TYPE_PROFILES), 'native'),
+    infinity: v.optional(v.picklist(INFINITY_POLICIES), 'keep'),
+    keepRuns: v.optional(v.nullable(v.pipe(v.number(), v.integer(), v.minValue(1))), null),
+    retentionGraceMinutes: v.optional(v.number(), 60),
   }),
   plannedAt: v.string(),
   estimatedRows: v.number(),
@@ -88,18 +95,21 @@ const shardManifestSchema: v.GenericSchema<ShardManifest> = v.object({
   seconds: v.number(),
 });
 
-const runManifestSchema: v.GenericSchema<RunManifest> = v.object({
+const runManifestSchema: v.GenericSchema<unknown, RunManifest> = v.object({
   version,
   table: v.string(),
   runId: v.string(),
   rows: count,
   bytes: count,
-  columns: v.array(v.object({ name: v.string(), pgType: v.string(), parquetType: v.string(), nullable: v.boolean() })),
+  columns: v.array(
+    v.object({ name: v.string(), pgType: v.string(), parquetType: v.string(), nullable: v.boolean(), infinity: v.optional(v.picklist(INFINITY_POLICIES)) }),
+  ),
   parts: v.array(part),
   shards: v.array(v.object({ shard: count, range, rows: count, checksum, parts: v.array(v.string()) })),
   splitKey: v.nullable(v.string()),
   consistency: v.picklist(['snapshot', 'per-shard']),
   compression: v.string(),
+  types: v.optional(v.picklist(TYPE_PROFILES), 'native'),
   startedAt: v.string(),
   committedAt: v.string(),
   writer: v.string(),

@@ -25,7 +25,7 @@ const plan: TablePlan = {
   columns: [{ name: 'id', pgType: 'bigint', typeOid: 20, typmod: -1, elemTypeOid: null, nullable: false, parquetType: 'INT64' }],
   splitKey: { name: 'id', pgType: 'bigint' },
   shards: [{ runId: 'r1', table: '"public"."t"', runDir: 'public/t/run=r1', shard: 0, shardCount: 1, range: { lo: null, hi: null } }],
-  options: { compression: 'SNAPPY', rowGroupBytes: 1024, partBytes: 2048, statementTimeoutMs: 1000, lockTimeoutMs: 100, sweepAfterHours: 48 },
+  options: { compression: 'SNAPPY', rowGroupBytes: 1024, partBytes: 2048, statementTimeoutMs: 1000, lockTimeoutMs: 100, sweepAfterHours: 48, types: 'native', infinity: 'keep', keepRuns: null, retentionGraceMinutes: 60 },
   plannedAt: '2026-12-01T00:00:00.000Z',
   estimatedRows: 0,
 };
@@ -37,7 +37,7 @@ const run: RunManifest = {
   version: 1, table: '"public"."t"', runId: 'r1', rows: 3, bytes: 100,
   columns: [{ name: 'id', pgType: 'bigint', parquetType: 'INT64', nullable: false }],
   parts: shard.parts, shards: [{ shard: 0, range: shard.range, rows: 3, checksum: shard.checksum, parts: [shard.parts[0].path] }],
-  splitKey: 'id', consistency: 'snapshot', compression: 'SNAPPY', startedAt: 'a', committedAt: 'b', writer: 'pgsip',
+  splitKey: 'id', consistency: 'snapshot', compression: 'SNAPPY', types: 'native', startedAt: 'a', committedAt: 'b', writer: 'pgsip',
 };
 const latest: LatestPointer = { version: 1, runId: 'r1', manifest: 'run=r1/_manifest.json', plannedAt: 'a', committedAt: 'b' };
 
