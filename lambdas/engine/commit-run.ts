@@ -72,7 +72,7 @@ async function commitTable(plan: TablePlan, env: RunEnvironment): Promise<RunMan
     runId: plan.runId,
     rows: shards.reduce((n, s) => n + s.rows, 0),
     bytes: shards.reduce((n, s) => n + s.bytes, 0),
-    columns: plan.columns.map((c) => ({ name: c.name, pgType: c.pgType, parquetType: c.parquetType, nullable: c.nullable })),
+    columns: plan.columns.map((c) => ({ name: c.name, pgType: c.pgType, parquetType: c.parquetType, nullable: c.nullable, ...(c.infinity ? { infinity: c.infinity } : {}) })),
     parts,
     shards: shards.map((s) => ({ shard: s.shard, range: s.range, rows: s.rows, checksum: s.checksum, parts: s.parts.map((p) => p.path) })),
     splitKey: plan.splitKey?.name ?? null,

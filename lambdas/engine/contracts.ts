@@ -184,6 +184,8 @@ export interface CatalogColumn {
 export interface ColumnPlan extends CatalogColumn {
   /** A readable Parquet type, e.g. `DECIMAL(12,2)`, `TIMESTAMP(MICROS,UTC)`, `LIST<STRING>`. */
   parquetType: string;
+  /** For date and timestamp columns (and arrays of them): what ±infinity becomes. */
+  infinity?: InfinityPolicy;
 }
 
 /** `_plan.json`: everything Export and Commit need to know about one table in one run. */

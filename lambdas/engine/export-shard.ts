@@ -56,7 +56,8 @@ export async function exportShard(task: ShardTask, env: EngineEnvironment): Prom
   }
 
   const attempt = randomBytes(4).toString('hex');
-  const mappings = plan.columns.map(mappingFromPlan);
+  const profile = { types: plan.options.types, infinity: plan.options.infinity };
+  const mappings = plan.columns.map((c) => mappingFromPlan(c, profile));
   const builders = mappings.map((m) => m.newBuilder());
   const parts = new PartSequence({
     destination,
@@ -65,6 +66,7 @@ export async function exportShard(task: ShardTask, env: EngineEnvironment): Prom
     attempt,
     columns: mappings,
     compression: plan.options.compression,
+    pageVersion: plan.options.types === 'portable' ? 1 : 2,
     partBytes: plan.options.partBytes,
     metadata: { 'pgsip.runId': task.runId, 'pgsip.table': task.table, 'pgsip.shard': String(task.shard) },
   });
@@ -189,7 +191,8 @@ function resultOf(m: ShardManifest): ShardResult {
 /** A column added, dropped, renamed or retyped since Plan would mix two shapes in one run: refuse. */
 async function checkColumnsUnchanged(client: pg.Client, plan: TablePlan): Promise<void> {
   const now = await describeTable(client, plan.table);
-  const current = now.columns.map((c) => mapColumn(c).plan);
+  const profile = { types: plan.options.types, infinity: plan.options.infinity };
+  const current = now.columns.map((c) => mapColumn(c, profile).plan);
   const planned = new Map(plan.columns.map((c) => [c.name, c]));
   for (const c of current) {
     const was = planned.get(c.name);

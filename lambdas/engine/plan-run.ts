@@ -69,7 +69,7 @@ export async function planRun(event: PlanEvent, env: EngineEnvironment): Promise
       const table = await describeTable(client, requested);
       if (seen.has(table.quoted)) throw new InputError(`table ${table.quoted} is listed twice`);
       seen.add(table.quoted);
-      const columns = table.columns.map((c) => mapColumn(c).plan);
+      const columns = table.columns.map((c) => mapColumn(c, options).plan);
       const splitKey = splitKeyOf(table);
       const ranges = await planRanges(client, table, splitKey, shardCountFor(input.shards ?? 'auto', table));
       const runDir = runDirOf(table.schema, table.name, runId);

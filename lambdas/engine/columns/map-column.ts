@@ -23,10 +23,10 @@
  * - ±infinity dates and timestamps: DuckDB's convention (see builders/temporal.ts).
  */
 import type { SchemaElement } from 'hyparquet';
-import type { CatalogColumn, ColumnPlan } from '../contracts';
+import type { CatalogColumn, ColumnPlan, InfinityPolicy, TypeProfile } from '../contracts';
 import type { ColumnBuilder, ColumnMapping } from './column-mapping';
 import { BytesDecoder, UuidDecoder, newBytesBuilder, newUuidBuilder } from './builders/byte-array';
-import { DecimalDecoder, DecimalInt64Builder, decimalByteLength, decimalShape } from './builders/decimal';
+import { DecimalDecoder, DecimalFixedBuilder, DecimalInt64Builder, decimalByteLength, decimalShape } from './builders/decimal';
 import {
   BooleanBuilder,
   FixedDecoder,
@@ -99,7 +99,19 @@ function integer(bitWidth: 16 | 32 | 64): Leaf {
   };
 }
 
-function decimalMapping(typmod: number): ScalarMapping {
+/**
+ * The per-column choices of a run's type profile (docs/architecture.md, "Type profiles"): the profile and
+ * what ±infinity dates and timestamps become.
+ */
+export interface ColumnProfile {
+  types: TypeProfile;
+  infinity: InfinityPolicy;
+}
+
+/** What pgsip 0.1 wrote: the exact types, DuckDB's infinities. */
+export const NATIVE: ColumnProfile = { types: 'native', infinity: 'keep' };
+
+function decimalMapping(typmod: number, profile: ColumnProfile): ScalarMapping {
   const shape = decimalShape(typmod);
   if (!shape || shape.precision > MAX_DECIMAL_PRECISION) return TEXT_FORM;
   const { precision, scale } = shape;
@@ -110,6 +122,18 @@ function decimalMapping(typmod: number): ScalarMapping {
     logical_type: { type: 'DECIMAL' as const, precision, scale },
   };
   const parquetType = `DECIMAL(${precision},${scale})`;
+  if (profile.types === 'portable') {
+    // Every precision as FIXED_LEN_BYTE_ARRAY of the minimal width: what Hive, Spark's legacy format and
+    // Redshift Spectrum read (INT32/INT64-backed decimals fail in Hive's reader).
+    const length = decimalByteLength(precision);
+    return {
+      parquetType,
+      leaf: { type: 'FIXED_LEN_BYTE_ARRAY', type_length: length, ...common },
+      textForm: null,
+      builder: (column) => new DecimalFixedBuilder(column, precision, scale, length),
+      decoder: (column) => new DecimalDecoder(column, precision, scale, length),
+    };
+  }
   if (precision <= 9) {
     return {
       parquetType,
@@ -153,11 +177,21 @@ function temporal(
   leaf: Leaf,
   kind: 'date' | 'time' | 'timestamp',
   builder: (column: string) => ColumnBuilder,
+  infinity: InfinityPolicy,
 ): ScalarMapping {
-  return { parquetType, leaf, textForm: null, builder, decoder: (column) => new TemporalDecoder(column, kind) };
+  return { parquetType, leaf, textForm: null, builder, decoder: (column) => new TemporalDecoder(column, kind, infinity) };
 }
 
-function scalarMapping(typeOid: number, typmod: number): ScalarMapping {
+/**
+ * TIMESTAMP(MICROS): the logical type, and the legacy converted type LogicalTypes.md says writers must also
+ * write, for local timestamps too (readers that only know converted types read it as a timestamp).
+ */
+function timestampLeaf(isAdjustedToUTC: boolean): Leaf {
+  return { type: 'INT64', converted_type: 'TIMESTAMP_MICROS', logical_type: { type: 'TIMESTAMP', isAdjustedToUTC, unit: 'MICROS' } };
+}
+
+function scalarMapping(typeOid: number, typmod: number, profile: ColumnProfile): ScalarMapping {
+  const portable = profile.types === 'portable';
   switch (typeOid) {
     case PgOid.bool:
       return fixed('BOOLEAN', { type: 'BOOLEAN' }, 'bool', 1, (c) => new BooleanBuilder(c));
@@ -172,19 +206,26 @@ function scalarMapping(typeOid: number, typmod: number): ScalarMapping {
     case PgOid.float8:
       return fixed('DOUBLE', { type: 'DOUBLE' }, 'float8', 8, (c) => new Float64Builder(c));
     case PgOid.numeric:
-      return decimalMapping(typmod);
+      return decimalMapping(typmod, profile);
     case PgOid.text:
     case PgOid.varchar:
     case PgOid.bpchar:
     case PgOid.name:
       return TEXT;
+    // Portable: the same bytes as a plain string (Spark, Athena and polars read the JSON annotation badly or
+    // not at all; the text is what every engine's JSON functions take).
     case PgOid.json:
-      return bytesMapping('JSON', { type: 'BYTE_ARRAY', converted_type: 'JSON', logical_type: { type: 'JSON' } }, null);
+      return portable ? TEXT : bytesMapping('JSON', { type: 'BYTE_ARRAY', converted_type: 'JSON', logical_type: { type: 'JSON' } }, null);
     case PgOid.jsonb:
-      return bytesMapping('JSON', { type: 'BYTE_ARRAY', converted_type: 'JSON', logical_type: { type: 'JSON' } }, null, 1);
+      return portable
+        ? bytesMapping('STRING', STRING_LEAF, null, 1)
+        : bytesMapping('JSON', { type: 'BYTE_ARRAY', converted_type: 'JSON', logical_type: { type: 'JSON' } }, null, 1);
     case PgOid.bytea:
       return bytesMapping('BYTE_ARRAY', { type: 'BYTE_ARRAY' }, null);
     case PgOid.uuid:
+      // Portable: the canonical 36-character text (Spark up to 4.0.2 refuses FIXED_LEN_BYTE_ARRAY UUID outright;
+      // Glue has no uuid type; Arrow C++ cannot read it).
+      if (portable) return TEXT_FORM;
       return {
         parquetType: 'UUID',
         leaf: { type: 'FIXED_LEN_BYTE_ARRAY', type_length: 16, logical_type: { type: 'UUID' } },
@@ -193,32 +234,27 @@ function scalarMapping(typeOid: number, typmod: number): ScalarMapping {
         decoder: (column) => new UuidDecoder(column),
       };
     case PgOid.date:
-      return temporal('DATE', { type: 'INT32', converted_type: 'DATE', logical_type: { type: 'DATE' } }, 'date', (c) => new DateBuilder(c));
+      return temporal(
+        'DATE',
+        { type: 'INT32', converted_type: 'DATE', logical_type: { type: 'DATE' } },
+        'date',
+        (c) => new DateBuilder(c, profile.infinity),
+        profile.infinity,
+      );
     case PgOid.time:
+      // Portable: `HH:MM:SS[.ffffff]` as Postgres prints it (Spark reads TIME only from 4.1, Glue has no time).
+      if (portable) return TEXT_FORM;
       return temporal(
         'TIME(MICROS)',
-        { type: 'INT64', logical_type: { type: 'TIME', isAdjustedToUTC: false, unit: 'MICROS' } },
+        { type: 'INT64', converted_type: 'TIME_MICROS', logical_type: { type: 'TIME', isAdjustedToUTC: false, unit: 'MICROS' } },
         'time',
         (c) => new TimeBuilder(c),
+        profile.infinity,
       );
     case PgOid.timestamp:
-      return temporal(
-        'TIMESTAMP(MICROS)',
-        { type: 'INT64', logical_type: { type: 'TIMESTAMP', isAdjustedToUTC: false, unit: 'MICROS' } },
-        'timestamp',
-        (c) => new TimestampBuilder(c),
-      );
+      return temporal('TIMESTAMP(MICROS)', timestampLeaf(false), 'timestamp', (c) => new TimestampBuilder(c, profile.infinity), profile.infinity);
     case PgOid.timestamptz:
-      return temporal(
-        'TIMESTAMP(MICROS,UTC)',
-        {
-          type: 'INT64',
-          converted_type: 'TIMESTAMP_MICROS',
-          logical_type: { type: 'TIMESTAMP', isAdjustedToUTC: true, unit: 'MICROS' },
-        },
-        'timestamp',
-        (c) => new TimestampBuilder(c),
-      );
+      return temporal('TIMESTAMP(MICROS,UTC)', timestampLeaf(true), 'timestamp', (c) => new TimestampBuilder(c, profile.infinity), profile.infinity);
     case PgOid.inet:
       return INET_TEXT;
     default:
@@ -227,8 +263,11 @@ function scalarMapping(typeOid: number, typmod: number): ScalarMapping {
   }
 }
 
-/** Maps a catalog column (domains already resolved) to its Parquet column. */
-export function mapColumn(col: CatalogColumn): ColumnMapping {
+/** Date and timestamp columns (and arrays of them): the ones the ±infinity policy applies to. */
+const INFINITE_TYPES = new Set<number>([PgOid.date, PgOid.timestamp, PgOid.timestamptz]);
+
+/** Maps a catalog column (domains already resolved) to its Parquet column, under a run's profile. */
+export function mapColumn(col: CatalogColumn, profile: ColumnProfile): ColumnMapping {
   const name = col.name;
   const base = {
     name,
@@ -240,7 +279,7 @@ export function mapColumn(col: CatalogColumn): ColumnMapping {
   };
   if (col.elemTypeOid !== null) {
     // For an array column the typmod is the element's (numeric(10,2)[] has numeric(10,2) elements).
-    const element = scalarMapping(col.elemTypeOid, col.typmod);
+    const element = scalarMapping(col.elemTypeOid, col.typmod, profile);
     const schema: SchemaElement[] = [
       { name, repetition_type: 'OPTIONAL', num_children: 1, converted_type: 'LIST', logical_type: { type: 'LIST' } },
       { name: 'list', repetition_type: 'REPEATED', num_children: 1 },
@@ -248,16 +287,16 @@ export function mapColumn(col: CatalogColumn): ColumnMapping {
     ];
     const textForm = element.textForm;
     return {
-      plan: { ...base, parquetType: `LIST<${element.parquetType}>` },
+      plan: { ...base, parquetType: `LIST<${element.parquetType}>`, ...(INFINITE_TYPES.has(col.elemTypeOid) ? { infinity: profile.infinity } : {}) },
       select: (quotedIdent) => (textForm ? textForm.array(quotedIdent) : quotedIdent),
       schema,
       newBuilder: () => new ListBuilder(name, element.decoder(name)),
     };
   }
-  const scalar = scalarMapping(col.typeOid, col.typmod);
+  const scalar = scalarMapping(col.typeOid, col.typmod, profile);
   const textForm = scalar.textForm;
   return {
-    plan: { ...base, parquetType: scalar.parquetType },
+    plan: { ...base, parquetType: scalar.parquetType, ...(INFINITE_TYPES.has(col.typeOid) ? { infinity: profile.infinity } : {}) },
     select: (quotedIdent) => (textForm ? textForm.value(quotedIdent) : quotedIdent),
     schema: [{ name, repetition_type: 'OPTIONAL', ...scalar.leaf }],
     newBuilder: () => scalar.builder(name),
@@ -269,8 +308,8 @@ export function mapColumn(col: CatalogColumn): ColumnMapping {
  * mapping is re-derived from the catalog facts; a plan whose Parquet type disagrees was made by a different
  * mapping and is refused rather than written with a different schema.
  */
-export function mappingFromPlan(plan: ColumnPlan): ColumnMapping {
-  const mapping = mapColumn(plan);
+export function mappingFromPlan(plan: ColumnPlan, profile: ColumnProfile): ColumnMapping {
+  const mapping = mapColumn(plan, profile);
   if (mapping.plan.parquetType !== plan.parquetType) {
     throw new RunDocumentError(
       `column "${plan.name}": the plan says ${plan.parquetType} but this version maps ${plan.pgType} to ${mapping.plan.parquetType}`,

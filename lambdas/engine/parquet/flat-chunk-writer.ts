@@ -1,5 +1,6 @@
 /**
- * Writes one flat OPTIONAL column chunk from a FlatColumn: DATA_PAGE_V2 pages of about `pageBytes` of values,
+ * Writes one flat OPTIONAL column chunk from a FlatColumn: data pages (V2, or V1 for the portable profile) of
+ * about `pageBytes` of values,
  * definition levels straight from the NULL mask, BYTE_ARRAY columns dictionary-encoded where that wins, and
  * min / max / null count (NaN count for floats) computed on the PLAIN bytes without materializing values.
  *
@@ -66,6 +67,11 @@ export interface FlatChunkOptions {
    * string bounds itself but writes JSON bounds whole, and whole documents do not belong in a footer.
    */
   truncateBounds: boolean;
+  /**
+   * 2: DATA_PAGE_V2 (levels uncompressed beside the compressed values). 1: DATA_PAGE, what every reader takes
+   * (Snowflake and older Spark readers refuse V2): the levels, 4-byte length first, compressed with the values.
+   */
+  pageVersion: 1 | 2;
   pageBytes?: number;
 }
 
@@ -128,7 +134,16 @@ function compareRanges(b: Uint8Array, aStart: number, aLen: number, cStart: numb
   return aLen - cLen;
 }
 
-function statisticsOf(column: FlatColumn, dictionary: ByteArrayDictionary | null, truncateBounds: boolean): ChunkStatistics {
+/**
+ * Parquet orders a DECIMAL stored as FIXED_LEN_BYTE_ARRAY as a signed big-endian integer: the first byte
+ * compares signed, the rest unsigned.
+ */
+function compareSignedRanges(b: Uint8Array, aStart: number, cStart: number, width: number): number {
+  const d = (b[aStart] ^ 0x80) - (b[cStart] ^ 0x80);
+  return d !== 0 ? d : compareRanges(b, aStart + 1, width - 1, cStart + 1, width - 1);
+}
+
+function statisticsOf(column: FlatColumn, dictionary: ByteArrayDictionary | null, truncateBounds: boolean, signedFixed: boolean): ChunkStatistics {
   const nulls = column.rows - column.count;
   const stats: ChunkStatistics = { null_count: BigInt(nulls) };
   const { plain, count, physical } = column;
@@ -200,9 +215,10 @@ function statisticsOf(column: FlatColumn, dictionary: ByteArrayDictionary | null
       const width = column.width;
       let min = 0;
       let max = 0;
+      const compare = signedFixed ? (a: number, c: number) => compareSignedRanges(plain, a, c, width) : (a: number, c: number) => compareRanges(plain, a, width, c, width);
       for (let i = 1, p = width; i < count; i++, p += width) {
-        if (compareRanges(plain, p, width, min, width) < 0) min = p;
-        else if (compareRanges(plain, p, width, max, width) > 0) max = p;
+        if (compare(p, min) < 0) min = p;
+        else if (compare(p, max) > 0) max = p;
       }
       stats.min_value = plain.slice(min, min + width);
       stats.max_value = plain.slice(max, max + width);
@@ -297,24 +313,41 @@ export function writeFlatColumnChunk(column: FlatColumn, options: FlatChunkOptio
     const body = dictionary
       ? encodeDictionaryIndexes(dictionary.indexes, page.valueStart, page.valueEnd, bitWidth)
       : plain.subarray(page.byteStart, page.byteEnd);
-    const out = compressed(body);
-    writePageHeader(writer, {
-      type: 'DATA_PAGE_V2',
-      uncompressed_page_size: levels.length + body.length,
-      compressed_page_size: levels.length + out.length,
-      data_page_header_v2: {
-        num_values: rows,
-        num_nulls: rows - (page.valueEnd - page.valueStart),
-        num_rows: rows,
-        encoding,
-        definition_levels_byte_length: levels.length,
-        repetition_levels_byte_length: 0,
-        is_compressed: compress !== null,
-      },
-    });
-    uncompressed += writer.offset - pageStart + levels.length + body.length;
-    writer.appendBytes(levels);
-    writer.appendBytes(out);
+    if (options.pageVersion === 1) {
+      // V1: [int32 LE length of the definition levels][levels][values], compressed as one body.
+      const v1 = new Uint8Array(4 + levels.length + body.length);
+      new DataView(v1.buffer).setUint32(0, levels.length, true);
+      v1.set(levels, 4);
+      v1.set(body, 4 + levels.length);
+      const out = compressed(v1);
+      writePageHeader(writer, {
+        type: 'DATA_PAGE',
+        uncompressed_page_size: v1.length,
+        compressed_page_size: out.length,
+        data_page_header: { num_values: rows, encoding, definition_level_encoding: 'RLE', repetition_level_encoding: 'RLE' },
+      });
+      uncompressed += writer.offset - pageStart + v1.length;
+      writer.appendBytes(out);
+    } else {
+      const out = compressed(body);
+      writePageHeader(writer, {
+        type: 'DATA_PAGE_V2',
+        uncompressed_page_size: levels.length + body.length,
+        compressed_page_size: levels.length + out.length,
+        data_page_header_v2: {
+          num_values: rows,
+          num_nulls: rows - (page.valueEnd - page.valueStart),
+          num_rows: rows,
+          encoding,
+          definition_levels_byte_length: levels.length,
+          repetition_levels_byte_length: 0,
+          is_compressed: compress !== null,
+        },
+      });
+      uncompressed += writer.offset - pageStart + levels.length + body.length;
+      writer.appendBytes(levels);
+      writer.appendBytes(out);
+    }
     offsetIndex.page_locations.push({
       offset: BigInt(pageStart),
       compressed_page_size: writer.offset - pageStart,
@@ -335,10 +368,10 @@ export function writeFlatColumnChunk(column: FlatColumn, options: FlatChunkOptio
       total_compressed_size: BigInt(writer.offset - chunkStart),
       data_page_offset: dataPageOffset,
       dictionary_page_offset: dictionaryPageOffset,
-      statistics: statisticsOf(column, dictionary, options.truncateBounds),
+      statistics: statisticsOf(column, dictionary, options.truncateBounds, element.converted_type === 'DECIMAL'),
       encoding_stats: [
         ...(dictionary ? [{ page_type: 'DICTIONARY_PAGE' as const, encoding: 'PLAIN' as const, count: 1 }] : []),
-        { page_type: 'DATA_PAGE_V2' as const, encoding, count: pages.length },
+        { page_type: options.pageVersion === 1 ? ('DATA_PAGE' as const) : ('DATA_PAGE_V2' as const), encoding, count: pages.length },
       ],
     },
   };

@@ -31,6 +31,7 @@ import { isFlatColumn } from '../columns/flat-column';
 import type { ObjectWriter } from '../destinations/destination';
 import type { Compressor } from './codecs';
 import { PAGE_BYTES, writeFlatColumnChunk } from './flat-chunk-writer';
+import { writeV1Chunk } from './v1-pages';
 import { InternalError } from '../errors';
 import { compressorsFor } from './codecs';
 import type { PartWriter, PartWriterOptions } from './part-writer';
@@ -103,6 +104,7 @@ function detachStatistics(parquet: ParquetWriter): void {
 
 export function createHyparquetPartWriter(options: PartWriterOptions): PartWriter {
   const { columns, compression, sink, metadata } = options;
+  const pageVersion = options.pageVersion ?? 2;
   const extraCompressors = compressorsFor(compression);
 
    // The schema handed to ParquetWriter: annotation-free leaves while encoding, annotated again at `finish()`
@@ -178,7 +180,7 @@ export function createHyparquetPartWriter(options: PartWriterOptions): PartWrite
           if (columns[i].schema.length !== 1 || data.physical !== leaf.type) {
             throw new InternalError(`column "${name}": a ${data.physical} FlatColumn does not fit its ${leaf.type} schema`);
           }
-          const result = writeFlatColumnChunk(data, { writer, element: leaf, codec: compression, compress, truncateBounds: json });
+          const result = writeFlatColumnChunk(data, { writer, element: leaf, codec: compression, compress, truncateBounds: json, pageVersion });
           chunks.push(result.chunk);
           parquet.pendingIndexes.push(result);
         } else {
@@ -195,9 +197,20 @@ export function createHyparquetPartWriter(options: PartWriterOptions): PartWrite
             columnIndex: false,
             offsetIndex: true,
           };
-          const result = writeColumn({ writer, column, pageData: encodeNestedValues(path, data) });
-          chunks.push(result.chunk);
-          parquet.pendingIndexes.push(result);
+          const pageData = encodeNestedValues(path, data);
+          if (pageVersion === 2) {
+            const result = writeColumn({ writer, column, pageData });
+            chunks.push(result.chunk);
+            parquet.pendingIndexes.push(result);
+          } else {
+            // hyparquet-writer writes V2 pages only: encode uncompressed aside, then rewrite as V1 (v1-pages.ts).
+            const scratch = new ByteWriter(1 << 16);
+            const encoded = writeColumn({ writer: scratch, column: { ...column, codec: 'UNCOMPRESSED' }, pageData });
+            const hasRepetition = path.some((n) => n.element.repetition_type === 'REPEATED');
+            const result = writeV1Chunk(new Uint8Array(scratch.buffer, 0, scratch.offset), encoded.chunk, hasRepetition, writer, compression, compress);
+            chunks.push(result.chunk);
+            parquet.pendingIndexes.push(result);
+          }
         }
       }
       let totalBytes = 0n;

@@ -18,6 +18,7 @@ export interface PartSequenceOptions {
   attempt: string;
   columns: ColumnMapping[];
   compression: Compression;
+  pageVersion: 1 | 2;
   partBytes: number;
   metadata: Record<string, string>;
 }
@@ -68,10 +69,11 @@ export class PartSequence {
   }
 
   private open(): PartWriter {
-    const { destination, columns, compression, metadata } = this.options;
+    const { destination, columns, compression, metadata, pageVersion } = this.options;
     return createHyparquetPartWriter({
       columns,
       compression,
+      pageVersion,
       sink: destination.createObject(this.key(this.name(this.parts.length))),
       metadata,
     });

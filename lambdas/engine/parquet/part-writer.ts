@@ -11,6 +11,8 @@ export interface PartWriterOptions {
   columns: ColumnMapping[];
   compression: Compression;
   sink: ObjectWriter;
+  /** Data page version: 1 for the portable profile (every reader takes it), 2 for native. Default 2. */
+  pageVersion?: 1 | 2;
   /** Key/value metadata stored in the file footer (e.g. the run id). */
   metadata?: Record<string, string>;
 }

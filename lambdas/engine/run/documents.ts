@@ -59,6 +59,7 @@ const planSchema: v.GenericSchema<unknown, TablePlan> = v.object({
       elemTypeOid: v.nullable(count),
       nullable: v.boolean(),
       parquetType: v.string(),
+      infinity: v.optional(v.picklist(INFINITY_POLICIES)),
     }),
   ),
   splitKey: v.nullable(v.object({ name: v.string(), pgType: v.string() })),

@@ -19,7 +19,7 @@ const MIN_CAPACITY = 64 * 1024;
 const LOOP_COPY = 48;
 
 /** PLAIN bytes plus NULL mask, shared by the variable and fixed-length byte builders. */
-abstract class PlainBytesBuilder implements ColumnBuilder {
+export abstract class PlainBytesBuilder implements ColumnBuilder {
   protected plain: Uint8Array = new Uint8Array(MIN_CAPACITY);
   protected pos = 0;
   protected count = 0;

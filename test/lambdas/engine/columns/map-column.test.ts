@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import type { CatalogColumn } from '../../../../lambdas/engine/contracts';
 import { ValueRefusedError } from '../../../../lambdas/engine/errors';
 import { decimalByteLength, decimalShape } from '../../../../lambdas/engine/columns/builders/decimal';
-import { mapColumn, mappingFromPlan } from '../../../../lambdas/engine/columns/map-column';
+import { mapColumn, mappingFromPlan, NATIVE } from '../../../../lambdas/engine/columns/map-column';
 import { PgArrayOid, PgOid } from '../../../../lambdas/engine/columns/pg-oids';
 
 function col(typeOid: number, extra: Partial<CatalogColumn> = {}): CatalogColumn {
@@ -58,7 +58,7 @@ describe('mapColumn', () => {
       [987654, -1, 'STRING', '"c"::text'], // an enum or extension type
     ];
     for (const [oid, typmod, parquetType, select] of cases) {
-      const m = mapColumn(col(oid, { typmod }));
+      const m = mapColumn(col(oid, { typmod }), NATIVE);
       expect([oid, m.plan.parquetType, m.select('"c"')]).toEqual([oid, parquetType, select]);
       expect(m.schema).toHaveLength(1);
       expect(m.schema[0].repetition_type).toBe('OPTIONAL');
@@ -67,27 +67,29 @@ describe('mapColumn', () => {
 
   it('annotates the schema elements', () => {
     // Converted type only: hyparquet-writer 0.17 writes the INTEGER logical type so that DuckDB rejects the footer.
-    expect(mapColumn(col(PgOid.int2)).schema[0]).toMatchObject({ type: 'INT32', converted_type: 'INT_16' });
-    expect(mapColumn(col(PgOid.int8)).schema[0]).toMatchObject({ type: 'INT64', converted_type: 'INT_64' });
-    expect(mapColumn(col(PgOid.timestamptz)).schema[0].logical_type).toEqual({
+    expect(mapColumn(col(PgOid.int2), NATIVE).schema[0]).toMatchObject({ type: 'INT32', converted_type: 'INT_16' });
+    expect(mapColumn(col(PgOid.int8), NATIVE).schema[0]).toMatchObject({ type: 'INT64', converted_type: 'INT_64' });
+    expect(mapColumn(col(PgOid.timestamptz), NATIVE).schema[0].logical_type).toEqual({
       type: 'TIMESTAMP',
       isAdjustedToUTC: true,
       unit: 'MICROS',
     });
-    expect(mapColumn(col(PgOid.timestamp)).schema[0].logical_type).toMatchObject({ isAdjustedToUTC: false });
-    expect(mapColumn(col(PgOid.timestamp)).schema[0].converted_type).toBeUndefined();
-    expect(mapColumn(col(PgOid.time)).schema[0].logical_type).toEqual({ type: 'TIME', isAdjustedToUTC: false, unit: 'MICROS' });
-    expect(mapColumn(col(PgOid.uuid)).schema[0]).toMatchObject({ type: 'FIXED_LEN_BYTE_ARRAY', type_length: 16 });
-    expect(mapColumn(col(PgOid.jsonb)).schema[0]).toMatchObject({ converted_type: 'JSON', logical_type: { type: 'JSON' } });
-    expect(mapColumn(col(PgOid.text)).schema[0]).toMatchObject({ converted_type: 'UTF8', logical_type: { type: 'STRING' } });
+    expect(mapColumn(col(PgOid.timestamp), NATIVE).schema[0].logical_type).toMatchObject({ isAdjustedToUTC: false });
+    // LogicalTypes.md: writers must write the legacy converted types for local timestamps and times too.
+    expect(mapColumn(col(PgOid.timestamp), NATIVE).schema[0].converted_type).toBe('TIMESTAMP_MICROS');
+    expect(mapColumn(col(PgOid.time), NATIVE).schema[0].converted_type).toBe('TIME_MICROS');
+    expect(mapColumn(col(PgOid.time), NATIVE).schema[0].logical_type).toEqual({ type: 'TIME', isAdjustedToUTC: false, unit: 'MICROS' });
+    expect(mapColumn(col(PgOid.uuid), NATIVE).schema[0]).toMatchObject({ type: 'FIXED_LEN_BYTE_ARRAY', type_length: 16 });
+    expect(mapColumn(col(PgOid.jsonb), NATIVE).schema[0]).toMatchObject({ converted_type: 'JSON', logical_type: { type: 'JSON' } });
+    expect(mapColumn(col(PgOid.text), NATIVE).schema[0]).toMatchObject({ converted_type: 'UTF8', logical_type: { type: 'STRING' } });
     // NOT NULL in the catalog still gives an OPTIONAL column (NOT VALID constraints allow old NULLs).
-    expect(mapColumn(col(PgOid.int4, { nullable: false })).schema[0].repetition_type).toBe('OPTIONAL');
-    expect(mapColumn(col(PgOid.int4, { name: 'we"ird ü' })).schema[0].name).toBe('we"ird ü');
+    expect(mapColumn(col(PgOid.int4, { nullable: false }), NATIVE).schema[0].repetition_type).toBe('OPTIONAL');
+    expect(mapColumn(col(PgOid.int4, { name: 'we"ird ü' }), NATIVE).schema[0].name).toBe('we"ird ü');
   });
 
   it('picks the DECIMAL physical type by precision', () => {
     const physical = (p: number, s: number) => {
-      const e = mapColumn(col(PgOid.numeric, { typmod: numericTypmod(p, s) })).schema[0];
+      const e = mapColumn(col(PgOid.numeric, { typmod: numericTypmod(p, s) }), NATIVE).schema[0];
       return [e.type, e.type_length, e.precision, e.scale];
     };
     expect(physical(9, 2)).toEqual(['INT32', undefined, 9, 2]);
@@ -106,7 +108,7 @@ describe('mapColumn', () => {
   });
 
   it('maps one-dimensional arrays to a 3-level LIST', () => {
-    const m = mapColumn(col(PgArrayOid.int4, { elemTypeOid: PgOid.int4, name: 'xs' }));
+    const m = mapColumn(col(PgArrayOid.int4, { elemTypeOid: PgOid.int4, name: 'xs' }), NATIVE);
     expect(m.plan.parquetType).toBe('LIST<INT32>');
     expect(m.select('"xs"')).toBe('"xs"');
     expect(m.schema.map((e) => [e.name, e.repetition_type, e.converted_type, e.num_children])).toEqual([
@@ -114,25 +116,25 @@ describe('mapColumn', () => {
       ['list', 'REPEATED', undefined, 1],
       ['element', 'OPTIONAL', 'INT_32', undefined],
     ]);
-    const text = mapColumn(col(PgArrayOid.interval, { elemTypeOid: PgOid.interval }));
+    const text = mapColumn(col(PgArrayOid.interval, { elemTypeOid: PgOid.interval }), NATIVE);
     expect([text.plan.parquetType, text.select('"c"')]).toEqual(['LIST<STRING>', '"c"::text[]']);
-    const dec = mapColumn(col(PgArrayOid.numeric, { elemTypeOid: PgOid.numeric, typmod: numericTypmod(10, 2) }));
+    const dec = mapColumn(col(PgArrayOid.numeric, { elemTypeOid: PgOid.numeric, typmod: numericTypmod(10, 2) }), NATIVE);
     expect(dec.plan.parquetType).toBe('LIST<DECIMAL(10,2)>');
-    const unconstrained = mapColumn(col(PgArrayOid.numeric, { elemTypeOid: PgOid.numeric }));
+    const unconstrained = mapColumn(col(PgArrayOid.numeric, { elemTypeOid: PgOid.numeric }), NATIVE);
     expect(unconstrained.select('"c"')).toBe('"c"::text[]');
   });
 
   it('rebuilds a mapping from a saved plan and refuses a plan made by a different mapping', () => {
-    const m = mapColumn(col(PgOid.numeric, { typmod: numericTypmod(12, 2), pgType: 'numeric(12,2)' }));
+    const m = mapColumn(col(PgOid.numeric, { typmod: numericTypmod(12, 2), pgType: 'numeric(12,2)' }), NATIVE);
     const saved = JSON.parse(JSON.stringify(m.plan));
-    const again = mappingFromPlan(saved);
+    const again = mappingFromPlan(saved, NATIVE);
     expect(again.plan).toEqual(m.plan);
     expect(again.schema).toEqual(m.schema);
-    expect(() => mappingFromPlan({ ...saved, parquetType: 'STRING' })).toThrow(/plan says STRING .* DECIMAL\(12,2\)/);
+    expect(() => mappingFromPlan({ ...saved, parquetType: 'STRING' }, NATIVE)).toThrow(/plan says STRING .* DECIMAL\(12,2\)/);
   });
 
   it('tracks the bytes it holds and starts empty after take()', () => {
-    const b = mapColumn(col(PgOid.text)).newBuilder();
+    const b = mapColumn(col(PgOid.text), NATIVE).newBuilder();
     const field = Buffer.from('hello world');
     for (let i = 0; i < 10; i++) b.append(field, 0, field.length);
     b.appendNull();
@@ -144,7 +146,7 @@ describe('mapColumn', () => {
     field.fill(0);
     expect(Buffer.from(values[0]!).toString()).toBe('hello world');
     expect(values[10]).toBeNull();
-    const ints = mapColumn(col(PgOid.int8)).newBuilder();
+    const ints = mapColumn(col(PgOid.int8), NATIVE).newBuilder();
     const eight = Buffer.alloc(8);
     eight.writeBigInt64BE(-2n);
     ints.append(eight, 0, 8);
@@ -159,7 +161,7 @@ describe('mapColumn', () => {
 
   it('decodes binary numerics exactly and refuses NaN loudly', () => {
     const take = (p: number, s: number, fields: Buffer[]) => {
-      const b = mapColumn(col(PgOid.numeric, { typmod: numericTypmod(p, s), name: 'amount' })).newBuilder();
+      const b = mapColumn(col(PgOid.numeric, { typmod: numericTypmod(p, s), name: 'amount' }), NATIVE).newBuilder();
       for (const f of fields) b.append(f, 0, f.length);
       return rowValues(b.take()).map((v) => BigInt(v as bigint));
     };

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { truncatedBounds } from '../../../../lambdas/engine/parquet/flat-chunk-writer';
 import { createHyparquetPartWriter } from '../../../../lambdas/engine/parquet/hyparquet-part-writer';
 import type { ColumnMapping } from '../../../../lambdas/engine/columns/column-mapping';
-import { mapColumn } from '../../../../lambdas/engine/columns/map-column';
+import { mapColumn, NATIVE } from '../../../../lambdas/engine/columns/map-column';
 import { PgOid } from '../../../../lambdas/engine/columns/pg-oids';
 import { FileObjectWriter, openDuck, sqlString, tempDir, type Duck } from '../../../support/type-roundtrip';
 
@@ -26,7 +26,7 @@ afterAll(async () => {
 });
 
 function column(name: string, typeOid: number, pgType: string): ColumnMapping {
-  return mapColumn({ name, pgType, typeOid, typmod: -1, elemTypeOid: null, nullable: true });
+  return mapColumn({ name, pgType, typeOid, typmod: -1, elemTypeOid: null, nullable: true }, NATIVE);
 }
 
 type Field = Buffer | null;

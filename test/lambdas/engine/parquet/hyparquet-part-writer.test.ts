@@ -7,7 +7,7 @@ import { compressionAvailable } from '../../../../lambdas/engine/parquet/codecs'
 import { createHyparquetPartWriter } from '../../../../lambdas/engine/parquet/hyparquet-part-writer';
 import type { Compression } from '../../../../lambdas/engine/contracts';
 import type { ColumnMapping } from '../../../../lambdas/engine/columns/column-mapping';
-import { mapColumn } from '../../../../lambdas/engine/columns/map-column';
+import { mapColumn, NATIVE } from '../../../../lambdas/engine/columns/map-column';
 import { PgOid } from '../../../../lambdas/engine/columns/pg-oids';
 import { FileObjectWriter, openDuck, sqlString, tempDir, type Duck } from '../../../support/type-roundtrip';
 
@@ -24,9 +24,9 @@ afterAll(async () => {
 });
 
 const columns: ColumnMapping[] = [
-  mapColumn({ name: 'id', pgType: 'bigint', typeOid: PgOid.int8, typmod: -1, elemTypeOid: null, nullable: false }),
-  mapColumn({ name: 'note', pgType: 'text', typeOid: PgOid.text, typmod: -1, elemTypeOid: null, nullable: true }),
-  mapColumn({ name: 'doc', pgType: 'jsonb', typeOid: PgOid.jsonb, typmod: -1, elemTypeOid: null, nullable: true }),
+  mapColumn({ name: 'id', pgType: 'bigint', typeOid: PgOid.int8, typmod: -1, elemTypeOid: null, nullable: false }, NATIVE),
+  mapColumn({ name: 'note', pgType: 'text', typeOid: PgOid.text, typmod: -1, elemTypeOid: null, nullable: true }, NATIVE),
+  mapColumn({ name: 'doc', pgType: 'jsonb', typeOid: PgOid.jsonb, typmod: -1, elemTypeOid: null, nullable: true }, NATIVE),
 ];
 
 /** One row group of `rows` rows starting at id `first`, built through the column builders. */
