@@ -39,8 +39,8 @@ export const DEFAULT_OPTIONS: ExportOptions = {
   statementTimeoutMs: 14 * 60 * 1000,
   lockTimeoutMs: 10 * 1000,
   sweepAfterHours: DEFAULT_SWEEP_AFTER_HOURS,
-  types: 'native',
-  infinity: 'keep',
+  types: 'portable',
+  infinity: 'error',
   keepRuns: null,
   retentionGraceMinutes: 60,
 };

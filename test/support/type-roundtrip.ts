@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import pg from 'pg';
 import { commitRun } from '../../lambdas/engine/commit-run';
-import type { Compression, RunManifest } from '../../lambdas/engine/contracts';
+import type { Compression, InfinityPolicy, RunManifest, TypeProfile } from '../../lambdas/engine/contracts';
 import type { ObjectWriter } from '../../lambdas/engine/destinations/destination';
 import { LocalFolderDestination } from '../../lambdas/engine/destinations/local-folder';
 import { type EngineEnvironment, silentLog } from '../../lambdas/engine/environment';
@@ -70,6 +70,8 @@ export interface ExportOptions {
   /** Feed the COPY parser slices of this many bytes: rows straddle reads. */
   sliceBytes?: number;
   compression?: Compression;
+  types?: TypeProfile;
+  infinity?: InfinityPolicy;
 }
 
 export interface ExportResult {
@@ -101,7 +103,7 @@ function environment(fx: RoundTripFixture, options: ExportOptions): EngineEnviro
 export async function exportTable(fx: RoundTripFixture, table: string, options: ExportOptions = {}): Promise<ExportResult> {
   const env = environment(fx, options);
   const runId = `types-${++runs}`;
-  const plan = await planRun({ input: { tables: [table], shards: 1, runId, compression: options.compression } }, env);
+  const plan = await planRun({ input: { tables: [table], shards: 1, runId, compression: options.compression, types: options.types, infinity: options.infinity } }, env);
   for (const task of await readShardList(env.destination, plan.items)) await exportShard(task, env);
   const committed = await commitRun({ runId }, env);
   const manifestPath = committed.tables[0].manifest;
@@ -120,7 +122,7 @@ export async function exportTable(fx: RoundTripFixture, table: string, options: 
 export async function exportFailure(fx: RoundTripFixture, table: string, options: ExportOptions = {}): Promise<{ error: unknown; written: string[] }> {
   const env = environment(fx, options);
   const runId = `types-${++runs}`;
-  const plan = await planRun({ input: { tables: [table], shards: 1, runId } }, env);
+  const plan = await planRun({ input: { tables: [table], shards: 1, runId, types: options.types, infinity: options.infinity } }, env);
   const [task] = await readShardList(env.destination, plan.items);
   const error = await exportShard(task, env).then(
     () => null,

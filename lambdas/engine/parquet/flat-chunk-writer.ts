@@ -143,6 +143,13 @@ function compareSignedRanges(b: Uint8Array, aStart: number, cStart: number, widt
   return d !== 0 ? d : compareRanges(b, aStart + 1, width - 1, cStart + 1, width - 1);
 }
 
+/** The big-endian two's complement integer at `buf[at, at + width)`. */
+function signedInteger(buf: Uint8Array, at: number, width: number): bigint {
+  let v = 0n;
+  for (let i = 0; i < width; i++) v = (v << 8n) | BigInt(buf[at + i]);
+  return BigInt.asIntN(8 * width, v);
+}
+
 function statisticsOf(column: FlatColumn, dictionary: ByteArrayDictionary | null, truncateBounds: boolean, signedFixed: boolean): ChunkStatistics {
   const nulls = column.rows - column.count;
   const stats: ChunkStatistics = { null_count: BigInt(nulls) };
@@ -220,8 +227,14 @@ function statisticsOf(column: FlatColumn, dictionary: ByteArrayDictionary | null
         if (compare(p, min) < 0) min = p;
         else if (compare(p, max) > 0) max = p;
       }
-      stats.min_value = plain.slice(min, min + width);
-      stats.max_value = plain.slice(max, max + width);
+      if (signedFixed) {
+        // hyparquet-writer encodes DECIMAL bounds itself, from the unscaled integer.
+        stats.min_value = signedInteger(plain, min, width);
+        stats.max_value = signedInteger(plain, max, width);
+      } else {
+        stats.min_value = plain.slice(min, min + width);
+        stats.max_value = plain.slice(max, max + width);
+      }
       return stats;
     }
     case 'BYTE_ARRAY': {

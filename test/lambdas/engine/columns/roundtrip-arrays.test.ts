@@ -36,7 +36,7 @@ describe('one-dimensional arrays', () => {
          '{NULL,-1e-20}', '{NULL}', '{NULL}', '{NULL}', ARRAY[NULL::jsonb], ARRAY[NULL::json], '{NULL,red}', '{NULL}',
          ARRAY[NULL::bytea], '{NULL}', '{NULL,""}', '{NULL}');
     `);
-    file = (await exportTable(fx, 'arrs', { rowGroupRows: 2, sliceBytes: 13 })).file;
+    file = (await exportTable(fx, 'arrs', { types: 'native', rowGroupRows: 2, sliceBytes: 13 })).file;
   });
 
   /** Element-wise: each side yields a JSON array of element texts, NULL for a NULL array. */
@@ -132,7 +132,7 @@ describe('large values', () => {
                jsonb_build_object('s', repeat('x', 70000 * g)), ARRAY[repeat('y', 90000), NULL, 'z']
           FROM generate_series(1, 5) g;
     `);
-    const file = (await exportTable(fx, 'bigvals', { rowGroupRows: 2, sliceBytes: 65536 })).file;
+    const file = (await exportTable(fx, 'bigvals', { types: 'native', rowGroupRows: 2, sliceBytes: 65536 })).file;
     const pgRows = (await fx.client.query<{ id: string; t: string; b: string; j: string; ta: string }>(
       `SELECT id, md5(t) AS t, md5(b) AS b, md5(j::text) AS j, md5(array_to_string(ta, ',', '~')) AS ta FROM bigvals ORDER BY id`,
     )).rows;
@@ -148,7 +148,7 @@ describe('large values', () => {
 describe('values refused loudly', () => {
   async function exportFails(table: string, ddl: string): Promise<unknown> {
     await fx.client.query(ddl);
-    const { error, written } = await exportFailure(fx, table);
+    const { error, written } = await exportFailure(fx, table, { types: 'native' });
     // Aborted: nothing left behind but the plan.
     expect(written).toEqual(['_plan.json']);
     return error;
@@ -194,7 +194,7 @@ describe('values refused loudly', () => {
 
   it('keeps NaN and infinities of an unconstrained numeric column as text', async () => {
     await fx.client.query(`CREATE TABLE ok_nan (id int, n numeric); INSERT INTO ok_nan VALUES (1, 'NaN'), (2, '-Infinity'), (3, 1.10);`);
-    const file = (await exportTable(fx, 'ok_nan')).file;
+    const file = (await exportTable(fx, 'ok_nan', { types: 'native' })).file;
     const rows = await fx.duck.all(`SELECT n FROM read_parquet(${sqlString(file)}) ORDER BY id`);
     expect(rows.map((r) => r.n)).toEqual(['NaN', '-Infinity', '1.10']);
   });

@@ -4,6 +4,7 @@
  * back with DuckDB, value by value. A failure prints the smallest set of rows that breaks it.
  */
 import fc from 'fast-check';
+import type { TypeProfile } from '../../../../lambdas/engine/contracts';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { compareColumn, exportTable, useRoundTripFixture } from '../../../support/type-roundtrip';
 
@@ -20,14 +21,13 @@ const canonicalJson = (text: string) => JSON.stringify(JSON.parse(text));
  * Replaces the table's rows with `rows` (column values as Postgres text or null, or JS arrays for array
  * columns), exports it with tiny row groups, and returns the Parquet file.
  */
-async function load(table: string, columns: string[], rows: unknown[][]): Promise<string> {
+async function load(table: string, columns: string[], rows: unknown[][], types: TypeProfile = 'native'): Promise<string> {
   await fx.client.query(`TRUNCATE ${table}`);
   const placeholders = columns.map((_, i) => `$${i + 2}`).join(', ');
   for (let i = 0; i < rows.length; i++) {
     await fx.client.query(`INSERT INTO ${table} (id, ${columns.join(', ')}) VALUES ($1, ${placeholders})`, [i + 1, ...rows[i]]);
   }
-  const file = (await exportTable(fx, table, { rowGroupRows: 3, sliceBytes: 11 })).file;
-  return file;
+  return (await exportTable(fx, table, { types, rowGroupRows: 3, sliceBytes: 11 })).file;
 }
 
 async function mismatches(table: string, file: string, pgExpr: string, duckExpr: string, normalize?: (s: string) => string) {
@@ -53,7 +53,8 @@ describe('property: numeric types', () => {
       d9 numeric(9,4), d12 numeric(12,2), d18 numeric(18,0), d38 numeric(38,10), dp numeric(5,5), un numeric)`);
   });
 
-  it('integers and DECIMAL(p,s) of every physical width come back exactly; unconstrained numeric as its exact text', async () => {
+  // Native: DECIMAL as INT32, INT64 or FIXED_LEN_BYTE_ARRAY by precision; portable: FIXED_LEN_BYTE_ARRAY always.
+  it.each(['native', 'portable'] as const)('%s: integers and DECIMAL(p,s) of every physical width come back exactly; unconstrained numeric as its exact text', async (types) => {
     const row = fc.tuple(
       nullable(fc.integer({ min: -32768, max: 32767 }).map(String)),
       nullable(fc.integer().map(String)),
@@ -67,7 +68,7 @@ describe('property: numeric types', () => {
     );
     await fc.assert(
       fc.asyncProperty(fc.array(row, { minLength: 1, maxLength: 25 }), async (rows) => {
-        const file = await load('p_num', ['s', 'i', 'b', 'd9', 'd12', 'd18', 'd38', 'dp', 'un'], rows);
+        const file = await load('p_num', ['s', 'i', 'b', 'd9', 'd12', 'd18', 'd38', 'dp', 'un'], rows, types);
         for (const c of ['s', 'i', 'b', 'un']) expect(await mismatches('p_num', file, c, c), c).toEqual([]);
         for (const c of ['d9', 'd12', 'd18', 'd38', 'dp']) expect(await mismatches('p_num', file, c, c, leadingZero), c).toEqual([]);
       }),
@@ -115,7 +116,7 @@ describe('property: temporal types', () => {
         };
         const values = rows.map((r, i) => `(${i + 1}, ${sqlOf(r[0], 'ts')}, ${sqlOf(r[1], 'tz')}, ${sqlOf(r[2], 'd')}, ${sqlOf(r[3], 't')})`);
         await fx.client.query(`INSERT INTO p_time VALUES ${values.join(', ')}`);
-        const file = (await exportTable(fx, 'p_time', { rowGroupRows: 3, sliceBytes: 11 })).file;
+        const file = (await exportTable(fx, 'p_time', { types: 'native', rowGroupRows: 3, sliceBytes: 11 })).file;
         for (const c of ['ts', 'tz']) {
           const pgExpr = `CASE WHEN isfinite(${c}) THEN (extract(epoch FROM ${c}) * 1000000)::bigint::text ELSE ${c}::text END`;
           const duckExpr = `CASE WHEN isinf(${c}) THEN CAST(${c} AS VARCHAR) ELSE CAST(epoch_us(${c}) AS VARCHAR) END`;

@@ -1,5 +1,5 @@
 /**
- * Scalar types through the real path: Postgres binary COPY → builders → Parquet part → DuckDB, compared value by
+ * Scalar types under the native profile (the portable one: profile-portable.test.ts), through the real path: Postgres binary COPY → builders → Parquet part → DuckDB, compared value by
  * value with what Postgres says.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -59,7 +59,7 @@ describe('integers, floats, booleans', () => {
         (9, 3, 4, 9007199254740993, 1.5, -0.0, true);
     `);
     // Row groups of two rows: some without NULLs (typed arrays), some with.
-    const result = await exportTable(fx, 'nums', { rowGroupRows: 2, sliceBytes: 7 });
+    const result = await exportTable(fx, 'nums', { types: 'native', rowGroupRows: 2, sliceBytes: 7 });
     file = result.file;
     expect(result.rows).toBe(9);
     expect(result.rowGroups).toBe(5);
@@ -134,7 +134,7 @@ describe('numeric', () => {
         (7, 12345.6, 1234567890123456789.0123456789, 0.1, 10000, 10000, 10000, '-Infinity', 10000, 1200, 0.0001),
         (8, 1e9, 1e27, 0.5, 100000.5, 100000000000000000, 1e15, 1.10, 1.5e10, 9900, 0.005);
     `);
-    file = (await exportTable(fx, 'decs', { rowGroupRows: 3, sliceBytes: 5 })).file;
+    file = (await exportTable(fx, 'decs', { types: 'native', rowGroupRows: 3, sliceBytes: 5 })).file;
   });
 
   it('keeps constrained numerics exactly as DECIMAL', async () => {
@@ -203,7 +203,7 @@ describe('date and time', () => {
         (9, NULL, NULL, NULL, NULL),
         (10, '2024-02-29', '01:02:03', '2024-02-29 01:02:03.4', '2024-02-29 01:02:03.4+09');
     `);
-    file = (await exportTable(fx, 'times', { rowGroupRows: 4, sliceBytes: 3 })).file;
+    file = (await exportTable(fx, 'times', { types: 'native', rowGroupRows: 4, sliceBytes: 3 })).file;
   });
 
   it('keeps dates to the day, ±infinity as DuckDB infinities', async () => {
@@ -288,7 +288,7 @@ describe('text-like, json, bytea, uuid and the text fallback', () => {
         (4, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
          NULL, NULL, NULL, NULL);
     `);
-    file = (await exportTable(fx, table, { rowGroupRows: 3, sliceBytes: 11 })).file;
+    file = (await exportTable(fx, table, { types: 'native', rowGroupRows: 3, sliceBytes: 11 })).file;
   });
 
   it('keeps text, varchar, char(n) padding, name and enums byte for byte', async () => {
