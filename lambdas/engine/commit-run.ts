@@ -7,6 +7,7 @@ import type { CommitEvent, CommitResult, LatestPointer, RunManifest, ShardManife
 import type { RunEnvironment } from './environment';
 import { CommitError, RunDocumentError } from './errors';
 import { faultPoint } from './run/fault-points';
+import { retireOldRuns } from './run/retention';
 import { DEFAULT_SWEEP_AFTER_HOURS, sweepAbandonedRuns } from './run/sweep';
 import { loadPlan } from './run/plan-store';
 import { DOCUMENT_VERSION, readDocument, serializeDocument } from './run/documents';
@@ -105,6 +106,16 @@ async function commitTable(plan: TablePlan, env: RunEnvironment): Promise<RunMan
     onSkip: (runDir, reason) => env.log.warn('left an unreadable run folder alone', { runDir, reason }),
   });
   if (swept.length > 0) env.log.warn('removed abandoned runs', { table: plan.table, runs: swept.map((r) => r.runId) });
+  if (plan.options.keepRuns !== null) {
+    const latest = await readDocument(destination, 'latest', latestKey(plan.runDir));
+    const retired = await retireOldRuns(destination, tableFolder, {
+      keepRuns: plan.options.keepRuns,
+      graceMinutes: plan.options.retentionGraceMinutes,
+      protect: new Set([plan.runId, ...(latest ? [latest.runId] : [])]),
+      onSkip: (runDir, reason) => env.log.warn('left an unreadable run folder alone', { runDir, reason }),
+    });
+    if (retired.length > 0) env.log.info('removed runs past retention', { table: plan.table, keepRuns: plan.options.keepRuns, runs: retired.map((r) => r.runId) });
+  }
   env.log.info('committed', { table: plan.table, runId: plan.runId, rows: manifest.rows, bytes: manifest.bytes, parts: parts.length, manifest: destination.location(manifestKey(plan.runDir)) });
   return manifest;
 }

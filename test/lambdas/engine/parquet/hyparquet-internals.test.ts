@@ -6,6 +6,7 @@
  * that moves one fails here, not in a user's lake.
  */
 import { parquetMetadata } from 'hyparquet';
+import { parquetHeader } from 'hyparquet/src/column.js';
 import { ByteWriter, ParquetWriter } from 'hyparquet-writer';
 import { writeColumn } from 'hyparquet-writer/src/column.js';
 import { writePageHeader } from 'hyparquet-writer/src/datapage.js';
@@ -22,6 +23,9 @@ describe('hyparquet-writer internals pgsip relies on', () => {
   it(`is pinned exactly to ${PINNED}, and that is what is installed`, () => {
     const ours = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { dependencies: Record<string, string> };
     expect(ours.dependencies['hyparquet-writer']).toBe(PINNED);
+    // v1-pages.ts parses page headers with hyparquet's own parser: the version hyparquet-writer pins.
+    const writerPackage = JSON.parse(readFileSync(join(REPO_ROOT, 'node_modules', 'hyparquet-writer', 'package.json'), 'utf8')) as { dependencies: Record<string, string> };
+    expect(ours.dependencies.hyparquet).toBe(writerPackage.dependencies.hyparquet);
     // Its exports map hides package.json; read the installed copy from node_modules directly.
     const installed = JSON.parse(readFileSync(join(REPO_ROOT, 'node_modules', 'hyparquet-writer', 'package.json'), 'utf8')) as { version: string };
     expect(installed.version).toBe(PINNED);
@@ -95,5 +99,10 @@ describe('hyparquet-writer internals pgsip relies on', () => {
     expect(metadata.num_rows).toBe(3n);
     expect(metadata.row_groups).toHaveLength(1);
     expect(metadata.created_by).toBe('pgsip');
+    // parquetHeader (v1-pages.ts) reads the page header the writer wrote, from a { view, offset } reader.
+    const reader = { view: new DataView(bytes.slice().buffer), offset: Number(metadata.row_groups[0].columns[0].meta_data!.data_page_offset) };
+    const header = parquetHeader(reader);
+    expect(header.type).toBe('DATA_PAGE_V2');
+    expect(header.data_page_header_v2).toMatchObject({ num_values: 3, num_nulls: 1, num_rows: 3 });
   });
 });
