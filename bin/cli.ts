@@ -2,9 +2,18 @@
  * The `pgsip` command line. Every failure ends as one line on stderr naming what failed, and a non-zero exit.
  */
 import { Command, CommanderError, Option } from 'commander';
-import { COMPRESSIONS } from '../lambdas/engine/contracts';
+import { COMPRESSIONS, INFINITY_POLICIES, TYPE_PROFILES } from '../lambdas/engine/contracts';
 
 const CODECS = COMPRESSIONS.map((c) => c.toLowerCase());
+
+/** Options every way of starting a run shares (run, start). */
+function runOptions(command: Command): Command {
+  return command
+    .addOption(new Option('--types <profile>', 'type profile: portable (every engine reads it) or native (exact logical types)').choices([...TYPE_PROFILES]))
+    .addOption(new Option('--infinity <policy>', '±infinity dates and timestamps: error, clamp (to 9999-12-31 / 0001-01-01) or keep (as DuckDB does, the native default)').choices([...INFINITY_POLICIES]))
+    .option('--keep-runs <n>', 'after committing, delete committed runs of each table beyond the newest n (default: keep all)')
+    .option('--retention-grace <age>', 'how long a run stays after it left the newest --keep-runs, e.g. 30m, 1h (default: 1h)');
+}
 
 // Each command's module is imported when that command runs: `pgsip run` never loads DuckDB, `pgsip --help`
 // loads nothing but commander.
@@ -30,7 +39,7 @@ program
     await runDemo(options, out, err);
   });
 
-program
+runOptions(program
   .command('run')
   .description('Export tables from a Postgres database to a folder or an S3 prefix.')
   .addOption(new Option('--database-url <url>', 'postgres://user:password@host:port/database').env('DATABASE_URL'))
@@ -45,14 +54,14 @@ program
   .addOption(new Option('--compression <codec>', 'Parquet compression').choices(CODECS).default('snappy'))
   .option('--row-group-size <MiB>', 'column data a shard holds per row group before encoding it (default: 16)')
   .option('--part-size <MiB>', 'a shard starts a new part file past this size (default: 1024)')
-  .option('--quiet', 'no progress lines')
+  .option('--quiet', 'no progress lines'))
   .action(async (options) => {
     const { printSummary, runExport } = await import('./commands/run');
     const summary = await runExport(options, err);
     printSummary(summary, out);
   });
 
-program
+runOptions(program
   .command('start')
   .description('Start an export on the deployed state machine and follow it until it ends (exit 0 only if it succeeded).')
   .requiredOption('--state-machine <arn>', 'the StateMachineArn output of the pgsip stack')
@@ -62,7 +71,7 @@ program
   .option('--run-id <id>', 'name of the run; an existing run id resumes it (default: UTC time plus a random suffix)')
   .addOption(new Option('--compression <codec>', 'Parquet compression').choices(CODECS))
   .option('--no-wait', 'print the execution ARN and return instead of following it')
-  .option('--interval <seconds>', 'seconds between progress polls', '5')
+  .option('--interval <seconds>', 'seconds between progress polls', '5'))
   .action(async (options) => {
     const { runStart } = await import('./commands/start');
     await runStart(options, { out, err });

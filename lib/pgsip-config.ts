@@ -9,7 +9,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
-import { COMPRESSIONS, type Compression } from '../lambdas/engine/contracts';
+import { COMPRESSIONS, type Compression, INFINITY_POLICIES, type InfinityPolicy, TYPE_PROFILES, type TypeProfile } from '../lambdas/engine/contracts';
 import { ConfigError } from '../lambdas/engine/errors';
 
 export { ConfigError };
@@ -29,8 +29,14 @@ export interface ScheduleConfig {
   readonly shards?: number | 'auto';
   /** Shards exported at once, at most `database.connectionBudget`. @default - the budget */
   readonly concurrency?: number;
-  /** Parquet codec. @default 'SNAPPY' */
+  /** Parquet codec. @default 'ZSTD' */
   readonly compression?: Compression;
+  /** Type profile. @default 'portable' */
+  readonly types?: TypeProfile;
+  /** ±infinity dates and timestamps. @default - 'error' for portable, 'keep' for native */
+  readonly infinity?: InfinityPolicy;
+  /** Committed runs kept per table (overrides `retention.keepRuns`). @default - `retention.keepRuns` */
+  readonly keepRuns?: number;
   /**
    * Hours after which a table of this group without a successful commit raises the freshness alarm
    * (a little more than the schedule's interval). 1 to 168. Omit for no freshness alarm.
@@ -77,6 +83,11 @@ export interface PgsipConfig {
   };
   /** Timeout of one execution, in hours (1 to 24). @default 6 */
   readonly runTimeoutHours?: number;
+  /**
+   * Committed runs kept per table; older ones are deleted once they have been out of the newest `keepRuns` for
+   * `graceMinutes`. @default - every run is kept
+   */
+  readonly retention?: { readonly keepRuns: number; readonly graceMinutes?: number };
 }
 
 
@@ -126,7 +137,7 @@ const SCHEDULE = /^(cron\(.+\)|rate\(\d+ (minute|minutes|hour|hours|day|days)\)|
 
 /** Validates parsed JSON against `PgsipConfig`; `baseDir` resolves `caBundleFile`. */
 export function validateConfig(raw: unknown, baseDir = process.cwd()): PgsipConfig {
-  const root = object(raw, '', ['stackName', 'database', 'network', 'storage', 'schedules', 'alarms', 'runTimeoutHours']);
+  const root = object(raw, '', ['stackName', 'database', 'network', 'storage', 'schedules', 'alarms', 'runTimeoutHours', 'retention']);
   const config: { -readonly [K in keyof PgsipConfig]: PgsipConfig[K] } = {};
   config.stackName = opt(root, 'stackName', (v) => str(v, 'stackName', /^[A-Za-z][A-Za-z0-9-]{0,127}$/, 'a CloudFormation stack name'));
   if (root.database !== undefined) {
@@ -174,7 +185,7 @@ export function validateConfig(raw: unknown, baseDir = process.cwd()): PgsipConf
     const names = new Set<string>();
     config.schedules = list(root.schedules, 'schedules', 0).map((raw, i) => {
       const f = `schedules[${i}]`;
-      const s = object(raw, f, ['name', 'tables', 'expression', 'timeZone', 'shards', 'concurrency', 'compression', 'freshnessHours', 'enabled']);
+      const s = object(raw, f, ['name', 'tables', 'expression', 'timeZone', 'shards', 'concurrency', 'compression', 'types', 'infinity', 'keepRuns', 'freshnessHours', 'enabled']);
       const name = str(s.name, `${f}.name`, /^[A-Za-z0-9_-]{1,40}$/, 'letters, digits, - and _ (at most 40)');
       if (names.has(name)) throw new ConfigError(`${f}.name`, `${show(name)} is used twice`);
       names.add(name);
@@ -187,6 +198,9 @@ export function validateConfig(raw: unknown, baseDir = process.cwd()): PgsipConf
         shards: opt(s, 'shards', (v) => (v === 'auto' ? 'auto' : int(v, `${f}.shards`, 1, 10_000))),
         concurrency: opt(s, 'concurrency', (v) => int(v, `${f}.concurrency`, 1, 10_000)),
         compression: opt(s, 'compression', (v) => oneOf(v, `${f}.compression`, COMPRESSIONS)),
+        types: opt(s, 'types', (v) => oneOf(v, `${f}.types`, TYPE_PROFILES)),
+        infinity: opt(s, 'infinity', (v) => oneOf(v, `${f}.infinity`, INFINITY_POLICIES)),
+        keepRuns: opt(s, 'keepRuns', (v) => int(v, `${f}.keepRuns`, 1, 10_000)),
         freshnessHours: opt(s, 'freshnessHours', (v) => int(v, `${f}.freshnessHours`, 1, 168)),
         enabled: opt(s, 'enabled', (v) => {
           if (typeof v !== 'boolean') throw new ConfigError(`${f}.enabled`, `must be true or false, got ${show(v)}`);
@@ -212,6 +226,13 @@ export function validateConfig(raw: unknown, baseDir = process.cwd()): PgsipConf
     }
   }
   config.runTimeoutHours = opt(root, 'runTimeoutHours', (v) => int(v, 'runTimeoutHours', 1, 24));
+  if (root.retention !== undefined) {
+    const r = object(root.retention, 'retention', ['keepRuns', 'graceMinutes']);
+    config.retention = {
+      keepRuns: int(r.keepRuns, 'retention.keepRuns', 1, 10_000),
+      graceMinutes: opt(r, 'graceMinutes', (v) => int(v, 'retention.graceMinutes', 0, 7 * 24 * 60)),
+    };
+  }
   return JSON.parse(JSON.stringify(config)) as PgsipConfig; // drops undefined members
 }
 

@@ -80,6 +80,9 @@ export interface PgsipStackProps extends StackProps {
 
   /** @default 6 */
   readonly runTimeoutHours?: number;
+
+  /** Committed runs kept per table (Commit deletes older ones after the grace period). @default - keep every run */
+  readonly retention?: PgsipConfig['retention'];
 }
 
 /** Maps a validated config file onto stack props. */
@@ -97,6 +100,7 @@ export function propsFromConfig(config: PgsipConfig): PgsipStackProps {
     schedules: config.schedules,
     alarms: config.alarms,
     runTimeoutHours: config.runTimeoutHours,
+    retention: config.retention,
   };
   return Object.fromEntries(Object.entries(props).filter(([, v]) => v !== undefined)) as PgsipStackProps;
 }
@@ -272,7 +276,14 @@ export class PgsipStack extends Stack {
     this.planFunction = new PgsipFunction(this, 'PlanFunction', {
       kind: 'plan',
       ...common,
-      environment: { ...environment, PGSIP_CONNECTION_BUDGET: String(concurrency), PGSIP_DEFAULT_COMPRESSION: 'ZSTD' },
+      environment: {
+        ...environment,
+        PGSIP_CONNECTION_BUDGET: String(concurrency),
+        PGSIP_DEFAULT_COMPRESSION: 'ZSTD',
+        ...(props.retention
+          ? { PGSIP_KEEP_RUNS: String(props.retention.keepRuns), PGSIP_RETENTION_GRACE_MINUTES: String(props.retention.graceMinutes ?? 60) }
+          : {}),
+      },
     });
     this.exportFunction = new PgsipFunction(this, 'ExportFunction', { kind: 'export', ...common, environment });
     // Commit never connects to the database: no secret, no TLS settings.
@@ -337,6 +348,9 @@ export class PgsipStack extends Stack {
       const input: Record<string, unknown> = { tables: s.tables };
       if (s.shards !== undefined) input.shards = s.shards;
       if (s.concurrency !== undefined) input.concurrency = s.concurrency;
+      if (s.types !== undefined) input.types = s.types;
+      if (s.infinity !== undefined) input.infinity = s.infinity;
+      if (s.keepRuns !== undefined) input.keepRuns = s.keepRuns;
       if (s.compression !== undefined) input.compression = s.compression;
       this.schedules.push(
         new Schedule(this, `Schedule-${s.name}`, {

@@ -31,6 +31,27 @@ export interface RunOptions {
   /** Seconds to wait for the database to answer a connection. */
   connectTimeout?: string;
   quiet?: boolean;
+  types?: string;
+  infinity?: string;
+  keepRuns?: string;
+  retentionGrace?: string;
+}
+
+/** The run options `pgsip run` and `pgsip start` share, as execution input. */
+export function sharedRunInput(options: Pick<RunOptions, 'types' | 'infinity' | 'keepRuns' | 'retentionGrace'>): Partial<ExecutionInput> {
+  const input: Partial<ExecutionInput> = {};
+  if (options.types !== undefined) input.types = options.types as ExecutionInput['types'];
+  if (options.infinity !== undefined) input.infinity = options.infinity as ExecutionInput['infinity'];
+  if (options.keepRuns !== undefined) input.keepRuns = parsePositive('--keep-runs', options.keepRuns);
+  if (options.retentionGrace !== undefined) input.retentionGraceMinutes = parseMinutes('--retention-grace', options.retentionGrace);
+  return input;
+}
+
+/** `30m`, `1h`, `2d`, or minutes as a bare number. */
+export function parseMinutes(flag: string, value: string): number {
+  const match = /^(\d+)([mhd]?)$/.exec(value.trim());
+  if (!match) throw new InputError(`${flag} must be minutes, hours or days, like 30m, 1h or 2d (got ${JSON.stringify(value)})`);
+  return Number(match[1]) * (match[2] === 'h' ? 60 : match[2] === 'd' ? 1440 : 1);
 }
 
 export interface RunSummary {
@@ -67,6 +88,7 @@ export async function runExport(options: RunOptions, log: (line: string) => void
     shards: parseShards(options.shards),
     runId: checkRunId(options.runId ?? newRunId()),
     compression: options.compression.toUpperCase() as ExecutionInput['compression'],
+    ...sharedRunInput(options),
   };
   if (options.rowGroupSize !== undefined) input.rowGroupBytes = parsePositive('--row-group-size', options.rowGroupSize) * MIB;
   if (options.partSize !== undefined) input.partBytes = parsePositive('--part-size', options.partSize) * MIB;

@@ -9,7 +9,7 @@ import type { ExecutionInput } from '../../lambdas/engine/contracts';
 import { InputError } from '../../lambdas/engine/errors';
 import { checkRunId, newRunId } from '../../lambdas/engine/run/layout';
 import { parseTableName, splitTableList } from '../../lambdas/engine/postgres/table-name';
-import { parsePositive, parseShards } from './run';
+import { parsePositive, parseShards, sharedRunInput } from './run';
 import { checkArn, clientFor, followExecution, outcome, parseInterval, type StatusDeps } from './status';
 
 export interface StartOptions {
@@ -17,6 +17,10 @@ export interface StartOptions {
   tables: string;
   shards?: string;
   concurrency?: string;
+  types?: string;
+  infinity?: string;
+  keepRuns?: string;
+  retentionGrace?: string;
   runId?: string;
   compression?: string;
   /** Do not follow: print the execution ARN and return. */
@@ -29,7 +33,7 @@ export function executionInput(options: StartOptions): ExecutionInput {
   const tables = splitTableList(options.tables ?? '');
   if (tables.length === 0) throw new InputError('no tables: pass --tables schema.table[,schema.table...]');
   for (const table of tables) parseTableName(table); // refuses a bad name here, before anything starts
-  const input: ExecutionInput = { tables, shards: parseShards(options.shards ?? 'auto') };
+  const input: ExecutionInput = { tables, shards: parseShards(options.shards ?? 'auto'), ...sharedRunInput(options) };
   if (options.runId) input.runId = checkRunId(options.runId);
   if (options.concurrency !== undefined) input.concurrency = parsePositive('--concurrency', options.concurrency);
   if (options.compression) input.compression = options.compression.toUpperCase() as ExecutionInput['compression'];

@@ -3,7 +3,7 @@
  * Manager; the CLI builds one from its flags. The engine itself knows nothing about either.
  */
 import type pg from 'pg';
-import type { Compression } from './contracts';
+import type { Compression, ExecutionInput } from './contracts';
 import type { Destination } from './destinations/destination';
 
 export interface EngineLog {
@@ -52,6 +52,8 @@ export interface EngineEnvironment extends RunEnvironment {
   connectionBudget?: number;
   /** The codec of runs that name none (ZSTD on Lambda, SNAPPY elsewhere). */
   defaultCompression?: Compression;
+  /** The deployment's retention, for runs that name none. */
+  runDefaults?: Pick<ExecutionInput, 'keepRuns' | 'retentionGraceMinutes'>;
   onProgress?(progress: ShardProgress): void;
   tuning?: ExportTuning;
 }

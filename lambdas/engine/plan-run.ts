@@ -56,7 +56,7 @@ const DEFAULT_INFINITY: Record<TypeProfile, InfinityPolicy> = { portable: 'error
 export const MAX_SHARDS_PER_RUN = 10_000;
 
 export async function planRun(event: PlanEvent, env: EngineEnvironment): Promise<PlanResult> {
-  const input = checkInput(event.input);
+  const input = { ...env.runDefaults, ...checkInput(event.input) };
   const runId = checkRunId(input.runId ?? (event.executionName ? sanitize(event.executionName) : newRunId()));
   const options = checkOptions(input, env.defaultCompression ?? DEFAULT_OPTIONS.compression);
   const concurrency = checkConcurrency(input, env.connectionBudget);

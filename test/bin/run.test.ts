@@ -144,6 +144,20 @@ describe('pgsip run', () => {
     await expect(exportTo(join(work, 'bad-size'), { rowGroupSize: '0.5' })).rejects.toThrow(/--row-group-size must be a whole number/);
   });
 
+  it('takes the type profile, the infinity policy and retention from the command line into the run', async () => {
+    const dest = join(work, 'options');
+    const first = await exportTo(dest, { shards: '2', runId: 'opt-1', types: 'native', infinity: 'clamp', keepRuns: '1', retentionGrace: '0m' });
+    const manifest = JSON.parse(await readFile(first.commit.tables[0].manifest, 'utf8')) as RunManifest;
+    expect(manifest.types).toBe('native');
+    expect(manifest.columns.find((c) => c.name === 'at')?.infinity).toBe('clamp');
+    const { rows } = await readBack(first.commit.tables[0].manifest);
+    expect(rows).toEqual(sourceRows);
+    // keepRuns 1 and no grace: the second run's commit deletes the first.
+    await exportTo(dest, { shards: '2', runId: 'opt-2', keepRuns: '1', retentionGrace: '0m' });
+    await expect(stat(join(dest, 'app', 'items', 'run=opt-1'))).rejects.toThrow(/ENOENT/);
+    await expect(exportTo(dest, { retentionGrace: 'soon' })).rejects.toThrow('--retention-grace must be minutes, hours or days, like 30m, 1h or 2d (got "soon")');
+  });
+
   it('writes to an S3 server with multipart-capable uploads and reads back the same rows', async () => {
     const summary = await exportTo(`s3://${s3.bucket}/lake`, { s3Endpoint: s3.endpoint, runId: 's3-run' });
     const [table] = summary.commit.tables;

@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { createWriteStream, type WriteStream } from 'node:fs';
-import { link, mkdir, readdir, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
+import { link, mkdir, readdir, readFile, rename, rm, rmdir, stat, unlink, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import type { ObjectAddress } from '../contracts';
 import type { Destination, ObjectWriter } from './destination';
@@ -137,8 +137,15 @@ export class LocalFolderDestination implements Destination {
     return keys.sort();
   }
 
+  /** Removes the files, then the folders they leave empty (up to the root), as S3 has no empty prefixes. */
   async delete(keys: string[]): Promise<void> {
-    for (const key of keys) await rm(this.location(key), { force: true });
+    const folders = new Set<string>();
+    for (const key of keys) {
+      await rm(this.location(key), { force: true });
+      for (let dir = dirname(this.location(key)); dir.startsWith(this.root + sep); dir = dirname(dir)) folders.add(dir);
+    }
+    // Deepest first; a folder still holding anything stays.
+    for (const dir of [...folders].sort((a, b) => b.length - a.length)) await rmdir(dir).catch(() => {});
   }
 }
 
