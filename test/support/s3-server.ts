@@ -11,14 +11,28 @@ import { freePort } from '../../bin/local/embedded-postgres';
 export interface RunningS3 {
   endpoint: string;
   bucket: string;
+  /** What the server saw of multipart uploads: the most UploadPart requests in progress at once. */
+  uploads: { parts: number; mostAtOnce: number };
   stop(): Promise<void>;
 }
 
-export async function startS3Server(bucket = 'pgsip-test'): Promise<RunningS3> {
+/** Faults and delays for tests of what the client does when S3 is slow or refuses something. */
+export interface S3Behaviour {
+  /** Hold each UploadPart this long before s3rver answers it. */
+  uploadPartDelayMs?: number;
+  /** Answer these part numbers with 500 InternalError, every time. */
+  failUploadParts?: number[];
+  /** Answer every DeleteObjects with 200 and a per-key AccessDenied error for these (full) keys. */
+  refuseDeletes?: string[];
+}
+
+export async function startS3Server(bucket = 'pgsip-test', behaviour: S3Behaviour = {}): Promise<RunningS3> {
   const directory = await mkdtemp(join(tmpdir(), 'pgsip-s3-'));
   const port = await freePort();
   const server = new S3rver({ address: '127.0.0.1', port, silent: true, directory, configureBuckets: [{ name: bucket }] });
   honourIfNoneMatch(server);
+  const uploads = { parts: 0, mostAtOnce: 0 };
+  misbehave(server, behaviour, uploads);
   await server.run();
   // The SDK signs requests; s3rver accepts any credentials, but the SDK needs some to sign with.
   process.env.AWS_ACCESS_KEY_ID ??= 'S3RVER';
@@ -26,6 +40,7 @@ export async function startS3Server(bucket = 'pgsip-test'): Promise<RunningS3> {
   return {
     endpoint: `http://127.0.0.1:${port}`,
     bucket,
+    uploads,
     async stop() {
       await server.close();
       await rm(directory, { recursive: true, force: true });
@@ -50,6 +65,47 @@ function honourIfNoneMatch(server: S3rver): void {
           '<Message>At least one of the pre-conditions you specified did not hold</Message></Error>';
         return;
       }
+    }
+    await next();
+  });
+}
+
+const xmlError = (code: string, message: string) =>
+  `<?xml version="1.0" encoding="UTF-8"?><Error><Code>${code}</Code><Message>${message}</Message></Error>`;
+
+/** The behaviours of S3Behaviour, as middleware ahead of s3rver's own routes. */
+function misbehave(server: S3rver, behaviour: S3Behaviour, uploads: { parts: number; mostAtOnce: number }): void {
+  let atOnce = 0;
+  server.middleware.unshift(async (ctx, next) => {
+    const partNumber = ctx.method === 'PUT' && 'partNumber' in ctx.query ? Number(ctx.query.partNumber) : null;
+    if (partNumber !== null) {
+      atOnce++;
+      uploads.parts++;
+      uploads.mostAtOnce = Math.max(uploads.mostAtOnce, atOnce);
+      try {
+        if (behaviour.uploadPartDelayMs) await new Promise((ok) => setTimeout(ok, behaviour.uploadPartDelayMs));
+        if (behaviour.failUploadParts?.includes(partNumber)) {
+          ctx.status = 500;
+          ctx.type = 'application/xml';
+          ctx.body = xmlError('InternalError', 'We encountered an internal error. Please try again.');
+          return;
+        }
+        await next();
+      } finally {
+        atOnce--;
+      }
+      return;
+    }
+    if (ctx.method === 'POST' && 'delete' in ctx.query && behaviour.refuseDeletes) {
+      // The request's keys are not read (s3rver would then find the body consumed): every DeleteObjects is
+      // answered 200 with a per-key AccessDenied for the keys the test names.
+      ctx.status = 200;
+      ctx.type = 'application/xml';
+      ctx.body =
+        '<?xml version="1.0" encoding="UTF-8"?><DeleteResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">' +
+        behaviour.refuseDeletes.map((k) => `<Error><Key>${k}</Key><Code>AccessDenied</Code><Message>Access Denied</Message></Error>`).join('') +
+        '</DeleteResult>';
+      return;
     }
     await next();
   });

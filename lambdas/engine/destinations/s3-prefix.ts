@@ -18,6 +18,7 @@ import {
   type PutObjectCommandInput,
 } from '@aws-sdk/client-s3';
 import type { ObjectAddress } from '../contracts';
+import { DestinationError } from '../errors';
 import type { Destination, ObjectWriter } from './destination';
 
 export interface S3PrefixOptions {
@@ -31,6 +32,8 @@ export interface S3PrefixOptions {
 }
 
 const PART_SIZE = 8 * 1024 * 1024;
+/** Multipart parts uploading at once per object while the next fills: uploads overlap encoding, memory stays bounded. */
+const PARTS_IN_FLIGHT = 2;
 
 export function parseS3Url(url: string): { bucket: string; prefix: string } {
   const match = /^s3:\/\/([^/]+)\/?(.*)$/.exec(url);
@@ -77,51 +80,87 @@ export class S3PrefixDestination implements Destination {
     return address.key.startsWith(`${this.prefix}/`) ? address.key.slice(this.prefix.length + 1) : null;
   }
 
+  /**
+   * A multipart upload whose parts go out while the shard goes on encoding: a part is started as soon as
+   * 8 MiB are buffered, and `write()` waits only when PARTS_IN_FLIGHT parts are already on their way (the
+   * backpressure), so memory holds at most that many parts plus the one filling. A failed part is not
+   * forgotten: the next `write()` or `close()` rejects with it, and nothing becomes visible.
+   */
   createObject(key: string): ObjectWriter {
     const Key = this.key(key);
     const { client, bucket: Bucket, sse } = this;
     let buffered: Uint8Array[] = [];
     let bufferedBytes = 0;
     let total = 0;
-    let uploadId: string | undefined;
+    let created: Promise<string> | undefined;
     const etags: { PartNumber: number; ETag: string }[] = [];
+    const inFlight = new Set<Promise<void>>();
+    let nextPart = 1;
+    let failure: unknown = null;
 
-    const uploadBuffered = async () => {
-      if (uploadId === undefined) {
-        const created = await client.send(new CreateMultipartUploadCommand({ Bucket, Key, ...sse }));
-        uploadId = created.UploadId!;
-      }
-      const PartNumber = etags.length + 1;
+    const uploadId = () =>
+      (created ??= client.send(new CreateMultipartUploadCommand({ Bucket, Key, ...sse })).then((out) => {
+        if (!out.UploadId) throw new DestinationError(`${this.location(key)}: the server started a multipart upload without an id`);
+        return out.UploadId;
+      }));
+
+    const startPart = () => {
+      const PartNumber = nextPart++;
       const Body = Buffer.concat(buffered, bufferedBytes);
       buffered = [];
       bufferedBytes = 0;
-      const part = await client.send(new UploadPartCommand({ Bucket, Key, UploadId: uploadId, PartNumber, Body }));
-      etags.push({ PartNumber, ETag: part.ETag! });
+      const upload: Promise<void> = uploadId()
+        .then((UploadId) => client.send(new UploadPartCommand({ Bucket, Key, UploadId, PartNumber, Body })))
+        .then((part) => {
+          etags.push({ PartNumber, ETag: part.ETag! });
+        })
+        .catch((error: unknown) => {
+          failure ??= error;
+        })
+        .finally(() => inFlight.delete(upload));
+      inFlight.add(upload);
+    };
+
+    const rethrow = () => {
+      if (failure !== null) throw failure;
     };
 
     return {
       async write(chunk) {
+        rethrow();
         // The caller may reuse its buffer after the promise resolves, so keep a copy.
         buffered.push(Uint8Array.prototype.slice.call(chunk));
         bufferedBytes += chunk.byteLength;
         total += chunk.byteLength;
-        if (bufferedBytes >= PART_SIZE) await uploadBuffered();
+        if (bufferedBytes < PART_SIZE) return;
+        while (inFlight.size >= PARTS_IN_FLIGHT) await Promise.race(inFlight);
+        rethrow();
+        startPart();
       },
       async close() {
-        if (uploadId === undefined) {
+        rethrow();
+        if (created === undefined) {
           await client.send(new PutObjectCommand({ Bucket, Key, Body: Buffer.concat(buffered, bufferedBytes), ...sse }));
-        } else {
-          if (bufferedBytes > 0) await uploadBuffered();
-          await client.send(new CompleteMultipartUploadCommand({ Bucket, Key, UploadId: uploadId, MultipartUpload: { Parts: etags } }));
+          return total;
         }
+        if (bufferedBytes > 0) {
+          while (inFlight.size >= PARTS_IN_FLIGHT) await Promise.race(inFlight);
+          startPart();
+        }
+        await Promise.all(inFlight);
+        rethrow();
+        etags.sort((a, b) => a.PartNumber - b.PartNumber);
+        await client.send(new CompleteMultipartUploadCommand({ Bucket, Key, UploadId: await uploadId(), MultipartUpload: { Parts: etags } }));
         return total;
       },
       async abort() {
         buffered = [];
-        if (uploadId === undefined) return;
+        await Promise.all(inFlight);
+        if (created === undefined) return;
         // Best effort: an uncompleted upload is never visible under its key, and the bucket's lifecycle rule
         // reaps the ones an abort could not remove (some S3-compatible servers do not implement abort).
-        await client.send(new AbortMultipartUploadCommand({ Bucket, Key, UploadId: uploadId })).catch(() => {});
+        const id = await created.catch(() => null);
+        if (id) await client.send(new AbortMultipartUploadCommand({ Bucket, Key, UploadId: id })).catch(() => {});
       },
     };
   }
@@ -178,12 +217,22 @@ export class S3PrefixDestination implements Destination {
     return keys.sort();
   }
 
+  /**
+   * DeleteObjects answers 200 with per-key `Errors` (access denied, a lock): each is checked, since Commit
+   * removes strays before it writes `_SUCCESS` and a silently failed delete would leave a row twice.
+   */
   async delete(keys: string[]): Promise<void> {
     for (let i = 0; i < keys.length; i += 1000) {
       const batch = keys.slice(i, i + 1000);
-      await this.client.send(
+      const out = await this.client.send(
         new DeleteObjectsCommand({ Bucket: this.bucket, Delete: { Objects: batch.map((k) => ({ Key: this.key(k) })), Quiet: true } }),
       );
+      const errors = out.Errors ?? [];
+      if (errors.length > 0) {
+        const [first] = errors;
+        const more = errors.length > 1 ? ` (and ${errors.length - 1} more)` : '';
+        throw new DestinationError(`cannot delete s3://${this.bucket}/${first.Key}: ${first.Code ?? 'Error'}: ${first.Message ?? 'no message'}${more}`);
+      }
     }
   }
 }

@@ -94,3 +94,62 @@ describe('openDestination', () => {
     expect((await readdir(join(folder, 'clean', 'x'))).sort()).toEqual(['p.parquet', 'y.json', 'z.json']);
   });
 });
+
+describe('S3 multipart uploads', () => {
+  const MiB = 1024 * 1024;
+  const serve = async (behaviour: Parameters<typeof startS3Server>[1]) => {
+    const server = await startS3Server('pgsip-multipart', behaviour);
+    const destination = new S3PrefixDestination({ url: `s3://${server.bucket}/p`, endpoint: server.endpoint });
+    return { server, destination };
+  };
+
+  it('sends parts while the writer goes on, at most two at once, and assembles the object in order', async () => {
+    // Each part held 300 ms by the server, so that uploads would overlap if the writer lets them.
+    const { server, destination } = await serve({ uploadPartDelayMs: 300 });
+    try {
+      const data = randomBytes(41 * MiB + 7);
+      const writer = destination.createObject('slow/object.bin');
+      for (let at = 0; at < data.length; at += MiB) await writer.write(data.subarray(at, at + MiB));
+      expect(await writer.close()).toBe(data.length);
+      expect(server.uploads.parts).toBe(6);
+      // Two parts on their way at once: the writer started the second while the first was still uploading
+      // (a writer that waits for each part never has more than one), and never more than two (the bound).
+      expect(server.uploads.mostAtOnce).toBe(2);
+      expect((await destination.get('slow/object.bin'))?.equals(data)).toBe(true);
+    } finally {
+      await server.stop();
+    }
+  });
+
+  it('a part the server keeps refusing fails the write or the close, and nothing becomes visible', async () => {
+    const { server, destination } = await serve({ failUploadParts: [2] });
+    try {
+      const writer = destination.createObject('failing/object.bin');
+      const outcome = await (async () => {
+        for (let i = 0; i < 40; i++) await writer.write(randomBytes(MiB));
+        return writer.close();
+      })().then(
+        () => null,
+        (e: unknown) => e as Error,
+      );
+      expect(outcome?.name).toBe('InternalError');
+      await writer.abort();
+      expect(await destination.get('failing/object.bin')).toBeNull();
+      expect(await destination.list('failing/')).toEqual([]);
+    } finally {
+      await server.stop();
+    }
+  });
+
+  it('a delete S3 answers with per-key errors is a DestinationError naming the key, never silent', async () => {
+    const { server, destination } = await serve({ refuseDeletes: ['p/run=1/part-a.parquet', 'p/run=1/part-b.parquet'] });
+    try {
+      await destination.put('run=1/part-a.parquet', 'a');
+      await expect(destination.delete(['run=1/part-a.parquet', 'run=1/part-b.parquet'])).rejects.toThrow(
+        'cannot delete s3://pgsip-multipart/p/run=1/part-a.parquet: AccessDenied: Access Denied (and 1 more)',
+      );
+    } finally {
+      await server.stop();
+    }
+  });
+});
