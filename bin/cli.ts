@@ -51,6 +51,7 @@ runOptions(program
   .option('--s3-endpoint <url>', 'an S3-compatible endpoint for s3:// destinations')
   .option('--connect-timeout <seconds>', 'give up on a connection the database does not answer', '10')
   .option('--no-snapshot', 'let each shard read its own snapshot instead of holding one for the whole run')
+  .option('--glue-database <name>', 'register each committed table in this Glue database (s3:// destinations; AWS credentials from the usual variables)')
   .addOption(new Option('--compression <codec>', 'Parquet compression').choices(CODECS).default('snappy'))
   .option('--row-group-size <MiB>', 'column data a shard holds per row group before encoding it (default: 16)')
   .option('--part-size <MiB>', 'a shard starts a new part file past this size (default: 1024)')
@@ -112,6 +113,20 @@ program
   .action(async (options) => {
     const { verifyRun } = await import('./commands/verify');
     await verifyRun(options, out);
+  });
+
+program
+  .command('catalog')
+  .description('Print what a catalog registers for the committed tables of a destination: Athena DDL or Glue TableInput JSON. Offline.')
+  .requiredOption('--dest <dir|s3://bucket/prefix>', 'where the runs were written')
+  .option('--tables <list>', 'comma-separated tables, Postgres quoting; unqualified names are in public (default: every committed table)')
+  .addOption(new Option('--format <format>', 'athena-ddl (CREATE EXTERNAL TABLE) or glue-json (TableInput)').choices(['athena-ddl', 'glue-json']).default('athena-ddl'))
+  .option('--run-id <id>', "describe this committed run instead of each table's latest")
+  .option('--database <name>', "qualify table names with this database (DDL) / set DatabaseName (JSON)")
+  .option('--s3-endpoint <url>', 'an S3-compatible endpoint for s3:// destinations')
+  .action(async (options) => {
+    const { describeCatalog } = await import('./commands/catalog');
+    out(await describeCatalog(options));
   });
 
 program

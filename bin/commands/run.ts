@@ -35,6 +35,8 @@ export interface RunOptions {
   infinity?: string;
   keepRuns?: string;
   retentionGrace?: string;
+  /** Register committed tables in this Glue database. */
+  glueDatabase?: string;
 }
 
 /** The run options `pgsip run` and `pgsip start` share, as execution input. */
@@ -96,6 +98,11 @@ export async function runExport(options: RunOptions, log: (line: string) => void
   input.concurrency = concurrency;
   const connectTimeoutMs = parsePositive('--connect-timeout', options.connectTimeout ?? '10') * 1000;
   const destination = openDestination(options.dest, { s3Endpoint: options.s3Endpoint });
+  if (options.glueDatabase !== undefined && !options.dest.startsWith('s3://')) {
+    throw new InputError(`--glue-database needs an s3:// destination: Glue tables point at S3, not at ${destination.root}`);
+  }
+  // Imported only when asked for: a run without a catalog never loads the Glue client.
+  const catalog = options.glueDatabase === undefined ? undefined : new (await import('../../lambdas/shared/glue-catalog')).GlueCatalog({ database: options.glueDatabase });
   const guarded = guardConnect((applicationName) => connect(target, { applicationName, connectTimeoutMs }));
   // One moment for the whole run: a transaction of our own exports its snapshot and stays open until the end.
   const held = options.snapshot === false ? null : await holdSnapshot(await guarded(`pgsip ${input.runId} snapshot`));
@@ -109,6 +116,7 @@ export async function runExport(options: RunOptions, log: (line: string) => void
       executionName: input.runId!,
       environment: {
         destination,
+        ...(catalog ? { catalog } : {}),
         connect: guarded,
         // The flag is the budget: a local run connects no more often than it says.
         connectionBudget: concurrency,
@@ -129,5 +137,6 @@ export function printSummary(summary: RunSummary, write: (line: string) => void)
   write(`run ${summary.runId}: ${summary.commit.tables.length} table(s), ${summary.shards} shard(s), ${formatCount(rows)} rows, ${formatBytes(bytes)} in ${summary.seconds.toFixed(1)} s (${formatCount(Math.round(rows / Math.max(summary.seconds, 0.001)))} rows/s)`);
   for (const t of summary.commit.tables) {
     write(`  ${t.table}: ${formatCount(t.rows)} rows, ${t.parts} part(s), ${formatBytes(t.bytes)} -> ${t.manifest}`);
+    if (t.catalog) write(`    catalog table ${t.catalog.table}: ${t.catalog.outcome}`);
   }
 }

@@ -3,7 +3,7 @@ import type { CommitEvent, CommitResult } from '../engine/contracts';
 import { commitRun } from '../engine/commit-run';
 import type { RunEnvironment } from '../engine/environment';
 import { logger } from '../shared/logger';
-import { runEnvironment } from '../shared/run-environment';
+import { commitEnvironment } from '../shared/commit-environment';
 import { METRICS } from '../shared/metric-names';
 import { createMetrics, type LambdaContext, type LogSink, MetricUnit, type MetricsSink, observe } from '../shared/observability';
 
@@ -30,4 +30,4 @@ export function createCommitLambdaHandler(environment: () => RunEnvironment, log
     );
 }
 
-export const handler = createCommitLambdaHandler(runEnvironment, logger, createMetrics());
+export const handler = createCommitLambdaHandler(commitEnvironment, logger, createMetrics());

@@ -1,11 +1,15 @@
 /**
  * Commit: a table's run becomes visible only when every planned shard finished exactly once and the numbers
  * agree. Order matters for readers: `_manifest.json`, then stray parts removed, then `_SUCCESS`, then the
- * table's `_latest.json`. Committing an already committed run changes nothing and returns the same answer.
+ * table's `_latest.json`, then the catalog (if one is configured), so a catalog never shows a run that has not
+ * committed. Committing an already committed run changes nothing on the destination, registers the table if it
+ * was not (a Commit that failed at the catalog, redriven) and returns the same answer.
  */
-import type { CommitEvent, CommitResult, LatestPointer, RunManifest, ShardManifest, TablePlan } from './contracts';
+import type { CatalogOutcome } from './catalog/table-catalog';
+import { lakeLocation, lakeTable } from './catalog/lake-table';
+import type { CommitEvent, CommitResult, CommittedTable, LatestPointer, RunManifest, ShardManifest, TablePlan } from './contracts';
 import type { RunEnvironment } from './environment';
-import { CommitError, RunDocumentError } from './errors';
+import { CatalogError, CommitError, PgsipError, RunDocumentError } from './errors';
 import { faultPoint } from './run/fault-points';
 import { retireOldRuns } from './run/retention';
 import { DEFAULT_SWEEP_AFTER_HOURS, sweepAbandonedRuns } from './run/sweep';
@@ -25,15 +29,40 @@ export async function commitRun(event: CommitEvent, env: RunEnvironment): Promis
     const plan = await loadPlan(env.destination, ref.runDir);
     if (plan.runId !== event.runId) throw new CommitError(`${ref.runDir}: plan belongs to run ${plan.runId}, not ${event.runId}`);
     const manifest = (await committedManifest(plan, env)) ?? (await commitTable(plan, env));
-    result.tables.push({
+    const committed: CommittedTable = {
       table: plan.table,
       manifest: env.destination.location(manifestKey(plan.runDir)),
       rows: manifest.rows,
       bytes: manifest.bytes,
       parts: manifest.parts.length,
-    });
+    };
+    if (env.catalog) committed.catalog = await registerTable(plan, manifest, env);
+    result.tables.push(committed);
   }
   return result;
+}
+
+/**
+ * The catalog follows `_latest.json`: only the run it names is registered, so the catalog and the pointer
+ * agree, and retention (which keeps the run `_latest.json` names) never deletes the run a catalog shows.
+ */
+async function registerTable(plan: TablePlan, manifest: RunManifest, env: RunEnvironment): Promise<NonNullable<CommittedTable['catalog']>> {
+  const catalog = env.catalog!;
+  const table = lakeTable(manifest, lakeLocation(env.destination.location(plan.runDir)));
+  const latest = await readDocument(env.destination, 'latest', latestKey(plan.runDir));
+  if (latest?.runId !== plan.runId) {
+    env.log.info('catalog left alone: a newer run is the latest', { table: plan.table, catalog: catalog.name, latest: latest?.runId });
+    return { table: table.name, outcome: 'not-latest' };
+  }
+  let outcome: CatalogOutcome;
+  try {
+    outcome = await catalog.register(table);
+  } catch (error) {
+    if (error instanceof PgsipError) throw error;
+    throw new CatalogError(`table ${plan.table}: ${catalog.name} refused table ${table.name}: ${(error as Error)?.message ?? String(error)}`, { cause: error });
+  }
+  env.log.info('catalog table registered', { table: plan.table, catalog: catalog.name, catalogTable: table.name, outcome, location: table.location });
+  return { table: table.name, outcome };
 }
 
 async function committedManifest(plan: TablePlan, env: RunEnvironment): Promise<RunManifest | null> {

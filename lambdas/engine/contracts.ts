@@ -289,5 +289,15 @@ export interface ShardResult {
 
 export interface CommitResult {
   runId: string;
-  tables: { table: string; manifest: string; rows: number; bytes: number; parts: number }[];
+  tables: CommittedTable[];
+}
+
+export interface CommittedTable {
+  table: string;
+  manifest: string;
+  rows: number;
+  bytes: number;
+  parts: number;
+  /** Set when a catalog is configured: the catalog table and what registering did (see CatalogOutcome). */
+  catalog?: { table: string; outcome: 'created' | 'updated' | 'unchanged' | 'kept-newer' | 'not-latest' };
 }

@@ -3,6 +3,7 @@
  * Manager; the CLI builds one from its flags. The engine itself knows nothing about either.
  */
 import type pg from 'pg';
+import type { TableCatalog } from './catalog/table-catalog';
 import type { Compression, ExecutionInput } from './contracts';
 import type { Destination } from './destinations/destination';
 
@@ -35,10 +36,12 @@ export interface ExportTuning {
   readSliceBytes?: number;
 }
 
-/** What Commit needs: the destination and a log. It never connects to the source. */
+/** What Commit needs: the destination, a log and the catalog if one is configured. It never connects to the source. */
 export interface RunEnvironment {
   destination: Destination;
   log: EngineLog;
+  /** Where Commit registers each committed table; none: nothing is registered. */
+  catalog?: TableCatalog;
 }
 
 /** What Plan and Export need: the destination, the source and the deployment's limits. */

@@ -103,6 +103,15 @@ export class CommitError extends PgsipError {
   override name = 'CommitError';
 }
 
+/**
+ * The catalog (Glue) refused to register a committed table, or the table cannot be described there (a type the
+ * catalog has no type for, two columns one name apart in case, a name another table already holds). The run
+ * itself is committed; registering it again (a redrive, `pgsip catalog`) is safe.
+ */
+export class CatalogError extends PgsipError {
+  override name = 'CatalogError';
+}
+
 /** `pgsip verify`: the files of a committed run do not match what the run recorded. */
 export class VerificationError extends PgsipError {
   override name = 'VerificationError';

@@ -35,11 +35,3 @@ export function createRunEnvironment(env: NodeJS.ProcessEnv = process.env, log: 
     log: engineLog(log),
   };
 }
-
-let environment: RunEnvironment | undefined;
-
-/** The container's environment: built on first use, reused by every later invocation. */
-export function runEnvironment(): RunEnvironment {
-  environment ??= createRunEnvironment();
-  return environment;
-}

@@ -2,7 +2,9 @@
  * `pgsip run` end to end: a real Postgres, the local state machine synthesized from the CDK app, a folder or a
  * real S3 server, and DuckDB reading the Parquet back value by value.
  */
+import { CreateTableCommand, EntityNotFoundException, GetTableCommand, GlueClient } from '@aws-sdk/client-glue';
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { mockClient } from 'aws-sdk-client-mock';
 import { mkdtemp, readFile, rm, stat, writeFile, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -11,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningPostgres, startEmbeddedPostgres } from '../../bin/local/embedded-postgres';
 import { type DuckDB, openDuckDB, sqlString } from '../../bin/local/duckdb-reader';
 import { runLocally } from '../../bin/local/local-runner';
-import { runExport } from '../../bin/commands/run';
+import { printSummary, runExport } from '../../bin/commands/run';
 import { connect, targetFromUrl } from '../../lambdas/engine/postgres/connection';
 import type { RunManifest } from '../../lambdas/engine/contracts';
 import { LocalFolderDestination } from '../../lambdas/engine/destinations/local-folder';
@@ -156,6 +158,27 @@ describe('pgsip run', () => {
     await exportTo(dest, { shards: '2', runId: 'opt-2', keepRuns: '1', retentionGrace: '0m' });
     await expect(stat(join(dest, 'app', 'items', 'run=opt-1'))).rejects.toThrow(/ENOENT/);
     await expect(exportTo(dest, { retentionGrace: 'soon' })).rejects.toThrow('--retention-grace must be minutes, hours or days, like 30m, 1h or 2d (got "soon")');
+  });
+
+  it('registers each committed table in Glue with --glue-database (Glue mocked), pointing at the run on S3', async () => {
+    const glue = mockClient(GlueClient);
+    try {
+      glue.on(GetTableCommand).rejects(new EntityNotFoundException({ message: 'Table app_items not found.', $metadata: {} }));
+      glue.on(CreateTableCommand).resolves({});
+      const summary = await exportTo(`s3://${s3.bucket}/glue`, { s3Endpoint: s3.endpoint, runId: 'glue-run', shards: '2', glueDatabase: 'lake' });
+      expect(summary.commit.tables[0].catalog).toEqual({ table: 'app_items', outcome: 'created' });
+      const [call] = glue.commandCalls(CreateTableCommand);
+      expect(call.args[0].input.DatabaseName).toBe('lake');
+      expect(call.args[0].input.TableInput!.StorageDescriptor!.Location).toBe(`s3://${s3.bucket}/glue/app/items/run=glue-run/`);
+      const lines: string[] = [];
+      printSummary(summary, (l) => lines.push(l));
+      expect(lines).toContain('    catalog table app_items: created');
+      await expect(exportTo(join(work, 'no-glue'), { glueDatabase: 'lake' })).rejects.toThrow(
+        `--glue-database needs an s3:// destination: Glue tables point at S3, not at ${join(work, 'no-glue')}`,
+      );
+    } finally {
+      glue.restore();
+    }
   });
 
   it('writes to an S3 server with multipart-capable uploads and reads back the same rows', async () => {
