@@ -88,6 +88,11 @@ export interface PgsipConfig {
    * `graceMinutes`. @default - every run is kept
    */
   readonly retention?: { readonly keepRuns: number; readonly graceMinutes?: number };
+  /**
+   * Register each committed table in this Glue database (Commit creates or updates one table per exported
+   * table). `createDatabase`: the stack creates the database. @default - no catalog
+   */
+  readonly catalog?: { readonly glueDatabase: string; readonly createDatabase?: boolean };
 }
 
 
@@ -123,6 +128,11 @@ function list(v: unknown, field: string, min = 1): unknown[] {
   return v;
 }
 
+function bool(v: unknown, field: string): boolean {
+  if (typeof v !== 'boolean') throw new ConfigError(field, `must be true or false, got ${show(v)}`);
+  return v;
+}
+
 function oneOf<T extends string>(v: unknown, field: string, values: readonly T[]): T {
   if (typeof v !== 'string' || !values.includes(v as T)) throw new ConfigError(field, `must be one of ${values.join(', ')}, got ${show(v)}`);
   return v as T;
@@ -137,7 +147,7 @@ const SCHEDULE = /^(cron\(.+\)|rate\(\d+ (minute|minutes|hour|hours|day|days)\)|
 
 /** Validates parsed JSON against `PgsipConfig`; `baseDir` resolves `caBundleFile`. */
 export function validateConfig(raw: unknown, baseDir = process.cwd()): PgsipConfig {
-  const root = object(raw, '', ['stackName', 'database', 'network', 'storage', 'schedules', 'alarms', 'runTimeoutHours', 'retention']);
+  const root = object(raw, '', ['stackName', 'database', 'network', 'storage', 'schedules', 'alarms', 'runTimeoutHours', 'retention', 'catalog']);
   const config: { -readonly [K in keyof PgsipConfig]: PgsipConfig[K] } = {};
   config.stackName = opt(root, 'stackName', (v) => str(v, 'stackName', /^[A-Za-z][A-Za-z0-9-]{0,127}$/, 'a CloudFormation stack name'));
   if (root.database !== undefined) {
@@ -202,10 +212,7 @@ export function validateConfig(raw: unknown, baseDir = process.cwd()): PgsipConf
         infinity: opt(s, 'infinity', (v) => oneOf(v, `${f}.infinity`, INFINITY_POLICIES)),
         keepRuns: opt(s, 'keepRuns', (v) => int(v, `${f}.keepRuns`, 1, 10_000)),
         freshnessHours: opt(s, 'freshnessHours', (v) => int(v, `${f}.freshnessHours`, 1, 168)),
-        enabled: opt(s, 'enabled', (v) => {
-          if (typeof v !== 'boolean') throw new ConfigError(`${f}.enabled`, `must be true or false, got ${show(v)}`);
-          return v;
-        }),
+        enabled: opt(s, 'enabled', (v) => bool(v, `${f}.enabled`)),
       };
     });
   }
@@ -231,6 +238,14 @@ export function validateConfig(raw: unknown, baseDir = process.cwd()): PgsipConf
     config.retention = {
       keepRuns: int(r.keepRuns, 'retention.keepRuns', 1, 10_000),
       graceMinutes: opt(r, 'graceMinutes', (v) => int(v, 'retention.graceMinutes', 0, 7 * 24 * 60)),
+    };
+  }
+  if (root.catalog !== undefined) {
+    const c = object(root.catalog, 'catalog', ['glueDatabase', 'createDatabase']);
+    // Glue database names: Athena takes lower-case letters, digits and `_` only, up to 255 characters.
+    config.catalog = {
+      glueDatabase: str(c.glueDatabase, 'catalog.glueDatabase', /^[a-z0-9_]{1,255}$/, 'lower-case letters, digits and _ (what Athena accepts)'),
+      createDatabase: opt(c, 'createDatabase', (v) => bool(v, 'catalog.createDatabase')),
     };
   }
   return JSON.parse(JSON.stringify(config)) as PgsipConfig; // drops undefined members

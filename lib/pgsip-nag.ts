@@ -35,7 +35,8 @@ const STAR_ONLY_ACTIONS: Record<string, string> = {
 };
 
 /** Wildcard resources pgsip needs, by shape of the flattened resource, with the reason. */
-function wildcardReason(resource: string, actions: string[], exportPrefix: string): string | undefined {
+function wildcardReason(resource: string, actions: string[], targets: NagTargets): string | undefined {
+  const { exportPrefix, glueDatabase } = targets;
   if (resource === '*') {
     const unexplained = actions.filter((a) => !(a in STAR_ONLY_ACTIONS));
     if (unexplained.length > 0) return undefined;
@@ -49,6 +50,9 @@ function wildcardReason(resource: string, actions: string[], exportPrefix: strin
   }
   if (actions.every((a) => a === 'lambda:InvokeFunction') && /^<(Plan|Export|Commit)Function[0-9A-F]{8}\.Arn>:\*$/.test(resource)) {
     return 'the state machine invokes its own three functions, any version or alias of them (CDK LambdaInvoke grant)';
+  }
+  if (glueDatabase && actions.every((a) => CATALOG_ACTIONS.has(a)) && resource.endsWith(`:glue:<AWS::Region>:<AWS::AccountId>:table/${glueDatabase}/*`)) {
+    return `the tables of the one Glue database Commit registers exports in (${glueDatabase}); their names follow the exported tables`;
   }
   if (actions.every((a) => a.startsWith('states:')) && resource.includes(':execution:')) {
     return 'Distributed Map child executions of this state machine, named by Step Functions at run time';
@@ -80,8 +84,12 @@ export function flattenCfnReference(reference: unknown): string {
 
 const asList = <T>(x: T | T[] | undefined): T[] => (x === undefined ? [] : Array.isArray(x) ? x : [x]);
 
+const CATALOG_ACTIONS = new Set(['glue:GetTable', 'glue:CreateTable', 'glue:UpdateTable']);
+
 interface NagTargets {
   readonly exportPrefix: string;
+  /** The Glue database Commit registers tables in, if any. */
+  readonly glueDatabase?: string;
   /** The created placeholder secret, if any. */
   readonly createdSecret?: IConstruct;
 }
@@ -101,12 +109,12 @@ export function acknowledgeNagFindings(stack: Stack, targets: NagTargets): void 
   // judged too.
   Aspects.of(stack).add({
     visit(construct: IConstruct) {
-      if (construct instanceof CfnPolicy) acknowledgeWildcards(stack, construct, targets.exportPrefix);
+      if (construct instanceof CfnPolicy) acknowledgeWildcards(stack, construct, targets);
     },
   });
 }
 
-function acknowledgeWildcards(stack: Stack, construct: CfnPolicy, exportPrefix: string): void {
+function acknowledgeWildcards(stack: Stack, construct: CfnPolicy, targets: NagTargets): void {
   const document = stack.resolve(construct.policyDocument) as { Statement?: { Effect: string; Action: string | string[]; Resource: unknown }[] };
   // A finding id covers every statement of the policy with that resource: acknowledge it only when each
   // of them has a reason, so an unexplained wildcard cannot hide behind an explained one.
@@ -116,7 +124,7 @@ function acknowledgeWildcards(stack: Stack, construct: CfnPolicy, exportPrefix: 
     const actions = asList(statement.Action);
     for (const resource of asList(statement.Resource).map(flattenCfnReference)) {
       if (!resource.includes('*')) continue;
-      reasons.set(resource, [...(reasons.get(resource) ?? []), wildcardReason(resource, actions, exportPrefix)]);
+      reasons.set(resource, [...(reasons.get(resource) ?? []), wildcardReason(resource, actions, targets)]);
     }
   }
   for (const [resource, list] of reasons) {

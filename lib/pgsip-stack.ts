@@ -3,10 +3,11 @@
  * Plan/Export/Commit functions with one least-privilege role each, the export state machine, schedules,
  * alarms and a dashboard. Settings: `PgsipStackProps`, normally from the config file (`pgsip-config.ts`).
  */
-import { Annotations, Aws, CfnOutput, Duration, Fn, RemovalPolicy, Stack, TimeZone, type StackProps } from 'aws-cdk-lib';
+import { Annotations, ArnFormat, Aws, CfnOutput, Duration, Fn, RemovalPolicy, Stack, TimeZone, type StackProps } from 'aws-cdk-lib';
 import { SecurityGroup, Subnet, Vpc } from 'aws-cdk-lib/aws-ec2';
 import { AnyPrincipal, Effect, PolicyStatement, ServicePrincipal, type IGrantable } from 'aws-cdk-lib/aws-iam';
 import { Key, type IKey } from 'aws-cdk-lib/aws-kms';
+import { CfnDatabase } from 'aws-cdk-lib/aws-glue';
 import {
   BlockPublicAccess,
   Bucket,
@@ -83,6 +84,12 @@ export interface PgsipStackProps extends StackProps {
 
   /** Committed runs kept per table (Commit deletes older ones after the grace period). @default - keep every run */
   readonly retention?: PgsipConfig['retention'];
+
+  /**
+   * Commit registers each committed table in this Glue database (`glue:GetTable`, `CreateTable`, `UpdateTable`
+   * on its tables only); `createDatabase` creates it. @default - no catalog
+   */
+  readonly catalog?: PgsipConfig['catalog'];
 }
 
 /** Maps a validated config file onto stack props. */
@@ -101,6 +108,7 @@ export function propsFromConfig(config: PgsipConfig): PgsipStackProps {
     alarms: config.alarms,
     runTimeoutHours: config.runTimeoutHours,
     retention: config.retention,
+    catalog: config.catalog,
   };
   return Object.fromEntries(Object.entries(props).filter(([, v]) => v !== undefined)) as PgsipStackProps;
 }
@@ -125,6 +133,8 @@ export class PgsipStack extends Stack {
   public readonly exportStateMachine: ExportStateMachine;
   public readonly schedules: Schedule[] = [];
   public readonly monitoring: PgsipMonitoring;
+  /** The Glue database Commit registers tables in, when the stack created it. */
+  public readonly glueDatabase?: CfnDatabase;
 
   constructor(scope: Construct, id: string, props: PgsipStackProps = {}) {
     super(scope, id, props);
@@ -288,7 +298,12 @@ export class PgsipStack extends Stack {
     this.exportFunction = new PgsipFunction(this, 'ExportFunction', { kind: 'export', ...common, environment });
     // Commit never connects to the database: no secret, no TLS settings.
     const { PGSIP_DB_SECRET_ARN: _secret, PGSIP_DB_TLS: _tls, ...commitEnvironment } = environment;
-    this.commitFunction = new PgsipFunction(this, 'CommitFunction', { kind: 'commit', ...common, caBundleFile: undefined, environment: commitEnvironment });
+    this.commitFunction = new PgsipFunction(this, 'CommitFunction', {
+      kind: 'commit',
+      ...common,
+      caBundleFile: undefined,
+      environment: { ...commitEnvironment, ...(props.catalog ? { PGSIP_GLUE_DATABASE: props.catalog.glueDatabase } : {}) },
+    });
 
     // Least privilege by key class (lib/export-key-classes.ts; docs/operations.md, "What gets deployed"), evaluated
     // request by request in test/lib/iam-evaluation.test.ts.
@@ -316,6 +331,27 @@ export class PgsipStack extends Stack {
     this.grantObjects(this.commitFunction, ['s3:GetObject', 's3:PutObject'], [keys.manifest, keys.success, keys.latest]);
     this.grantObjects(this.commitFunction, ['s3:DeleteObject'], [keys.runFolder]);
     this.grantKey(this.commitFunction);
+
+    // Catalog: Commit reads, creates and updates the tables of one Glue database, nothing else of the catalog.
+    // Glue authorizes a table action on the catalog, the database and the table together.
+    if (props.catalog) {
+      const database = props.catalog.glueDatabase;
+      if (props.catalog.createDatabase) {
+        this.glueDatabase = new CfnDatabase(this, 'GlueDatabase', {
+          catalogId: this.account,
+          databaseInput: { name: database, description: `Tables pgsip exports from Postgres (stack ${this.stackName})` },
+        });
+        // Kept with the data it describes: deleting the stack must not drop the tables Athena users query.
+        this.glueDatabase.applyRemovalPolicy(RemovalPolicy.RETAIN);
+      }
+      const arn = (resource: string) => this.formatArn({ service: 'glue', resource, arnFormat: ArnFormat.NO_RESOURCE_NAME });
+      this.commitFunction.addToRolePolicy(
+        new PolicyStatement({
+          actions: ['glue:GetTable', 'glue:CreateTable', 'glue:UpdateTable'],
+          resources: [arn('catalog'), arn(`database/${database}`), arn(`table/${database}/*`)],
+        }),
+      );
+    }
 
     // Listing, limited to the prefix, for the two that read keys that may be missing (a shard manifest not yet
     // written, an uncommitted run's _SUCCESS, a table's first _latest.json): without s3:ListBucket S3 answers
@@ -387,6 +423,7 @@ export class PgsipStack extends Stack {
 
     acknowledgeNagFindings(this, {
       exportPrefix,
+      glueDatabase: props.catalog?.glueDatabase,
       createdSecret: props.databaseSecretArn ? undefined : this.databaseSecret,
     });
   }

@@ -20,6 +20,7 @@ import { type DeployedApp, type DeployedFunction, resolveEnvironment, synthesize
 import { type BundleOutcome, invokeBundle } from '../../bin/local/lambda/lambda-process';
 import { LAMBDA_NODE_VERSION, lambdaNode } from '../../bin/local/lambda/lambda-node';
 import { type SecretsStandIn, startSecretsStandIn } from '../../bin/local/lambda/secrets-manager-stand-in';
+import { type GlueStandIn, startGlueStandIn } from '../support/glue-stand-in';
 import type { CommitResult, PlanResult, RunManifest, ShardResult, ShardTask } from '../../lambdas/engine/contracts';
 import { LAMBDA_NODE_MAJOR } from '../../lib/pgsip-function';
 import { type RunningS3, startS3Server } from '../support/s3-server';
@@ -34,6 +35,7 @@ const executionId = 'arn:aws:states:eu-west-1:123456789012:execution:Pgsip:bundl
 let postgres: RunningPostgres;
 let s3: RunningS3;
 let secrets: SecretsStandIn;
+let glue: GlueStandIn;
 let outdir: string;
 let deployed: DeployedApp;
 let duck: DuckDB;
@@ -47,6 +49,7 @@ function environment(fn: DeployedFunction, extra: Record<string, string> = {}): 
     AWS_ACCESS_KEY_ID: 'S3RVER',
     AWS_SECRET_ACCESS_KEY: 'S3RVER',
     AWS_ENDPOINT_URL_SECRETS_MANAGER: secrets.endpoint,
+    AWS_ENDPOINT_URL_GLUE: glue.endpoint,
     PGSIP_S3_ENDPOINT: s3.endpoint,
     PGSIP_DB_TLS: 'off',
     AWS_LAMBDA_FUNCTION_NAME: fn.logicalId,
@@ -75,6 +78,7 @@ beforeAll(async () => {
   secrets = await startSecretsStandIn({
     [SECRET_ARN]: JSON.stringify({ engine: 'postgres', host: url.hostname, port: Number(url.port), dbname: 'postgres', username: 'postgres', password: PASSWORD }),
   });
+  glue = await startGlueStandIn(['lake']);
   client = new S3Client({ endpoint: s3.endpoint, forcePathStyle: true, region: 'eu-west-1', credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } });
   const db = new pg.Client(postgres.url);
   await db.connect();
@@ -88,14 +92,14 @@ beforeAll(async () => {
     ANALYZE public.orders;`);
   await db.end();
   // Real bundling of all three functions, exactly as `cdk deploy` ships them.
-  deployed = synthesizeDeployedApp(join(outdir, 'cdk.out'), { databaseSecretArn: SECRET_ARN });
+  deployed = synthesizeDeployedApp(join(outdir, 'cdk.out'), { databaseSecretArn: SECRET_ARN, catalog: { glueDatabase: 'lake' } });
   lambdaNode();
   duck = await openDuckDB();
 }, 240_000);
 
 afterAll(async () => {
   duck?.close();
-  await Promise.all([postgres?.stop(), s3?.stop(), secrets?.stop()]);
+  await Promise.all([postgres?.stop(), s3?.stop(), secrets?.stop(), glue?.stop()]);
   if (outdir) await rm(outdir, { recursive: true, force: true });
 });
 
@@ -117,7 +121,14 @@ describe('the deployed bundles, on the Lambda runtime\'s Node', () => {
     expect(shards.reduce((n, s) => n + s.rows, 0)).toBe(ROWS);
 
     const commit = await invoke<CommitResult>(deployed.commit, { runId: 'bundled', executionId });
-    expect(commit.tables).toEqual([expect.objectContaining({ table: '"public"."orders"', rows: ROWS })]);
+    expect(commit.tables).toEqual([expect.objectContaining({ table: '"public"."orders"', rows: ROWS, catalog: { table: 'public_orders', outcome: 'created' } })]);
+    // The Glue table Commit registered, as the catalog holds it: the committed run folder, the run's columns.
+    const registered = glue.tables.get('lake.public_orders')!.TableInput;
+    expect(registered.StorageDescriptor.Location).toBe(`s3://${BUCKET}/exports/public/orders/run=bundled/`);
+    expect(registered.StorageDescriptor.Columns.map((c) => `${c.Name} ${c.Type}`)).toEqual([
+      'id bigint', 'amount decimal(12,2)', 'ordered_at timestamp', 'note string', 'details string', 'ref string', 'tags array<int>',
+    ]);
+    expect(registered.Parameters).toMatchObject({ 'pgsip.run_id': 'bundled', 'pgsip.rows': String(ROWS), 'pgsip.types': 'portable' });
 
     // DuckDB reads the committed parts, starting from the manifest, and agrees with Postgres.
     const manifest = JSON.parse((await object('exports/public/orders/run=bundled/_manifest.json')).toString('utf8')) as RunManifest;
@@ -175,10 +186,12 @@ describe('the deployed bundles, on the Lambda runtime\'s Node', () => {
     expect((missing as Error).message).toMatch(/no table list at s3:\/\/pgsip-lake\/exports\/_runs\/never-planned\/_run\.json/);
   });
 
-  it('leave the database driver, the secret client and the CA bundle out of Commit', async () => {
+  it('leave the database driver, the secret client and the CA bundle out of Commit, and the Glue client out of Plan and Export', async () => {
     const bundle = await readFile(join(deployed.commit.assetDir, 'index.mjs'), 'utf8');
     for (const absent of ['pg-protocol', 'GetSecretValueCommand', 'Amazon RDS', 'pg_export_snapshot']) expect(bundle, absent).not.toContain(absent);
+    expect(bundle).toContain('AWSGlue');
     const exportBundle = await readFile(join(deployed.export.assetDir, 'index.mjs'), 'utf8');
     expect(exportBundle).toContain('GetSecretValueCommand');
+    for (const fn of [deployed.plan, deployed.export]) expect(await readFile(join(fn.assetDir, 'index.mjs'), 'utf8'), fn.logicalId).not.toContain('AWSGlue');
   });
 });

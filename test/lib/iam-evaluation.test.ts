@@ -79,6 +79,8 @@ const fn = (f: 'plan' | 'export' | 'commit'): Target => ({ kind: 'function', fn:
 const logsOf = (f: 'plan' | 'export' | 'commit'): Target => ({ kind: 'logStream', fn: f });
 const role = (of: 'plan' | 'export' | 'commit' | 'stateMachine' | 'scheduler'): Target => ({ kind: 'role', of });
 const arn = (value: string): Target => ({ kind: 'arn', arn: value });
+const glueArn = (resource: string): Target => arn(`arn:aws:glue:${REGION}:${ACCOUNT}:${resource}`);
+const GLUE_CATALOG = glueArn('catalog');
 
 // Contexts. S3 writes carry the SSE headers the handlers send on PutObject and CreateMultipartUpload
 // (PGSIP_KMS_KEY_ID is the key ARN); UploadPart and CompleteMultipartUpload carry none.
@@ -190,6 +192,22 @@ const MATRIX: readonly Row[] = [
   { who: 'Commit', does: 's3:PutObject', on: under(shardListKey(RUN_ID)), expect: DENIED },
   { who: 'Commit', does: 's3:GetObject', on: under(PART), expect: DENIED },
   { who: 'Commit', does: 'secretsmanager:GetSecretValue', on: SECRET, expect: DENIED },
+  // The catalog (the example's `catalog.glueDatabase`): Commit reads, creates and updates tables of that one
+  // database. Glue checks a table action on the catalog, the database and the table; each must be allowed.
+  ...(['glue:GetTable', 'glue:CreateTable', 'glue:UpdateTable'] as const).flatMap((does): Row[] => [
+    { who: 'Commit', does, on: GLUE_CATALOG, expect: ALLOWED },
+    { who: 'Commit', does, on: glueArn('database/pgsip_lake'), expect: ALLOWED },
+    { who: 'Commit', does, on: glueArn('table/pgsip_lake/public_orders'), expect: ALLOWED },
+    { who: 'Commit', does, on: glueArn('database/finance'), expect: DENIED },
+    { who: 'Commit', does, on: glueArn('table/finance/ledger'), expect: DENIED },
+    { who: 'Plan', does, on: glueArn('table/pgsip_lake/public_orders'), expect: DENIED },
+    { who: 'Export', does, on: glueArn('table/pgsip_lake/public_orders'), expect: DENIED },
+  ]),
+  { who: 'Commit', does: 'glue:DeleteTable', on: glueArn('table/pgsip_lake/public_orders'), expect: DENIED },
+  { who: 'Commit', does: 'glue:CreateDatabase', on: GLUE_CATALOG, expect: DENIED },
+  { who: 'Commit', does: 'glue:UpdateDatabase', on: glueArn('database/pgsip_lake'), expect: DENIED },
+  { who: 'Commit', does: 'glue:GetTables', on: glueArn('database/pgsip_lake'), expect: DENIED },
+  { who: 'Commit', does: 'glue:GetTable', on: arn(`arn:aws:glue:us-east-1:${ACCOUNT}:table/pgsip_lake/public_orders`), expect: DENIED },
   { who: 'Commit', does: 'kms:GenerateDataKey', on: KEY, with: VIA_S3, expect: ALLOWED },
   { who: 'Commit', does: 'kms:Decrypt', on: KEY, with: VIA_S3, expect: ALLOWED },
   { who: 'Commit', does: 'kms:Decrypt', on: KEY, with: VIA_SECRETS, expect: DENIED },
@@ -284,6 +302,9 @@ const CREATED_SECRET_MATRIX: readonly Row[] = [
   { who: 'Plan', does: 'secretsmanager:GetSecretValue', on: SECRET, expect: ALLOWED },
   { who: 'Export', does: 'secretsmanager:GetSecretValue', on: SECRET, expect: ALLOWED },
   { who: 'Commit', does: 'secretsmanager:GetSecretValue', on: SECRET, expect: DENIED },
+  // No catalog configured: Commit has no Glue rights at all.
+  { who: 'Commit', does: 'glue:GetTable', on: glueArn('table/pgsip_lake/public_orders'), expect: DENIED },
+  { who: 'Commit', does: 'glue:CreateTable', on: glueArn('table/pgsip_lake/public_orders'), expect: DENIED },
   { who: 'Plan', does: 'secretsmanager:DescribeSecret', on: SECRET, expect: DENIED },
   { who: 'Plan', does: 'kms:Decrypt', on: KEY, with: VIA_SECRETS, expect: ALLOWED },
   { who: 'Export', does: 'kms:Decrypt', on: KEY, with: VIA_SECRETS, expect: ALLOWED },

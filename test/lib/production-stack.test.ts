@@ -191,6 +191,17 @@ describe('production stack (example config)', () => {
     expect(Annotations.fromStack(stack).findWarning('*', Match.stringLikeRegexp('CA'))).toEqual([]);
   });
 
+  it('creates the Glue database and tells only Commit to register tables in it', () => {
+    template.resourceCountIs('AWS::Glue::Database', 1);
+    template.hasResource('AWS::Glue::Database', { DeletionPolicy: 'Retain', Properties: { CatalogId: { Ref: 'AWS::AccountId' }, DatabaseInput: Match.objectLike({ Name: 'pgsip_lake' }) } });
+    expect(json.Resources[fns[2]].Properties.Environment.Variables.PGSIP_GLUE_DATABASE).toBe('pgsip_lake');
+    for (const id of fns.slice(0, 2)) expect(json.Resources[id].Properties.Environment.Variables.PGSIP_GLUE_DATABASE).toBeUndefined();
+    const { template: noCatalog } = synth({ ...EXAMPLE, catalog: undefined });
+    noCatalog.resourceCountIs('AWS::Glue::Database', 0);
+    const { template: existing } = synth({ ...EXAMPLE, catalog: { glueDatabase: 'their_lake' } });
+    existing.resourceCountIs('AWS::Glue::Database', 0);
+  });
+
   it('passes cdk-nag AwsSolutionsChecks with every finding acknowledged', () => {
     expect(nagViolations(app)).toEqual([]);
   });
