@@ -69,6 +69,10 @@ describe('retention', () => {
     await run('c1', { keepRuns: 2, retentionGraceMinutes: 60 });
     // a3 just dropped out of the newest two (b1, c1): a query that began on a3 may still be reading it.
     expect(await committed()).toEqual(['run=a3', 'run=b1', 'run=c1']);
+    // What that reader holds: a3's manifest, and every part it lists, at the size it lists.
+    const manifest = await readDocument(env.destination, 'manifest', 'public/t/run=a3/_manifest.json');
+    expect(manifest?.rows).toBe(100);
+    for (const part of manifest!.parts) expect(await env.destination.size(`public/t/run=a3/${part.path}`)).toBe(part.bytes);
     const early = await retireOldRuns(env.destination, 'public/t/', { keepRuns: 2, graceMinutes: 60, now: new Date(Date.now() + 59 * 60_000) });
     expect(early).toEqual([]);
     const late = await retireOldRuns(env.destination, 'public/t/', { keepRuns: 2, graceMinutes: 60, now: new Date(Date.now() + 61 * 60_000) });
