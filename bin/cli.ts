@@ -12,7 +12,10 @@ function runOptions(command: Command): Command {
     .addOption(new Option('--types <profile>', 'type profile: portable (every engine reads it) or native (exact logical types)').choices([...TYPE_PROFILES]))
     .addOption(new Option('--infinity <policy>', '±infinity dates and timestamps: error, clamp (to 9999-12-31 / 0001-01-01) or keep (as DuckDB does, the native default)').choices([...INFINITY_POLICIES]))
     .option('--keep-runs <n>', 'after committing, delete committed runs of each table beyond the newest n (default: keep all)')
-    .option('--retention-grace <age>', 'how long a run stays after it left the newest --keep-runs, e.g. 30m, 1h (default: 1h)');
+    .option('--retention-grace <age>', 'how long a run stays after it left the newest --keep-runs, e.g. 30m, 1h (default: 1h)')
+    .option('--incremental <cursor|table=cursor,...>', 'read only rows whose cursor column (an id or an updated_at the database sets) moved since the table\'s last run; the first run is full')
+    .option('--lookback <age>', 'with --incremental on a timestamp: also re-read rows this much older than the watermark, e.g. 10m')
+    .option('--full', 'read incremental tables whole this time (starts a new chain of runs)');
 }
 
 // Each command's module is imported when that command runs: `pgsip run` never loads DuckDB, `pgsip --help`

@@ -9,7 +9,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
-import { COMPRESSIONS, type Compression, INFINITY_POLICIES, type InfinityPolicy, TYPE_PROFILES, type TypeProfile } from '../lambdas/engine/contracts';
+import { COMPRESSIONS, type Compression, INFINITY_POLICIES, type IncrementalSpec, type InfinityPolicy, TYPE_PROFILES, type TypeProfile } from '../lambdas/engine/contracts';
 import { ConfigError } from '../lambdas/engine/errors';
 
 export { ConfigError };
@@ -37,6 +37,11 @@ export interface ScheduleConfig {
   readonly infinity?: InfinityPolicy;
   /** Committed runs kept per table (overrides `retention.keepRuns`). @default - `retention.keepRuns` */
   readonly keepRuns?: number;
+  /**
+   * Tables of the schedule read incrementally: `{ "public.events": { "cursor": "id" }, "public.orders":
+   * { "cursor": "updated_at", "lookbackSeconds": 600 } }` (README, "Incremental runs"). @default - full runs
+   */
+  readonly incremental?: Readonly<Record<string, IncrementalSpec>>;
   /**
    * Hours after which a table of this group without a successful commit raises the freshness alarm
    * (a little more than the schedule's interval). 1 to 168. Omit for no freshness alarm.
@@ -128,6 +133,22 @@ function list(v: unknown, field: string, min = 1): unknown[] {
   return v;
 }
 
+/** A schedule's `incremental`: cursor (and lookback) per table of the schedule, keyed like `tables`. */
+function incrementalTables(v: unknown, field: string, tables: readonly string[]): Record<string, IncrementalSpec> {
+  if (!isObj(v)) throw new ConfigError(field, `must be an object of table: { cursor, lookbackSeconds }, got ${show(v)}`);
+  const out: Record<string, IncrementalSpec> = {};
+  for (const [name, raw] of Object.entries(v)) {
+    const table = canonicalTable(name, `${field}[${show(name)}]`);
+    if (!tables.includes(table)) throw new ConfigError(`${field}[${show(name)}]`, `is not one of the schedule's tables`);
+    const spec = object(raw, `${field}[${show(name)}]`, ['cursor', 'lookbackSeconds']);
+    out[table] = {
+      cursor: str(spec.cursor, `${field}[${show(name)}].cursor`),
+      ...(spec.lookbackSeconds !== undefined ? { lookbackSeconds: int(spec.lookbackSeconds, `${field}[${show(name)}].lookbackSeconds`, 0, 30 * 86_400) } : {}),
+    };
+  }
+  return out;
+}
+
 function bool(v: unknown, field: string): boolean {
   if (typeof v !== 'boolean') throw new ConfigError(field, `must be true or false, got ${show(v)}`);
   return v;
@@ -195,7 +216,7 @@ export function validateConfig(raw: unknown, baseDir = process.cwd()): PgsipConf
     const names = new Set<string>();
     config.schedules = list(root.schedules, 'schedules', 0).map((raw, i) => {
       const f = `schedules[${i}]`;
-      const s = object(raw, f, ['name', 'tables', 'expression', 'timeZone', 'shards', 'concurrency', 'compression', 'types', 'infinity', 'keepRuns', 'freshnessHours', 'enabled']);
+      const s = object(raw, f, ['name', 'tables', 'expression', 'timeZone', 'shards', 'concurrency', 'compression', 'types', 'infinity', 'keepRuns', 'freshnessHours', 'enabled', 'incremental']);
       const name = str(s.name, `${f}.name`, /^[A-Za-z0-9_-]{1,40}$/, 'letters, digits, - and _ (at most 40)');
       if (names.has(name)) throw new ConfigError(`${f}.name`, `${show(name)} is used twice`);
       names.add(name);
@@ -213,6 +234,7 @@ export function validateConfig(raw: unknown, baseDir = process.cwd()): PgsipConf
         keepRuns: opt(s, 'keepRuns', (v) => int(v, `${f}.keepRuns`, 1, 10_000)),
         freshnessHours: opt(s, 'freshnessHours', (v) => int(v, `${f}.freshnessHours`, 1, 168)),
         enabled: opt(s, 'enabled', (v) => bool(v, `${f}.enabled`)),
+        incremental: opt(s, 'incremental', (v) => incrementalTables(v, `${f}.incremental`, tables)),
       };
     });
   }

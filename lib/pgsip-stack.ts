@@ -387,6 +387,7 @@ export class PgsipStack extends Stack {
       if (s.types !== undefined) input.types = s.types;
       if (s.infinity !== undefined) input.infinity = s.infinity;
       if (s.keepRuns !== undefined) input.keepRuns = s.keepRuns;
+      if (s.incremental !== undefined) input.incremental = { ...s.incremental };
       if (s.compression !== undefined) input.compression = s.compression;
       this.schedules.push(
         new Schedule(this, `Schedule-${s.name}`, {

@@ -4,12 +4,13 @@
 import type { CommitResult, ExecutionInput } from '../../lambdas/engine/contracts';
 import { connect, targetFromUrl } from '../../lambdas/engine/postgres/connection';
 import { guardConnect } from '../../lambdas/engine/postgres/connection-guard';
-import { holdSnapshot } from '../../lambdas/engine/postgres/snapshot';
+import { type HeldSnapshot, holdSnapshot } from '../../lambdas/engine/postgres/snapshot';
+import { readHorizon } from '../../lambdas/engine/incremental/horizon';
 import { openDestination } from '../../lambdas/engine/destinations/open-destination';
 import { silentLog } from '../../lambdas/engine/environment';
 import { InputError } from '../../lambdas/engine/errors';
 import { checkRunId, newRunId } from '../../lambdas/engine/run/layout';
-import { parseTableName, splitTableList } from '../../lambdas/engine/postgres/table-name';
+import { parseTableName, quoteTable, splitTableList } from '../../lambdas/engine/postgres/table-name';
 import { runLocally } from '../local/local-runner';
 import { formatBytes, formatCount, progressReporter } from '../local/progress';
 
@@ -37,16 +38,60 @@ export interface RunOptions {
   retentionGrace?: string;
   /** Register committed tables in this Glue database. */
   glueDatabase?: string;
+  /** `COLUMN` for every table, or `TABLE=COLUMN,…`. */
+  incremental?: string;
+  /** Re-read this much before the watermark (`10m`, `600s`), for date and timestamp cursors. */
+  lookback?: string;
+  /** Read incremental tables whole this time. */
+  full?: boolean;
 }
 
 /** The run options `pgsip run` and `pgsip start` share, as execution input. */
-export function sharedRunInput(options: Pick<RunOptions, 'types' | 'infinity' | 'keepRuns' | 'retentionGrace'>): Partial<ExecutionInput> {
+export function sharedRunInput(
+  options: Pick<RunOptions, 'types' | 'infinity' | 'keepRuns' | 'retentionGrace' | 'incremental' | 'lookback' | 'full'>,
+  tables: readonly string[] = [],
+): Partial<ExecutionInput> {
   const input: Partial<ExecutionInput> = {};
+  if (options.incremental !== undefined) input.incremental = parseIncremental(options.incremental, tables, options.lookback);
+  else if (options.lookback !== undefined) throw new InputError('--lookback needs --incremental');
+  if (options.full) input.full = true;
   if (options.types !== undefined) input.types = options.types as ExecutionInput['types'];
   if (options.infinity !== undefined) input.infinity = options.infinity as ExecutionInput['infinity'];
   if (options.keepRuns !== undefined) input.keepRuns = parsePositive('--keep-runs', options.keepRuns);
   if (options.retentionGrace !== undefined) input.retentionGraceMinutes = parseMinutes('--retention-grace', options.retentionGrace);
   return input;
+}
+
+/**
+ * `--incremental updated_at` (every table of the run) or `--incremental 'public.events=id,public.orders=updated_at'`.
+ * Table names keep Postgres quoting; the column is what follows the last `=`.
+ */
+export function parseIncremental(value: string, tables: readonly string[], lookback: string | undefined): NonNullable<ExecutionInput['incremental']> {
+  const lookbackSeconds = lookback === undefined ? undefined : parseSeconds('--lookback', lookback);
+  const specs: NonNullable<ExecutionInput['incremental']> = {};
+  const entries = splitTableList(value);
+  if (entries.length === 0) throw new InputError('--incremental needs a cursor column, or table=column pairs');
+  for (const entry of entries) {
+    const at = entry.lastIndexOf('=');
+    if (at < 0) {
+      if (entries.length > 1) throw new InputError(`--incremental ${JSON.stringify(value)}: give one column for every table, or table=column pairs`);
+      for (const table of tables) specs[table] = { cursor: entry, ...(lookbackSeconds !== undefined ? { lookbackSeconds } : {}) };
+      continue;
+    }
+    const table = entry.slice(0, at).trim();
+    const cursor = entry.slice(at + 1).trim();
+    parseTableName(table);
+    if (cursor === '') throw new InputError(`--incremental ${JSON.stringify(entry)}: no column after "="`);
+    specs[table] = { cursor, ...(lookbackSeconds !== undefined ? { lookbackSeconds } : {}) };
+  }
+  return specs;
+}
+
+/** `600s`, `10m`, `2h`, `1d`, or seconds as a bare number. */
+export function parseSeconds(flag: string, value: string): number {
+  const match = /^(\d+)([smhd]?)$/.exec(value.trim());
+  if (!match) throw new InputError(`${flag} must be seconds, minutes, hours or days, like 600s, 10m or 1h (got ${JSON.stringify(value)})`);
+  return Number(match[1]) * ({ '': 1, s: 1, m: 60, h: 3600, d: 86_400 } as const)[match[2] as '' | 's' | 'm' | 'h' | 'd'];
 }
 
 /** `30m`, `1h`, `2d`, or minutes as a bare number. */
@@ -90,7 +135,7 @@ export async function runExport(options: RunOptions, log: (line: string) => void
     shards: parseShards(options.shards),
     runId: checkRunId(options.runId ?? newRunId()),
     compression: options.compression.toUpperCase() as ExecutionInput['compression'],
-    ...sharedRunInput(options),
+    ...sharedRunInput(options, tables),
   };
   if (options.rowGroupSize !== undefined) input.rowGroupBytes = parsePositive('--row-group-size', options.rowGroupSize) * MIB;
   if (options.partSize !== undefined) input.partBytes = parsePositive('--part-size', options.partSize) * MIB;
@@ -105,8 +150,22 @@ export async function runExport(options: RunOptions, log: (line: string) => void
   const catalog = options.glueDatabase === undefined ? undefined : new (await import('../../lambdas/shared/glue-catalog')).GlueCatalog({ database: options.glueDatabase });
   const guarded = guardConnect((applicationName) => connect(target, { applicationName, connectTimeoutMs }));
   // One moment for the whole run: a transaction of our own exports its snapshot and stays open until the end.
-  const held = options.snapshot === false ? null : await holdSnapshot(await guarded(`pgsip ${input.runId} snapshot`));
-  if (held) input.snapshot = held.id;
+  // With incremental tables, the horizon is read on the same connection just before (horizon.ts).
+  let held: HeldSnapshot | null = null;
+  if (options.snapshot !== false) {
+    const holder = await guarded(`pgsip ${input.runId} snapshot`);
+    if (input.incremental) {
+      input.horizon = await readHorizon(
+        holder,
+        Object.entries(input.incremental).map(([key, spec]) => ({ key, quoted: quoteTable(parseTableName(key)), cursor: spec.cursor })),
+      ).catch(async (error: unknown) => {
+        await holder.end().catch(() => {});
+        throw error;
+      });
+    }
+    held = await holdSnapshot(holder);
+    input.snapshot = held.id;
+  }
   const reporter = progressReporter(options.quiet ? () => {} : log);
   const started = Date.now();
   if (!options.quiet) log(`run ${input.runId}: exporting ${tables.join(', ')} to ${destination.root}`);
@@ -137,6 +196,7 @@ export function printSummary(summary: RunSummary, write: (line: string) => void)
   write(`run ${summary.runId}: ${summary.commit.tables.length} table(s), ${summary.shards} shard(s), ${formatCount(rows)} rows, ${formatBytes(bytes)} in ${summary.seconds.toFixed(1)} s (${formatCount(Math.round(rows / Math.max(summary.seconds, 0.001)))} rows/s)`);
   for (const t of summary.commit.tables) {
     write(`  ${t.table}: ${formatCount(t.rows)} rows, ${t.parts} part(s), ${formatBytes(t.bytes)} -> ${t.manifest}`);
+    if (t.incremental) write(`    ${t.incremental.mode}: ${t.incremental.reason}`);
     if (t.catalog) write(`    catalog table ${t.catalog.table}: ${t.catalog.outcome}`);
   }
 }

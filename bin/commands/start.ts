@@ -21,6 +21,9 @@ export interface StartOptions {
   infinity?: string;
   keepRuns?: string;
   retentionGrace?: string;
+  incremental?: string;
+  lookback?: string;
+  full?: boolean;
   runId?: string;
   compression?: string;
   /** Do not follow: print the execution ARN and return. */
@@ -33,7 +36,7 @@ export function executionInput(options: StartOptions): ExecutionInput {
   const tables = splitTableList(options.tables ?? '');
   if (tables.length === 0) throw new InputError('no tables: pass --tables schema.table[,schema.table...]');
   for (const table of tables) parseTableName(table); // refuses a bad name here, before anything starts
-  const input: ExecutionInput = { tables, shards: parseShards(options.shards ?? 'auto'), ...sharedRunInput(options) };
+  const input: ExecutionInput = { tables, shards: parseShards(options.shards ?? 'auto'), ...sharedRunInput(options, tables) };
   if (options.runId) input.runId = checkRunId(options.runId);
   if (options.concurrency !== undefined) input.concurrency = parsePositive('--concurrency', options.concurrency);
   if (options.compression) input.compression = options.compression.toUpperCase() as ExecutionInput['compression'];

@@ -35,6 +35,7 @@ export async function commitRun(event: CommitEvent, env: RunEnvironment): Promis
       rows: manifest.rows,
       bytes: manifest.bytes,
       parts: manifest.parts.length,
+      ...(manifest.incremental ? { incremental: { mode: manifest.incremental.mode, from: manifest.incremental.from, reason: manifest.incremental.reason } } : {}),
     };
     if (env.catalog) committed.catalog = await registerTable(plan, manifest, env);
     result.tables.push(committed);
@@ -109,6 +110,8 @@ async function commitTable(plan: TablePlan, env: RunEnvironment): Promise<RunMan
     consistency: shards.every((s) => s.snapshot && s.snapshot === shards[0].snapshot) ? 'snapshot' : 'per-shard',
     compression: plan.options.compression,
     types: plan.options.types,
+    mode: plan.incremental?.mode ?? 'full',
+    ...(plan.incremental ? { incremental: plan.incremental } : {}),
     startedAt: plan.plannedAt,
     committedAt: new Date().toISOString(),
     writer: WRITER,
@@ -140,7 +143,8 @@ async function commitTable(plan: TablePlan, env: RunEnvironment): Promise<RunMan
     const retired = await retireOldRuns(destination, tableFolder, {
       keepRuns: plan.options.keepRuns,
       graceMinutes: plan.options.retentionGraceMinutes,
-      protect: new Set([plan.runId, ...(latest ? [latest.runId] : [])]),
+      // Every run the table is made of now: an incremental chain needs its full run and each run after it.
+      protect: new Set([plan.runId, ...(latest ? latest.runs.map((r) => r.runId) : [])]),
       onSkip: (runDir, reason) => env.log.warn('left an unreadable run folder alone', { runDir, reason }),
     });
     if (retired.length > 0) env.log.info('removed runs past retention', { table: plan.table, keepRuns: plan.options.keepRuns, runs: retired.map((r) => r.runId) });
@@ -151,19 +155,28 @@ async function commitTable(plan: TablePlan, env: RunEnvironment): Promise<RunMan
 
 /**
  * `_latest.json` names the newest committed run of a table, newest by when it was planned: a slow or resumed
- * older run that commits late must not move it backwards.
+ * older run that commits late must not move it backwards. Its `runs` are what makes up the table: a full run
+ * alone; an incremental run after the runs the pointer already lists. (If another run committed since this one
+ * was planned, it is kept in the list: this run, planned later, read everything that run's base missed too, and
+ * deduplication keeps the newest row.)
  */
 async function pointLatestAt(plan: TablePlan, manifest: RunManifest, env: RunEnvironment): Promise<void> {
   const key = latestKey(plan.runDir);
   const current = await readDocument(env.destination, 'latest', key);
   if (current && current.plannedAt > plan.plannedAt) return;
   const folder = plan.runDir.slice(plan.runDir.lastIndexOf('/') + 1);
+  const self = { runId: plan.runId, manifest: `${folder}/_manifest.json`, mode: manifest.mode };
+  if (manifest.mode === 'incremental' && !current) {
+    throw new CommitError(`table ${plan.table}: incremental run ${plan.runId} continues ${plan.incremental?.continues}, but the table has no committed run any more`);
+  }
+  const runs = manifest.mode === 'full' || !current ? [self] : [...current.runs.filter((r) => r.runId !== plan.runId), self];
   const latest: LatestPointer = {
     version: DOCUMENT_VERSION,
     runId: plan.runId,
-    manifest: `${folder}/_manifest.json`,
+    manifest: self.manifest,
     plannedAt: plan.plannedAt,
     committedAt: manifest.committedAt,
+    runs,
   };
   await env.destination.put(key, serializeDocument(latest));
 }

@@ -69,6 +69,70 @@ export interface ExecutionInput {
    * Plan and every shard import it, so all tables and shards read one moment. `pgsip run` does this.
    */
   snapshot?: string;
+  /**
+   * With `snapshot` and incremental tables: what the snapshot's holder read just before taking it
+   * (lambdas/engine/incremental/horizon.ts). Without it, Plan reads it itself before its own snapshot.
+   */
+  horizon?: RunHorizon;
+  /**
+   * Tables read incrementally, by table name (any quoting): only rows whose cursor column is at or past the
+   * table's watermark. A table without a committed run gets a full run first.
+   */
+  incremental?: Record<string, IncrementalSpec>;
+  /** Read every incremental table whole this time (a full run starts a new chain). Default false. */
+  full?: boolean;
+}
+
+/** How one table is read incrementally. */
+export interface IncrementalSpec {
+  /** A column whose value the database sets on insert (append-only) or on every change: an integer, numeric, date or timestamp. */
+  cursor: string;
+  /** Re-read rows whose cursor is this many seconds before the watermark (date and timestamp cursors). Default 0. */
+  lookbackSeconds?: number;
+}
+
+/** Read just before a run's snapshot (lambdas/engine/incremental/horizon.ts). Times are ISO UTC. */
+export interface RunHorizon {
+  /** When the oldest transaction open before the snapshot had started; null: unbounded (a prepared transaction). */
+  openSince: string | null;
+  /** Per incremental table, as the input names it: its greatest cursor a moment before the snapshot. */
+  before: Record<string, CursorReading>;
+}
+
+export interface CursorReading {
+  /** The greatest cursor (Postgres text form); null: no row had one. */
+  through: string | null;
+  /** A moment at or after the reading's snapshot. */
+  at: string;
+}
+
+export const RUN_MODES = ['full', 'incremental'] as const;
+export type RunMode = (typeof RUN_MODES)[number];
+
+/**
+ * A run of a table that has an incremental cursor, full or incremental (docs/architecture.md, "Incremental
+ * runs"). Recorded in `_plan.json` and the manifest; the next run computes its range from these.
+ */
+export interface IncrementalPlan {
+  mode: RunMode;
+  cursor: string;
+  /** `format_type` of the cursor column. */
+  cursorType: string;
+  lookbackSeconds: number;
+  /** Inclusive lower bound of the cursor (Postgres text form); null: every row (a full run). */
+  from: string | null;
+  /** The greatest cursor in the run's snapshot; null: the table had none. */
+  through: string | null;
+  /** A moment at or after the run's snapshot was taken (Postgres's clock, ISO UTC). */
+  snapshotAt: string;
+  /** The greatest cursor a moment before the snapshot (RunHorizon.before); null when not read. */
+  before: CursorReading | null;
+  /** When the oldest transaction open at the snapshot had started (ISO UTC); null: unbounded or unknown. */
+  openSince: string | null;
+  /** The run whose watermark this one continues from; null for a full run. */
+  continues: string | null;
+  /** Why the run is full or where its range starts, in words. */
+  reason: string;
 }
 
 /**
@@ -204,6 +268,8 @@ export interface TablePlan {
   plannedAt: string;
   /** Catalog row estimate (`pg_class.reltuples`), for progress only. */
   estimatedRows: number;
+  /** Set for tables read with an incremental cursor (full or incremental); absent for plain full runs. */
+  incremental?: IncrementalPlan;
 }
 
 export interface PartEntry {
@@ -261,6 +327,9 @@ export interface RunManifest {
   compression: string;
   /** The type profile the parts were written with. Manifests of pgsip 0.1 have none: they are `native`. */
   types: TypeProfile;
+  /** `full`: the table whole. `incremental`: the rows whose cursor was in `incremental`'s range. */
+  mode: RunMode;
+  incremental?: IncrementalPlan;
   startedAt: string;
   committedAt: string;
   writer: string;
@@ -275,6 +344,19 @@ export interface LatestPointer {
   /** When the run was planned: `_latest.json` never moves to a run planned earlier than the one it names. */
   plannedAt: string;
   committedAt: string;
+  /**
+   * Every committed run that together makes up the table now, oldest first: the last full run, then each
+   * incremental run after it. Deduplicated on the primary key, keeping the row of the newest run, they are
+   * the table as of the newest run's snapshot (deletes aside). A full run's list is itself.
+   */
+  runs: RunRef[];
+}
+
+export interface RunRef {
+  runId: string;
+  /** Relative to the table folder, as `manifest` above. */
+  manifest: string;
+  mode: RunMode;
 }
 
 /** What Export returns to the Map (discarded by the state machine; useful in logs and execution history). */
@@ -298,6 +380,8 @@ export interface CommittedTable {
   rows: number;
   bytes: number;
   parts: number;
+  /** For tables read with a cursor: full or incremental, and why (IncrementalPlan). */
+  incremental?: { mode: RunMode; from: string | null; reason: string };
   /** Set when a catalog is configured: the catalog table and what registering did (see CatalogOutcome). */
   catalog?: { table: string; outcome: 'created' | 'updated' | 'unchanged' | 'kept-newer' | 'not-latest' };
 }

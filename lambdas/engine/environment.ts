@@ -34,6 +34,8 @@ export interface ExportTuning {
   rowGroupRows?: number;
   /** Hand the COPY parser each network chunk in slices of at most this many bytes. */
   readSliceBytes?: number;
+  /** The pause between an incremental run's cursor readings and its open-transaction reading (default 1 s). */
+  horizonSettleMs?: number;
 }
 
 /** What Commit needs: the destination, a log and the catalog if one is configured. It never connects to the source. */

@@ -14,11 +14,17 @@ import {
   type ExportOptions,
   type PlanEvent,
   type PlanResult,
+  type RunHorizon,
   type RunPlan,
   type ShardTask,
   type TablePlan,
 } from './contracts';
-import { describeTable } from './postgres/catalog';
+import type pg from 'pg';
+import { type CatalogTable, describeTable } from './postgres/catalog';
+import { cursorFilter } from './incremental/cursor';
+import { readHorizon } from './incremental/horizon';
+import { chainShape, planIncremental, specsByTable } from './incremental/watermark';
+import { parseTableName, quoteTable } from './postgres/table-name';
 import type { EngineEnvironment } from './environment';
 import { InputError, InternalError } from './errors';
 import { faultPoint } from './run/fault-points';
@@ -63,16 +69,42 @@ export async function planRun(event: PlanEvent, env: EngineEnvironment): Promise
   const client = await env.connect(`pgsip plan ${runId}`);
   const plans: TablePlan[] = [];
   try {
+    const horizon = await incrementalHorizon(client, input, env);
     await beginReadOnly(client, input.snapshot);
+    // Cursor bounds are written and read back as text: one spelling for every session that parses them.
+    await client.query(`SET LOCAL DateStyle = 'ISO, YMD'`);
+    await client.query(`SET LOCAL TimeZone = 'UTC'`);
+    const tables: { requested: string; table: CatalogTable }[] = [];
     const seen = new Set<string>();
     for (const requested of input.tables) {
       const table = await describeTable(client, requested);
       if (seen.has(table.quoted)) throw new InputError(`table ${table.quoted} is listed twice`);
       seen.add(table.quoted);
+      tables.push({ requested, table });
+    }
+    const specs = specsByTable(input, (name) => {
+      const parsed = parseTableName(name);
+      return tables.find((t) => t.requested === name || (t.table.name === parsed.name && (parsed.schema === null || t.table.schema === parsed.schema)))?.table.quoted;
+    });
+    for (const { table } of tables) {
       const columns = table.columns.map((c) => mapColumn(c, options).plan);
+      const spec = specs.get(table.quoted);
+      const incremental = spec
+        ? await planIncremental(table, spec, {
+            client,
+            destination: env.destination,
+            openSince: horizon?.openSince ?? null,
+            before: horizon?.before[spec.key] ?? null,
+            full: input.full === true,
+            shape: chainShape(columns),
+            types: options.types,
+          })
+        : undefined;
+      const filter = cursorFilter(incremental);
       const splitKey = splitKeyOf(table);
-      const ranges = await planRanges(client, table, splitKey, shardCountFor(input.shards ?? 'auto', table));
+      const ranges = await planRanges(client, table, splitKey, await shardsFor(client, input.shards ?? 'auto', table, filter), filter);
       const runDir = runDirOf(table.schema, table.name, runId);
+      if (incremental) env.log.info('incremental', { table: table.quoted, mode: incremental.mode, from: incremental.from, reason: incremental.reason });
       plans.push({
         version: DOCUMENT_VERSION,
         runId,
@@ -86,6 +118,7 @@ export async function planRun(event: PlanEvent, env: EngineEnvironment): Promise
         options,
         plannedAt: new Date().toISOString(),
         estimatedRows: table.estimatedRows,
+        ...(incremental ? { incremental } : {}),
       });
     }
     await client.query('COMMIT');
@@ -124,6 +157,31 @@ export async function planRun(event: PlanEvent, env: EngineEnvironment): Promise
     // The snapshot belongs to this execution, not to the recorded plan: a resumed run brings a new one.
     snapshot: input.snapshot ?? null,
   };
+}
+
+/**
+ * The horizon of a run with incremental tables (lambdas/engine/incremental/horizon.ts): what the snapshot's
+ * holder read (the run imports its snapshot), or read here before Plan takes its own. Without incremental
+ * tables, nothing.
+ */
+async function incrementalHorizon(client: pg.Client, input: ExecutionInput, env: EngineEnvironment): Promise<RunHorizon | null> {
+  const named = Object.keys(input.incremental ?? {});
+  if (named.length === 0) return null;
+  if (input.snapshot) {
+    if (input.horizon) return input.horizon;
+    env.log.warn('the run imports a snapshot read without its horizon: the next incremental run of these tables will be full', { tables: named });
+    return { openSince: null, before: {} };
+  }
+  const tables = named.map((key) => ({ key, quoted: quoteTable(parseTableName(key)), cursor: input.incremental![key].cursor }));
+  return readHorizon(client, tables, env.tuning?.horizonSettleMs);
+}
+
+/** `auto` sizes an incremental run from the rows it reads, not from the whole table. */
+async function shardsFor(client: pg.Client, requested: number | 'auto', table: CatalogTable, filter: string | null): Promise<number> {
+  if (requested !== 'auto' || filter === null) return shardCountFor(requested, table);
+  const read = await client.query<{ n: string }>(`SELECT count(*)::text AS n FROM ${table.quoted} WHERE ${filter}`);
+  const share = Math.min(1, Number(read.rows[0].n) / Math.max(1, table.estimatedRows));
+  return shardCountFor('auto', { ...table, heapBytes: table.heapBytes * share });
 }
 
 /** `_runs/<id>/_run.json`, create-only: a run id names one set of tables. */
@@ -167,6 +225,10 @@ function checkInput(input: ExecutionInput | undefined): ExecutionInput {
     throw new InputError('"tables" must be a non-empty list of table names');
   }
   if (input.snapshot !== undefined) checkSnapshotId(input.snapshot);
+  if (input.incremental !== undefined && (typeof input.incremental !== 'object' || input.incremental === null || Array.isArray(input.incremental))) {
+    throw new InputError('"incremental" must be an object: { "schema.table": { "cursor": "column", "lookbackSeconds": 600 } }');
+  }
+  if (input.full !== undefined && typeof input.full !== 'boolean') throw new InputError('"full" must be true or false');
   const shards = input.shards ?? 'auto';
   if (shards !== 'auto' && !(Number.isInteger(shards) && shards >= 1 && shards <= MAX_SHARDS_PER_RUN)) {
     throw new InputError(`"shards" must be "auto" or a whole number from 1 to ${MAX_SHARDS_PER_RUN}`);

@@ -44,8 +44,10 @@ const EXACT_BELOW_ROWS = 500_000;
  * quantiles mean equal row counts. Fewer ranges than asked when the keys are fewer, never an empty plan.
  * Tables without a single-column integer key are exported whole (one range); see `splitKeyOf`.
  */
-export async function planRanges(client: pg.Client, table: CatalogTable, key: SplitKey | null, count: number): Promise<KeyRange[]> {
+export async function planRanges(client: pg.Client, table: CatalogTable, key: SplitKey | null, count: number, filter: string | null = null): Promise<KeyRange[]> {
   if (key === null || count <= 1) return [{ lo: null, hi: null }];
+  // An incremental run splits only the rows it reads.
+  const where = filter ? ` WHERE ${filter}` : '';
   const k = quoteIdent(key.name);
   const fractions = Array.from({ length: count - 1 }, (_, i) => (i + 1) / count);
   // As one comma-separated text: the engine's connections parse no types.
@@ -59,14 +61,14 @@ export async function planRanges(client: pg.Client, table: CatalogTable, key: Sp
     // SYSTEM sampling reads whole random pages: cheap, and with thousands of pages the quantiles are close.
     const percent = Math.min(100, Math.max(0.001, (100 * SAMPLE_KEYS) / estimate));
     const sampled = await client.query<{ cuts: string | null; min: string | null; n: string }>(
-      `SELECT ${quantiles} AS cuts, min(${k})::text AS min, count(*)::text AS n FROM ${table.quoted} TABLESAMPLE SYSTEM (${percent}) REPEATABLE (7)`,
+      `SELECT ${quantiles} AS cuts, min(${k})::text AS min, count(*)::text AS n FROM ${table.quoted} TABLESAMPLE SYSTEM (${percent}) REPEATABLE (7)${where}`,
     );
     // A sample far smaller than expected (stale statistics, a table emptied since) is not trusted.
     if (Number(sampled.rows[0].n) >= Math.min(SAMPLE_KEYS / 4, count * 20)) ({ cuts, min } = sampled.rows[0]);
   }
   if (cuts === null) {
     const exact = await client.query<{ cuts: string | null; min: string | null }>(
-      `SELECT ${quantiles} AS cuts, min(${k})::text AS min FROM ${table.quoted}`,
+      `SELECT ${quantiles} AS cuts, min(${k})::text AS min FROM ${table.quoted}${where}`,
     );
     ({ cuts, min } = exact.rows[0]);
   }
@@ -97,14 +99,17 @@ export function rangesFromCuts(candidates: (string | null)[], min: string | null
   return ranges;
 }
 
-/** The WHERE clause of a range. Bounds are validated integers, so they can be inlined (COPY takes no parameters). */
-export function rangePredicate(key: SplitKey | null, range: KeyRange): string {
+/**
+ * The WHERE clause of a range, and of the run's `filter` (an incremental run's cursor condition). Bounds are
+ * validated integers, so they can be inlined (COPY takes no parameters).
+ */
+export function rangePredicate(key: SplitKey | null, range: KeyRange, filter: string | null = null): string {
+  const parts: string[] = filter ? [filter] : [];
   if (key === null) {
     if (range.lo !== null || range.hi !== null) throw new RunDocumentError('a bounded range needs a split key');
-    return '';
+    return parts.length ? ` WHERE ${parts.join(' AND ')}` : '';
   }
   const k = quoteIdent(key.name);
-  const parts: string[] = [];
   for (const [bound, op] of [
     [range.lo, '>='],
     [range.hi, '<'],

@@ -12,6 +12,7 @@ import * as v from 'valibot';
 import {
   COMPRESSIONS,
   INFINITY_POLICIES,
+  RUN_MODES,
   TYPE_PROFILES,
   type LatestPointer,
   type RunManifest,
@@ -41,6 +42,20 @@ const shardTask = v.object({
   shardCount: count,
   range,
   snapshot: v.optional(v.string()),
+});
+
+const incrementalPlan = v.object({
+  mode: v.picklist(RUN_MODES),
+  cursor: v.string(),
+  cursorType: v.string(),
+  lookbackSeconds: count,
+  from: v.nullable(v.string()),
+  through: v.nullable(v.string()),
+  snapshotAt: v.string(),
+  before: v.nullable(v.object({ through: v.nullable(v.string()), at: v.string() })),
+  openSince: v.nullable(v.string()),
+  continues: v.nullable(v.string()),
+  reason: v.string(),
 });
 
 const planSchema: v.GenericSchema<unknown, TablePlan> = v.object({
@@ -79,6 +94,7 @@ const planSchema: v.GenericSchema<unknown, TablePlan> = v.object({
   }),
   plannedAt: v.string(),
   estimatedRows: v.number(),
+  incremental: v.optional(incrementalPlan),
 });
 
 const shardManifestSchema: v.GenericSchema<ShardManifest> = v.object({
@@ -111,19 +127,29 @@ const runManifestSchema: v.GenericSchema<unknown, RunManifest> = v.object({
   consistency: v.picklist(['snapshot', 'per-shard']),
   compression: v.string(),
   types: v.optional(v.picklist(TYPE_PROFILES), 'native'),
+  // Manifests before incremental runs are of full runs.
+  mode: v.optional(v.picklist(RUN_MODES), 'full'),
+  incremental: v.optional(incrementalPlan),
   startedAt: v.string(),
   committedAt: v.string(),
   writer: v.string(),
 });
 
-const latestSchema: v.GenericSchema<unknown, LatestPointer> = v.object({
-  // pgsip 0.1 wrote `_latest.json` without a version; its shape is version 1's.
-  version: v.optional(version, DOCUMENT_VERSION),
-  runId: v.string(),
-  manifest: v.string(),
-  plannedAt: v.string(),
-  committedAt: v.string(),
-});
+const runRef = v.object({ runId: v.string(), manifest: v.string(), mode: v.picklist(RUN_MODES) });
+
+const latestSchema: v.GenericSchema<unknown, LatestPointer> = v.pipe(
+  v.object({
+    // pgsip 0.1 wrote `_latest.json` without a version; its shape is version 1's.
+    version: v.optional(version, DOCUMENT_VERSION),
+    runId: v.string(),
+    manifest: v.string(),
+    plannedAt: v.string(),
+    committedAt: v.string(),
+    runs: v.optional(v.pipe(v.array(runRef), v.minLength(1))),
+  }),
+  // Pointers before incremental runs name one full run, which is the whole table.
+  v.transform((p) => ({ ...p, runs: p.runs ?? [{ runId: p.runId, manifest: p.manifest, mode: 'full' as const }] })),
+);
 
 const runPlanSchema: v.GenericSchema<RunPlan> = v.object({
   version,

@@ -37,9 +37,11 @@ const run: RunManifest = {
   version: 1, table: '"public"."t"', runId: 'r1', rows: 3, bytes: 100,
   columns: [{ name: 'id', pgType: 'bigint', parquetType: 'INT64', nullable: false }],
   parts: shard.parts, shards: [{ shard: 0, range: shard.range, rows: 3, checksum: shard.checksum, parts: [shard.parts[0].path] }],
-  splitKey: 'id', consistency: 'snapshot', compression: 'SNAPPY', types: 'native', startedAt: 'a', committedAt: 'b', writer: 'pgsip',
+  splitKey: 'id', consistency: 'snapshot', compression: 'SNAPPY', types: 'native', mode: 'full', startedAt: 'a', committedAt: 'b', writer: 'pgsip',
 };
-const latest: LatestPointer = { version: 1, runId: 'r1', manifest: 'run=r1/_manifest.json', plannedAt: 'a', committedAt: 'b' };
+const latest: LatestPointer = {
+  version: 1, runId: 'r1', manifest: 'run=r1/_manifest.json', plannedAt: 'a', committedAt: 'b', runs: [{ runId: 'r1', manifest: 'run=r1/_manifest.json', mode: 'full' }],
+};
 
 describe('documents', () => {
   it('read back exactly what was written, for each kind', () => {
@@ -65,9 +67,14 @@ describe('documents', () => {
     expect(() => parseDocument('latest', '{"runId": ', 'l')).toThrow(/^l is not a latest-run pointer: not valid JSON/);
   });
 
-  it('accept the `_latest.json` of pgsip 0.1, which had no version', () => {
-    const { version: _, ...old } = latest;
+  it('accept the `_latest.json` of pgsip 0.1, which had no version and names one full run', () => {
+    const { version: _, runs: __, ...old } = latest;
     expect(parseDocument('latest', JSON.stringify(old), 'l')).toEqual(latest);
+  });
+
+  it('read a manifest written before incremental runs as a full run', () => {
+    const { mode: _, ...old } = run;
+    expect(parseDocument('manifest', JSON.stringify(old), 'm')).toEqual(run);
   });
 });
 
