@@ -50,6 +50,12 @@ export async function commitRun(event: CommitEvent, env: RunEnvironment): Promis
 async function registerTable(plan: TablePlan, manifest: RunManifest, env: RunEnvironment): Promise<NonNullable<CommittedTable['catalog']>> {
   const catalog = env.catalog!;
   const table = lakeTable(manifest, lakeLocation(env.destination.location(plan.runDir)));
+  if (manifest.mode === 'incremental') {
+    // One folder holds only the rows that changed: a catalog table over it would not be the table. The runs
+    // together are (deduplicated); `pgsip catalog` prints that as an Athena table over the runs and a view.
+    env.log.warn('catalog left on the last full run: incremental runs are not registered (see pgsip catalog)', { table: plan.table, catalog: catalog.name, catalogTable: table.name });
+    return { table: table.name, outcome: 'incremental-not-registered' };
+  }
   const latest = await readDocument(env.destination, 'latest', latestKey(plan.runDir));
   if (latest?.runId !== plan.runId) {
     env.log.info('catalog left alone: a newer run is the latest', { table: plan.table, catalog: catalog.name, latest: latest?.runId });

@@ -118,6 +118,8 @@ export interface IncrementalPlan {
   cursor: string;
   /** `format_type` of the cursor column. */
   cursorType: string;
+  /** The primary key readers deduplicate the runs on, keeping the newest run's row. */
+  primaryKey: string[];
   lookbackSeconds: number;
   /** Inclusive lower bound of the cursor (Postgres text form); null: every row (a full run). */
   from: string | null;
@@ -383,5 +385,5 @@ export interface CommittedTable {
   /** For tables read with a cursor: full or incremental, and why (IncrementalPlan). */
   incremental?: { mode: RunMode; from: string | null; reason: string };
   /** Set when a catalog is configured: the catalog table and what registering did (see CatalogOutcome). */
-  catalog?: { table: string; outcome: 'created' | 'updated' | 'unchanged' | 'kept-newer' | 'not-latest' };
+  catalog?: { table: string; outcome: 'created' | 'updated' | 'unchanged' | 'kept-newer' | 'not-latest' | 'incremental-not-registered' };
 }

@@ -61,6 +61,8 @@ describe('config file', () => {
     ['bad e-mail', { alarms: { emails: ['oncall'] } }, /^config alarms\.emails\[0\]: must look like an e-mail address/],
     ['topic and e-mails', { alarms: { topicArn: 'arn:aws:sns:eu-west-1:123456789012:t', emails: ['a@b.co'] } }, /^config alarms\.emails: cannot be combined/],
     ['timeout too long', { runTimeoutHours: 48 }, /^config runTimeoutHours: must be an integer from 1 to 24/],
+    ['an incremental table outside the schedule', { schedules: [{ name: 'n', tables: ['a.b'], expression: 'rate(1 hour)', incremental: { 'a.c': { cursor: 'id' } } }] }, /^config schedules\[0\]\.incremental\["a\.c"\]: is not one of the schedule's tables/],
+    ['an incremental table without a cursor', { schedules: [{ name: 'n', tables: ['a.b'], expression: 'rate(1 hour)', incremental: { 'a.b': { lookbackSeconds: 5 } } }] }, /^config schedules\[0\]\.incremental\["a\.b"\]\.cursor: must be a non-empty string/],
     ['an upper-case Glue database', { catalog: { glueDatabase: 'Lake' } }, /^config catalog\.glueDatabase: must look like lower-case letters, digits and _/],
     ['a catalog without a database', { catalog: { createDatabase: true } }, /^config catalog\.glueDatabase: must be a non-empty string/],
     ['a non-boolean createDatabase', { catalog: { glueDatabase: 'lake', createDatabase: 'yes' } }, /^config catalog\.createDatabase: must be true or false/],

@@ -85,7 +85,9 @@ describe('production stack (example config)', () => {
     });
     template.hasResourceProperties('AWS::Scheduler::Schedule', {
       ScheduleExpression: 'rate(1 hour)',
-      Target: Match.objectLike({ Input: JSON.stringify({ tables: ['"analytics"."Page Views"'], shards: 4 }) }),
+      Target: Match.objectLike({
+        Input: JSON.stringify({ tables: ['"analytics"."Page Views"'], shards: 4, incremental: { '"analytics"."Page Views"': { cursor: 'viewed_at', lookbackSeconds: 600 } } }),
+      }),
     });
     // The scheduler's role may start this state machine and nothing else.
     const schedule = Object.values<Json>(json.Resources).find((r) => r.Type === 'AWS::Scheduler::Schedule');

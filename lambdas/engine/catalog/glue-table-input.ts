@@ -36,13 +36,14 @@ export const PARQUET_OUTPUT_FORMAT = 'org.apache.hadoop.hive.ql.io.parquet.Mapre
 /** Glue caps a comment at 255 characters; a long Postgres type name is cut, never refused. */
 const comment = (text: string) => (text.length > 255 ? `${text.slice(0, 254)}…` : text);
 
-export function glueTableInput(table: LakeTable): GlueTableInput {
+export function glueTableInput(table: LakeTable & { partitionKey?: LakeTable['columns'][number] }): GlueTableInput {
+  const p = table.partitionKey;
   return {
     Name: table.name,
     Description: table.description,
     TableType: 'EXTERNAL_TABLE',
     Parameters: { ...table.parameters },
-    PartitionKeys: [],
+    PartitionKeys: p ? [{ Name: p.name, Type: p.type, Comment: comment(p.comment) }] : [],
     StorageDescriptor: {
       Columns: table.columns.map((c) => ({ Name: c.name, Type: c.type, Comment: comment(c.comment) })),
       Location: table.location,
@@ -53,4 +54,9 @@ export function glueTableInput(table: LakeTable): GlueTableInput {
       SerdeInfo: { SerializationLibrary: PARQUET_SERDE, Parameters: { 'serialization.format': '1' } },
     },
   };
+}
+
+/** A partition of an incremental table's runs table (BatchCreatePartition's PartitionInput). */
+export function gluePartitionInput(table: GlueTableInput, partition: { value: string; location: string }) {
+  return { Values: [partition.value], StorageDescriptor: { ...table.StorageDescriptor, Location: partition.location } };
 }

@@ -100,3 +100,51 @@ export function lakeTable(manifest: RunManifest, location: string): LakeTable {
     },
   };
 }
+
+/** The partition column of an incremental table's runs table: which run a row came from. */
+export const RUN_PARTITION = 'pgsip_run';
+
+/**
+ * An incremental table (README, "Incremental runs") as a catalog holds it: one table over its run folders,
+ * partitioned by run, and a view that keeps, for each primary key, the row of the newest run — together
+ * exactly what `_latest.json`'s runs mean.
+ */
+export interface LakeChain {
+  /** `<name>_runs`: every run of the chain, rows read again included. */
+  runs: LakeTable & { partitionKey: LakeColumn };
+  /** Oldest first, as `_latest.json` lists them. */
+  partitions: { value: string; location: string }[];
+  /** `<name>`: the deduplicated table, as Athena (Trino) SQL. */
+  view: { name: string; sql: string };
+}
+
+/** `chain`: the manifests of `_latest.json`'s runs, oldest first, each with its run folder's location. */
+export function lakeChain(chain: readonly { manifest: RunManifest; location: string }[], tableLocation: string, database?: string): LakeChain {
+  const newest = chain[chain.length - 1];
+  const keys = newest.manifest.incremental?.primaryKey;
+  if (!keys || keys.length === 0) throw new CatalogError(`${newest.manifest.table}: run ${newest.manifest.runId} records no primary key to deduplicate on`);
+  const table = lakeTable(newest.manifest, tableLocation);
+  if (table.columns.some((c) => c.name === RUN_PARTITION)) throw new CatalogError(`table ${table.source} has a column named ${RUN_PARTITION}, the runs table's partition column`);
+  const runs = {
+    ...table,
+    name: `${table.name}_runs`,
+    description: `pgsip runs of ${table.source}, partitioned by run: query the view ${table.name}, which keeps each key's newest row`,
+    partitionKey: { name: RUN_PARTITION, type: 'string', comment: 'the pgsip run the row was read in' },
+  };
+  const q = (name: string) => `"${name.replace(/"/g, '""')}"`;
+  const s = (text: string) => `'${text.replace(/'/g, "''")}'`;
+  const from = database ? `${q(database)}.${q(runs.name)}` : q(runs.name);
+  const order = chain.map((r, i) => `WHEN ${s(r.manifest.runId)} THEN ${i}`).join(' ');
+  const columns = table.columns.map((c) => q(c.name)).join(', ');
+  const sql = [
+    `SELECT ${columns} FROM (`,
+    `  SELECT *, row_number() OVER (PARTITION BY ${keys.map((k) => q(k.toLowerCase())).join(', ')} ORDER BY CASE ${q(RUN_PARTITION)} ${order} END DESC) AS "pgsip_newest"`,
+    `  FROM ${from} WHERE ${q(RUN_PARTITION)} IN (${chain.map((r) => s(r.manifest.runId)).join(', ')})`,
+    `) WHERE "pgsip_newest" = 1`,
+  ].join('\n');
+  return {
+    runs,
+    partitions: chain.map((r) => ({ value: r.manifest.runId, location: r.location.endsWith('/') ? r.location : `${r.location}/` })),
+    view: { name: table.name, sql },
+  };
+}

@@ -68,6 +68,7 @@ export async function planIncremental(table: CatalogTable, spec: IncrementalSpec
   const base = {
     cursor: cursor.name,
     cursorType: cursor.pgType,
+    primaryKey: table.primaryKey.map((k) => k.name),
     lookbackSeconds,
     through: here.rows[0].through,
     snapshotAt: here.rows[0].at,

@@ -48,6 +48,7 @@ const incrementalPlan = v.object({
   mode: v.picklist(RUN_MODES),
   cursor: v.string(),
   cursorType: v.string(),
+  primaryKey: v.array(v.string()),
   lookbackSeconds: count,
   from: v.nullable(v.string()),
   through: v.nullable(v.string()),

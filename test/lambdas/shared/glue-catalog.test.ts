@@ -256,6 +256,18 @@ describe('Commit and the Glue Data Catalog', () => {
     expect(stored.get(redriven.tables[0].catalog!.table)!.Parameters!['pgsip.run_id']).toBe('denied');
   });
 
+  it('leaves the table on the last full run when an incremental run commits (one folder holds only what changed), and says so', async () => {
+    const incremental = { incremental: { '"Sales"."Order Lines"': { cursor: 'id' } } };
+    await exportRun('inc-full', incremental);
+    const full = await commitRun({ runId: 'inc-full' }, env);
+    expect(full.tables[0].catalog?.outcome).toBe('created');
+    await exportRun('inc-next', incremental);
+    const next = await commitRun({ runId: 'inc-next' }, env);
+    expect(next.tables[0]).toMatchObject({ incremental: { mode: 'incremental' }, catalog: { outcome: 'incremental-not-registered' } });
+    expect(glue.commandCalls(UpdateTableCommand)).toHaveLength(0);
+    expect(stored.get(full.tables[0].catalog!.table)!.Parameters!['pgsip.run_id']).toBe('inc-full');
+  });
+
   it('refuses to register native uuid and time columns, which the catalog has no type for, naming the column', async () => {
     await exportRun('native', { types: 'native' }, ['public.ids']);
     await expect(commitRun({ runId: 'native' }, env)).rejects.toThrow(

@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningPostgres, startEmbeddedPostgres } from '../../../../bin/local/embedded-postgres';
 import { type DuckDB, openDuckDB, sqlString } from '../../../../bin/local/duckdb-reader';
 import { runExport, type RunSummary } from '../../../../bin/commands/run';
+import { describeCatalog } from '../../../../bin/commands/catalog';
 import { commitRun } from '../../../../lambdas/engine/commit-run';
 import type { ExecutionInput, RunManifest } from '../../../../lambdas/engine/contracts';
 import { LocalFolderDestination } from '../../../../lambdas/engine/destinations/local-folder';
@@ -114,6 +115,40 @@ describe('append-only, by a sequence key', () => {
     const m3 = await manifestOf(fourth);
     expect(m3).toMatchObject({ mode: 'incremental', rows: 1, incremental: { from: '108' } });
     expect(await lakeTable(dest(), 'public/events', COLUMNS)).toEqual(await source('public.events', COLUMNS));
+  });
+
+  it('pgsip catalog describes the chain: a table over the runs, a partition per run, and a view that deduplicates, which gives the source', async () => {
+    const ddl = await describeCatalog({ dest: dest(), tables: 'public.events', format: 'athena-ddl' });
+    expect(ddl).toMatch(/^CREATE EXTERNAL TABLE `public_events_runs` \(\n/);
+    expect(ddl).toContain("PARTITIONED BY (`pgsip_run` string COMMENT 'the pgsip run the row was read in')");
+    expect(ddl).toContain(`LOCATION 'file://${dest()}/public/events/'`);
+    for (const id of ['ev-0', 'ev-1', 'ev-2', 'ev-3']) expect(ddl).toContain(`PARTITION (\`pgsip_run\` = '${id}') LOCATION 'file://${dest()}/public/events/run=${id}/'`);
+    const view = /CREATE OR REPLACE VIEW "public_events" AS\n([\s\S]*);$/.exec(ddl)?.[1];
+    expect(view).toBeDefined();
+
+    // The view's SQL, run by DuckDB over the same runs table (its partitions as a column): the source.
+    const destination = new LocalFolderDestination(dest());
+    const latest = (await readDocument(destination, 'latest', 'public/events/_latest.json'))!;
+    const parts: string[] = [];
+    for (const ref of latest.runs) {
+      const manifest = (await readDocument(destination, 'manifest', `public/events/${ref.manifest}`))!;
+      for (const part of manifest.parts) parts.push(`SELECT *, ${sqlString(ref.runId)} AS pgsip_run FROM read_parquet(${sqlString(join(dest(), 'public/events', `run=${ref.runId}`, part.path))})`);
+    }
+    await duck.query(`CREATE OR REPLACE VIEW public_events_runs AS ${parts.join(' UNION ALL ')}`);
+    const rows = await duck.query(`SELECT id::VARCHAR AS id, v FROM (${view}) ORDER BY id`);
+    expect(rows.map((r) => [r.id, r.v])).toEqual(await source('public.events', COLUMNS));
+
+    const json = JSON.parse(await describeCatalog({ dest: dest(), tables: 'public.events', format: 'glue-json', database: 'lake' })) as {
+      TableInput: { Name: string; PartitionKeys: { Name: string }[] };
+      PartitionInputList: { Values: string[]; StorageDescriptor: { Location: string } }[];
+      AthenaView: { Name: string; Sql: string };
+    }[];
+    expect(json[0].TableInput).toMatchObject({ Name: 'public_events_runs', PartitionKeys: [{ Name: 'pgsip_run' }] });
+    expect(json[0].PartitionInputList.map((p) => p.Values[0])).toEqual(['ev-0', 'ev-1', 'ev-2', 'ev-3']);
+    expect(json[0].AthenaView).toMatchObject({ Name: 'public_events', Sql: expect.stringContaining('FROM "lake"."public_events_runs"') });
+    await expect(describeCatalog({ dest: dest(), tables: 'public.events', format: 'athena-ddl', runId: 'ev-2' })).rejects.toThrow(
+      'run ev-2 of "public"."events" is incremental: it holds only the rows that changed; leave out --run-id to describe the table\'s runs',
+    );
   });
 
   it('--full reads the whole table and starts a new chain', async () => {
