@@ -14,6 +14,10 @@ import { type RunningPostgres, startEmbeddedPostgres } from '../../../../bin/loc
 import { type DuckDB, openDuckDB, sqlString } from '../../../../bin/local/duckdb-reader';
 import { runExport, type RunSummary } from '../../../../bin/commands/run';
 import { describeCatalog } from '../../../../bin/commands/catalog';
+import { runLocally } from '../../../../bin/local/local-runner';
+import { buildApp } from '../../../../lib/pgsip-app';
+import { App } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
 import { commitRun } from '../../../../lambdas/engine/commit-run';
 import type { ExecutionInput, RunManifest } from '../../../../lambdas/engine/contracts';
 import { LocalFolderDestination } from '../../../../lambdas/engine/destinations/local-folder';
@@ -59,7 +63,7 @@ async function lakeTable(dest: string, folder: string, columns: string[], casts:
     selects.push(`SELECT ${ordinal} AS run_ordinal, * FROM read_parquet([${files}], hive_partitioning = false)`);
   }
   const rows = await duck.query(
-    `SELECT ${columns.map((c) => `CAST(${casts[c] ?? c} AS VARCHAR) AS ${c}`).join(', ')} FROM (
+    `SELECT ${columns.map((c) => `CAST(${casts[c] ?? `"${c}"`} AS VARCHAR) AS "${c}"`).join(', ')} FROM (
        SELECT *, row_number() OVER (PARTITION BY ${key} ORDER BY run_ordinal DESC) AS newest FROM (${selects.join(' UNION ALL BY NAME ')})
      ) WHERE newest = 1 ORDER BY ${key}`,
   );
@@ -225,6 +229,32 @@ describe('without a held snapshot (as on AWS): Plan reads the horizon itself, ea
     // The 30 new rows and 108, the watermark itself (read again: `>=`).
     expect(second.tables[0]).toMatchObject({ rows: 31, incremental: { mode: 'incremental', from: '108' } });
     expect(await lakeTable(dest, 'public/events', ['id', 'v'])).toEqual(await source('public.events', ['id', 'v']));
+  });
+});
+
+describe('a schedule', () => {
+  it("runs incrementally through the local state machine with the input the synthesized schedule sends", async () => {
+    await admin.query(`CREATE TABLE public.visits (id bigserial PRIMARY KEY, at timestamptz NOT NULL DEFAULT clock_timestamp());
+                       INSERT INTO public.visits DEFAULT VALUES; INSERT INTO public.visits DEFAULT VALUES;`);
+    const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+    const stack = buildApp(app, {
+      schedules: [{ name: 'visits', tables: ['"public"."visits"'], expression: 'rate(1 hour)', incremental: { '"public"."visits"': { cursor: 'at', lookbackSeconds: 5 } } }],
+    });
+    const schedules = Object.values(Template.fromStack(stack).findResources('AWS::Scheduler::Schedule'));
+    const input = JSON.parse((schedules[0].Properties as { Target: { Input: string } }).Target.Input) as ExecutionInput;
+    expect(input.incremental).toEqual({ '"public"."visits"': { cursor: 'at', lookbackSeconds: 5 } });
+
+    const dest = join(work, 'scheduled');
+    const target = targetFromUrl(postgres.url);
+    const environment: EngineEnvironment = { destination: new LocalFolderDestination(dest), connect: (name) => connect(target, { applicationName: name }), log: silentLog, tuning: { horizonSettleMs: 10 } };
+    const first = await runLocally({ input, executionName: 'sched-0', environment });
+    expect(first.commit.tables[0].incremental?.mode).toBe('full');
+    await admin.query(`INSERT INTO public.visits DEFAULT VALUES`);
+    const second = await runLocally({ input, executionName: 'sched-1', environment });
+    expect(second.commit.tables[0]).toMatchObject({ incremental: { mode: 'incremental', reason: expect.stringContaining('less 5 s of lookback') } });
+    expect(await lakeTable(dest, 'public/visits', ['id', 'at'], { at: 'epoch_us("at")' })).toEqual(
+      await source('public.visits', ['id', 'at'], { at: `(extract(epoch FROM at) * 1000000)::bigint::text` }),
+    );
   });
 });
 
