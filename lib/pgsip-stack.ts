@@ -388,6 +388,7 @@ export class PgsipStack extends Stack {
       if (s.infinity !== undefined) input.infinity = s.infinity;
       if (s.keepRuns !== undefined) input.keepRuns = s.keepRuns;
       if (s.compression !== undefined) input.compression = s.compression;
+      for (const key of ['excludeTables', 'excludeColumns', 'hashColumns'] as const) if (s[key] !== undefined) input[key] = s[key];
       this.schedules.push(
         new Schedule(this, `Schedule-${s.name}`, {
           description: `pgsip: export ${s.tables.join(', ')}`,

@@ -9,7 +9,9 @@ import { openDestination } from '../../lambdas/engine/destinations/open-destinat
 import { silentLog } from '../../lambdas/engine/environment';
 import { InputError } from '../../lambdas/engine/errors';
 import { checkRunId, newRunId } from '../../lambdas/engine/run/layout';
-import { parseTableName, splitTableList } from '../../lambdas/engine/postgres/table-name';
+import { splitTableList } from '../../lambdas/engine/postgres/table-name';
+import { checkTableSelection } from '../../lambdas/engine/selection/table-patterns';
+import { hashKeyOption, type SelectionFlag, selectionInput } from '../local/selection-options';
 import { runLocally } from '../local/local-runner';
 import { formatBytes, formatCount, progressReporter } from '../local/progress';
 
@@ -37,11 +39,17 @@ export interface RunOptions {
   retentionGrace?: string;
   /** Register committed tables in this Glue database. */
   glueDatabase?: string;
+  /** Comma-separated lists, Postgres quoting (bin/local/selection-options.ts). */
+  excludeTables?: string;
+  excludeColumns?: string;
+  hashColumns?: string;
+  /** The hash key's file (else `PGSIP_HASH_KEY`). */
+  hashKeyFile?: string;
 }
 
 /** The run options `pgsip run` and `pgsip start` share, as execution input. */
-export function sharedRunInput(options: Pick<RunOptions, 'types' | 'infinity' | 'keepRuns' | 'retentionGrace'>): Partial<ExecutionInput> {
-  const input: Partial<ExecutionInput> = {};
+export function sharedRunInput(options: Pick<RunOptions, 'types' | 'infinity' | 'keepRuns' | 'retentionGrace' | SelectionFlag>): Partial<ExecutionInput> {
+  const input: Partial<ExecutionInput> = { ...selectionInput(options) };
   if (options.types !== undefined) input.types = options.types as ExecutionInput['types'];
   if (options.infinity !== undefined) input.infinity = options.infinity as ExecutionInput['infinity'];
   if (options.keepRuns !== undefined) input.keepRuns = parsePositive('--keep-runs', options.keepRuns);
@@ -83,8 +91,8 @@ export async function runExport(options: RunOptions, log: (line: string) => void
   const target = targetFromUrl(options.databaseUrl);
   const tables = splitTableList(options.tables ?? '');
   if (tables.length === 0) throw new InputError('no tables: pass --tables schema.table[,schema.table...]');
-  // Bad names fail here, before anything connects to the database.
-  for (const table of tables) parseTableName(table);
+  // Bad names and patterns fail here, before anything connects to the database.
+  checkTableSelection({ tables });
   const input: ExecutionInput = {
     tables,
     shards: parseShards(options.shards),
@@ -97,6 +105,7 @@ export async function runExport(options: RunOptions, log: (line: string) => void
   const concurrency = parsePositive('--concurrency', options.concurrency);
   input.concurrency = concurrency;
   const connectTimeoutMs = parsePositive('--connect-timeout', options.connectTimeout ?? '10') * 1000;
+  const keyOption = hashKeyOption(options);
   const destination = openDestination(options.dest, { s3Endpoint: options.s3Endpoint });
   if (options.glueDatabase !== undefined && !options.dest.startsWith('s3://')) {
     throw new InputError(`--glue-database needs an s3:// destination: Glue tables point at S3, not at ${destination.root}`);
@@ -117,6 +126,7 @@ export async function runExport(options: RunOptions, log: (line: string) => void
       environment: {
         destination,
         ...(catalog ? { catalog } : {}),
+        ...keyOption,
         connect: guarded,
         // The flag is the budget: a local run connects no more often than it says.
         connectionBudget: concurrency,

@@ -69,6 +69,15 @@ export interface ExecutionInput {
    * Plan and every shard import it, so all tables and shards read one moment. `pgsip run` does this.
    */
   snapshot?: string;
+  /**
+   * Tables left out of `tables` (names or patterns, the same syntax). An entry that removes nothing is an error.
+   * `tables` itself may hold patterns: `public.*`, `sales_*.orders` (lambdas/engine/selection/table-patterns.ts).
+   */
+  excludeTables?: string[];
+  /** Columns left out, `schema.table.column` (parts may be globs). An entry that names no column is an error. */
+  excludeColumns?: string[];
+  /** Columns written as the hex HMAC-SHA-256 of their text under the deployment's hash key, `schema.table.column`. */
+  hashColumns?: string[];
 }
 
 /**
@@ -186,6 +195,8 @@ export interface ColumnPlan extends CatalogColumn {
   parquetType: string;
   /** For date and timestamp columns (and arrays of them): what ±infinity becomes. */
   infinity?: InfinityPolicy;
+  /** Written as the hex HMAC-SHA-256 of its text (`hashColumns`); its parquetType is STRING. */
+  hashed?: boolean;
 }
 
 /** `_plan.json`: everything Export and Commit need to know about one table in one run. */
@@ -204,6 +215,8 @@ export interface TablePlan {
   plannedAt: string;
   /** Catalog row estimate (`pg_class.reltuples`), for progress only. */
   estimatedRows: number;
+  /** Columns of the table left out (`excludeColumns`): never selected, and not in `columns`. */
+  excluded?: string[];
 }
 
 export interface PartEntry {
@@ -264,6 +277,10 @@ export interface RunManifest {
   startedAt: string;
   committedAt: string;
   writer: string;
+  /** Columns of the table left out of the parts (`excludeColumns`). */
+  excluded?: string[];
+  /** Columns written as the hex HMAC-SHA-256 of their text (`hashColumns`). */
+  hashed?: string[];
 }
 
 /** `<schema>/<table>/_latest.json`: the newest committed run of a table. */

@@ -28,6 +28,8 @@ import { quoteIdent } from './postgres/table-name';
 import { mapColumn, mappingFromPlan } from './columns/map-column';
 import type { ColumnBuilder } from './columns/column-mapping';
 import { explainShardFailure } from './shard-failure';
+import { checksumKeyOf } from './selection/column-rules';
+import { hashKeyFor } from './selection/hash-key';
 
 /** How often a running shard reports progress. */
 const PROGRESS_EVERY_MS = 1000;
@@ -57,7 +59,8 @@ export async function exportShard(task: ShardTask, env: EngineEnvironment): Prom
 
   const attempt = randomBytes(4).toString('hex');
   const profile = { types: plan.options.types, infinity: plan.options.infinity };
-  const mappings = plan.columns.map((c) => mappingFromPlan(c, profile));
+  const hashKey = await hashKeyFor([plan], env);
+  const mappings = plan.columns.map((c) => mappingFromPlan(c, profile, hashKey));
   const builders = mappings.map((m) => m.newBuilder());
   const parts = new PartSequence({
     destination,
@@ -170,12 +173,14 @@ export async function exportShard(task: ShardTask, env: EngineEnvironment): Prom
 }
 
 async function rangeChecksum(client: pg.Client, plan: TablePlan, task: ShardTask): Promise<ShardChecksum> {
-  const keySum = plan.splitKey ? `sum(${quoteIdent(plan.splitKey.name)})::text` : 'NULL::text';
+  // No key sum when the split key is excluded or hashed: the files could not give it back.
+  const sumKey = checksumKeyOf(plan);
+  const keySum = sumKey ? `sum(${quoteIdent(sumKey.name)})::text` : 'NULL::text';
   const result = await client.query<{ rows: string; key_sum: string | null }>(
     `SELECT count(*)::text AS rows, ${keySum} AS key_sum FROM ${plan.table}${rangePredicate(plan.splitKey, task.range)}`,
   );
   const { rows, key_sum } = result.rows[0];
-  return { rows: Number(rows), keySum: plan.splitKey ? (key_sum ?? '0') : null };
+  return { rows: Number(rows), keySum: sumKey ? (key_sum ?? '0') : null };
 }
 
 function heldBytes(builders: ColumnBuilder[]): number {
@@ -192,7 +197,8 @@ function resultOf(m: ShardManifest): ShardResult {
 async function checkColumnsUnchanged(client: pg.Client, plan: TablePlan): Promise<void> {
   const now = await describeTable(client, plan.table);
   const profile = { types: plan.options.types, infinity: plan.options.infinity };
-  const current = now.columns.map((c) => mapColumn(c, profile).plan);
+  const excluded = new Set(plan.excluded ?? []);
+  const current = now.columns.filter((c) => !excluded.has(c.name)).map((c) => mapColumn(c, profile).plan);
   const planned = new Map(plan.columns.map((c) => [c.name, c]));
   for (const c of current) {
     const was = planned.get(c.name);

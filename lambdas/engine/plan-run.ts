@@ -28,6 +28,9 @@ import { checkRunId, newRunId, planKey, runDirOf, runPlanKey, shardListKey } fro
 import { DOCUMENT_VERSION, readDocument, serializeDocument } from './run/documents';
 import { planRanges, shardCountFor, splitKeyOf } from './postgres/shard-planner';
 import { mapColumn } from './columns/map-column';
+import { checkTableSelection, resolveTables } from './selection/table-patterns';
+import { ColumnRules } from './selection/column-rules';
+import { hashKeyFor } from './selection/hash-key';
 
 /** Shards at once when neither the run nor the deployment says. */
 export const DEFAULT_CONCURRENCY = 4;
@@ -60,16 +63,18 @@ export async function planRun(event: PlanEvent, env: EngineEnvironment): Promise
   const runId = checkRunId(input.runId ?? (event.executionName ? sanitize(event.executionName) : newRunId()));
   const options = checkOptions(input, env.defaultCompression ?? DEFAULT_OPTIONS.compression);
   const concurrency = checkConcurrency(input, env.connectionBudget);
+  const columnRules = ColumnRules.fromInput(input);
   const client = await env.connect(`pgsip plan ${runId}`);
   const plans: TablePlan[] = [];
   try {
     await beginReadOnly(client, input.snapshot);
     const seen = new Set<string>();
-    for (const requested of input.tables) {
+    for (const requested of await resolveTables(client, input.tables, input.excludeTables)) {
       const table = await describeTable(client, requested);
       if (seen.has(table.quoted)) throw new InputError(`table ${table.quoted} is listed twice`);
       seen.add(table.quoted);
-      const columns = table.columns.map((c) => mapColumn(c, options).plan);
+      const selected = columnRules.select(table);
+      const columns = selected.columns.map((c) => mapColumn(c, options).plan);
       const splitKey = splitKeyOf(table);
       const ranges = await planRanges(client, table, splitKey, shardCountFor(input.shards ?? 'auto', table));
       const runDir = runDirOf(table.schema, table.name, runId);
@@ -86,8 +91,10 @@ export async function planRun(event: PlanEvent, env: EngineEnvironment): Promise
         options,
         plannedAt: new Date().toISOString(),
         estimatedRows: table.estimatedRows,
+        ...(selected.excluded.length > 0 ? { excluded: selected.excluded } : {}),
       });
     }
+    columnRules.checkAllMatched();
     await client.query('COMMIT');
   } finally {
     await client.end().catch(() => {});
@@ -98,6 +105,8 @@ export async function planRun(event: PlanEvent, env: EngineEnvironment): Promise
     throw new InputError(`${total} shards in one run is more than ${MAX_SHARDS_PER_RUN}: ask for fewer shards or split the tables over runs`);
   }
 
+  // A run that hashes columns needs its key: refused here, before anything is written, not shard by shard.
+  await hashKeyFor(plans, env);
   const recorded: TablePlan[] = [];
   for (const plan of plans) recorded.push(await recordPlan(plan, env));
   const shards: ShardTask[] = recorded.flatMap((p) => p.shards);
@@ -151,10 +160,10 @@ async function recordPlan(plan: TablePlan, env: EngineEnvironment): Promise<Tabl
   if (created) return plan;
   const existing = await readDocument(env.destination, 'plan', key);
   if (!existing) throw new InternalError(`${env.destination.location(key)} exists but cannot be read back`);
-  const shape = (p: TablePlan) => JSON.stringify(p.columns.map((c) => [c.name, c.pgType, c.parquetType]));
+  const shape = (p: TablePlan) => JSON.stringify([p.columns.map((c) => [c.name, c.pgType, c.parquetType, c.hashed ?? false]), p.excluded ?? []]);
   if (shape(existing) !== shape(plan)) {
     throw new InputError(
-      `run ${plan.runId} of ${plan.table} was planned with other columns; the table changed since, so start a new run id`,
+      `run ${plan.runId} of ${plan.table} was planned with other columns; the table (or the excluded and hashed columns) changed since, so start a new run id`,
     );
   }
   env.log.info('reusing the recorded plan', { runId: plan.runId, table: plan.table });
@@ -167,6 +176,7 @@ function checkInput(input: ExecutionInput | undefined): ExecutionInput {
     throw new InputError('"tables" must be a non-empty list of table names');
   }
   if (input.snapshot !== undefined) checkSnapshotId(input.snapshot);
+  checkTableSelection(input);
   const shards = input.shards ?? 'auto';
   if (shards !== 'auto' && !(Number.isInteger(shards) && shards >= 1 && shards <= MAX_SHARDS_PER_RUN)) {
     throw new InputError(`"shards" must be "auto" or a whole number from 1 to ${MAX_SHARDS_PER_RUN}`);

@@ -60,6 +60,7 @@ const planSchema: v.GenericSchema<unknown, TablePlan> = v.object({
       nullable: v.boolean(),
       parquetType: v.string(),
       infinity: v.optional(v.picklist(INFINITY_POLICIES)),
+      hashed: v.optional(v.boolean()),
     }),
   ),
   splitKey: v.nullable(v.object({ name: v.string(), pgType: v.string() })),
@@ -79,6 +80,7 @@ const planSchema: v.GenericSchema<unknown, TablePlan> = v.object({
   }),
   plannedAt: v.string(),
   estimatedRows: v.number(),
+  excluded: v.optional(v.array(v.string())),
 });
 
 const shardManifestSchema: v.GenericSchema<ShardManifest> = v.object({
@@ -114,6 +116,8 @@ const runManifestSchema: v.GenericSchema<unknown, RunManifest> = v.object({
   startedAt: v.string(),
   committedAt: v.string(),
   writer: v.string(),
+  excluded: v.optional(v.array(v.string())),
+  hashed: v.optional(v.array(v.string())),
 });
 
 const latestSchema: v.GenericSchema<unknown, LatestPointer> = v.object({
