@@ -29,7 +29,7 @@ import { DOCUMENT_VERSION, readDocument, serializeDocument } from './run/documen
 import { planRanges, shardCountFor, splitKeyOf } from './postgres/shard-planner';
 import { mapColumn } from './columns/map-column';
 import { checkTableSelection, resolveTables } from './selection/table-patterns';
-import { ColumnRules } from './selection/column-rules';
+import { ColumnRules, selectionOf } from './selection/column-rules';
 import { hashKeyFor } from './selection/hash-key';
 
 /** Shards at once when neither the run nor the deployment says. */
@@ -160,10 +160,14 @@ async function recordPlan(plan: TablePlan, env: EngineEnvironment): Promise<Tabl
   if (created) return plan;
   const existing = await readDocument(env.destination, 'plan', key);
   if (!existing) throw new InternalError(`${env.destination.location(key)} exists but cannot be read back`);
-  const shape = (p: TablePlan) => JSON.stringify([p.columns.map((c) => [c.name, c.pgType, c.parquetType, c.hashed ?? false]), p.excluded ?? []]);
+  // Asked for other excluded or hashed columns than the recorded plan: said as such, not as a changed table.
+  if (JSON.stringify(selectionOf(existing)) !== JSON.stringify(selectionOf(plan))) {
+    throw new InputError(`run ${plan.runId} of ${plan.table} was planned with other excluded or hashed columns; resume it with the same ones, or start a new run id`);
+  }
+  const shape = (p: TablePlan) => JSON.stringify(p.columns.map((c) => [c.name, c.pgType, c.parquetType]));
   if (shape(existing) !== shape(plan)) {
     throw new InputError(
-      `run ${plan.runId} of ${plan.table} was planned with other columns; the table (or the excluded and hashed columns) changed since, so start a new run id`,
+      `run ${plan.runId} of ${plan.table} was planned with other columns; the table changed since, so start a new run id`,
     );
   }
   env.log.info('reusing the recorded plan', { runId: plan.runId, table: plan.table });
