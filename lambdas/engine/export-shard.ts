@@ -89,6 +89,8 @@ export async function exportShard(task: ShardTask, env: EngineEnvironment): Prom
     // tstzrange, timetz and other text forms print in the session's zone; UTC keeps them server-independent.
     await client.query(`SET LOCAL TimeZone = 'UTC'`);
     await client.query(`SET LOCAL extra_float_digits = 3`);
+    // bytea's text form (hashed columns, composite values) must not depend on the server's setting.
+    await client.query(`SET LOCAL bytea_output = 'hex'`);
     await checkColumnsUnchanged(client, plan);
 
     const select = mappings.map((m) => m.select(quoteIdent(m.plan.name))).join(', ');

@@ -16,8 +16,8 @@
  * - `PGSIP_DEFAULT_COMPRESSION`: the codec of runs that name none (Plan); ZSTD falls back to SNAPPY, with a
  *   warning, on a runtime without node:zlib zstd.
  *
- * The key of hashed columns is the secret's `hashKey` field (a string of at least 16 bytes), read with the
- * credentials; without a secret, `PGSIP_HASH_KEY`.
+ * The key of hashed columns is the secret's `hashKey` field (a string of at least 16 bytes), read each time a
+ * phase needs it; without a secret, `PGSIP_HASH_KEY`.
  */
 import { readFileSync } from 'node:fs';
 import { rootCertificates } from 'node:tls';
@@ -87,19 +87,18 @@ export function createLambdaEnvironment(deps: LambdaEnvironmentDeps = {}): Engin
     return { rejectUnauthorized: true, ca: caBundle() ?? defaultCas() };
   };
 
-  let secretValue: Record<string, string | number | undefined> | undefined;
   const readSecret = async (secretArn: string): Promise<Record<string, string | number | undefined>> => {
     secrets ??= new SecretsManagerClient({});
     const out = await secrets.send(new GetSecretValueCommand({ SecretId: secretArn }));
     try {
-      secretValue = JSON.parse(out.SecretString ?? '{}') as Record<string, string | number | undefined>;
+      return JSON.parse(out.SecretString ?? '{}') as Record<string, string | number | undefined>;
     } catch {
       throw new ConnectionError(`database secret ${secretArn} is not JSON in RDS's shape (host, port, dbname, username, password)`);
     }
-    return secretValue;
   };
 
-  // The secret's `hashKey` field (the value read for the connection, else read now); without a secret,
+  // The secret's `hashKey` field, read afresh each time it is asked for (once in Plan, once per shard that
+  // hashes), so a changed key is used from the next run on, never kept by a warm container; without a secret,
   // PGSIP_HASH_KEY (development only, like DATABASE_URL). Never logged, never in a message.
   const hashKey = async (): Promise<Uint8Array> => {
     const secretArn = env.PGSIP_DB_SECRET_ARN;
@@ -107,8 +106,7 @@ export function createLambdaEnvironment(deps: LambdaEnvironmentDeps = {}): Engin
       if (!env.PGSIP_HASH_KEY) throw new InputError('no hash key: PGSIP_HASH_KEY is not set (and there is no database secret)');
       return hashKeyFromText(env.PGSIP_HASH_KEY, 'PGSIP_HASH_KEY');
     }
-    const secret = secretValue ?? (await readSecret(secretArn));
-    const text = secret.hashKey;
+    const text = (await readSecret(secretArn)).hashKey;
     if (typeof text !== 'string' || text === '') throw new InputError(`the database secret ${secretArn} has no "hashKey" field (a string of at least ${MIN_HASH_KEY_BYTES} bytes)`);
     return hashKeyFromText(text, `the "hashKey" field of the database secret ${secretArn}`);
   };

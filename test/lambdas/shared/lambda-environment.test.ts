@@ -152,12 +152,13 @@ describe('lambda environment: the hash key from the database secret', () => {
   beforeEach(() => sm.reset());
   const KEY = 'secret-hash-key-0123456789abcdef';
 
-  it('is the secret’s "hashKey" field, read with the credentials (one GetSecretValue), as its UTF-8 bytes', async () => {
-    sm.on(GetSecretValueCommand, { SecretId: ARN }).resolves(secret('pw', { hashKey: KEY }));
+  it('is the secret’s "hashKey" field as its UTF-8 bytes, read afresh each time, so a warm container never keeps a changed key', async () => {
+    sm.on(GetSecretValueCommand, { SecretId: ARN }).resolvesOnce(secret('pw', { hashKey: KEY })).resolves(secret('pw', { hashKey: `${KEY}-rotated` }));
     const { environment } = setup({ PGSIP_DB_SECRET_ARN: ARN }, async () => client);
     await environment.connect('pgsip export r1 #0');
-    expect(Buffer.from(await environment.hashKey!()).toString('utf8')).toBe(KEY);
-    expect(sm.commandCalls(GetSecretValueCommand)).toHaveLength(1);
+    expect(Buffer.from(await environment.hashKey!()).toString('utf8')).toBe(`${KEY}-rotated`);
+    expect(Buffer.from(await environment.hashKey!()).toString('utf8')).toBe(`${KEY}-rotated`);
+    expect(sm.commandCalls(GetSecretValueCommand)).toHaveLength(3);
   });
 
   it('is read on its own when asked for first, and refused when missing or short, naming the secret but never a value', async () => {

@@ -3,6 +3,7 @@
  * line naming it. No database: what the parsers accept and how a glob matches.
  */
 import { describe, expect, it } from 'vitest';
+import { lakeTable } from '../../../../lambdas/engine/catalog/lake-table';
 import { InputError } from '../../../../lambdas/engine/errors';
 import { ColumnRules, checksumKeyOf, parseColumnEntry, selectionOf } from '../../../../lambdas/engine/selection/column-rules';
 import { hashKeyFor, hashKeyFromText } from '../../../../lambdas/engine/selection/hash-key';
@@ -109,5 +110,21 @@ describe('hash key', () => {
       'table "public"."users", column "email" is to be hashed but no hash key is configured (pgsip run: --hash-key-file or PGSIP_HASH_KEY; on AWS: the "hashKey" field of the database secret)',
     );
     await expect(hashKeyFor([plan], { hashKey: async () => new Uint8Array(8) })).rejects.toThrow('the hash key is 8 bytes; hashing needs at least 16');
+  });
+});
+
+describe('catalog description of a hashed column', () => {
+  it('is a string whose comment says it holds HMAC-SHA-256 hex of the Postgres value', () => {
+    const manifest = {
+      version: 1 as const, table: '"public"."users"', runId: 'r', rows: 0, bytes: 0, parts: [], shards: [], splitKey: null,
+      consistency: 'snapshot' as const, compression: 'SNAPPY', types: 'portable' as const, startedAt: 'a', committedAt: 'b', writer: 'w',
+      columns: [{ name: 'email', pgType: 'text', parquetType: 'STRING', nullable: true }, { name: 'id', pgType: 'bigint', parquetType: 'INT64', nullable: false }],
+      excluded: ['password_hash'],
+      hashed: ['email'],
+    };
+    expect(lakeTable(manifest, 's3://b/p/public/users/run=r').columns).toEqual([
+      { name: 'email', type: 'string', comment: 'text, as hex HMAC-SHA-256 of its text' },
+      { name: 'id', type: 'bigint', comment: 'bigint' },
+    ]);
   });
 });

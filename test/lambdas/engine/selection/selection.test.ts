@@ -112,6 +112,8 @@ beforeAll(async () => {
     CREATE MATERIALIZED VIEW shop.order_totals AS SELECT sum(amount) AS total FROM shop.orders;
     CREATE TABLE other.users (id integer PRIMARY KEY);
     CREATE TABLE other.audit_log (id integer);
+    CREATE TABLE other.blobs (id integer PRIMARY KEY, b bytea);
+    INSERT INTO other.blobs VALUES (1, '\\x00ff10'::bytea), (2, 'abc'::bytea), (3, NULL);
     ANALYZE;`);
 });
 
@@ -138,7 +140,7 @@ describe('table patterns', () => {
     expect(await plannedTables({ tables: ['*.users'] })).toEqual(['"other"."users"', '"shop"."users"']);
     expect(await plannedTables({ tables: ['shop."*"'] })).toEqual(['"shop"."*"']);
     const everything = await plannedTables({ tables: ['*.*'], excludeTables: ['shop.*'] });
-    expect(everything).toEqual(['"other"."audit_log"', '"other"."users"']);
+    expect(everything).toEqual(['"other"."audit_log"', '"other"."blobs"', '"other"."users"']);
   });
 
   it('keeps the order of the entries, lists a table named and matched once, and exports views and partitions only when named', async () => {
@@ -182,7 +184,7 @@ describe('table patterns', () => {
     const target = targetFromUrl(url.toString());
     const env: EngineEnvironment = { destination: new LocalFolderDestination(join(work, 'narrow')), connect: (name) => connect(target, { applicationName: name }), log: silentLog };
     await expect(planRun({ input: { tables: ['other.*'], runId: 'narrow' } }, env)).rejects.toThrow('permission denied: this user may not SELECT from "other.audit_log"');
-    await expect(planRun({ input: { tables: ['other.*'], excludeTables: ['other.audit_log'], runId: 'narrow-2' } }, env)).resolves.toMatchObject({ tableCount: 1 });
+    await expect(planRun({ input: { tables: ['other.*'], excludeTables: ['other.audit_log', 'other.blobs'], runId: 'narrow-2' } }, env)).resolves.toMatchObject({ tableCount: 1 });
   });
 });
 
@@ -269,6 +271,21 @@ describe('hashed columns', () => {
       const body = await readFile(file, 'latin1');
       for (const value of plain) expect(body.includes(value), `${file} holds ${value}`).toBe(false);
       expect(body.includes(KEY), file).toBe(false);
+    }
+  });
+
+  it('hash bytea as its hex text whatever the server’s bytea_output', async () => {
+    await sql(`ALTER DATABASE postgres SET bytea_output = 'escape'`);
+    try {
+      const run = await exportRun({ tables: ['other.blobs'], hashColumns: ['other.blobs.b'] });
+      const rows = await duck.query(`SELECT id, b FROM ${run.manifests.get('"other"."blobs"')!.source} ORDER BY id`);
+      expect(rows).toEqual([
+        { id: 1, b: hmac(KEY, '\\x00ff10') },
+        { id: 2, b: hmac(KEY, '\\x616263') },
+        { id: 3, b: null },
+      ]);
+    } finally {
+      await sql(`ALTER DATABASE postgres RESET bytea_output`);
     }
   });
 
