@@ -15,7 +15,10 @@ function runOptions(command: Command): Command {
     .option('--retention-grace <age>', 'how long a run stays after it left the newest --keep-runs, e.g. 30m, 1h (default: 1h)')
     .option('--incremental <cursor|table=cursor,...>', 'read only rows whose cursor column (an id or an updated_at the database sets) moved since the table\'s last run; the first run is full')
     .option('--lookback <age>', 'with --incremental on a timestamp: also re-read rows this much older than the watermark, e.g. 10m')
-    .option('--full', 'read incremental tables whole this time (starts a new chain of runs)');
+    .option('--full', 'read incremental tables whole this time (starts a new chain of runs)')
+    .option('--exclude-tables <list>', 'tables left out of --tables, names or patterns: public.audit_*,public.tmp')
+    .option('--exclude-columns <list>', 'columns left out, schema.table.column (parts may be globs): public.users.password_hash')
+    .option('--hash-columns <list>', 'columns written as hex HMAC-SHA-256 of their text under the hash key: public.users.email');
 }
 
 // Each command's module is imported when that command runs: `pgsip run` never loads DuckDB, `pgsip --help`
@@ -46,8 +49,9 @@ runOptions(program
   .command('run')
   .description('Export tables from a Postgres database to a folder or an S3 prefix.')
   .addOption(new Option('--database-url <url>', 'postgres://user:password@host:port/database').env('DATABASE_URL'))
-  .requiredOption('--tables <list>', 'comma-separated tables, Postgres quoting: public.orders,public."Weird Table"')
+  .requiredOption('--tables <list>', 'comma-separated tables or patterns, Postgres quoting: public.orders,public."Weird Table",sales.*')
   .requiredOption('--dest <dir|s3://bucket/prefix>', 'where the run is written')
+  .option('--hash-key-file <path>', 'the key of --hash-columns (at least 16 bytes; else the PGSIP_HASH_KEY variable)')
   .option('--shards <n|auto>', 'shards per table; auto sizes them from the table', 'auto')
   .option('--concurrency <n>', 'shards exported at once: the connection budget', '4')
   .option('--run-id <id>', 'name of the run (default: UTC time plus a random suffix)')
@@ -69,7 +73,7 @@ runOptions(program
   .command('start')
   .description('Start an export on the deployed state machine and follow it until it ends (exit 0 only if it succeeded).')
   .requiredOption('--state-machine <arn>', 'the StateMachineArn output of the pgsip stack')
-  .requiredOption('--tables <list>', 'comma-separated tables, Postgres quoting: public.orders,public."Weird Table"')
+  .requiredOption('--tables <list>', 'comma-separated tables or patterns, Postgres quoting: public.orders,public."Weird Table",sales.*')
   .option('--shards <n|auto>', 'shards per table; auto sizes them from the table', 'auto')
   .option('--concurrency <n>', "shards exported at once, at most the deployment's connection budget (default: the budget)")
   .option('--run-id <id>', 'name of the run; an existing run id resumes it (default: UTC time plus a random suffix)')

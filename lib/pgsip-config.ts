@@ -14,6 +14,8 @@ import { ConfigError } from '../lambdas/engine/errors';
 
 export { ConfigError };
 import { parseTableName, quoteTable } from '../lambdas/engine/postgres/table-name';
+import { hasWildcard } from '../lambdas/engine/selection/name-pattern';
+import { canonicalTablePattern, scheduleSelection } from './schedule-selection';
 
 /** One scheduled group of tables: one EventBridge Scheduler schedule, one execution per firing. */
 export interface ScheduleConfig {
@@ -49,6 +51,12 @@ export interface ScheduleConfig {
   readonly freshnessHours?: number;
   /** Whether the schedule fires (false creates it disabled). @default true */
   readonly enabled?: boolean;
+  /** Tables left out of `tables` (names or patterns; `tables` may hold patterns such as `public.*`). */
+  readonly excludeTables?: readonly string[];
+  /** Columns left out of the export, `schema.table.column` (parts may be globs). */
+  readonly excludeColumns?: readonly string[];
+  /** Columns written as hex HMAC-SHA-256 under the database secret's `hashKey`, `schema.table.column`. */
+  readonly hashColumns?: readonly string[];
 }
 
 export interface PgsipConfig {
@@ -216,7 +224,7 @@ export function validateConfig(raw: unknown, baseDir = process.cwd()): PgsipConf
     const names = new Set<string>();
     config.schedules = list(root.schedules, 'schedules', 0).map((raw, i) => {
       const f = `schedules[${i}]`;
-      const s = object(raw, f, ['name', 'tables', 'expression', 'timeZone', 'shards', 'concurrency', 'compression', 'types', 'infinity', 'keepRuns', 'freshnessHours', 'enabled', 'incremental']);
+      const s = object(raw, f, ['name', 'tables', 'expression', 'timeZone', 'shards', 'concurrency', 'compression', 'types', 'infinity', 'keepRuns', 'freshnessHours', 'enabled', 'excludeTables', 'excludeColumns', 'hashColumns', 'incremental']);
       const name = str(s.name, `${f}.name`, /^[A-Za-z0-9_-]{1,40}$/, 'letters, digits, - and _ (at most 40)');
       if (names.has(name)) throw new ConfigError(`${f}.name`, `${show(name)} is used twice`);
       names.add(name);
@@ -235,6 +243,7 @@ export function validateConfig(raw: unknown, baseDir = process.cwd()): PgsipConf
         freshnessHours: opt(s, 'freshnessHours', (v) => int(v, `${f}.freshnessHours`, 1, 168)),
         enabled: opt(s, 'enabled', (v) => bool(v, `${f}.enabled`)),
         incremental: opt(s, 'incremental', (v) => incrementalTables(v, `${f}.incremental`, tables)),
+        ...scheduleSelection(s, f, canonicalTable),
       };
     });
   }
@@ -278,6 +287,7 @@ const PREFIX = /^[A-Za-z0-9!_.'()=-]+(\/[A-Za-z0-9!_.'()=-]+)*$/;
 /** `public.orders` -> `"public"."orders"`, the form Commit reports (and the freshness metric's dimension). */
 function canonicalTable(v: unknown, field: string): string {
   const text = str(v, field);
+  if (hasWildcard(text)) return canonicalTablePattern(text, field);
   let parsed;
   try {
     parsed = parseTableName(text);

@@ -23,6 +23,7 @@ import type { IStateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 import { Topic, type ITopic } from 'aws-cdk-lib/aws-sns';
 import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Construct } from 'constructs';
+import { hasWildcard } from '../lambdas/engine/selection/name-pattern';
 import { METRIC_NAMESPACE, METRICS } from '../lambdas/shared/metric-names';
 import type { PgsipConfig, ScheduleConfig } from './pgsip-config';
 
@@ -202,7 +203,8 @@ export class PgsipMonitoring extends Construct {
         width: 8,
       }),
     );
-    const freshnessTables = props.schedules.flatMap((s) => s.tables);
+    // Named tables only: a pattern (`"public".*`) is no table's dimension.
+    const freshnessTables = props.schedules.flatMap((s) => s.tables).filter((t) => !hasWildcard(t));
     if (freshnessTables.length > 0) {
       this.dashboard.addWidgets(
         new SingleValueWidget({

@@ -389,6 +389,7 @@ export class PgsipStack extends Stack {
       if (s.keepRuns !== undefined) input.keepRuns = s.keepRuns;
       if (s.incremental !== undefined) input.incremental = { ...s.incremental };
       if (s.compression !== undefined) input.compression = s.compression;
+      for (const key of ['excludeTables', 'excludeColumns', 'hashColumns'] as const) if (s[key] !== undefined) input[key] = s[key];
       this.schedules.push(
         new Schedule(this, `Schedule-${s.name}`, {
           description: `pgsip: export ${s.tables.join(', ')}`,

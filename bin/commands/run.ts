@@ -11,6 +11,8 @@ import { silentLog } from '../../lambdas/engine/environment';
 import { InputError } from '../../lambdas/engine/errors';
 import { checkRunId, newRunId } from '../../lambdas/engine/run/layout';
 import { parseTableName, quoteTable, splitTableList } from '../../lambdas/engine/postgres/table-name';
+import { checkTableSelection } from '../../lambdas/engine/selection/table-patterns';
+import { hashKeyOption, type SelectionFlag, selectionInput } from '../local/selection-options';
 import { runLocally } from '../local/local-runner';
 import { formatBytes, formatCount, progressReporter } from '../local/progress';
 
@@ -44,14 +46,20 @@ export interface RunOptions {
   lookback?: string;
   /** Read incremental tables whole this time. */
   full?: boolean;
+  /** Comma-separated lists, Postgres quoting (bin/local/selection-options.ts). */
+  excludeTables?: string;
+  excludeColumns?: string;
+  hashColumns?: string;
+  /** The hash key's file (else `PGSIP_HASH_KEY`). */
+  hashKeyFile?: string;
 }
 
 /** The run options `pgsip run` and `pgsip start` share, as execution input. */
 export function sharedRunInput(
-  options: Pick<RunOptions, 'types' | 'infinity' | 'keepRuns' | 'retentionGrace' | 'incremental' | 'lookback' | 'full'>,
+  options: Pick<RunOptions, 'types' | 'infinity' | 'keepRuns' | 'retentionGrace' | 'incremental' | 'lookback' | 'full' | SelectionFlag>,
   tables: readonly string[] = [],
 ): Partial<ExecutionInput> {
-  const input: Partial<ExecutionInput> = {};
+  const input: Partial<ExecutionInput> = { ...selectionInput(options) };
   if (options.incremental !== undefined) input.incremental = parseIncremental(options.incremental, tables, options.lookback);
   else if (options.lookback !== undefined) throw new InputError('--lookback needs --incremental');
   if (options.full) input.full = true;
@@ -75,6 +83,7 @@ export function parseIncremental(value: string, tables: readonly string[], lookb
     const at = entry.lastIndexOf('=');
     if (at < 0) {
       if (entries.length > 1) throw new InputError(`--incremental ${JSON.stringify(value)}: give one column for every table, or table=column pairs`);
+      if (tables.some((t) => t.includes('*'))) throw new InputError(`--incremental ${JSON.stringify(value)}: with table patterns, name each incremental table: --incremental 'public.events=${entry}'`);
       for (const table of tables) specs[table] = { cursor: entry, ...(lookbackSeconds !== undefined ? { lookbackSeconds } : {}) };
       continue;
     }
@@ -128,8 +137,8 @@ export async function runExport(options: RunOptions, log: (line: string) => void
   const target = targetFromUrl(options.databaseUrl);
   const tables = splitTableList(options.tables ?? '');
   if (tables.length === 0) throw new InputError('no tables: pass --tables schema.table[,schema.table...]');
-  // Bad names fail here, before anything connects to the database.
-  for (const table of tables) parseTableName(table);
+  // Bad names and patterns fail here, before anything connects to the database.
+  checkTableSelection({ tables });
   const input: ExecutionInput = {
     tables,
     shards: parseShards(options.shards),
@@ -142,6 +151,7 @@ export async function runExport(options: RunOptions, log: (line: string) => void
   const concurrency = parsePositive('--concurrency', options.concurrency);
   input.concurrency = concurrency;
   const connectTimeoutMs = parsePositive('--connect-timeout', options.connectTimeout ?? '10') * 1000;
+  const keyOption = hashKeyOption(options);
   const destination = openDestination(options.dest, { s3Endpoint: options.s3Endpoint });
   if (options.glueDatabase !== undefined && !options.dest.startsWith('s3://')) {
     throw new InputError(`--glue-database needs an s3:// destination: Glue tables point at S3, not at ${destination.root}`);
@@ -176,6 +186,7 @@ export async function runExport(options: RunOptions, log: (line: string) => void
       environment: {
         destination,
         ...(catalog ? { catalog } : {}),
+        ...keyOption,
         connect: guarded,
         // The flag is the budget: a local run connects no more often than it says.
         connectionBudget: concurrency,

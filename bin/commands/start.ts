@@ -8,7 +8,8 @@ import { StartExecutionCommand } from '@aws-sdk/client-sfn';
 import type { ExecutionInput } from '../../lambdas/engine/contracts';
 import { InputError } from '../../lambdas/engine/errors';
 import { checkRunId, newRunId } from '../../lambdas/engine/run/layout';
-import { parseTableName, splitTableList } from '../../lambdas/engine/postgres/table-name';
+import { splitTableList } from '../../lambdas/engine/postgres/table-name';
+import { checkTableSelection } from '../../lambdas/engine/selection/table-patterns';
 import { parsePositive, parseShards, sharedRunInput } from './run';
 import { checkArn, clientFor, followExecution, outcome, parseInterval, type StatusDeps } from './status';
 
@@ -24,6 +25,9 @@ export interface StartOptions {
   incremental?: string;
   lookback?: string;
   full?: boolean;
+  excludeTables?: string;
+  excludeColumns?: string;
+  hashColumns?: string;
   runId?: string;
   compression?: string;
   /** Do not follow: print the execution ARN and return. */
@@ -35,7 +39,7 @@ export interface StartOptions {
 export function executionInput(options: StartOptions): ExecutionInput {
   const tables = splitTableList(options.tables ?? '');
   if (tables.length === 0) throw new InputError('no tables: pass --tables schema.table[,schema.table...]');
-  for (const table of tables) parseTableName(table); // refuses a bad name here, before anything starts
+  checkTableSelection({ tables }); // refuses a bad name or pattern here, before anything starts
   const input: ExecutionInput = { tables, shards: parseShards(options.shards ?? 'auto'), ...sharedRunInput(options, tables) };
   if (options.runId) input.runId = checkRunId(options.runId);
   if (options.concurrency !== undefined) input.concurrency = parsePositive('--concurrency', options.concurrency);

@@ -15,6 +15,7 @@ import { retireOldRuns } from './run/retention';
 import { DEFAULT_SWEEP_AFTER_HOURS, sweepAbandonedRuns } from './run/sweep';
 import { loadPlan } from './run/plan-store';
 import { DOCUMENT_VERSION, readDocument, serializeDocument } from './run/documents';
+import { checksumKeyOf, selectionOf } from './selection/column-rules';
 import { checkRunId, latestKey, manifestKey, PART_PATTERN, runPlanKey, shardManifestKey, successKey } from './run/layout';
 
 const WRITER = 'pgsip 0.1 (hyparquet-writer)';
@@ -112,7 +113,7 @@ async function commitTable(plan: TablePlan, env: RunEnvironment): Promise<RunMan
     columns: plan.columns.map((c) => ({ name: c.name, pgType: c.pgType, parquetType: c.parquetType, nullable: c.nullable, ...(c.infinity ? { infinity: c.infinity } : {}) })),
     parts,
     shards: shards.map((s) => ({ shard: s.shard, range: s.range, rows: s.rows, checksum: s.checksum, parts: s.parts.map((p) => p.path) })),
-    splitKey: plan.splitKey?.name ?? null,
+    splitKey: checksumKeyOf(plan)?.name ?? null,
     consistency: shards.every((s) => s.snapshot && s.snapshot === shards[0].snapshot) ? 'snapshot' : 'per-shard',
     compression: plan.options.compression,
     types: plan.options.types,
@@ -121,6 +122,7 @@ async function commitTable(plan: TablePlan, env: RunEnvironment): Promise<RunMan
     startedAt: plan.plannedAt,
     committedAt: new Date().toISOString(),
     writer: WRITER,
+    ...selectionOf(plan),
   };
   await destination.put(manifestKey(plan.runDir), serializeDocument(manifest));
   faultPoint('after-run-manifest');

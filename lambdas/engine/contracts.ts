@@ -70,6 +70,15 @@ export interface ExecutionInput {
    */
   snapshot?: string;
   /**
+   * Tables left out of `tables` (names or patterns, the same syntax). An entry that removes nothing is an error.
+   * `tables` itself may hold patterns: `public.*`, `sales_*.orders` (lambdas/engine/selection/table-patterns.ts).
+   */
+  excludeTables?: string[];
+  /** Columns left out, `schema.table.column` (parts may be globs). An entry that names no column is an error. */
+  excludeColumns?: string[];
+  /** Columns written as the hex HMAC-SHA-256 of their text under the deployment's hash key, `schema.table.column`. */
+  hashColumns?: string[];
+  /**
    * With `snapshot` and incremental tables: what the snapshot's holder read just before taking it
    * (lambdas/engine/incremental/horizon.ts). Without it, Plan reads it itself before its own snapshot.
    */
@@ -252,6 +261,8 @@ export interface ColumnPlan extends CatalogColumn {
   parquetType: string;
   /** For date and timestamp columns (and arrays of them): what ±infinity becomes. */
   infinity?: InfinityPolicy;
+  /** Written as the hex HMAC-SHA-256 of its text (`hashColumns`); its parquetType is STRING. */
+  hashed?: boolean;
 }
 
 /** `_plan.json`: everything Export and Commit need to know about one table in one run. */
@@ -272,6 +283,8 @@ export interface TablePlan {
   estimatedRows: number;
   /** Set for tables read with an incremental cursor (full or incremental); absent for plain full runs. */
   incremental?: IncrementalPlan;
+  /** Columns of the table left out (`excludeColumns`): never selected, and not in `columns`. */
+  excluded?: string[];
 }
 
 export interface PartEntry {
@@ -335,6 +348,10 @@ export interface RunManifest {
   startedAt: string;
   committedAt: string;
   writer: string;
+  /** Columns of the table left out of the parts (`excludeColumns`). */
+  excluded?: string[];
+  /** Columns written as the hex HMAC-SHA-256 of their text (`hashColumns`). */
+  hashed?: string[];
 }
 
 /** `<schema>/<table>/_latest.json`: the newest committed run of a table. */

@@ -61,6 +61,11 @@ export interface EngineEnvironment extends RunEnvironment {
   runDefaults?: Pick<ExecutionInput, 'keepRuns' | 'retentionGraceMinutes'>;
   onProgress?(progress: ShardProgress): void;
   tuning?: ExportTuning;
+  /**
+   * The key of hashed columns (`hashColumns`; lambdas/engine/selection/hash-key.ts): the database secret's
+   * `hashKey` on Lambda, `--hash-key-file` or `PGSIP_HASH_KEY` on the CLI. Unset: a run that hashes fails.
+   */
+  hashKey?: () => Promise<Uint8Array>;
 }
 
 export const silentLog: EngineLog = { info() {}, warn() {}, error() {} };

@@ -29,6 +29,8 @@ import { quoteIdent } from './postgres/table-name';
 import { mapColumn, mappingFromPlan } from './columns/map-column';
 import type { ColumnBuilder } from './columns/column-mapping';
 import { explainShardFailure } from './shard-failure';
+import { checksumKeyOf } from './selection/column-rules';
+import { hashKeyFor } from './selection/hash-key';
 
 /** How often a running shard reports progress. */
 const PROGRESS_EVERY_MS = 1000;
@@ -58,7 +60,8 @@ export async function exportShard(task: ShardTask, env: EngineEnvironment): Prom
 
   const attempt = randomBytes(4).toString('hex');
   const profile = { types: plan.options.types, infinity: plan.options.infinity };
-  const mappings = plan.columns.map((c) => mappingFromPlan(c, profile));
+  const hashKey = await hashKeyFor([plan], env);
+  const mappings = plan.columns.map((c) => mappingFromPlan(c, profile, hashKey));
   const builders = mappings.map((m) => m.newBuilder());
   const parts = new PartSequence({
     destination,
@@ -87,6 +90,8 @@ export async function exportShard(task: ShardTask, env: EngineEnvironment): Prom
     // tstzrange, timetz and other text forms print in the session's zone; UTC keeps them server-independent.
     await client.query(`SET LOCAL TimeZone = 'UTC'`);
     await client.query(`SET LOCAL extra_float_digits = 3`);
+    // bytea's text form (hashed columns, composite values) must not depend on the server's setting.
+    await client.query(`SET LOCAL bytea_output = 'hex'`);
     await checkColumnsUnchanged(client, plan);
 
     const select = mappings.map((m) => m.select(quoteIdent(m.plan.name))).join(', ');
@@ -171,12 +176,14 @@ export async function exportShard(task: ShardTask, env: EngineEnvironment): Prom
 }
 
 async function rangeChecksum(client: pg.Client, plan: TablePlan, task: ShardTask): Promise<ShardChecksum> {
-  const keySum = plan.splitKey ? `sum(${quoteIdent(plan.splitKey.name)})::text` : 'NULL::text';
+  // No key sum when the split key is excluded or hashed: the files could not give it back.
+  const sumKey = checksumKeyOf(plan);
+  const keySum = sumKey ? `sum(${quoteIdent(sumKey.name)})::text` : 'NULL::text';
   const result = await client.query<{ rows: string; key_sum: string | null }>(
     `SELECT count(*)::text AS rows, ${keySum} AS key_sum FROM ${plan.table}${rangePredicate(plan.splitKey, task.range, cursorFilter(plan.incremental))}`,
   );
   const { rows, key_sum } = result.rows[0];
-  return { rows: Number(rows), keySum: plan.splitKey ? (key_sum ?? '0') : null };
+  return { rows: Number(rows), keySum: sumKey ? (key_sum ?? '0') : null };
 }
 
 function heldBytes(builders: ColumnBuilder[]): number {
@@ -193,7 +200,8 @@ function resultOf(m: ShardManifest): ShardResult {
 async function checkColumnsUnchanged(client: pg.Client, plan: TablePlan): Promise<void> {
   const now = await describeTable(client, plan.table);
   const profile = { types: plan.options.types, infinity: plan.options.infinity };
-  const current = now.columns.map((c) => mapColumn(c, profile).plan);
+  const excluded = new Set(plan.excluded ?? []);
+  const current = now.columns.filter((c) => !excluded.has(c.name)).map((c) => mapColumn(c, profile).plan);
   const planned = new Map(plan.columns.map((c) => [c.name, c]));
   for (const c of current) {
     const was = planned.get(c.name);

@@ -34,6 +34,9 @@ import { checkRunId, newRunId, planKey, runDirOf, runPlanKey, shardListKey } fro
 import { DOCUMENT_VERSION, readDocument, serializeDocument } from './run/documents';
 import { planRanges, shardCountFor, splitKeyOf } from './postgres/shard-planner';
 import { mapColumn } from './columns/map-column';
+import { checkTableSelection, resolveTables } from './selection/table-patterns';
+import { ColumnRules, selectionOf } from './selection/column-rules';
+import { hashKeyFor } from './selection/hash-key';
 
 /** Shards at once when neither the run nor the deployment says. */
 export const DEFAULT_CONCURRENCY = 4;
@@ -66,6 +69,7 @@ export async function planRun(event: PlanEvent, env: EngineEnvironment): Promise
   const runId = checkRunId(input.runId ?? (event.executionName ? sanitize(event.executionName) : newRunId()));
   const options = checkOptions(input, env.defaultCompression ?? DEFAULT_OPTIONS.compression);
   const concurrency = checkConcurrency(input, env.connectionBudget);
+  const columnRules = ColumnRules.fromInput(input);
   const client = await env.connect(`pgsip plan ${runId}`);
   const plans: TablePlan[] = [];
   try {
@@ -76,7 +80,7 @@ export async function planRun(event: PlanEvent, env: EngineEnvironment): Promise
     await client.query(`SET LOCAL TimeZone = 'UTC'`);
     const tables: { requested: string; table: CatalogTable }[] = [];
     const seen = new Set<string>();
-    for (const requested of input.tables) {
+    for (const requested of await resolveTables(client, input.tables, input.excludeTables)) {
       const table = await describeTable(client, requested);
       if (seen.has(table.quoted)) throw new InputError(`table ${table.quoted} is listed twice`);
       seen.add(table.quoted);
@@ -87,8 +91,13 @@ export async function planRun(event: PlanEvent, env: EngineEnvironment): Promise
       return tables.find((t) => t.requested === name || (t.table.name === parsed.name && (parsed.schema === null || t.table.schema === parsed.schema)))?.table.quoted;
     });
     for (const { table } of tables) {
-      const columns = table.columns.map((c) => mapColumn(c, options).plan);
+      const selected = columnRules.select(table);
+      const columns = selected.columns.map((c) => mapColumn(c, options).plan);
       const spec = specs.get(table.quoted);
+      const droppedKey = table.primaryKey.find((k) => selected.excluded.includes(k.name));
+      if (spec && droppedKey) {
+        throw new InputError(`table ${table.quoted}: its primary key column "${droppedKey.name}" is excluded, but incremental runs are deduplicated on it`);
+      }
       const incremental = spec
         ? await planIncremental(table, spec, {
             client,
@@ -119,8 +128,10 @@ export async function planRun(event: PlanEvent, env: EngineEnvironment): Promise
         plannedAt: new Date().toISOString(),
         estimatedRows: table.estimatedRows,
         ...(incremental ? { incremental } : {}),
+        ...(selected.excluded.length > 0 ? { excluded: selected.excluded } : {}),
       });
     }
+    columnRules.checkAllMatched();
     await client.query('COMMIT');
   } finally {
     await client.end().catch(() => {});
@@ -131,6 +142,8 @@ export async function planRun(event: PlanEvent, env: EngineEnvironment): Promise
     throw new InputError(`${total} shards in one run is more than ${MAX_SHARDS_PER_RUN}: ask for fewer shards or split the tables over runs`);
   }
 
+  // A run that hashes columns needs its key: refused here, before anything is written, not shard by shard.
+  await hashKeyFor(plans, env);
   const recorded: TablePlan[] = [];
   for (const plan of plans) recorded.push(await recordPlan(plan, env));
   const shards: ShardTask[] = recorded.flatMap((p) => p.shards);
@@ -209,6 +222,10 @@ async function recordPlan(plan: TablePlan, env: EngineEnvironment): Promise<Tabl
   if (created) return plan;
   const existing = await readDocument(env.destination, 'plan', key);
   if (!existing) throw new InternalError(`${env.destination.location(key)} exists but cannot be read back`);
+  // Asked for other excluded or hashed columns than the recorded plan: said as such, not as a changed table.
+  if (JSON.stringify(selectionOf(existing)) !== JSON.stringify(selectionOf(plan))) {
+    throw new InputError(`run ${plan.runId} of ${plan.table} was planned with other excluded or hashed columns; resume it with the same ones, or start a new run id`);
+  }
   const shape = (p: TablePlan) => JSON.stringify(p.columns.map((c) => [c.name, c.pgType, c.parquetType]));
   if (shape(existing) !== shape(plan)) {
     throw new InputError(
@@ -225,6 +242,7 @@ function checkInput(input: ExecutionInput | undefined): ExecutionInput {
     throw new InputError('"tables" must be a non-empty list of table names');
   }
   if (input.snapshot !== undefined) checkSnapshotId(input.snapshot);
+  checkTableSelection(input);
   if (input.incremental !== undefined && (typeof input.incremental !== 'object' || input.incremental === null || Array.isArray(input.incremental))) {
     throw new InputError('"incremental" must be an object: { "schema.table": { "cursor": "column", "lookbackSeconds": 600 } }');
   }

@@ -15,6 +15,9 @@
  * - `PGSIP_KEEP_RUNS`, `PGSIP_RETENTION_GRACE_MINUTES`: the deployment's retention, for runs that name none (Plan).
  * - `PGSIP_DEFAULT_COMPRESSION`: the codec of runs that name none (Plan); ZSTD falls back to SNAPPY, with a
  *   warning, on a runtime without node:zlib zstd.
+ *
+ * The key of hashed columns is the secret's `hashKey` field (a string of at least 16 bytes), read each time a
+ * phase needs it; without a secret, `PGSIP_HASH_KEY`.
  */
 import { readFileSync } from 'node:fs';
 import { rootCertificates } from 'node:tls';
@@ -27,6 +30,7 @@ import { COMPRESSIONS, type Compression } from '../engine/contracts';
 import type { EngineEnvironment } from '../engine/environment';
 import { ConnectionError, InputError } from '../engine/errors';
 import { compressionAvailable } from '../engine/parquet/codecs';
+import { hashKeyFromText, MIN_HASH_KEY_BYTES } from '../engine/selection/hash-key';
 import { logger } from './logger';
 import { createRunEnvironment, type LogTarget, requiredVariable } from './run-environment';
 
@@ -83,6 +87,30 @@ export function createLambdaEnvironment(deps: LambdaEnvironmentDeps = {}): Engin
     return { rejectUnauthorized: true, ca: caBundle() ?? defaultCas() };
   };
 
+  const readSecret = async (secretArn: string): Promise<Record<string, string | number | undefined>> => {
+    secrets ??= new SecretsManagerClient({});
+    const out = await secrets.send(new GetSecretValueCommand({ SecretId: secretArn }));
+    try {
+      return JSON.parse(out.SecretString ?? '{}') as Record<string, string | number | undefined>;
+    } catch {
+      throw new ConnectionError(`database secret ${secretArn} is not JSON in RDS's shape (host, port, dbname, username, password)`);
+    }
+  };
+
+  // The secret's `hashKey` field, read afresh each time it is asked for (once in Plan, once per shard that
+  // hashes), so a changed key is used from the next run on, never kept by a warm container; without a secret,
+  // PGSIP_HASH_KEY (development only, like DATABASE_URL). Never logged, never in a message.
+  const hashKey = async (): Promise<Uint8Array> => {
+    const secretArn = env.PGSIP_DB_SECRET_ARN;
+    if (!secretArn) {
+      if (!env.PGSIP_HASH_KEY) throw new InputError('no hash key: PGSIP_HASH_KEY is not set (and there is no database secret)');
+      return hashKeyFromText(env.PGSIP_HASH_KEY, 'PGSIP_HASH_KEY');
+    }
+    const text = (await readSecret(secretArn)).hashKey;
+    if (typeof text !== 'string' || text === '') throw new InputError(`the database secret ${secretArn} has no "hashKey" field (a string of at least ${MIN_HASH_KEY_BYTES} bytes)`);
+    return hashKeyFromText(text, `the "hashKey" field of the database secret ${secretArn}`);
+  };
+
   const target = async (refresh: boolean): Promise<ConnectionTarget> => {
     if (cachedTarget && !refresh) return cachedTarget;
     const secretArn = env.PGSIP_DB_SECRET_ARN;
@@ -92,14 +120,7 @@ export function createLambdaEnvironment(deps: LambdaEnvironmentDeps = {}): Engin
       cachedTarget = bundle && fromUrl.ssl ? { ...fromUrl, ssl: { ...fromUrl.ssl, ca: bundle } } : fromUrl;
       return cachedTarget;
     }
-    secrets ??= new SecretsManagerClient({});
-    const out = await secrets.send(new GetSecretValueCommand({ SecretId: secretArn }));
-    let secret: Record<string, string | number | undefined>;
-    try {
-      secret = JSON.parse(out.SecretString ?? '{}') as Record<string, string | number | undefined>;
-    } catch {
-      throw new ConnectionError(`database secret ${secretArn} is not JSON in RDS's shape (host, port, dbname, username, password)`);
-    }
+    const secret = await readSecret(secretArn);
     for (const field of ['host', 'username', 'password'] as const) {
       if (!secret[field]) throw new ConnectionError(`database secret ${secretArn} has no "${field}"`);
     }
@@ -118,6 +139,7 @@ export function createLambdaEnvironment(deps: LambdaEnvironmentDeps = {}): Engin
   return {
     ...createRunEnvironment(env, log),
     connectionBudget: connectionBudget(env),
+    hashKey,
     defaultCompression: defaultCompression(env, log),
     runDefaults: {
       keepRuns: positiveVariable(env, 'PGSIP_KEEP_RUNS'),

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { App } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
 import { afterAll, describe, expect, it } from 'vitest';
 import { buildApp, propsFromContext } from '../../lib/pgsip-app';
 import { ConfigError, loadConfig, validateConfig } from '../../lib/pgsip-config';
@@ -108,4 +109,50 @@ describe('config file', () => {
     const lines = result.stderr.split('\n').filter((l) => l && !l.startsWith('npm warn'));
     expect(lines).toEqual(['pgsip: config network.subnetIds[0]: must look like subnet-0123abcd, got "subnet-nope"']);
   });
+});
+
+describe('config file: schedule selection and masking', () => {
+  const schedule = (extra: Record<string, unknown>) => ({ schedules: [{ name: 'n', tables: ['Public.*'], expression: 'rate(1 hour)', ...extra }] });
+
+  it('takes table patterns, excludeTables, excludeColumns and hashColumns, and passes them into the schedule’s execution input', () => {
+    const config = validateConfig(
+      schedule({ excludeTables: ['public.audit_*', 'public.tmp'], excludeColumns: ['public.users.password_hash'], hashColumns: ['public.*.email', 'public."Users"."E-mail"'] }),
+      dir,
+    );
+    expect(config.schedules?.[0]).toMatchObject({
+      tables: ['"public".*'],
+      excludeTables: ['"public".audit_*', '"public"."tmp"'],
+      excludeColumns: ['public.users.password_hash'],
+      hashColumns: ['public.*.email', 'public."Users"."E-mail"'],
+    });
+    const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+    const template = Template.fromStack(buildApp(app, propsFromConfig(config)));
+    template.hasResourceProperties('AWS::Scheduler::Schedule', {
+      Target: Match.objectLike({
+        Input: JSON.stringify({
+          tables: ['"public".*'],
+          excludeTables: ['"public".audit_*', '"public"."tmp"'],
+          excludeColumns: ['public.users.password_hash'],
+          hashColumns: ['public.*.email', 'public."Users"."E-mail"'],
+        }),
+      }),
+    });
+  });
+
+  const refused: [string, Record<string, unknown>, RegExp][] = [
+    ['a pattern without a schema', { tables: ['*'] }, /^config schedules\[0\]\.tables\[0\]: a pattern must name its schema \(e\.g\. public\.\*\), got "\*"$/],
+    ['a malformed pattern', { tables: ['public.*;drop'] }, /^config schedules\[0\]\.tables\[0\]: bad table pattern "public\.\*;drop": unexpected ";"/],
+    ['an empty excludeTables', { excludeTables: [] }, /^config schedules\[0\]\.excludeTables: must be a list of at least 1/],
+    ['an unqualified exclusion', { excludeTables: ['tmp'] }, /^config schedules\[0\]\.excludeTables\[0\]: must be schema-qualified/],
+    ['a two-part column', { hashColumns: ['public.users'] }, /^config schedules\[0\]\.hashColumns\[0\]: bad "hashColumns" entry "public\.users": expected schema\.table\.column$/],
+    ['a non-string column', { excludeColumns: [3] }, /^config schedules\[0\]\.excludeColumns\[0\]: must be a non-empty string/],
+    ['freshness over a pattern', { freshnessHours: 2 }, /^config schedules\[0\]\.freshnessHours: freshness alarms watch named tables, so a schedule with them cannot use the pattern "Public\.\*"/],
+    ['freshness with excludeTables', { tables: ['public.a', 'public.b'], excludeTables: ['public.b'], freshnessHours: 2 }, /^config schedules\[0\]\.freshnessHours: .*cannot use excludeTables/],
+  ];
+  for (const [what, extra, message] of refused) {
+    it(`refuses ${what} with one line naming the field`, () => {
+      expect(() => validateConfig(schedule(extra), dir)).toThrow(ConfigError);
+      expect(() => validateConfig(schedule(extra), dir)).toThrow(message);
+    });
+  }
 });

@@ -78,7 +78,8 @@ export function lakeTable(manifest: RunManifest, location: string): LakeTable {
       throw new CatalogError(`table ${manifest.table}: columns "${other}" and "${c.name}" differ only in case, and catalog column names have none`);
     }
     seen.set(lower, c.name);
-    return { name: lower, type: hiveType(c.parquetType, manifest.table, c.name), comment: c.pgType };
+    const comment = manifest.hashed?.includes(c.name) ? `${c.pgType}, as hex HMAC-SHA-256 of its text` : c.pgType;
+    return { name: lower, type: hiveType(c.parquetType, manifest.table, c.name), comment };
   });
   const folder = location.endsWith('/') ? location : `${location}/`;
   return {

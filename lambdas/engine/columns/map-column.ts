@@ -39,7 +39,8 @@ import {
 import { ListBuilder } from './builders/list';
 import { DateBuilder, TemporalDecoder, TimeBuilder, TimestampBuilder } from './builders/temporal';
 import { DecodedColumnBuilder, type ValueDecoder } from './builders/value-decoder';
-import { RunDocumentError } from '../errors';
+import { HashedTextBuilder } from './builders/hashed';
+import { InternalError, RunDocumentError } from '../errors';
 import { PgOid } from './pg-oids';
 
 /** Largest DECIMAL precision pgsip writes (what DuckDB, Spark and Arrow's decimal128 read). */
@@ -266,8 +267,13 @@ function scalarMapping(typeOid: number, typmod: number, profile: ColumnProfile):
 /** Date and timestamp columns (and arrays of them): the ones the ±infinity policy applies to. */
 const INFINITE_TYPES = new Set<number>([PgOid.date, PgOid.timestamp, PgOid.timestamptz]);
 
-/** Maps a catalog column (domains already resolved) to its Parquet column, under a run's profile. */
-export function mapColumn(col: CatalogColumn, profile: ColumnProfile): ColumnMapping {
+/**
+ * Maps a catalog column (domains already resolved) to its Parquet column, under a run's profile. A column
+ * marked `hashed` (lambdas/engine/selection/column-rules.ts) is selected as `col::text`, arrays as a whole, and
+ * written as the hex HMAC-SHA-256 of that text under `hashKey` (builders/hashed.ts): STRING in both profiles.
+ * `hashKey` is needed only to build such a column (Export), not to plan it.
+ */
+export function mapColumn(col: CatalogColumn & { hashed?: boolean }, profile: ColumnProfile, hashKey?: Uint8Array): ColumnMapping {
   const name = col.name;
   const base = {
     name,
@@ -277,6 +283,17 @@ export function mapColumn(col: CatalogColumn, profile: ColumnProfile): ColumnMap
     elemTypeOid: col.elemTypeOid,
     nullable: col.nullable,
   };
+  if (col.hashed) {
+    return {
+      plan: { ...base, parquetType: 'STRING', hashed: true },
+      select: (quotedIdent) => `${quotedIdent}::text`,
+      schema: [{ name, repetition_type: 'OPTIONAL', ...STRING_LEAF }],
+      newBuilder: () => {
+        if (!hashKey) throw new InternalError(`column "${name}" is hashed but no key reached its builder`);
+        return new HashedTextBuilder(name, hashKey);
+      },
+    };
+  }
   if (col.elemTypeOid !== null) {
     // For an array column the typmod is the element's (numeric(10,2)[] has numeric(10,2) elements).
     const element = scalarMapping(col.elemTypeOid, col.typmod, profile);
@@ -308,8 +325,8 @@ export function mapColumn(col: CatalogColumn, profile: ColumnProfile): ColumnMap
  * mapping is re-derived from the catalog facts; a plan whose Parquet type disagrees was made by a different
  * mapping and is refused rather than written with a different schema.
  */
-export function mappingFromPlan(plan: ColumnPlan, profile: ColumnProfile): ColumnMapping {
-  const mapping = mapColumn(plan, profile);
+export function mappingFromPlan(plan: ColumnPlan, profile: ColumnProfile, hashKey?: Uint8Array): ColumnMapping {
+  const mapping = mapColumn(plan, profile, hashKey);
   if (mapping.plan.parquetType !== plan.parquetType) {
     throw new RunDocumentError(
       `column "${plan.name}": the plan says ${plan.parquetType} but this version maps ${plan.pgType} to ${mapping.plan.parquetType}`,

@@ -76,6 +76,7 @@ const planSchema: v.GenericSchema<unknown, TablePlan> = v.object({
       nullable: v.boolean(),
       parquetType: v.string(),
       infinity: v.optional(v.picklist(INFINITY_POLICIES)),
+      hashed: v.optional(v.boolean()),
     }),
   ),
   splitKey: v.nullable(v.object({ name: v.string(), pgType: v.string() })),
@@ -96,6 +97,7 @@ const planSchema: v.GenericSchema<unknown, TablePlan> = v.object({
   plannedAt: v.string(),
   estimatedRows: v.number(),
   incremental: v.optional(incrementalPlan),
+  excluded: v.optional(v.array(v.string())),
 });
 
 const shardManifestSchema: v.GenericSchema<ShardManifest> = v.object({
@@ -134,6 +136,8 @@ const runManifestSchema: v.GenericSchema<unknown, RunManifest> = v.object({
   startedAt: v.string(),
   committedAt: v.string(),
   writer: v.string(),
+  excluded: v.optional(v.array(v.string())),
+  hashed: v.optional(v.array(v.string())),
 });
 
 const runRef = v.object({ runId: v.string(), manifest: v.string(), mode: v.picklist(RUN_MODES) });

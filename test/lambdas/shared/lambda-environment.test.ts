@@ -147,3 +147,36 @@ describe('lambda environment: database credentials from Secrets Manager', () => 
     expect(isAuthenticationFailure(Object.assign(new Error('x'), { cause: { code: '28P01' } }))).toBe(false);
   });
 });
+
+describe('lambda environment: the hash key from the database secret', () => {
+  beforeEach(() => sm.reset());
+  const KEY = 'secret-hash-key-0123456789abcdef';
+
+  it('is the secret’s "hashKey" field as its UTF-8 bytes, read afresh each time, so a warm container never keeps a changed key', async () => {
+    sm.on(GetSecretValueCommand, { SecretId: ARN }).resolvesOnce(secret('pw', { hashKey: KEY })).resolves(secret('pw', { hashKey: `${KEY}-rotated` }));
+    const { environment } = setup({ PGSIP_DB_SECRET_ARN: ARN }, async () => client);
+    await environment.connect('pgsip export r1 #0');
+    expect(Buffer.from(await environment.hashKey!()).toString('utf8')).toBe(`${KEY}-rotated`);
+    expect(Buffer.from(await environment.hashKey!()).toString('utf8')).toBe(`${KEY}-rotated`);
+    expect(sm.commandCalls(GetSecretValueCommand)).toHaveLength(3);
+  });
+
+  it('is read on its own when asked for first, and refused when missing or short, naming the secret but never a value', async () => {
+    sm.on(GetSecretValueCommand).resolvesOnce(secret('pw', { hashKey: KEY })).resolvesOnce(secret('pw')).resolves(secret('pw', { hashKey: 'short-one' }));
+    expect(Buffer.from(await setup({ PGSIP_DB_SECRET_ARN: ARN }, async () => client).environment.hashKey!()).toString()).toBe(KEY);
+    await expect(setup({ PGSIP_DB_SECRET_ARN: ARN }, async () => client).environment.hashKey!()).rejects.toThrow(
+      `the database secret ${ARN} has no "hashKey" field (a string of at least 16 bytes)`,
+    );
+    const short = await setup({ PGSIP_DB_SECRET_ARN: ARN }, async () => client).environment.hashKey!().catch((e: Error) => e);
+    expect((short as Error).message).toBe(`the hash key from the "hashKey" field of the database secret ${ARN} is 9 bytes; hashing needs at least 16`);
+    expect((short as Error).message).not.toContain('short-one');
+  });
+
+  it('comes from PGSIP_HASH_KEY without a secret (development), never reading Secrets Manager', async () => {
+    const { environment } = setup({ DATABASE_URL: 'postgres://u:p@localhost:5432/d', PGSIP_HASH_KEY: KEY }, async () => client);
+    expect(Buffer.from(await environment.hashKey!()).toString()).toBe(KEY);
+    const none = setup({ DATABASE_URL: 'postgres://u:p@localhost:5432/d' }, async () => client);
+    await expect(none.environment.hashKey!()).rejects.toThrow('no hash key: PGSIP_HASH_KEY is not set (and there is no database secret)');
+    expect(sm.commandCalls(GetSecretValueCommand)).toHaveLength(0);
+  });
+});
