@@ -25,7 +25,7 @@ import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Construct } from 'constructs';
 import { hasWildcard } from '../lambdas/engine/selection/name-pattern';
 import { METRIC_NAMESPACE, METRICS } from '../lambdas/shared/metric-names';
-import type { PgsipConfig, ScheduleConfig } from './pgsip-config';
+import type { ScheduleConfig } from './pgsip-config';
 
 export interface PgsipMonitoringProps {
   readonly stateMachine: IStateMachine;
@@ -34,7 +34,10 @@ export interface PgsipMonitoringProps {
   /** The `service` dimension of pgsip's own metrics (the stack name). */
   readonly service: string;
   readonly schedules: readonly ScheduleConfig[];
-  readonly alarms?: PgsipConfig['alarms'];
+  /** Send alarms here instead of a created topic. */
+  readonly topic?: ITopic;
+  /** Subscribed to the created topic. */
+  readonly emails?: readonly string[];
   /** Encrypts a created topic. */
   readonly key?: IKey;
 }
@@ -59,8 +62,8 @@ export class PgsipMonitoring extends Construct {
   constructor(scope: Construct, id: string, props: PgsipMonitoringProps) {
     super(scope, id);
 
-    if (props.alarms?.topicArn) {
-      this.topic = Topic.fromTopicArn(this, 'AlarmTopic', props.alarms.topicArn);
+    if (props.topic) {
+      this.topic = props.topic;
     } else {
       const topic = new Topic(this, 'AlarmTopic', {
         displayName: `pgsip alarms (${props.service})`,
@@ -93,7 +96,7 @@ export class PgsipMonitoring extends Construct {
           },
         }),
       );
-      for (const email of props.alarms?.emails ?? []) topic.addSubscription(new EmailSubscription(email));
+      for (const email of props.emails ?? []) topic.addSubscription(new EmailSubscription(email));
       this.topic = topic;
     }
     const action = new SnsAction(this.topic);

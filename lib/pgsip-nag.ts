@@ -7,9 +7,9 @@
  * only the shapes listed in `WILDCARD_REASONS` are acknowledged, and `Resource::*` only for the actions
  * AWS offers no resource-level permission for.
  */
-import { Aspects, type Stack, Validations } from 'aws-cdk-lib';
+import { Aspects, Stack, Validations } from 'aws-cdk-lib';
 import { CfnPolicy } from 'aws-cdk-lib/aws-iam';
-import type { IConstruct } from 'constructs';
+import type { Construct, IConstruct } from 'constructs';
 import { KEY_CLASSES, type KeyClass, keyPattern } from './export-key-classes';
 
 /** Actions AWS only authorizes on `Resource: "*"`. */
@@ -48,7 +48,7 @@ function wildcardReason(resource: string, actions: string[], targets: NagTargets
       return `one class of keys under the export prefix, ${KEY_CLASSES[keyClass].what} (${keyPattern(exportPrefix, keyClass)}); tables, runs and parts are named at run time`;
     }
   }
-  if (actions.every((a) => a === 'lambda:InvokeFunction') && /^<(Plan|Export|Commit)Function[0-9A-F]{8}\.Arn>:\*$/.test(resource)) {
+  if (actions.every((a) => a === 'lambda:InvokeFunction') && /^<\w*(Plan|Export|Commit)Function[0-9A-F]{8}\.Arn>:\*$/.test(resource)) {
     return 'the state machine invokes its own three functions, any version or alias of them (CDK LambdaInvoke grant)';
   }
   if (glueDatabase && actions.every((a) => CATALOG_ACTIONS.has(a)) && resource.endsWith(`:glue:<AWS::Region>:<AWS::AccountId>:table/${glueDatabase}/*`)) {
@@ -90,24 +90,18 @@ interface NagTargets {
   readonly exportPrefix: string;
   /** The Glue database Commit registers tables in, if any. */
   readonly glueDatabase?: string;
-  /** The created placeholder secret, if any. */
-  readonly createdSecret?: IConstruct;
 }
 
-export function acknowledgeNagFindings(stack: Stack, targets: NagTargets): void {
-  if (targets.createdSecret) {
-    Validations.of(targets.createdSecret).acknowledge({
-      id: 'AwsSolutions-SMG4',
-      reason:
-        'A placeholder created only when no secret ARN is configured; production points database.secretArn at the ' +
-        'RDS-managed secret, which RDS rotates. The functions re-read the secret after an authentication failure.',
-    });
-  }
-
-  // IAM5: every wildcard resource in every policy of the stack, one acknowledgement each, or none. Decided in
-  // an aspect, i.e. at synth time, on the final policies: a statement added after the stack's constructor is
+/**
+ * Acknowledges the findings pgsip's own resources raise, with their reasons, under `scope` (the PgsipExport
+ * construct) only: a policy of the app around it is judged as cdk-nag judges it.
+ */
+export function acknowledgeNagFindings(scope: Construct, targets: NagTargets): void {
+  const stack = Stack.of(scope);
+  // IAM5: every wildcard resource in every policy under the scope, one acknowledgement each, or none. Decided
+  // in an aspect, i.e. at synth time, on the final policies: a statement added after the constructor is
   // judged too.
-  Aspects.of(stack).add({
+  Aspects.of(scope).add({
     visit(construct: IConstruct) {
       if (construct instanceof CfnPolicy) acknowledgeWildcards(stack, construct, targets);
     },

@@ -1,34 +1,24 @@
 /**
- * The deployable pgsip stack: an SSE-KMS export bucket (with an access-log bucket), the database secret, the
- * Plan/Export/Commit functions with one least-privilege role each, the export state machine, schedules,
- * alarms and a dashboard. Settings: `PgsipStackProps`, normally from the config file (`pgsip-config.ts`).
+ * The deployable pgsip stack (`bin/app.ts`): a thin stack that maps the JSON config (`pgsip-config.ts`) onto
+ * the `PgsipExport` construct (lib/pgsip-export.ts), importing by plain id what the config names (VPC,
+ * subnets, security groups, bucket, key, topic, secret: never a lookup), and creating the placeholder secret
+ * when it names none. The construct's id is `Default`, which CDK leaves out of logical ids, so a deployed
+ * stack keeps every resource across the move to the construct.
  */
-import { Annotations, ArnFormat, Aws, CfnOutput, Duration, Fn, RemovalPolicy, Stack, TimeZone, type StackProps } from 'aws-cdk-lib';
+import { Annotations, CfnOutput, Fn, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
 import { SecurityGroup, Subnet, Vpc } from 'aws-cdk-lib/aws-ec2';
-import { AnyPrincipal, Effect, PolicyStatement, ServicePrincipal, type IGrantable } from 'aws-cdk-lib/aws-iam';
-import { Key, type IKey } from 'aws-cdk-lib/aws-kms';
-import { CfnDatabase } from 'aws-cdk-lib/aws-glue';
-import {
-  BlockPublicAccess,
-  Bucket,
-  BucketEncryption,
-  ObjectOwnership,
-  type IBucket,
-} from 'aws-cdk-lib/aws-s3';
-import { Schedule, ScheduleExpression, ScheduleTargetInput } from 'aws-cdk-lib/aws-scheduler';
-import { StepFunctionsStartExecution } from 'aws-cdk-lib/aws-scheduler-targets';
-import { Secret, type ISecret } from 'aws-cdk-lib/aws-secretsmanager';
+import { type IKey, Key } from 'aws-cdk-lib/aws-kms';
+import { Bucket, type IBucket } from 'aws-cdk-lib/aws-s3';
+import { type ISecret, Secret } from 'aws-cdk-lib/aws-secretsmanager';
+import { Topic } from 'aws-cdk-lib/aws-sns';
+import { Duration } from 'aws-cdk-lib';
+import { Validations } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
-import { METRIC_NAMESPACE } from '../lambdas/shared/metric-names';
-import { KEY_CLASSES, type KeyClass, keyPattern } from './export-key-classes';
-import { ExportStateMachine } from './export-state-machine';
 import type { PgsipConfig, ScheduleConfig } from './pgsip-config';
-import { PgsipFunction } from './pgsip-function';
-import { PgsipMonitoring } from './pgsip-monitoring';
-import { acknowledgeNagFindings } from './pgsip-nag';
+import { DEFAULT_CONNECTION_BUDGET, DEFAULT_EXPORT_PREFIX, PgsipExport } from './pgsip-export';
 
-export const DEFAULT_CONCURRENCY = 4;
-export const DEFAULT_EXPORT_PREFIX = 'exports';
+export const DEFAULT_CONCURRENCY = DEFAULT_CONNECTION_BUDGET;
+export { DEFAULT_EXPORT_PREFIX };
 
 export interface PgsipStackProps extends StackProps {
   /**
@@ -114,139 +104,53 @@ export function propsFromConfig(config: PgsipConfig): PgsipStackProps {
 }
 
 /**
- * Everything one pgsip deployment needs. Environment-agnostic: synthesizes with no AWS credentials and no
- * context lookups (a VPC is imported from plain ids).
+ * Everything one pgsip deployment needs, from a config file. Environment-agnostic: synthesizes with no AWS
+ * credentials and no context lookups (a VPC is imported from plain ids).
  */
 export class PgsipStack extends Stack {
-  public readonly key: IKey;
-  public readonly bucket: IBucket;
-  public readonly accessLogsBucket?: Bucket;
-  public readonly databaseSecret: ISecret;
-  /** True when the stack created a placeholder secret (encrypted with the stack key). */
-  private readonly createdSecret: boolean;
-  public readonly exportPrefix: string;
-  /** `s3://<bucket>/<prefix>`: what the functions receive as PGSIP_DEST. */
-  public readonly destination: string;
-  public readonly planFunction: PgsipFunction;
-  public readonly exportFunction: PgsipFunction;
-  public readonly commitFunction: PgsipFunction;
-  public readonly exportStateMachine: ExportStateMachine;
-  public readonly schedules: Schedule[] = [];
-  public readonly monitoring: PgsipMonitoring;
-  /** The Glue database Commit registers tables in, when the stack created it. */
-  public readonly glueDatabase?: CfnDatabase;
+  /** The construct that holds everything; the properties below are its. */
+  public readonly export: PgsipExport;
 
   constructor(scope: Construct, id: string, props: PgsipStackProps = {}) {
     super(scope, id, props);
-    // Server access logs are delivered under a bucket policy (not ACLs, which BUCKET_OWNER_ENFORCED forbids),
-    // whatever cdk.json says: set before any child exists.
-    this.node.setContext('@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy', true);
-
-    const exportPrefix = validatePrefix(props.exportPrefix ?? DEFAULT_EXPORT_PREFIX);
-    const concurrency = props.concurrency ?? DEFAULT_CONCURRENCY;
-    if (!Number.isInteger(concurrency) || concurrency < 1) {
-      throw new Error(`PgsipStack: concurrency must be a positive integer, got ${concurrency}`);
-    }
-    this.exportPrefix = exportPrefix;
-
-    // Storage ------------------------------------------------------------------------------------------
+    let key: IKey | undefined;
     if (props.kmsKeyArn) {
-      this.key = Key.fromKeyArn(this, 'Key', props.kmsKeyArn);
-    } else {
-      const key = new Key(this, 'Key', {
+      key = Key.fromKeyArn(this, 'Key', props.kmsKeyArn);
+    } else if (!props.databaseSecretArn) {
+      // The placeholder secret is encrypted with the export key, so the key comes first (same settings as the
+      // one the construct would create).
+      key = new Key(this, 'Key', {
         description: 'pgsip: encrypts exported Parquet files, the database secret and the alarm topic',
         enableKeyRotation: true,
         removalPolicy: RemovalPolicy.RETAIN,
       });
-      // Alarm notifications go to an SNS topic encrypted with this key: CloudWatch must be able to use it.
-      key.addToResourcePolicy(
-        new PolicyStatement({
-          principals: [new ServicePrincipal('cloudwatch.amazonaws.com')],
-          actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
-          resources: ['*'],
-          conditions: { StringEquals: { 'aws:SourceAccount': Aws.ACCOUNT_ID } },
-        }),
-      );
-      this.key = key;
     }
-
-    if (props.bucketName) {
-      this.bucket = Bucket.fromBucketAttributes(this, 'ExportBucket', { bucketName: props.bucketName, encryptionKey: this.key });
+    let databaseSecret: ISecret;
+    if (props.databaseSecretArn) {
+      databaseSecret = Secret.fromSecretCompleteArn(this, 'DatabaseSecret', props.databaseSecretArn);
     } else {
-      this.accessLogsBucket = new Bucket(this, 'AccessLogsBucket', {
-        // S3 server access logs can only be delivered to an SSE-S3 bucket.
-        encryption: BucketEncryption.S3_MANAGED,
-        enforceSSL: true,
-        minimumTLSVersion: 1.2,
-        blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
-        objectOwnership: ObjectOwnership.BUCKET_OWNER_ENFORCED,
-        lifecycleRules: [{ id: 'ExpireAccessLogs', expiration: Duration.days(365) }],
+      const placeholder = new Secret(this, 'DatabaseSecret', {
+        description: 'pgsip: source database credentials (placeholder: set host, port, dbname, username)',
+        encryptionKey: key,
+        generateSecretString: {
+          secretStringTemplate: JSON.stringify({ engine: 'postgres', host: '', port: 5432, dbname: '', username: '' }),
+          generateStringKey: 'password',
+          excludePunctuation: true,
+          passwordLength: 32,
+        },
         removalPolicy: RemovalPolicy.RETAIN,
       });
-      const bucket = new Bucket(this, 'ExportBucket', {
-        encryption: BucketEncryption.KMS,
-        encryptionKey: this.key,
-        bucketKeyEnabled: true,
-        enforceSSL: true,
-        minimumTLSVersion: 1.2,
-        blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
-        objectOwnership: ObjectOwnership.BUCKET_OWNER_ENFORCED,
-        versioned: false,
-        serverAccessLogsBucket: this.accessLogsBucket,
-        serverAccessLogsPrefix: 'export-bucket/',
-        lifecycleRules: [{ id: 'AbortIncompleteMultipartUploads', abortIncompleteMultipartUploadAfter: Duration.days(7) }],
-        removalPolicy: RemovalPolicy.RETAIN,
+      Validations.of(placeholder).acknowledge({
+        id: 'AwsSolutions-SMG4',
+        reason:
+          'A placeholder created only when no secret ARN is configured; production points database.secretArn at the ' +
+          'RDS-managed secret, which RDS rotates. The functions re-read the secret after an authentication failure.',
       });
-      // Nothing lands in the bucket under another encryption or another key. A put that names no encryption
-      // gets the bucket default (this key, bucket key on); the handlers always name it (PGSIP_KMS_KEY_ID).
-      // The conditions only bite when the header is present, because UploadPart requests of a multipart
-      // upload never carry it (the encryption is fixed by CreateMultipartUpload).
-      bucket.addToResourcePolicy(
-        new PolicyStatement({
-          sid: 'DenyOtherEncryption',
-          effect: Effect.DENY,
-          principals: [new AnyPrincipal()],
-          actions: ['s3:PutObject'],
-          resources: [bucket.arnForObjects('*')],
-          conditions: {
-            StringNotEquals: { 's3:x-amz-server-side-encryption': 'aws:kms' },
-            Null: { 's3:x-amz-server-side-encryption': 'false' },
-          },
-        }),
-      );
-      bucket.addToResourcePolicy(
-        new PolicyStatement({
-          sid: 'DenyOtherKmsKey',
-          effect: Effect.DENY,
-          principals: [new AnyPrincipal()],
-          actions: ['s3:PutObject'],
-          resources: [bucket.arnForObjects('*')],
-          conditions: {
-            StringNotEquals: { 's3:x-amz-server-side-encryption-aws-kms-key-id': this.key.keyArn },
-            Null: { 's3:x-amz-server-side-encryption-aws-kms-key-id': 'false' },
-          },
-        }),
-      );
-      this.bucket = bucket;
+      databaseSecret = placeholder;
     }
+    const bucket: IBucket | undefined = props.bucketName ? Bucket.fromBucketAttributes(this, 'ExportBucket', { bucketName: props.bucketName, encryptionKey: key }) : undefined;
 
-    this.createdSecret = props.databaseSecretArn === undefined;
-    this.databaseSecret = props.databaseSecretArn
-      ? Secret.fromSecretCompleteArn(this, 'DatabaseSecret', props.databaseSecretArn)
-      : new Secret(this, 'DatabaseSecret', {
-          description: 'pgsip: source database credentials (placeholder: set host, port, dbname, username)',
-          encryptionKey: this.key,
-          generateSecretString: {
-            secretStringTemplate: JSON.stringify({ engine: 'postgres', host: '', port: 5432, dbname: '', username: '' }),
-            generateStringKey: 'password',
-            excludePunctuation: true,
-            passwordLength: 32,
-          },
-          removalPolicy: RemovalPolicy.RETAIN,
-        });
-
-    // Network (plain ids, never a lookup) --------------------------------------------------------------
-    let network: ConstructorParameters<typeof PgsipFunction>[2]['network'];
+    let network: Pick<ConstructorParameters<typeof PgsipExport>[2], 'vpc' | 'vpcSubnets' | 'securityGroups'> = {};
     if (props.network) {
       // The subnets are given explicitly, so the VPC's zone list is never consulted (an unresolved list token
       // keeps this lookup-free).
@@ -264,215 +168,50 @@ export class PgsipStack extends Stack {
             return subnet;
           }),
         },
-        securityGroups: props.network.securityGroupIds.map((sg, i) =>
-          SecurityGroup.fromSecurityGroupId(this, `SecurityGroup${i}`, sg, { mutable: false }),
-        ),
+        securityGroups: props.network.securityGroupIds.map((sg, i) => SecurityGroup.fromSecurityGroupId(this, `SecurityGroup${i}`, sg, { mutable: false })),
       };
     }
 
-    // Functions -----------------------------------------------------------------------------------------
-    this.destination = `s3://${this.bucket.bucketName}/${exportPrefix}`;
-    const environment: Record<string, string> = {
-      PGSIP_DEST: this.destination,
-      PGSIP_DB_SECRET_ARN: this.databaseSecret.secretArn,
-      PGSIP_KMS_KEY_ID: this.key.keyArn,
-      PGSIP_DB_TLS: props.databaseTls ?? 'verify-full',
-      POWERTOOLS_SERVICE_NAME: this.stackName,
-      POWERTOOLS_METRICS_NAMESPACE: METRIC_NAMESPACE,
-    };
-    const common = { network, caBundleFile: props.caBundleFile };
-    // Plan also learns the deployment's limits: the connection budget (the most shards a run may export at
-    // once) and the codec of runs that name none (ZSTD: node:zlib in every Lambda Node runtime pgsip targets).
-    this.planFunction = new PgsipFunction(this, 'PlanFunction', {
-      kind: 'plan',
-      ...common,
-      environment: {
-        ...environment,
-        PGSIP_CONNECTION_BUDGET: String(concurrency),
-        PGSIP_DEFAULT_COMPRESSION: 'ZSTD',
-        ...(props.retention
-          ? { PGSIP_KEEP_RUNS: String(props.retention.keepRuns), PGSIP_RETENTION_GRACE_MINUTES: String(props.retention.graceMinutes ?? 60) }
-          : {}),
-      },
-    });
-    this.exportFunction = new PgsipFunction(this, 'ExportFunction', { kind: 'export', ...common, environment });
-    // Commit never connects to the database: no secret, no TLS settings.
-    const { PGSIP_DB_SECRET_ARN: _secret, PGSIP_DB_TLS: _tls, ...commitEnvironment } = environment;
-    this.commitFunction = new PgsipFunction(this, 'CommitFunction', {
-      kind: 'commit',
-      ...common,
-      caBundleFile: undefined,
-      environment: { ...commitEnvironment, ...(props.catalog ? { PGSIP_GLUE_DATABASE: props.catalog.glueDatabase } : {}) },
+    this.export = new PgsipExport(this, 'Default', {
+      databaseSecret,
+      connectionBudget: props.concurrency,
+      databaseTls: props.databaseTls,
+      caBundleFile: props.caBundleFile,
+      ...network,
+      existingBucketObj: bucket,
+      existingKeyObj: key,
+      exportPrefix: props.exportPrefix,
+      schedules: props.schedules,
+      existingAlarmTopicObj: props.alarms?.topicArn ? Topic.fromTopicArn(this, 'AlarmTopic', props.alarms.topicArn) : undefined,
+      alarmEmails: props.alarms?.emails,
+      runTimeout: props.runTimeoutHours === undefined ? undefined : Duration.hours(props.runTimeoutHours),
+      retention: props.retention,
+      catalog: props.catalog,
     });
 
-    // Least privilege by key class (lib/export-key-classes.ts; docs/operations.md, "What gets deployed"), evaluated
-    // request by request in test/lib/iam-evaluation.test.ts.
-    const keys = Object.fromEntries(Object.keys(KEY_CLASSES).map((k) => [k, keyPattern(exportPrefix, k as KeyClass)])) as Record<KeyClass, string>;
-
-    // Plan: reads the catalog; creates each table's `_plan.json` and the run's table and shard lists. It reads
-    // a plan or table list only after a create-only write found one, so it needs no listing.
-    this.grantSecretValue(this.planFunction);
-    this.grantObjects(this.planFunction, ['s3:GetObject', 's3:PutObject'], [keys.plan, keys.runPlan]);
-    this.grantObjects(this.planFunction, ['s3:PutObject'], [keys.shardList]);
-    this.grantKey(this.planFunction);
-
-    // Export: reads its table's plan and its shard's manifest (present when an earlier attempt finished),
-    // writes Parquet parts (multipart, which it may abort) and the shard manifest. It reads no Parquet and
-    // deletes nothing.
-    this.grantSecretValue(this.exportFunction);
-    this.grantObjects(this.exportFunction, ['s3:GetObject'], [keys.plan]);
-    this.grantObjects(this.exportFunction, ['s3:PutObject', 's3:AbortMultipartUpload'], [keys.part]);
-    this.grantObjects(this.exportFunction, ['s3:GetObject', 's3:PutObject'], [keys.shardManifest]);
-    this.grantKey(this.exportFunction);
-
-    // Commit: reads the run's table list, plans and shard manifests; writes the run manifest, `_SUCCESS` and
-    // `_latest.json`; deletes only inside run folders (parts of failed attempts, abandoned runs). No database.
-    this.grantObjects(this.commitFunction, ['s3:GetObject'], [keys.runPlan, keys.plan, keys.shardManifest]);
-    this.grantObjects(this.commitFunction, ['s3:GetObject', 's3:PutObject'], [keys.manifest, keys.success, keys.latest]);
-    this.grantObjects(this.commitFunction, ['s3:DeleteObject'], [keys.runFolder]);
-    this.grantKey(this.commitFunction);
-
-    // Catalog: Commit reads, creates and updates the tables of one Glue database, nothing else of the catalog.
-    // Glue authorizes a table action on the catalog, the database and the table together.
-    if (props.catalog) {
-      const database = props.catalog.glueDatabase;
-      if (props.catalog.createDatabase) {
-        this.glueDatabase = new CfnDatabase(this, 'GlueDatabase', {
-          catalogId: this.account,
-          databaseInput: { name: database, description: `Tables pgsip exports from Postgres (stack ${this.stackName})` },
-        });
-        // Kept with the data it describes: deleting the stack must not drop the tables Athena users query.
-        this.glueDatabase.applyRemovalPolicy(RemovalPolicy.RETAIN);
-      }
-      const arn = (resource: string) => this.formatArn({ service: 'glue', resource, arnFormat: ArnFormat.NO_RESOURCE_NAME });
-      this.commitFunction.addToRolePolicy(
-        new PolicyStatement({
-          actions: ['glue:GetTable', 'glue:CreateTable', 'glue:UpdateTable'],
-          resources: [arn('catalog'), arn(`database/${database}`), arn(`table/${database}/*`)],
-        }),
-      );
-    }
-
-    // Listing, limited to the prefix, for the two that read keys that may be missing (a shard manifest not yet
-    // written, an uncommitted run's _SUCCESS, a table's first _latest.json): without s3:ListBucket S3 answers
-    // such a GetObject with 403 instead of 404, and the engine reads "missing" from the 404. Commit also lists
-    // run folders (stray parts, the sweep). `IfExists` because that implicit check carries no s3:prefix; a
-    // real listing must stay under the prefix.
-    for (const fn of [this.exportFunction, this.commitFunction]) {
-      fn.addToRolePolicy(
-        new PolicyStatement({
-          actions: ['s3:ListBucket'],
-          resources: [this.bucket.bucketArn],
-          conditions: { StringLikeIfExists: { 's3:prefix': [`${exportPrefix}/*`] } },
-        }),
-      );
-    }
-
-    // Orchestration -------------------------------------------------------------------------------------
-    this.exportStateMachine = new ExportStateMachine(this, 'ExportStateMachine', {
-      planFunction: this.planFunction,
-      exportFunction: this.exportFunction,
-      commitFunction: this.commitFunction,
-      timeout: Duration.hours(props.runTimeoutHours ?? 6),
-    });
-    const stateMachine = this.exportStateMachine.stateMachine;
-    // The Distributed Map reads the run's shard list itself (ItemReader), through S3 only.
-    this.grantObjects(stateMachine, ['s3:GetObject'], [keys.shardList]);
-    this.grantKey(stateMachine, ['kms:Decrypt']);
-
-    for (const s of props.schedules ?? []) {
-      const input: Record<string, unknown> = { tables: s.tables };
-      if (s.shards !== undefined) input.shards = s.shards;
-      if (s.concurrency !== undefined) input.concurrency = s.concurrency;
-      if (s.types !== undefined) input.types = s.types;
-      if (s.infinity !== undefined) input.infinity = s.infinity;
-      if (s.keepRuns !== undefined) input.keepRuns = s.keepRuns;
-      if (s.incremental !== undefined) input.incremental = { ...s.incremental };
-      if (s.compression !== undefined) input.compression = s.compression;
-      for (const key of ['excludeTables', 'excludeColumns', 'hashColumns'] as const) if (s[key] !== undefined) input[key] = s[key];
-      this.schedules.push(
-        new Schedule(this, `Schedule-${s.name}`, {
-          description: `pgsip: export ${s.tables.join(', ')}`,
-          schedule: ScheduleExpression.expression(s.expression, s.timeZone ? TimeZone.of(s.timeZone) : undefined),
-          enabled: s.enabled ?? true,
-          target: new StepFunctionsStartExecution(stateMachine, {
-            input: ScheduleTargetInput.fromObject(input),
-            retryAttempts: 3,
-            maxEventAge: Duration.hours(1),
-          }),
-        }),
-      );
-    }
-
-    // Observability -------------------------------------------------------------------------------------
-    this.monitoring = new PgsipMonitoring(this, 'Monitoring', {
-      stateMachine,
-      functions: { plan: this.planFunction, export: this.exportFunction, commit: this.commitFunction },
-      exportTimeout: this.exportFunction.timeout ?? Duration.minutes(15),
-      service: this.stackName,
-      schedules: props.schedules ?? [],
-      alarms: props.alarms,
-      key: props.kmsKeyArn ? undefined : this.key,
-    });
-
+    const stateMachine = this.export.exportStateMachine.stateMachine;
     new CfnOutput(this, 'StateMachineArn', {
       description: 'Start an export: npx pgsip start --state-machine <this> --tables public.orders',
       value: stateMachine.stateMachineArn,
     });
-    new CfnOutput(this, 'BucketName', { value: this.bucket.bucketName });
-    new CfnOutput(this, 'Destination', { description: 'Where runs are written', value: this.destination });
-    new CfnOutput(this, 'AlarmTopicArn', { value: this.monitoring.topic.topicArn });
-
-    acknowledgeNagFindings(this, {
-      exportPrefix,
-      glueDatabase: props.catalog?.glueDatabase,
-      createdSecret: props.databaseSecretArn ? undefined : this.databaseSecret,
-    });
+    new CfnOutput(this, 'BucketName', { value: this.export.bucket.bucketName });
+    new CfnOutput(this, 'Destination', { description: 'Where runs are written', value: this.export.destination });
+    new CfnOutput(this, 'AlarmTopicArn', { value: this.export.alarmTopic.topicArn });
   }
 
-  /** Object actions on keys matching `pattern` (under the prefix), nothing else: no ACLs, tagging or retention. */
-  private grantObjects(grantee: IGrantable, actions: string[], patterns: string[]): void {
-    grantee.grantPrincipal.addToPrincipalPolicy(new PolicyStatement({ actions, resources: patterns.map((p) => this.bucket.arnForObjects(p)) }));
-  }
-
-  /**
-   * The database secret's value, and nothing else (no DescribeSecret, which `grantRead` adds); a secret this
-   * stack created is encrypted with the stack key, usable for that only through Secrets Manager.
-   */
-  private grantSecretValue(grantee: IGrantable): void {
-    grantee.grantPrincipal.addToPrincipalPolicy(new PolicyStatement({ actions: ['secretsmanager:GetSecretValue'], resources: [this.databaseSecret.secretArn] }));
-    if (this.createdSecret) {
-      grantee.grantPrincipal.addToPrincipalPolicy(
-        new PolicyStatement({
-          actions: ['kms:Decrypt'],
-          resources: [this.key.keyArn],
-          conditions: { StringEquals: { 'kms:ViaService': `secretsmanager.${Aws.REGION}.amazonaws.com` } },
-        }),
-      );
-    }
-  }
-
-  /**
-   * The key, through S3 only: data keys for SSE-KMS writes (GenerateDataKey), and Decrypt for reads and for
-   * completing multipart uploads. No kms:Encrypt/ReEncrypt, and not usable outside S3.
-   */
-  private grantKey(grantee: IGrantable, actions = ['kms:GenerateDataKey', 'kms:Decrypt']): void {
-    grantee.grantPrincipal.addToPrincipalPolicy(
-      new PolicyStatement({
-        actions,
-        resources: [this.key.keyArn],
-        conditions: { StringEquals: { 'kms:ViaService': `s3.${Aws.REGION}.amazonaws.com` } },
-      }),
-    );
-  }
+  get key() { return this.export.key; }
+  get bucket() { return this.export.bucket; }
+  get accessLogsBucket() { return this.export.accessLogsBucket; }
+  get databaseSecret() { return this.export.databaseSecret; }
+  get exportPrefix() { return this.export.exportPrefix; }
+  get destination() { return this.export.destination; }
+  get planFunction() { return this.export.planFunction; }
+  get exportFunction() { return this.export.exportFunction; }
+  get commitFunction() { return this.export.commitFunction; }
+  get exportStateMachine() { return this.export.exportStateMachine; }
+  get schedules() { return this.export.schedules; }
+  get monitoring() { return this.export.monitoring; }
+  get glueDatabase() { return this.export.glueDatabase; }
 }
 
-function validatePrefix(prefix: string): string {
-  if (!/^[A-Za-z0-9!_.'()=-]+(\/[A-Za-z0-9!_.'()=-]+)*$/.test(prefix) || prefix.split('/').some((p) => p === '.' || p === '..')) {
-    throw new Error(
-      `PgsipStack: exportPrefix must be one or more '/'-separated segments of letters, digits and !_.'()=- ` +
-        `without leading or trailing '/', got ${JSON.stringify(prefix)}`,
-    );
-  }
-  return prefix;
-}
+export type { ScheduleConfig, PgsipConfig };

@@ -18,8 +18,13 @@ export class InputError extends PgsipError {
 /** A deployment config file field is wrong (`lib/pgsip-config.ts`); the message names the field. */
 export class ConfigError extends PgsipError {
   override name = 'ConfigError';
-  constructor(field: string, problem: string) {
-    super(`config ${field}: ${problem}`);
+  constructor(
+    readonly field: string,
+    readonly problem: string,
+    /** What the field belongs to, first in the message: `config ` (the file) or `PgsipExport props.`. */
+    readonly subject = 'config ',
+  ) {
+    super(`${subject}${field}: ${problem}`);
   }
 }
 

@@ -350,7 +350,7 @@ describe('PgsipStack', () => {
       expect(() => synth({ exportPrefix }), exportPrefix).toThrow(/exportPrefix/);
     }
     for (const concurrency of [0, 1.5, -2]) {
-      expect(() => synth({ concurrency })).toThrow(/concurrency must be a positive integer/);
+      expect(() => synth({ concurrency })).toThrow(/^PgsipExport props\.connectionBudget: must be an integer from 1 to/);
     }
   });
 });

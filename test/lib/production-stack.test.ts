@@ -239,8 +239,8 @@ describe('cdk-nag', () => {
     stack.commitFunction.addToRolePolicy(new PolicyStatement({ actions: ['s3:GetObject'], resources: [stack.bucket.arnForObjects('*')] }));
     app.synth();
     const violations = nagViolations(app);
-    expect(violations).toContainEqual(expect.stringMatching(/^AwsSolutions-IAM5\[Resource::\*\] Pgsip\/ExportFunctionRole/));
-    expect(violations).toContainEqual(expect.stringMatching(/^AwsSolutions-IAM5\[Resource::<ExportBucket[0-9A-F]+\.Arn>\/\*\] Pgsip\/CommitFunctionRole/));
+    expect(violations).toContainEqual(expect.stringMatching(/^AwsSolutions-IAM5\[Resource::\*\] Pgsip\/Default\/ExportFunctionRole/));
+    expect(violations).toContainEqual(expect.stringMatching(/^AwsSolutions-IAM5\[Resource::<ExportBucket[0-9A-F]+\.Arn>\/\*\] Pgsip\/Default\/CommitFunctionRole/));
   });
 });
 

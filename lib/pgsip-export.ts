@@ -1,0 +1,367 @@
+/**
+ * `PgsipExport`: everything one pgsip deployment needs, as a construct for any CDK stack — the SSE-KMS export
+ * bucket (with an access-log bucket), the Plan/Export/Commit functions with one least-privilege role each,
+ * the export state machine, schedules, alarms and a dashboard, and optionally a Glue database. Props take CDK
+ * objects (an `ISecret`, an `IVpc`, an existing `IBucket`/`IKey`/`ITopic`), each documented with its default
+ * and validated before anything is built (`validateExportProps`). `PgsipStack` maps the JSON config onto it.
+ */
+import { ArnFormat, Aws, Duration, RemovalPolicy, Stack, TimeZone } from 'aws-cdk-lib';
+import { type ISecurityGroup, SecurityGroup, SubnetType } from 'aws-cdk-lib/aws-ec2';
+import { CfnDatabase } from 'aws-cdk-lib/aws-glue';
+import { AnyPrincipal, Effect, PolicyStatement, ServicePrincipal, type IGrantable } from 'aws-cdk-lib/aws-iam';
+import { type IKey, Key } from 'aws-cdk-lib/aws-kms';
+import { BlockPublicAccess, Bucket, BucketEncryption, type IBucket, ObjectOwnership } from 'aws-cdk-lib/aws-s3';
+import { Schedule, ScheduleExpression, ScheduleTargetInput } from 'aws-cdk-lib/aws-scheduler';
+import { StepFunctionsStartExecution } from 'aws-cdk-lib/aws-scheduler-targets';
+import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
+import type { ITopic } from 'aws-cdk-lib/aws-sns';
+import { Construct } from 'constructs';
+import { METRIC_NAMESPACE } from '../lambdas/shared/metric-names';
+import { KEY_CLASSES, type KeyClass, keyPattern } from './export-key-classes';
+import { ExportStateMachine } from './export-state-machine';
+import { PgsipFunction } from './pgsip-function';
+import { PgsipMonitoring } from './pgsip-monitoring';
+import { acknowledgeNagFindings } from './pgsip-nag';
+import { type PgsipExportProps, validateExportProps } from './pgsip-export-props';
+
+export type { PgsipExportProps };
+
+export const DEFAULT_CONNECTION_BUDGET = 4;
+export const DEFAULT_EXPORT_PREFIX = 'exports';
+
+export class PgsipExport extends Construct {
+  public readonly key: IKey;
+  public readonly bucket: IBucket;
+  /** The bucket the created export bucket logs access to; none with `existingBucketObj`. */
+  public readonly accessLogsBucket?: Bucket;
+  public readonly databaseSecret: ISecret;
+  /** The functions' security groups (the created one unless `securityGroups` was given); none outside a VPC. */
+  public readonly securityGroups: ISecurityGroup[] = [];
+  public readonly exportPrefix: string;
+  /** `s3://<bucket>/<prefix>`: what the functions receive as PGSIP_DEST. */
+  public readonly destination: string;
+  public readonly planFunction: PgsipFunction;
+  public readonly exportFunction: PgsipFunction;
+  public readonly commitFunction: PgsipFunction;
+  public readonly exportStateMachine: ExportStateMachine;
+  public readonly schedules: Schedule[] = [];
+  public readonly monitoring: PgsipMonitoring;
+  /** The Glue database Commit registers tables in, when pgsip created it. */
+  public readonly glueDatabase?: CfnDatabase;
+
+  constructor(scope: Construct, id: string, props: PgsipExportProps) {
+    super(scope, id);
+    const { exportPrefix, connectionBudget: concurrency, schedules } = validateExportProps(props);
+    // Server access logs are delivered under a bucket policy (not ACLs, which BUCKET_OWNER_ENFORCED forbids),
+    // whatever cdk.json says: set before any child exists.
+    this.node.setContext('@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy', true);
+    this.exportPrefix = exportPrefix;
+
+    // Storage ------------------------------------------------------------------------------------------
+    if (props.existingKeyObj) {
+      this.key = props.existingKeyObj;
+    } else {
+      this.key = new Key(this, 'Key', {
+        description: 'pgsip: encrypts exported Parquet files, the database secret and the alarm topic',
+        enableKeyRotation: true,
+        removalPolicy: RemovalPolicy.RETAIN,
+      });
+    }
+    // A key created in this app (by pgsip or by you) also encrypts the alarm topic: CloudWatch must be able to
+    // use it. An imported key's policy is not ours to change; the topic then stays SSE-less but TLS-only.
+    const ownKey = this.key instanceof Key ? this.key : undefined;
+    if (ownKey && !props.existingAlarmTopicObj) {
+      ownKey.addToResourcePolicy(
+        new PolicyStatement({
+          principals: [new ServicePrincipal('cloudwatch.amazonaws.com')],
+          actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
+          resources: ['*'],
+          conditions: { StringEquals: { 'aws:SourceAccount': Aws.ACCOUNT_ID } },
+        }),
+      );
+    }
+
+    if (props.existingBucketObj) {
+      this.bucket = props.existingBucketObj;
+    } else {
+      this.accessLogsBucket = new Bucket(this, 'AccessLogsBucket', {
+        // S3 server access logs can only be delivered to an SSE-S3 bucket.
+        encryption: BucketEncryption.S3_MANAGED,
+        enforceSSL: true,
+        minimumTLSVersion: 1.2,
+        blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
+        objectOwnership: ObjectOwnership.BUCKET_OWNER_ENFORCED,
+        lifecycleRules: [{ id: 'ExpireAccessLogs', expiration: Duration.days(365) }],
+        removalPolicy: RemovalPolicy.RETAIN,
+      });
+      const bucket = new Bucket(this, 'ExportBucket', {
+        encryption: BucketEncryption.KMS,
+        encryptionKey: this.key,
+        bucketKeyEnabled: true,
+        enforceSSL: true,
+        minimumTLSVersion: 1.2,
+        blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
+        objectOwnership: ObjectOwnership.BUCKET_OWNER_ENFORCED,
+        versioned: false,
+        serverAccessLogsBucket: this.accessLogsBucket,
+        serverAccessLogsPrefix: 'export-bucket/',
+        lifecycleRules: [{ id: 'AbortIncompleteMultipartUploads', abortIncompleteMultipartUploadAfter: Duration.days(7) }],
+        removalPolicy: RemovalPolicy.RETAIN,
+      });
+      // Nothing lands in the bucket under another encryption or another key. A put that names no encryption
+      // gets the bucket default (this key, bucket key on); the handlers always name it (PGSIP_KMS_KEY_ID).
+      // The conditions only bite when the header is present, because UploadPart requests of a multipart
+      // upload never carry it (the encryption is fixed by CreateMultipartUpload).
+      bucket.addToResourcePolicy(
+        new PolicyStatement({
+          sid: 'DenyOtherEncryption',
+          effect: Effect.DENY,
+          principals: [new AnyPrincipal()],
+          actions: ['s3:PutObject'],
+          resources: [bucket.arnForObjects('*')],
+          conditions: {
+            StringNotEquals: { 's3:x-amz-server-side-encryption': 'aws:kms' },
+            Null: { 's3:x-amz-server-side-encryption': 'false' },
+          },
+        }),
+      );
+      bucket.addToResourcePolicy(
+        new PolicyStatement({
+          sid: 'DenyOtherKmsKey',
+          effect: Effect.DENY,
+          principals: [new AnyPrincipal()],
+          actions: ['s3:PutObject'],
+          resources: [bucket.arnForObjects('*')],
+          conditions: {
+            StringNotEquals: { 's3:x-amz-server-side-encryption-aws-kms-key-id': this.key.keyArn },
+            Null: { 's3:x-amz-server-side-encryption-aws-kms-key-id': 'false' },
+          },
+        }),
+      );
+      this.bucket = bucket;
+    }
+
+    this.databaseSecret = props.databaseSecret;
+
+    // Network ------------------------------------------------------------------------------------------
+    let network: ConstructorParameters<typeof PgsipFunction>[2]['network'];
+    if (props.vpc) {
+      if (props.securityGroups) {
+        this.securityGroups = [...props.securityGroups];
+      } else {
+        const group = new SecurityGroup(this, 'FunctionsSecurityGroup', {
+          vpc: props.vpc,
+          description: 'pgsip functions: allow this group on the database port',
+          allowAllOutbound: true,
+        });
+        this.securityGroups = [group];
+      }
+      network = {
+        vpc: props.vpc,
+        vpcSubnets: props.vpcSubnets ?? { subnetType: SubnetType.PRIVATE_WITH_EGRESS },
+        securityGroups: this.securityGroups,
+      };
+    }
+
+    // Functions -----------------------------------------------------------------------------------------
+    this.destination = `s3://${this.bucket.bucketName}/${exportPrefix}`;
+    const environment: Record<string, string> = {
+      PGSIP_DEST: this.destination,
+      PGSIP_DB_SECRET_ARN: this.databaseSecret.secretArn,
+      PGSIP_KMS_KEY_ID: this.key.keyArn,
+      PGSIP_DB_TLS: props.databaseTls ?? 'verify-full',
+      POWERTOOLS_SERVICE_NAME: Stack.of(this).stackName,
+      POWERTOOLS_METRICS_NAMESPACE: METRIC_NAMESPACE,
+    };
+    const common = { network, caBundleFile: props.caBundleFile };
+    // Plan also learns the deployment's limits: the connection budget (the most shards a run may export at
+    // once) and the codec of runs that name none (ZSTD: node:zlib in every Lambda Node runtime pgsip targets).
+    this.planFunction = new PgsipFunction(this, 'PlanFunction', {
+      kind: 'plan',
+      ...common,
+      environment: {
+        ...environment,
+        PGSIP_CONNECTION_BUDGET: String(concurrency),
+        PGSIP_DEFAULT_COMPRESSION: 'ZSTD',
+        ...(props.retention
+          ? { PGSIP_KEEP_RUNS: String(props.retention.keepRuns), PGSIP_RETENTION_GRACE_MINUTES: String(props.retention.graceMinutes ?? 60) }
+          : {}),
+      },
+    });
+    this.exportFunction = new PgsipFunction(this, 'ExportFunction', { kind: 'export', ...common, environment });
+    // Commit never connects to the database: no secret, no TLS settings.
+    const { PGSIP_DB_SECRET_ARN: _secret, PGSIP_DB_TLS: _tls, ...commitEnvironment } = environment;
+    this.commitFunction = new PgsipFunction(this, 'CommitFunction', {
+      kind: 'commit',
+      ...common,
+      caBundleFile: undefined,
+      environment: { ...commitEnvironment, ...(props.catalog ? { PGSIP_GLUE_DATABASE: props.catalog.glueDatabase } : {}) },
+    });
+
+    // Least privilege by key class (lib/export-key-classes.ts; docs/operations.md, "What gets deployed"), evaluated
+    // request by request in test/lib/iam-evaluation.test.ts.
+    const keys = Object.fromEntries(Object.keys(KEY_CLASSES).map((k) => [k, keyPattern(exportPrefix, k as KeyClass)])) as Record<KeyClass, string>;
+
+    // Plan: reads the catalog; creates each table's `_plan.json` and the run's table and shard lists. It reads
+    // a plan or table list only after a create-only write found one, so it needs no listing.
+    this.grantSecretValue(this.planFunction);
+    this.grantObjects(this.planFunction, ['s3:GetObject', 's3:PutObject'], [keys.plan, keys.runPlan]);
+    this.grantObjects(this.planFunction, ['s3:PutObject'], [keys.shardList]);
+    this.grantKey(this.planFunction);
+
+    // Export: reads its table's plan and its shard's manifest (present when an earlier attempt finished),
+    // writes Parquet parts (multipart, which it may abort) and the shard manifest. It reads no Parquet and
+    // deletes nothing.
+    this.grantSecretValue(this.exportFunction);
+    this.grantObjects(this.exportFunction, ['s3:GetObject'], [keys.plan]);
+    this.grantObjects(this.exportFunction, ['s3:PutObject', 's3:AbortMultipartUpload'], [keys.part]);
+    this.grantObjects(this.exportFunction, ['s3:GetObject', 's3:PutObject'], [keys.shardManifest]);
+    this.grantKey(this.exportFunction);
+
+    // Commit: reads the run's table list, plans and shard manifests; writes the run manifest, `_SUCCESS` and
+    // `_latest.json`; deletes only inside run folders (parts of failed attempts, abandoned runs). No database.
+    this.grantObjects(this.commitFunction, ['s3:GetObject'], [keys.runPlan, keys.plan, keys.shardManifest]);
+    this.grantObjects(this.commitFunction, ['s3:GetObject', 's3:PutObject'], [keys.manifest, keys.success, keys.latest]);
+    this.grantObjects(this.commitFunction, ['s3:DeleteObject'], [keys.runFolder]);
+    this.grantKey(this.commitFunction);
+
+    // Catalog: Commit reads, creates and updates the tables of one Glue database, nothing else of the catalog.
+    // Glue authorizes a table action on the catalog, the database and the table together.
+    if (props.catalog) {
+      const database = props.catalog.glueDatabase;
+      if (props.catalog.createDatabase) {
+        this.glueDatabase = new CfnDatabase(this, 'GlueDatabase', {
+          catalogId: Stack.of(this).account,
+          databaseInput: { name: database, description: `Tables pgsip exports from Postgres (stack ${Stack.of(this).stackName})` },
+        });
+        // Kept with the data it describes: deleting the stack must not drop the tables Athena users query.
+        this.glueDatabase.applyRemovalPolicy(RemovalPolicy.RETAIN);
+      }
+      const arn = (resource: string) => Stack.of(this).formatArn({ service: 'glue', resource, arnFormat: ArnFormat.NO_RESOURCE_NAME });
+      this.commitFunction.addToRolePolicy(
+        new PolicyStatement({
+          actions: ['glue:GetTable', 'glue:CreateTable', 'glue:UpdateTable'],
+          resources: [arn('catalog'), arn(`database/${database}`), arn(`table/${database}/*`)],
+        }),
+      );
+    }
+
+    // Listing, limited to the prefix, for the two that read keys that may be missing (a shard manifest not yet
+    // written, an uncommitted run's _SUCCESS, a table's first _latest.json): without s3:ListBucket S3 answers
+    // such a GetObject with 403 instead of 404, and the engine reads "missing" from the 404. Commit also lists
+    // run folders (stray parts, the sweep). `IfExists` because that implicit check carries no s3:prefix; a
+    // real listing must stay under the prefix.
+    for (const fn of [this.exportFunction, this.commitFunction]) {
+      fn.addToRolePolicy(
+        new PolicyStatement({
+          actions: ['s3:ListBucket'],
+          resources: [this.bucket.bucketArn],
+          conditions: { StringLikeIfExists: { 's3:prefix': [`${exportPrefix}/*`] } },
+        }),
+      );
+    }
+
+    // Orchestration -------------------------------------------------------------------------------------
+    this.exportStateMachine = new ExportStateMachine(this, 'ExportStateMachine', {
+      planFunction: this.planFunction,
+      exportFunction: this.exportFunction,
+      commitFunction: this.commitFunction,
+      timeout: props.runTimeout ?? Duration.hours(6),
+    });
+    const stateMachine = this.exportStateMachine.stateMachine;
+    // The Distributed Map reads the run's shard list itself (ItemReader), through S3 only.
+    this.grantObjects(stateMachine, ['s3:GetObject'], [keys.shardList]);
+    this.grantKey(stateMachine, ['kms:Decrypt']);
+
+    for (const s of schedules) {
+      const input: Record<string, unknown> = { tables: s.tables };
+      if (s.shards !== undefined) input.shards = s.shards;
+      if (s.concurrency !== undefined) input.concurrency = s.concurrency;
+      if (s.types !== undefined) input.types = s.types;
+      if (s.infinity !== undefined) input.infinity = s.infinity;
+      if (s.keepRuns !== undefined) input.keepRuns = s.keepRuns;
+      if (s.incremental !== undefined) input.incremental = { ...s.incremental };
+      if (s.compression !== undefined) input.compression = s.compression;
+      for (const key of ['excludeTables', 'excludeColumns', 'hashColumns'] as const) if (s[key] !== undefined) input[key] = s[key];
+      this.schedules.push(
+        new Schedule(this, `Schedule-${s.name}`, {
+          description: `pgsip: export ${s.tables.join(', ')}`,
+          schedule: ScheduleExpression.expression(s.expression, s.timeZone ? TimeZone.of(s.timeZone) : undefined),
+          enabled: s.enabled ?? true,
+          target: new StepFunctionsStartExecution(stateMachine, {
+            input: ScheduleTargetInput.fromObject(input),
+            retryAttempts: 3,
+            maxEventAge: Duration.hours(1),
+          }),
+        }),
+      );
+    }
+
+    // Observability -------------------------------------------------------------------------------------
+    this.monitoring = new PgsipMonitoring(this, 'Monitoring', {
+      stateMachine,
+      functions: { plan: this.planFunction, export: this.exportFunction, commit: this.commitFunction },
+      exportTimeout: this.exportFunction.timeout ?? Duration.minutes(15),
+      service: Stack.of(this).stackName,
+      schedules,
+      topic: props.existingAlarmTopicObj,
+      emails: props.alarmEmails ?? [],
+      key: props.existingAlarmTopicObj ? undefined : ownKey,
+    });
+
+    acknowledgeNagFindings(this, {
+      exportPrefix,
+      glueDatabase: props.catalog?.glueDatabase,
+    });
+  }
+
+  /** The topic alarms notify. */
+  get alarmTopic(): ITopic {
+    return this.monitoring.topic;
+  }
+
+  /** The export state machine (start executions on it; the schedules do). */
+  get stateMachine() {
+    return this.exportStateMachine.stateMachine;
+  }
+
+  /** Object actions on keys matching `pattern` (under the prefix), nothing else: no ACLs, tagging or retention. */
+  private grantObjects(grantee: IGrantable, actions: string[], patterns: string[]): void {
+    grantee.grantPrincipal.addToPrincipalPolicy(new PolicyStatement({ actions, resources: patterns.map((p) => this.bucket.arnForObjects(p)) }));
+  }
+
+  /**
+   * The database secret's value, and nothing else (no DescribeSecret, which `grantRead` adds).
+   */
+  private grantSecretValue(grantee: IGrantable): void {
+    grantee.grantPrincipal.addToPrincipalPolicy(new PolicyStatement({ actions: ['secretsmanager:GetSecretValue'], resources: [this.databaseSecret.secretArn] }));
+    // A secret encrypted with a customer-managed key it knows (one created in this app): Decrypt on that key,
+    // through Secrets Manager only. An imported secret's key is unknown here (docs/operations.md says to grant it).
+    const secretKey = this.databaseSecret.encryptionKey;
+    if (secretKey) {
+      grantee.grantPrincipal.addToPrincipalPolicy(
+        new PolicyStatement({
+          actions: ['kms:Decrypt'],
+          resources: [secretKey.keyArn],
+          conditions: { StringEquals: { 'kms:ViaService': `secretsmanager.${Aws.REGION}.amazonaws.com` } },
+        }),
+      );
+    }
+  }
+
+  /**
+   * The key, through S3 only: data keys for SSE-KMS writes (GenerateDataKey), and Decrypt for reads and for
+   * completing multipart uploads. No kms:Encrypt/ReEncrypt, and not usable outside S3.
+   */
+  private grantKey(grantee: IGrantable, actions = ['kms:GenerateDataKey', 'kms:Decrypt']): void {
+    grantee.grantPrincipal.addToPrincipalPolicy(
+      new PolicyStatement({
+        actions,
+        resources: [this.key.keyArn],
+        conditions: { StringEquals: { 'kms:ViaService': `s3.${Aws.REGION}.amazonaws.com` } },
+      }),
+    );
+  }
+}
+
+
