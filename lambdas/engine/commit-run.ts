@@ -11,6 +11,7 @@ import type { CommitEvent, CommitResult, CommittedTable, LatestPointer, RunManif
 import type { RunEnvironment } from './environment';
 import { CatalogError, CommitError, PgsipError, RunDocumentError } from './errors';
 import { faultPoint } from './run/fault-points';
+import { WRITER } from './version';
 import { retireOldRuns } from './run/retention';
 import { DEFAULT_SWEEP_AFTER_HOURS, sweepAbandonedRuns } from './run/sweep';
 import { loadPlan } from './run/plan-store';
@@ -18,7 +19,6 @@ import { DOCUMENT_VERSION, readDocument, serializeDocument } from './run/documen
 import { checksumKeyOf, selectionOf } from './selection/column-rules';
 import { checkRunId, latestKey, manifestKey, PART_PATTERN, runPlanKey, shardManifestKey, successKey } from './run/layout';
 
-const WRITER = 'pgsip 0.1 (hyparquet-writer)';
 
 export async function commitRun(event: CommitEvent, env: RunEnvironment): Promise<CommitResult> {
   faultPoint('before-commit');

@@ -35,6 +35,7 @@ import { writeV1Chunk } from './v1-pages';
 import { InternalError } from '../errors';
 import { compressorsFor } from './codecs';
 import type { PartWriter, PartWriterOptions } from './part-writer';
+import { WRITER } from '../version';
 
 type ColumnEncoder = Parameters<typeof writeColumn>[0]['column'];
 
@@ -146,7 +147,7 @@ export function createHyparquetPartWriter(options: PartWriterOptions): PartWrite
     compressors: extraCompressors,
     statistics: true,
     kvMetadata,
-    createdBy: 'pgsip',
+    createdBy: WRITER,
   });
   // The same codec table the per-value columns use (hyparquet-writer's JS snappy unless a faster one is given).
   const compress: Compressor | null = compression === 'UNCOMPRESSED' ? null : (parquet.compressors[compression] ?? null);

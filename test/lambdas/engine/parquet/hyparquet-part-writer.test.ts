@@ -1,6 +1,6 @@
 import { isFlatColumn } from '../../../../lambdas/engine/columns/flat-column';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ObjectWriter } from '../../../../lambdas/engine/destinations/destination';
 import { compressionAvailable } from '../../../../lambdas/engine/parquet/codecs';
@@ -106,7 +106,9 @@ describe('createHyparquetPartWriter', () => {
   it('records created_by, the key/value metadata, statistics and the JSON annotation', async () => {
     const { file } = await writeFile('meta.parquet', 'SNAPPY', [[5, 100]]);
     const meta = await duck.all(`SELECT created_by FROM parquet_file_metadata(${sqlString(file)})`);
-    expect(meta).toEqual([{ created_by: 'pgsip' }]);
+    // `pgsip <version>`, the version package.json names.
+    const { version } = JSON.parse(readFileSync(new URL('../../../../package.json', import.meta.url), 'utf8')) as { version: string };
+    expect(meta).toEqual([{ created_by: `pgsip ${version}` }]);
     const kv = await duck.all(
       `SELECT decode(key) AS k, decode(value) AS v FROM parquet_kv_metadata(${sqlString(file)}) ORDER BY k`,
     );
