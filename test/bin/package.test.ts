@@ -10,6 +10,8 @@ import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import pg from 'pg';
+import { startEmbeddedPostgres } from '../../bin/local/embedded-postgres';
 import { LAMBDA_KINDS, lambdaBundleDir } from '../../lib/lambda-bundles';
 import { REPO_ROOT } from '../../lib/pgsip-function';
 
@@ -138,6 +140,26 @@ describe('the npm package', () => {
     const manifest = readdirSync(join(work, 'demo', 'shop', 'orders')).find((d) => d.startsWith('run='))!;
     const written = JSON.parse(readFileSync(join(work, 'demo', 'shop', 'orders', manifest, '_manifest.json'), 'utf8')) as { writer: string };
     expect(written.writer).toBe(`pgsip ${version.stdout.trim()}`);
+  });
+
+  it('runs `pgsip run` against a database to a committed run, and `pgsip catalog` over it', { timeout: 300_000 }, async () => {
+    const postgres = await startEmbeddedPostgres();
+    try {
+      const client = new pg.Client(postgres.url);
+      await client.connect();
+      await client.query(`CREATE TABLE public.items (id bigint PRIMARY KEY, name text); INSERT INTO public.items SELECT g, 'item ' || g FROM generate_series(1, 500) g;`);
+      await client.end();
+      const pgsip = join(app, 'node_modules', '.bin', 'pgsip');
+      const dest = join(work, 'lake');
+      const exported = await run(pgsip, ['run', '--database-url', postgres.url, '--tables', 'public.*', '--dest', dest, '--quiet'], app);
+      expect(exported.code, exported.stderr).toBe(0);
+      expect(exported.stdout).toMatch(/"public"\."items": 500 rows/);
+      const ddl = await run(pgsip, ['catalog', '--dest', dest], app);
+      expect(ddl.code, ddl.stderr).toBe(0);
+      expect(ddl.stdout).toMatch(/^CREATE EXTERNAL TABLE `public_items` \(\n {2}`id` bigint COMMENT 'bigint',\n {2}`name` string COMMENT 'text'\n\)/);
+    } finally {
+      await postgres.stop();
+    }
   });
 
   it('says which optional dependency a command needs when it is not installed', { timeout: 120_000 }, async () => {
