@@ -17,6 +17,7 @@ import { DEFAULT_SWEEP_AFTER_HOURS, sweepAbandonedRuns } from './run/sweep';
 import { loadPlan } from './run/plan-store';
 import { DOCUMENT_VERSION, readDocument, serializeDocument } from './run/documents';
 import { checksumKeyOf, selectionOf } from './selection/column-rules';
+import { checkPageSplitSnapshot } from './run/page-split';
 import { checkRunId, latestKey, manifestKey, PART_PATTERN, runPlanKey, shardManifestKey, successKey } from './run/layout';
 
 
@@ -97,6 +98,7 @@ async function commitTable(plan: TablePlan, env: RunEnvironment): Promise<RunMan
     }
     shards.push(shard);
   }
+  checkPageSplitSnapshot(plan, shards);
 
   const present = new Set((await destination.list(`${plan.runDir}/`)).map((k) => k.slice(plan.runDir.length + 1)));
   const parts = shards.flatMap((s) => s.parts);

@@ -186,11 +186,30 @@ export interface ExportOptions {
   retentionGraceMinutes: number;
 }
 
-/** A primary-key range [lo, hi). `null` is unbounded, so the first and last shards cover every key. */
+/**
+ * A shard's range [lo, hi) (docs/architecture.md, "Shard planning"). `null` is unbounded, so the first and last
+ * shards cover every row. A bound is the key's Postgres text form (one key column), the text forms of the key
+ * columns in key order (a composite key, compared as a row value), or a block number (page ranges of `ctid`).
+ */
 export interface KeyRange {
-  lo: string | null;
-  hi: string | null;
+  lo: RangeBound;
+  hi: RangeBound;
 }
+
+export type RangeBound = string | string[] | null;
+
+/** A column the shards split on: its name and `format_type`. */
+export interface SplitColumn {
+  name: string;
+  pgType: string;
+}
+
+/**
+ * How a table's shards divide it. `key`: ranges of the primary key, one column or a row value of several, of
+ * any type with a default btree order. `pages`: `ctid` page ranges, for tables without a primary key, only when
+ * the run reads one shared snapshot (every shard must read the same one). `whole`: one shard.
+ */
+export type SplitPlan = { by: 'key'; columns: SplitColumn[] } | { by: 'pages' } | { by: 'whole' };
 
 /** One unit of work for Export: a key range of one table. */
 export interface ShardTask {
@@ -274,8 +293,12 @@ export interface TablePlan {
   name: string;
   runDir: string;
   columns: ColumnPlan[];
-  /** The key the shards split on, or null when the table is exported whole. */
-  splitKey: { name: string; pgType: string } | null;
+  /** The key the shards split on when it is one column (of any type), else null. */
+  splitKey: SplitColumn | null;
+  /** How the shards divide the table. Absent in plans written before it: by `splitKey`, or whole. */
+  split?: SplitPlan;
+  /** Why the table has fewer shards than asked for (`--shards N`, or what `auto` computed), when it has. */
+  splitReason?: string;
   shards: ShardTask[];
   options: ExportOptions;
   plannedAt: string;

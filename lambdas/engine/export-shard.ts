@@ -23,7 +23,7 @@ import { PartSequence } from './parquet/part-sequence';
 import { loadPlan } from './run/plan-store';
 import { DOCUMENT_VERSION, readDocument, serializeDocument } from './run/documents';
 import { shardManifestKey } from './run/layout';
-import { rangePredicate } from './postgres/shard-planner';
+import { shardPredicate } from './postgres/shard-planner';
 import { cursorFilter } from './incremental/cursor';
 import { quoteIdent } from './postgres/table-name';
 import { mapColumn, mappingFromPlan } from './columns/map-column';
@@ -95,7 +95,7 @@ export async function exportShard(task: ShardTask, env: EngineEnvironment): Prom
     await checkColumnsUnchanged(client, plan);
 
     const select = mappings.map((m) => m.select(quoteIdent(m.plan.name))).join(', ');
-    const sql = `COPY (SELECT ${select} FROM ${plan.table}${rangePredicate(plan.splitKey, task.range, cursorFilter(plan.incremental))}) TO STDOUT (FORMAT binary)`;
+    const sql = `COPY (SELECT ${select} FROM ${plan.table}${shardPredicate(plan, task, cursorFilter(plan.incremental))}) TO STDOUT (FORMAT binary)`;
     const parser = new BinaryCopyParser(builders);
     let rowsInGroup = 0;
     let lastReport = Date.now();
@@ -180,7 +180,7 @@ async function rangeChecksum(client: pg.Client, plan: TablePlan, task: ShardTask
   const sumKey = checksumKeyOf(plan);
   const keySum = sumKey ? `sum(${quoteIdent(sumKey.name)})::text` : 'NULL::text';
   const result = await client.query<{ rows: string; key_sum: string | null }>(
-    `SELECT count(*)::text AS rows, ${keySum} AS key_sum FROM ${plan.table}${rangePredicate(plan.splitKey, task.range, cursorFilter(plan.incremental))}`,
+    `SELECT count(*)::text AS rows, ${keySum} AS key_sum FROM ${plan.table}${shardPredicate(plan, task, cursorFilter(plan.incremental))}`,
   );
   const { rows, key_sum } = result.rows[0];
   return { rows: Number(rows), keySum: sumKey ? (key_sum ?? '0') : null };

@@ -32,7 +32,8 @@ import { beginReadOnly, checkSnapshotId } from './postgres/snapshot';
 import { DEFAULT_SWEEP_AFTER_HOURS } from './run/sweep';
 import { checkRunId, newRunId, planKey, runDirOf, runPlanKey, shardListKey } from './run/layout';
 import { DOCUMENT_VERSION, readDocument, serializeDocument } from './run/documents';
-import { planRanges, shardCountFor, splitKeyOf } from './postgres/shard-planner';
+import { planSplit, shardCountFor } from './postgres/shard-planner';
+import { checkPageSplitResume } from './run/page-split';
 import { mapColumn } from './columns/map-column';
 import { checkTableSelection, resolveTables } from './selection/table-patterns';
 import { ColumnRules, selectionOf } from './selection/column-rules';
@@ -110,10 +111,11 @@ export async function planRun(event: PlanEvent, env: EngineEnvironment): Promise
           })
         : undefined;
       const filter = cursorFilter(incremental);
-      const splitKey = splitKeyOf(table);
-      const ranges = await planRanges(client, table, splitKey, await shardsFor(client, input.shards ?? 'auto', table, filter), filter);
+      const asked = await shardsFor(client, input.shards ?? 'auto', table, filter);
+      const { splitKey, split, ranges, reason } = await planSplit(client, table, asked, { filter, snapshot: input.snapshot });
       const runDir = runDirOf(table.schema, table.name, runId);
       if (incremental) env.log.info('incremental', { table: table.quoted, mode: incremental.mode, from: incremental.from, reason: incremental.reason });
+      if (reason) env.log.warn('fewer shards than asked', { table: table.quoted, asked, shards: ranges.length, reason });
       plans.push({
         version: DOCUMENT_VERSION,
         runId,
@@ -123,6 +125,8 @@ export async function planRun(event: PlanEvent, env: EngineEnvironment): Promise
         runDir,
         columns,
         splitKey,
+        split,
+        ...(reason ? { splitReason: reason } : {}),
         shards: ranges.map((range, shard) => ({ runId, table: table.quoted, runDir, shard, shardCount: ranges.length, range })),
         options,
         plannedAt: new Date().toISOString(),
@@ -145,7 +149,7 @@ export async function planRun(event: PlanEvent, env: EngineEnvironment): Promise
   // A run that hashes columns needs its key: refused here, before anything is written, not shard by shard.
   await hashKeyFor(plans, env);
   const recorded: TablePlan[] = [];
-  for (const plan of plans) recorded.push(await recordPlan(plan, env));
+  for (const plan of plans) recorded.push(await recordPlan(plan, env, input.snapshot));
   const shards: ShardTask[] = recorded.flatMap((p) => p.shards);
   await recordRun(
     {
@@ -209,7 +213,7 @@ async function recordRun(run: RunPlan, env: EngineEnvironment): Promise<void> {
 }
 
 /** Writes `_plan.json` unless this run id already has one; then the earlier plan wins, if it still fits. */
-async function recordPlan(plan: TablePlan, env: EngineEnvironment): Promise<TablePlan> {
+async function recordPlan(plan: TablePlan, env: EngineEnvironment, snapshot: string | undefined): Promise<TablePlan> {
   const key = planKey(plan.runDir);
   let created: boolean;
   try {
@@ -232,6 +236,7 @@ async function recordPlan(plan: TablePlan, env: EngineEnvironment): Promise<Tabl
       `run ${plan.runId} of ${plan.table} was planned with other columns; the table changed since, so start a new run id`,
     );
   }
+  await checkPageSplitResume(existing, snapshot, env.destination);
   env.log.info('reusing the recorded plan', { runId: plan.runId, table: plan.table });
   return existing;
 }

@@ -1,15 +1,17 @@
 /**
  * Planning checked end to end through `runExport`: tables whose keys are sparse, skewed, negative and huge,
- * text, or missing each export every row exactly once (count and distinct key read back with DuckDB), and the
- * integer-keyed ones split into shards of about the same size, from the real key distribution.
+ * text, or missing each export every row exactly once (count and distinct key read back with DuckDB), the
+ * integer-keyed ones split into shards of about the same size, from the real key distribution, and a table
+ * with fewer shards than asked says why in its plan. (Every other shape: test/lambdas/engine/table-shapes.test.ts.)
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runExport, type RunSummary } from '../../bin/commands/run';
 import { type DuckDB, openDuckDB, readManifest } from '../../bin/local/duckdb-reader';
+import type { TablePlan } from '../../lambdas/engine/contracts';
 import { type RunningPostgres, startEmbeddedPostgres } from '../../bin/local/embedded-postgres';
 
 const SHARDS = 6;
@@ -139,7 +141,7 @@ describe('planning: every row exactly once, shards balanced on the real keys', (
       const ranges = manifest.shards.map((s) => s.range);
       expect(ranges[0].lo).toBeNull();
       expect(ranges.at(-1)!.hi).toBeNull();
-      for (let i = 1; i < ranges.length; i++) expect(ranges[i].lo).toBe(ranges[i - 1].hi);
+      for (let i = 1; i < ranges.length; i++) expect(ranges[i].lo).toEqual(ranges[i - 1].hi);
     });
   }
 
@@ -156,12 +158,22 @@ describe('planning: every row exactly once, shards balanced on the real keys', (
     }
   });
 
-  it('fewer keys than shards gives fewer shards; text keys, no key and empty tables export whole', async () => {
-    const shardsOf = async (name: string) =>
-      (await readManifest(summary.commit.tables.find((x) => x.table === `"plan"."${name}"`)!.manifest)).manifest.shards.length;
-    expect(await shardsOf('tiny')).toBeLessThanOrEqual(2);
-    expect(await shardsOf('texts')).toBe(1);
-    expect(await shardsOf('keyless')).toBe(1);
-    expect(await shardsOf('empty')).toBe(1);
+  it('fewer keys than shards gives fewer shards, and the plan says why; text keys and key-less tables split too', async () => {
+    const planOf = async (name: string) => {
+      const manifest = summary.commit.tables.find((x) => x.table === `"plan"."${name}"`)!.manifest;
+      return JSON.parse(await readFile(manifest.replace(/_manifest\.json$/, '_plan.json'), 'utf8')) as TablePlan;
+    };
+    const tiny = await planOf('tiny');
+    expect(tiny.shards).toHaveLength(2);
+    expect(tiny.splitReason).toBe('only 2 row(s)');
+    const empty = await planOf('empty');
+    expect(empty.shards).toHaveLength(1);
+    expect(empty.splitReason).toBe('the table is empty');
+    // pgsip run holds one snapshot: a text key splits at its quantiles, a key-less table by page ranges.
+    expect((await planOf('texts')).shards).toHaveLength(SHARDS);
+    const keyless = await planOf('keyless');
+    expect(keyless.split).toEqual({ by: 'pages' });
+    expect(keyless.shards).toHaveLength(SHARDS);
+    expect(keyless.splitReason).toBeUndefined();
   });
 });

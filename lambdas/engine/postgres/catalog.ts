@@ -18,6 +18,7 @@ export interface CatalogTable {
   columns: CatalogColumn[];
   primaryKey: { name: string; typeOid: number; pgType: string }[];
   estimatedRows: number;
+  /** Heap, indexes and toast; for a partitioned table, its leaf partitions' (its own size is 0). */
   heapBytes: number;
 }
 
@@ -42,8 +43,18 @@ export async function describeTable(client: pg.Client, requested: string): Promi
        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = $1`,
     [oid],
   );
-  const { nspname, relname, relkind, reltuples, bytes } = rel.rows[0];
+  const { nspname, relname, relkind } = rel.rows[0];
+  let { reltuples, bytes } = rel.rows[0];
   if (!(relkind in RELKINDS)) throw new InputError(`"${nspname}.${relname}" is not a table or view (relkind ${relkind})`);
+  if (relkind === 'p') {
+    // A partitioned table stores nothing itself: its rows and bytes are its leaf partitions'.
+    const leaves = await client.query<{ reltuples: string; bytes: string }>(
+      `SELECT coalesce(sum(greatest(c.reltuples, 0)), 0)::text AS reltuples, coalesce(sum(pg_total_relation_size(t.relid)), 0)::text AS bytes
+         FROM pg_partition_tree($1::oid) t JOIN pg_class c ON c.oid = t.relid WHERE t.isleaf`,
+      [oid],
+    );
+    ({ reltuples, bytes } = leaves.rows[0]);
+  }
 
   const privilege = await client.query<{ ok: string }>(`SELECT has_table_privilege($1::oid, 'SELECT')::text AS ok`, [oid]);
   if (privilege.rows[0].ok !== 'true') {

@@ -1,30 +1,33 @@
 /**
- * Splits a table into key ranges. Correctness never depends on where the boundaries fall: the first range
- * is open below and the last open above, so together they cover every key exactly once, including rows
- * inserted after planning. Boundaries only decide how evenly the work spreads.
+ * Splits a table into shards (docs/architecture.md, "Shard planning"). Correctness never depends on where the
+ * boundaries fall: the first range is open below and the last open above, so together they cover every row
+ * exactly once, including rows inserted after planning. Boundaries only decide how evenly the work spreads.
+ *
+ * - A primary key of one column, of any type with a default btree order (integers, uuid, text, numeric,
+ *   timestamps, dates, enums, ...), splits at quantiles of the key; a composite key at quantiles of its row
+ *   value, `(a, b) >= (x, y)`. Bounds are the values' Postgres text forms (lambdas/engine/postgres/split-predicate.ts).
+ * - A table without one splits by `ctid` page ranges when the run holds one snapshot (page-ranges.ts).
+ * - Otherwise, and whenever fewer shards come out than were asked for, the plan says why (`splitReason`).
  */
 import type pg from 'pg';
 import type { CatalogTable } from './catalog';
-import type { KeyRange } from '../contracts';
-import { InternalError, RunDocumentError } from '../errors';
+import type { KeyRange, RangeBound, SplitColumn, SplitPlan } from '../contracts';
+import { InternalError } from '../errors';
 import { quoteIdent } from './table-name';
+import { isIntegerKey } from './split-predicate';
+import { pageLayout, pageRanges, pagesUnavailable } from './page-ranges';
 
-/** Integer keys can be split into ranges with plain comparisons that use the primary key index. */
-const SPLITTABLE_KEY_TYPES = new Set([20, 21, 23]); // int8, int2, int4
+export { rangePredicate, shardPredicate } from './split-predicate';
 
-/** `auto` aims for about this much table (heap + indexes + toast) per shard. */
+/** `auto` aims for about this much table (heap + indexes + toast; a partitioned table's leaves) per shard. */
 export const AUTO_BYTES_PER_SHARD = 256 * 1024 * 1024;
 export const MAX_SHARDS_PER_TABLE = 512;
 
-export interface SplitKey {
-  name: string;
-  pgType: string;
-}
+export type SplitKey = SplitColumn;
 
-export function splitKeyOf(table: CatalogTable): SplitKey | null {
-  if (table.primaryKey.length !== 1) return null;
-  const [key] = table.primaryKey;
-  return SPLITTABLE_KEY_TYPES.has(key.typeOid) ? { name: key.name, pgType: key.pgType } : null;
+/** The primary key's columns in key order, or null without one. */
+export function splitColumnsOf(table: CatalogTable): SplitKey[] | null {
+  return table.primaryKey.length === 0 ? null : table.primaryKey.map((k) => ({ name: k.name, pgType: k.pgType }));
 }
 
 export function shardCountFor(requested: number | 'auto', table: CatalogTable): number {
@@ -37,86 +40,133 @@ export const SAMPLE_KEYS = 100_000;
 /** Below this many rows (by the catalog estimate) the boundaries come from every key, not a sample. */
 const EXACT_BELOW_ROWS = 500_000;
 
+export interface TableSplit {
+  /** The split key when it is one column, for `TablePlan.splitKey`. */
+  splitKey: SplitKey | null;
+  split: SplitPlan;
+  ranges: KeyRange[];
+  /** Why there are fewer ranges than `count`, or null. */
+  reason: string | null;
+}
+
+export interface SplitOptions {
+  /** The rows an incremental run reads (its cursor condition): only they are split. */
+  filter?: string | null;
+  /** The run's shared snapshot, if it holds one: page ranges need it. */
+  snapshot?: string;
+}
+
+/** How to split `table` into about `count` shards. */
+export async function planSplit(client: pg.Client, table: CatalogTable, count: number, options: SplitOptions = {}): Promise<TableSplit> {
+  const whole: KeyRange[] = [{ lo: null, hi: null }];
+  const columns = splitColumnsOf(table);
+  if (columns) {
+    const split: SplitPlan = { by: 'key', columns };
+    const splitKey = columns.length === 1 ? columns[0] : null;
+    if (count <= 1) return { splitKey, split, ranges: whole, reason: null };
+    const planned = await keyRanges(client, table, columns, count, options.filter ?? null);
+    if (planned === null) {
+      const types = columns.map((c) => c.pgType).join(', ');
+      return { splitKey: null, split: { by: 'whole' }, ranges: whole, reason: `the primary key's type (${types}) has no default btree order to split by` };
+    }
+    return { splitKey, split, ranges: planned.ranges, reason: planned.ranges.length < count ? planned.reason : null };
+  }
+  if (count <= 1) return { splitKey: null, split: { by: 'whole' }, ranges: whole, reason: null };
+  const unavailable = await pagesUnavailable(client, table, options.snapshot);
+  if (unavailable) return { splitKey: null, split: { by: 'whole' }, ranges: whole, reason: unavailable };
+  const layout = await pageLayout(client, table);
+  const ranges = pageRanges(layout, count);
+  const pages = layout.pages.reduce((a, b) => a + b, 0);
+  if (ranges.length === 1) return { splitKey: null, split: { by: 'whole' }, ranges: whole, reason: pages === 0 ? 'the table is empty' : `the table has only ${pages} page(s)` };
+  return { splitKey: null, split: { by: 'pages' }, ranges, reason: ranges.length < count ? `the table has only ${pages} page(s)` : null };
+}
+
 /**
  * Ranges holding about the same number of rows each, placed on the real key distribution: the boundaries are
- * quantiles of the key (every key for small tables, a `TABLESAMPLE SYSTEM` of about SAMPLE_KEYS keys for large
- * ones), so gaps, negative and huge keys and skew all split evenly. The primary key is unique, so equal
- * quantiles mean equal row counts. Fewer ranges than asked when the keys are fewer, never an empty plan.
- * Tables without a single-column integer key are exported whole (one range); see `splitKeyOf`.
+ * the first key of each of `count` equal tiles of the keys in their order (every key for small tables, a
+ * `TABLESAMPLE SYSTEM` of about SAMPLE_KEYS keys for large ones), so gaps, negative and huge keys and skew all
+ * split evenly. The primary key is unique, so equal tiles mean equal row counts. The order is the key's own:
+ * its default btree order, text under the column's collation, exactly what the ranges' comparisons use. Fewer
+ * ranges than asked when the keys are fewer, never an empty plan. Null when the key's type has no default
+ * btree order.
  */
-export async function planRanges(client: pg.Client, table: CatalogTable, key: SplitKey | null, count: number, filter: string | null = null): Promise<KeyRange[]> {
-  if (key === null || count <= 1) return [{ lo: null, hi: null }];
+async function keyRanges(client: pg.Client, table: CatalogTable, key: SplitKey[], count: number, filter: string | null): Promise<{ ranges: KeyRange[]; reason: string } | null> {
   // An incremental run splits only the rows it reads.
   const where = filter ? ` WHERE ${filter}` : '';
-  const k = quoteIdent(key.name);
-  const fractions = Array.from({ length: count - 1 }, (_, i) => (i + 1) / count);
-  // As one comma-separated text: the engine's connections parse no types.
-  const quantiles = `array_to_string(percentile_disc(ARRAY[${fractions.join(',')}]::float8[]) WITHIN GROUP (ORDER BY ${k})::text[], ',')`;
+  const alias = key.map((_, i) => `c${i}`);
+  const order = alias.join(', ');
+  const columns = key.map((k, i) => `${quoteIdent(k.name)} AS c${i}`).join(', ');
+  // As JSON text: the engine's connections parse no types, and text keys may hold any character.
+  const quantiles = (from: string) =>
+    `SELECT coalesce(max(n), 0)::text AS n,
+            (json_agg(json_build_array(${alias.map((a) => `${a}::text`).join(', ')}) ORDER BY tile) FILTER (WHERE tile > 1))::text AS cuts
+       FROM (SELECT DISTINCT ON (tile) tile, n, ${order}
+               FROM (SELECT ${order}, ntile(${Math.trunc(count)}) OVER (ORDER BY ${order}) AS tile, count(*) OVER () AS n
+                       FROM (SELECT ${columns} FROM ${from}${where}) s) o
+              ORDER BY tile, ${order}) f`;
   // Before the first ANALYZE the catalog has no row estimate: guess from the size (table plus indexes, at least
   // about 200 bytes a row) rather than sort every key of a big table.
   const estimate = Math.max(table.estimatedRows, table.heapBytes / 200);
-  let cuts: string | null = null;
-  let min: string | null = null;
-  if (estimate >= EXACT_BELOW_ROWS) {
-    // SYSTEM sampling reads whole random pages: cheap, and with thousands of pages the quantiles are close.
-    const percent = Math.min(100, Math.max(0.001, (100 * SAMPLE_KEYS) / estimate));
-    const sampled = await client.query<{ cuts: string | null; min: string | null; n: string }>(
-      `SELECT ${quantiles} AS cuts, min(${k})::text AS min, count(*)::text AS n FROM ${table.quoted} TABLESAMPLE SYSTEM (${percent}) REPEATABLE (7)${where}`,
-    );
-    // A sample far smaller than expected (stale statistics, a table emptied since) is not trusted.
-    if (Number(sampled.rows[0].n) >= Math.min(SAMPLE_KEYS / 4, count * 20)) ({ cuts, min } = sampled.rows[0]);
+  const run = async () => {
+    if (estimate >= EXACT_BELOW_ROWS) {
+      // SYSTEM sampling reads whole random pages: cheap, and with thousands of pages the quantiles are close.
+      const percent = Math.min(100, Math.max(0.001, (100 * SAMPLE_KEYS) / estimate));
+      const sampled = await client.query<{ cuts: string | null; n: string }>(quantiles(`${table.quoted} TABLESAMPLE SYSTEM (${percent}) REPEATABLE (7)`));
+      // A sample far smaller than expected (stale statistics, a table emptied since) is not trusted.
+      const n = Number(sampled.rows[0].n);
+      if (n >= Math.min(SAMPLE_KEYS / 4, count * 20)) return { cuts: sampled.rows[0].cuts, rows: n, sampled: true };
+    }
+    const exact = await client.query<{ cuts: string | null; n: string }>(quantiles(table.quoted));
+    return { cuts: exact.rows[0].cuts, rows: Number(exact.rows[0].n), sampled: false };
+  };
+  let found: Awaited<ReturnType<typeof run>>;
+  if (key.length === 1 && isIntegerKey(key[0])) found = await run();
+  else {
+    // A type without a default btree order cannot be sorted: said in the plan, not a failed run.
+    await client.query('SAVEPOINT pgsip_split');
+    try {
+      found = await run();
+      await client.query('RELEASE SAVEPOINT pgsip_split');
+    } catch (error) {
+      if ((error as { code?: string }).code !== '42883') throw error;
+      await client.query('ROLLBACK TO SAVEPOINT pgsip_split');
+      return null;
+    }
   }
-  if (cuts === null) {
-    const exact = await client.query<{ cuts: string | null; min: string | null }>(
-      `SELECT ${quantiles} AS cuts, min(${k})::text AS min FROM ${table.quoted}${where}`,
-    );
-    ({ cuts, min } = exact.rows[0]);
-  }
-  return rangesFromCuts(cuts ? cuts.split(',') : [], min);
+  const ranges = rangesFromBounds(boundsOf(found.cuts, key.length));
+  const reason = found.sampled
+    ? `the key's sampled quantiles gave ${ranges.length} distinct boundaries`
+    : found.rows === 0
+      ? filter
+        ? 'no rows to read'
+        : 'the table is empty'
+      : `only ${found.rows} row(s)${filter ? ' to read' : ''}`;
+  return { ranges, reason };
+}
+
+/** The planner's JSON list of key tuples as range bounds: a string for a one-column key, a list of strings for more. */
+export function boundsOf(json: string | null, width: number): Exclude<RangeBound, null>[] {
+  if (json === null) return [];
+  const tuples = JSON.parse(json) as unknown;
+  if (!Array.isArray(tuples)) throw new InternalError('bad key boundaries from the planner');
+  return tuples.map((t) => {
+    if (!Array.isArray(t) || t.length !== width || t.some((v) => typeof v !== 'string')) throw new InternalError(`bad key boundary ${JSON.stringify(t)}`);
+    return width === 1 ? (t[0] as string) : (t as string[]);
+  });
 }
 
 /**
- * Ranges [-inf, c1), [c1, c2), ..., [cn, +inf) from candidate cuts: validated, sorted, duplicates dropped, and
- * cuts at or below the smallest key `min` dropped (they would only make an empty first range).
+ * Ranges [-inf, c1), [c1, c2), ..., [cn, +inf) from boundaries already in key order; a boundary equal to the
+ * one before it is dropped (it would only make an empty range).
  */
-export function rangesFromCuts(candidates: (string | null)[], min: string | null = null): KeyRange[] {
-  const distinct = new Map<string, bigint>();
-  for (const c of candidates) {
-    if (c === null) continue;
-    if (!/^-?\d{1,20}$/.test(c)) throw new InternalError(`bad key boundary ${JSON.stringify(c)}`);
-    const v = BigInt(c);
-    distinct.set(v.toString(), v);
-  }
-  const floor = min !== null && /^-?\d{1,20}$/.test(min) ? BigInt(min) : null;
-  const cuts = [...distinct.values()].filter((c) => floor === null || c > floor).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+export function rangesFromBounds(cuts: Exclude<RangeBound, null>[]): KeyRange[] {
   const ranges: KeyRange[] = [];
-  let previous: string | null = null;
+  let previous: RangeBound = null;
   for (const cut of cuts) {
-    ranges.push({ lo: previous, hi: cut.toString() });
-    previous = cut.toString();
+    if (previous !== null && JSON.stringify(previous) === JSON.stringify(cut)) continue;
+    ranges.push({ lo: previous, hi: cut });
+    previous = cut;
   }
   ranges.push({ lo: previous, hi: null });
   return ranges;
-}
-
-/**
- * The WHERE clause of a range, and of the run's `filter` (an incremental run's cursor condition). Bounds are
- * validated integers, so they can be inlined (COPY takes no parameters).
- */
-export function rangePredicate(key: SplitKey | null, range: KeyRange, filter: string | null = null): string {
-  const parts: string[] = filter ? [filter] : [];
-  if (key === null) {
-    if (range.lo !== null || range.hi !== null) throw new RunDocumentError('a bounded range needs a split key');
-    return parts.length ? ` WHERE ${parts.join(' AND ')}` : '';
-  }
-  const k = quoteIdent(key.name);
-  for (const [bound, op] of [
-    [range.lo, '>='],
-    [range.hi, '<'],
-  ] as const) {
-    if (bound === null) continue;
-    if (!/^-?\d{1,20}$/.test(bound)) throw new RunDocumentError(`bad range bound ${JSON.stringify(bound)}`);
-    parts.push(`${k} ${op} ${bound}`);
-  }
-  return parts.length ? ` WHERE ${parts.join(' AND ')}` : '';
 }

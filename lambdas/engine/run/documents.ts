@@ -29,7 +29,9 @@ import { RunDocumentError } from '../errors';
 export const DOCUMENT_VERSION = 1;
 
 const count = v.pipe(v.number(), v.integer(), v.minValue(0));
-const range = v.object({ lo: v.nullable(v.string()), hi: v.nullable(v.string()) });
+const bound = v.nullable(v.union([v.string(), v.pipe(v.array(v.string()), v.minLength(2))]));
+const range = v.object({ lo: bound, hi: bound });
+const splitColumn = v.object({ name: v.string(), pgType: v.string() });
 const part = v.object({ path: v.string(), rows: count, bytes: count });
 const checksum = v.object({ rows: count, keySum: v.nullable(v.string()) });
 const version = v.literal(DOCUMENT_VERSION);
@@ -79,7 +81,15 @@ const planSchema: v.GenericSchema<unknown, TablePlan> = v.object({
       hashed: v.optional(v.boolean()),
     }),
   ),
-  splitKey: v.nullable(v.object({ name: v.string(), pgType: v.string() })),
+  splitKey: v.nullable(splitColumn),
+  split: v.optional(
+    v.variant('by', [
+      v.object({ by: v.literal('key'), columns: v.pipe(v.array(splitColumn), v.minLength(1)) }),
+      v.object({ by: v.literal('pages') }),
+      v.object({ by: v.literal('whole') }),
+    ]),
+  ),
+  splitReason: v.optional(v.string()),
   shards: v.array(shardTask),
   options: v.object({
     compression: v.picklist(COMPRESSIONS),

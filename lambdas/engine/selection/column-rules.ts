@@ -97,15 +97,18 @@ function matches(pattern: NamePattern, table: CatalogTable, column: string): boo
   return partMatches(schema, table.schema) && partMatches(name, table.name) && partMatches(col, column);
 }
 
+/** int8, int2, int4 (domains resolved): the key types whose sum the checksums hold. */
+const SUMMED_KEY_TYPES = new Set([20, 21, 23]);
+
 /**
- * The key whose per-shard sum the checksums hold: the split key when the run writes it unchanged, else null
- * (excluded or hashed: the files cannot give the sum back, so it is not recorded).
+ * The key whose per-shard sum the checksums hold: an integer split key when the run writes it unchanged, else
+ * null (excluded or hashed: the files cannot give the sum back; another type: no sum; the row counts remain).
  */
 export function checksumKeyOf(plan: Pick<TablePlan, 'splitKey' | 'columns'>): SplitKey | null {
   const key = plan.splitKey;
   if (key === null) return null;
   const column = plan.columns.find((c) => c.name === key.name);
-  return column && !column.hashed ? key : null;
+  return column && !column.hashed && SUMMED_KEY_TYPES.has(column.typeOid) ? key : null;
 }
 
 /** What the manifest records of a table's selection: excluded and hashed column names, each only when there are any. */

@@ -1,12 +1,15 @@
 /**
  * The planner's boundaries: quantiles of the real keys (exact for small tables, from a page sample for big
- * ones), so shards hold about the same number of rows whatever the key distribution.
+ * ones), so shards hold about the same number of rows whatever the key distribution; and the predicates that
+ * read them back, inlined safely.
  */
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningPostgres, startEmbeddedPostgres } from '../../../../bin/local/embedded-postgres';
 import { describeTable } from '../../../../lambdas/engine/postgres/catalog';
-import { planRanges, rangePredicate, rangesFromCuts, splitKeyOf } from '../../../../lambdas/engine/postgres/shard-planner';
+import { pageRanges } from '../../../../lambdas/engine/postgres/page-ranges';
+import { planSplit, rangePredicate, rangesFromBounds } from '../../../../lambdas/engine/postgres/shard-planner';
+import { checkTypeName, predicateOf, quoteLiteral } from '../../../../lambdas/engine/postgres/split-predicate';
 
 let postgres: RunningPostgres;
 let client: pg.Client;
@@ -20,7 +23,11 @@ beforeAll(async () => {
     CREATE TABLE big (id bigint PRIMARY KEY);
     INSERT INTO big SELECT g FROM generate_series(1, 540000) g;
     INSERT INTO big SELECT g::bigint * 16666666667 FROM generate_series(1, 60000) g;
-    ANALYZE big;`);
+    CREATE TABLE heap (n int);
+    INSERT INTO heap SELECT g FROM generate_series(1, 20000) g;
+    CREATE TABLE odd (k text PRIMARY KEY);
+    INSERT INTO odd VALUES ('it''s'), ('back\\slash'), ('a,b'), ('"q"'), (''), ('x''); DROP TABLE odd; --');
+    ANALYZE big; ANALYZE heap;`);
 });
 
 afterAll(async () => {
@@ -28,22 +35,30 @@ afterAll(async () => {
   await postgres?.stop();
 });
 
-async function countsOf(table: string, ranges: Awaited<ReturnType<typeof planRanges>>): Promise<number[]> {
-  const out: number[] = [];
-  for (const r of ranges) {
-    const res = await client.query(`SELECT count(*)::int AS n FROM ${table}${rangePredicate({ name: 'id', pgType: 'bigint' }, r)}`);
-    out.push(res.rows[0].n);
+/** Plan splits inside its snapshot's transaction. */
+async function split(...args: Parameters<typeof planSplit>): ReturnType<typeof planSplit> {
+  await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+  try {
+    return await planSplit(...args);
+  } finally {
+    await client.query('COMMIT');
   }
+}
+
+async function countsOf(table: string, where: string[]): Promise<number[]> {
+  const out: number[] = [];
+  for (const w of where) out.push((await client.query(`SELECT count(*)::int AS n FROM ${table}${w}`)).rows[0].n);
   return out;
 }
 
-describe('planRanges', () => {
+describe('planSplit', () => {
   it('splits a big skewed table evenly from a page sample', async () => {
     const table = await describeTable(client, 'public.big');
     expect(table.estimatedRows).toBeGreaterThan(500_000);
-    const ranges = await planRanges(client, table, splitKeyOf(table), 8);
+    const { ranges, reason, splitKey } = await split(client, table, 8);
     expect(ranges).toHaveLength(8);
-    const counts = await countsOf('big', ranges);
+    expect(reason).toBeNull();
+    const counts = await countsOf('big', ranges.map((r) => rangePredicate(splitKey, r)));
     expect(counts.reduce((a, b) => a + b, 0)).toBe(600_000);
     // A page sample is not exact: each shard within 25% of the ideal 75,000 (min/max splitting gives 0 or 540,000+).
     for (const n of counts) {
@@ -52,25 +67,68 @@ describe('planRanges', () => {
     }
   });
 
-  it('one range for a single shard or a table without an integer key', async () => {
-    const table = await describeTable(client, 'public.big');
-    expect(await planRanges(client, table, splitKeyOf(table), 1)).toEqual([{ lo: null, hi: null }]);
-    expect(await planRanges(client, table, null, 8)).toEqual([{ lo: null, hi: null }]);
+  it('one range for a single shard; a key-less table splits by pages only with a shared snapshot, and says why not', async () => {
+    const big = await describeTable(client, 'public.big');
+    expect((await split(client, big, 1)).ranges).toEqual([{ lo: null, hi: null }]);
+    const heap = await describeTable(client, 'public.heap');
+    const without = await split(client, heap, 4);
+    expect(without).toMatchObject({ split: { by: 'whole' }, ranges: [{ lo: null, hi: null }] });
+    expect(without.reason).toMatch(/no shared snapshot/);
+    const withSnapshot = await split(client, heap, 4, { snapshot: '00000003-00000002-1' });
+    expect(withSnapshot.split).toEqual({ by: 'pages' });
+    expect(withSnapshot.ranges).toHaveLength(4);
+    const counts = await countsOf('heap', withSnapshot.ranges.map((r) => predicateOf({ by: 'pages' }, r)));
+    expect(counts.reduce((a, b) => a + b, 0)).toBe(20_000);
+    for (const n of counts) expect(n).toBeGreaterThan(20_000 / 4 - 300);
+  });
+
+  it('text keys with quotes, backslashes and commas round-trip through the bounds', async () => {
+    const table = await describeTable(client, 'public.odd');
+    const { ranges, splitKey } = await split(client, table, 6);
+    expect(ranges).toHaveLength(6);
+    expect(await countsOf('odd', ranges.map((r) => rangePredicate(splitKey, r)))).toEqual([1, 1, 1, 1, 1, 1]);
+    expect((await client.query('SELECT count(*)::int AS n FROM odd')).rows[0].n).toBe(6);
   });
 });
 
-describe('rangesFromCuts', () => {
-  it('sorts, dedupes and drops cuts at or below the smallest key', () => {
-    expect(rangesFromCuts(['10', '-3', '10', '-9223372036854775808', '9223372036854775807'], '-9223372036854775808')).toEqual([
+describe('bounds and predicates', () => {
+  it('drops repeated boundaries', () => {
+    expect(rangesFromBounds(['-3', '10', '10', '11'])).toEqual([
       { lo: null, hi: '-3' },
       { lo: '-3', hi: '10' },
-      { lo: '10', hi: '9223372036854775807' },
-      { lo: '9223372036854775807', hi: null },
+      { lo: '10', hi: '11' },
+      { lo: '11', hi: null },
     ]);
-    expect(rangesFromCuts([])).toEqual([{ lo: null, hi: null }]);
+    expect(rangesFromBounds([])).toEqual([{ lo: null, hi: null }]);
   });
 
-  it('refuses anything but an integer', () => {
-    expect(() => rangesFromCuts(['1; DROP TABLE x'])).toThrow(/bad key boundary/);
+  it('inlines integers as digits, other keys as quoted literals of the checked type, composites as row values', () => {
+    expect(rangePredicate({ name: 'id', pgType: 'bigint' }, { lo: '-5', hi: null })).toBe(' WHERE "id" >= -5');
+    expect(() => rangePredicate({ name: 'id', pgType: 'bigint' }, { lo: '1; DROP TABLE x', hi: null })).toThrow(/bad range bound/);
+    expect(rangePredicate({ name: 'k', pgType: 'text' }, { lo: "it's", hi: 'a\\b' })).toBe(` WHERE "k" >= 'it''s'::text AND "k" < E'a\\\\b'::text`);
+    expect(rangePredicate({ name: 't', pgType: 'timestamp(3) with time zone' }, { lo: null, hi: '2024-01-01 00:00:00+00' })).toBe(
+      ` WHERE "t" < '2024-01-01 00:00:00+00'::timestamp(3) with time zone`,
+    );
+    const split = { by: 'key' as const, columns: [{ name: 'a', pgType: 'public."My Type"[]' }, { name: 'b', pgType: 'integer' }] };
+    expect(predicateOf(split, { lo: ['{x}', '3'], hi: null }, '"c" >= 1')).toBe(` WHERE "c" >= 1 AND ("a", "b") >= ('{x}'::public."My Type"[], 3)`);
+    expect(() => predicateOf(split, { lo: 'x', hi: null })).toThrow(/a key of 2 columns/);
+    expect(predicateOf({ by: 'pages' }, { lo: '12', hi: '40' })).toBe(` WHERE ctid >= '(12,0)'::tid AND ctid < '(40,0)'::tid`);
+    expect(() => predicateOf({ by: 'pages' }, { lo: '1,1', hi: null })).toThrow(/bad page bound/);
+    expect(() => predicateOf({ by: 'whole' }, { lo: '1', hi: null })).toThrow(/needs a split key/);
+    for (const bad of ["text'; --", 'int /* x */', 'a-b', 'x"y']) expect(() => checkTypeName(bad), bad).toThrow(/bad key type/);
+    expect(quoteLiteral("o'k")).toBe("'o''k'");
+  });
+
+  it('places page cuts so each shard reads about the same pages over all leaf partitions', () => {
+    // Leaves of 100, 10 and 10 pages: 120 pages, 40 a shard: [0, 20) of each leaf, then [20, 60) and [60, ...) of the big one.
+    const ranges = pageRanges({ pages: [100, 10, 10] }, 3);
+    expect(ranges).toEqual([
+      { lo: null, hi: '20' },
+      { lo: '20', hi: '60' },
+      { lo: '60', hi: null },
+    ]);
+    expect(pageRanges({ pages: [1] }, 4)).toEqual([{ lo: null, hi: null }]);
+    expect(pageRanges({ pages: [] }, 4)).toEqual([{ lo: null, hi: null }]);
+    expect(pageRanges({ pages: [3] }, 8)).toHaveLength(3);
   });
 });
