@@ -83,9 +83,9 @@ export async function planSplit(client: pg.Client, table: CatalogTable, count: n
 
 /**
  * Ranges holding about the same number of rows each, placed on the real key distribution: the boundaries are
- * the first key of each of `count` equal tiles of the keys in their order (every key for small tables, a
- * `TABLESAMPLE SYSTEM` of about SAMPLE_KEYS keys for large ones), so gaps, negative and huge keys and skew all
- * split evenly. The primary key is unique, so equal tiles mean equal row counts. The order is the key's own:
+ * quantiles of the key in its order (every key for small tables, a `TABLESAMPLE SYSTEM` of about SAMPLE_KEYS
+ * keys for large ones), so gaps, negative and huge keys and skew all split evenly. The primary key is unique,
+ * so equal quantiles mean equal row counts. The order is the key's own:
  * its default btree order, text under the column's collation, exactly what the ranges' comparisons use. Fewer
  * ranges than asked when the keys are fewer, never an empty plan. Null when the key's type has no default
  * btree order.
@@ -96,14 +96,23 @@ async function keyRanges(client: pg.Client, table: CatalogTable, key: SplitKey[]
   const alias = key.map((_, i) => `c${i}`);
   const order = alias.join(', ');
   const columns = key.map((k, i) => `${quoteIdent(k.name)} AS c${i}`).join(', ');
-  // As JSON text: the engine's connections parse no types, and text keys may hold any character.
+  // As JSON text: the engine's connections parse no types, and text keys may hold any character. One column:
+  // the percentiles (one sort, no window); several: the first row value of each ntile.
+  // The 0th percentile is the smallest key (min() is not defined for every ordered type: uuid has none). The
+  // others lean a hair up, so each is the first key after the i-th n/count keys (as the ntiles' are): 6 keys
+  // in 6 shards make 6 ranges, where i/count itself would give the 1st key twice.
+  const fractions = Array.from({ length: count }, (_, i) => (i === 0 ? 0 : i / count + 1e-12));
   const quantiles = (from: string) =>
-    `SELECT coalesce(max(n), 0)::text AS n,
-            (json_agg(json_build_array(${alias.map((a) => `${a}::text`).join(', ')}) ORDER BY tile) FILTER (WHERE tile > 1))::text AS cuts
-       FROM (SELECT DISTINCT ON (tile) tile, n, ${order}
-               FROM (SELECT ${order}, ntile(${Math.trunc(count)}) OVER (ORDER BY ${order}) AS tile, count(*) OVER () AS n
-                       FROM (SELECT ${columns} FROM ${from}${where}) s) o
-              ORDER BY tile, ${order}) f`;
+    key.length === 1
+      ? `SELECT n, p[1] AS min, array_to_json(p[2:])::text AS cuts
+           FROM (SELECT count(*)::text AS n, percentile_disc(ARRAY[${fractions.join(',')}]::float8[]) WITHIN GROUP (ORDER BY c0)::text[] AS p
+                   FROM (SELECT ${columns} FROM ${from}${where}) s) q`
+      : `SELECT coalesce(max(n), 0)::text AS n, NULL::text AS min,
+                (json_agg(json_build_array(${alias.map((a) => `${a}::text`).join(', ')}) ORDER BY tile) FILTER (WHERE tile > 1))::text AS cuts
+           FROM (SELECT DISTINCT ON (tile) tile, n, ${order}
+                   FROM (SELECT ${order}, ntile(${Math.trunc(count)}) OVER (ORDER BY ${order}) AS tile, count(*) OVER () AS n
+                           FROM (SELECT ${columns} FROM ${from}${where}) s) o
+                  ORDER BY tile, ${order}) f`;
   // Before the first ANALYZE the catalog has no row estimate: guess from the size (table plus indexes, at least
   // about 200 bytes a row) rather than sort every key of a big table.
   const estimate = Math.max(table.estimatedRows, table.heapBytes / 200);
@@ -111,13 +120,13 @@ async function keyRanges(client: pg.Client, table: CatalogTable, key: SplitKey[]
     if (estimate >= EXACT_BELOW_ROWS) {
       // SYSTEM sampling reads whole random pages: cheap, and with thousands of pages the quantiles are close.
       const percent = Math.min(100, Math.max(0.001, (100 * SAMPLE_KEYS) / estimate));
-      const sampled = await client.query<{ cuts: string | null; n: string }>(quantiles(`${table.quoted} TABLESAMPLE SYSTEM (${percent}) REPEATABLE (7)`));
+      const sampled = await client.query<{ cuts: string | null; n: string; min: string | null }>(quantiles(`${table.quoted} TABLESAMPLE SYSTEM (${percent}) REPEATABLE (7)`));
       // A sample far smaller than expected (stale statistics, a table emptied since) is not trusted.
       const n = Number(sampled.rows[0].n);
-      if (n >= Math.min(SAMPLE_KEYS / 4, count * 20)) return { cuts: sampled.rows[0].cuts, rows: n, sampled: true };
+      if (n >= Math.min(SAMPLE_KEYS / 4, count * 20)) return { ...sampled.rows[0], rows: n, sampled: true };
     }
-    const exact = await client.query<{ cuts: string | null; n: string }>(quantiles(table.quoted));
-    return { cuts: exact.rows[0].cuts, rows: Number(exact.rows[0].n), sampled: false };
+    const exact = await client.query<{ cuts: string | null; n: string; min: string | null }>(quantiles(table.quoted));
+    return { ...exact.rows[0], rows: Number(exact.rows[0].n), sampled: false };
   };
   let found: Awaited<ReturnType<typeof run>>;
   if (key.length === 1 && isIntegerKey(key[0])) found = await run();
@@ -128,12 +137,14 @@ async function keyRanges(client: pg.Client, table: CatalogTable, key: SplitKey[]
       found = await run();
       await client.query('RELEASE SAVEPOINT pgsip_split');
     } catch (error) {
-      if ((error as { code?: string }).code !== '42883') throw error;
+      const e = error as { code?: string; message?: string };
+      if (e.code !== '42883' || !/ordering operator/.test(e.message ?? '')) throw error;
       await client.query('ROLLBACK TO SAVEPOINT pgsip_split');
       return null;
     }
   }
-  const ranges = rangesFromBounds(boundsOf(found.cuts, key.length));
+  // A cut at the smallest key would only make an empty first range.
+  const ranges = rangesFromBounds(boundsOf(found.cuts, key.length).filter((b) => found.min === null || b !== found.min));
   const reason = found.sampled
     ? `the key's sampled quantiles gave ${ranges.length} distinct boundaries`
     : found.rows === 0
@@ -144,14 +155,19 @@ async function keyRanges(client: pg.Client, table: CatalogTable, key: SplitKey[]
   return { ranges, reason };
 }
 
-/** The planner's JSON list of key tuples as range bounds: a string for a one-column key, a list of strings for more. */
+/**
+ * The planner's JSON list of boundaries as range bounds: a string each for a one-column key (from a list of
+ * strings), a list of strings each for more (from a list of key tuples).
+ */
 export function boundsOf(json: string | null, width: number): Exclude<RangeBound, null>[] {
   if (json === null) return [];
-  const tuples = JSON.parse(json) as unknown;
-  if (!Array.isArray(tuples)) throw new InternalError('bad key boundaries from the planner');
-  return tuples.map((t) => {
-    if (!Array.isArray(t) || t.length !== width || t.some((v) => typeof v !== 'string')) throw new InternalError(`bad key boundary ${JSON.stringify(t)}`);
-    return width === 1 ? (t[0] as string) : (t as string[]);
+  const list = JSON.parse(json) as unknown;
+  if (!Array.isArray(list)) throw new InternalError('bad key boundaries from the planner');
+  return list.map((t) => {
+    if (width === 1 ? typeof t !== 'string' : !Array.isArray(t) || t.length !== width || t.some((v) => typeof v !== 'string')) {
+      throw new InternalError(`bad key boundary ${JSON.stringify(t)}`);
+    }
+    return t as string | string[];
   });
 }
 

@@ -7,7 +7,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningPostgres, startEmbeddedPostgres } from '../../../../bin/local/embedded-postgres';
 import { describeTable } from '../../../../lambdas/engine/postgres/catalog';
-import { pageRanges } from '../../../../lambdas/engine/postgres/page-ranges';
+import { pageRanges, pagesUnavailable } from '../../../../lambdas/engine/postgres/page-ranges';
 import { planSplit, rangePredicate, rangesFromBounds } from '../../../../lambdas/engine/postgres/shard-planner';
 import { checkTypeName, predicateOf, quoteLiteral } from '../../../../lambdas/engine/postgres/split-predicate';
 
@@ -80,6 +80,15 @@ describe('planSplit', () => {
     const counts = await countsOf('heap', withSnapshot.ranges.map((r) => predicateOf({ by: 'pages' }, r)));
     expect(counts.reduce((a, b) => a + b, 0)).toBe(20_000);
     for (const n of counts) expect(n).toBeGreaterThan(20_000 / 4 - 300);
+  });
+
+  it('says plainly why page ranges are out: a view, or a server before TID range scans', async () => {
+    const heap = await describeTable(client, 'public.heap');
+    const pg13 = { query: async () => ({ rows: [{ v: '130016' }] }) } as unknown as pg.Client;
+    expect(await pagesUnavailable(pg13, heap, '00000003-00000002-1')).toBe(
+      'no primary key, and page ranges (ctid) need TID range scans, which Postgres 13 does not have (14 and later do)',
+    );
+    expect(await pagesUnavailable(client, { ...heap, relkind: 'v' }, '00000003-00000002-1')).toBe('a view has no primary key or pages to split by');
   });
 
   it('text keys with quotes, backslashes and commas round-trip through the bounds', async () => {
