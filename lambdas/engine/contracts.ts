@@ -331,7 +331,7 @@ export interface ShardManifest {
   parts: PartEntry[];
   /**
    * What Postgres said about the range in the same snapshot the rows were read from: its row count and the
-   * sum of its split key (null without one). `pgsip verify` recomputes both from the Parquet files.
+   * sum of its split key (null unless an integer key). `pgsip verify` recomputes both from the Parquet files.
    */
   checksum: ShardChecksum;
   /** The exported snapshot the shard read from, or null for a snapshot of its own. */
@@ -355,7 +355,7 @@ export interface RunManifest {
   columns: { name: string; pgType: string; parquetType: string; nullable: boolean; infinity?: InfinityPolicy }[];
   parts: PartEntry[];
   shards: { shard: number; range: KeyRange; rows: number; checksum: ShardChecksum; parts: string[] }[];
-  /** The column whose sum each shard's checksum holds, or null when the table has no split key. */
+  /** The column whose sum each shard's checksum holds: an integer split key written unchanged, else null. */
   splitKey: string | null;
   /**
    * `snapshot`: every shard read the same exported snapshot, so the table is one moment. `per-shard`: each
