@@ -33,7 +33,7 @@ import { DEFAULT_SWEEP_AFTER_HOURS } from './run/sweep';
 import { checkRunId, newRunId, planKey, runDirOf, runPlanKey, shardListKey } from './run/layout';
 import { DOCUMENT_VERSION, readDocument, serializeDocument } from './run/documents';
 import { planSplit, shardCountFor } from './postgres/shard-planner';
-import { checkPageSplitResume } from './run/page-split';
+import { resumePageSplit } from './run/page-split';
 import { mapColumn } from './columns/map-column';
 import { checkTableSelection, resolveTables } from './selection/table-patterns';
 import { ColumnRules, selectionOf } from './selection/column-rules';
@@ -236,7 +236,7 @@ async function recordPlan(plan: TablePlan, env: EngineEnvironment, snapshot: str
       `run ${plan.runId} of ${plan.table} was planned with other columns; the table changed since, so start a new run id`,
     );
   }
-  await checkPageSplitResume(existing, snapshot, env.destination);
+  await resumePageSplit(existing, snapshot, env.destination, env.log);
   env.log.info('reusing the recorded plan', { runId: plan.runId, table: plan.table });
   return existing;
 }

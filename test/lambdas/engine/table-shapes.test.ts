@@ -270,24 +270,48 @@ describe('without a shared snapshot', () => {
 });
 
 describe('page ranges and a resumed run', () => {
-  it('a page-split table with finished shards is not resumed on another snapshot', async () => {
+  it('a page-split table resumed on another snapshot is read again whole on it, exactly once', async () => {
     const runId = 'shapes-resume';
     const first = await holdSnapshot(await env.connect('first snapshot'));
     const input = { tables: ['shapes.heap'], shards: SHARDS, runId };
     const p = await planRun({ input: { ...input, snapshot: first.id } }, env);
-    const [task] = await readShardList(env.destination, p.items);
-    await exportShard({ ...task, snapshot: first.id }, env);
+    const tasks = await readShardList(env.destination, p.items);
+    await exportShard({ ...tasks[0], snapshot: first.id }, env);
+    await exportShard({ ...tasks[1], snapshot: first.id }, env);
     await first.release();
+    // Rows move between the snapshots: shards 0 and 1 of the first and 2 and 3 of the second would read them twice.
+    await admin.query(`UPDATE shapes.heap SET v = v || '+' WHERE n <= 3000`);
     const second = await holdSnapshot(await env.connect('second snapshot'));
     try {
-      await expect(planRun({ input: { ...input, snapshot: second.id } }, env)).rejects.toThrow(
-        /split by page ranges and 1 of its 4 shards read snapshot .* which has ended.*start a new run id/,
-      );
+      // Export refuses a page shard without the run's snapshot, and Plan a resumed run without one.
+      await expect(exportShard(tasks[2], env)).rejects.toThrow(/split by page ranges, which read each row once only when every shard reads the run's one snapshot/);
       await expect(planRun({ input }, env)).rejects.toThrow(/split by page ranges, which need the run's one snapshot, and this execution holds none/);
-      // Export refuses a page shard without the snapshot, too.
-      const tasks = await readShardList(env.destination, p.items);
-      await expect(exportShard(tasks[1], env)).rejects.toThrow(/split by page ranges/);
+      warnings.length = 0;
+      const again = await planRun({ input: { ...input, snapshot: second.id } }, env);
+      expect(warnings).toContainEqual(expect.objectContaining({ table: '"shapes"."heap"', shards: 2, of: SHARDS }));
+      const want = await counts('heap');
+      await exportAll(again, second.id);
+      await commitRun({ runId }, env);
+      const { manifest, rows, distinct } = await readBack('heap', runId);
+      expect({ rows, distinct }).toEqual(want);
+      expect(manifest.consistency).toBe('snapshot');
+      await verifyRun({ dest: work, runId }, () => {});
     } finally {
+      await second.release();
+    }
+  });
+
+  it('Commit refuses page-split shards that read different snapshots', async () => {
+    const runId = 'shapes-mixed';
+    const first = await holdSnapshot(await env.connect('first snapshot'));
+    const second = await holdSnapshot(await env.connect('second snapshot'));
+    try {
+      const p = await planRun({ input: { tables: ['shapes.heap'], shards: SHARDS, runId, snapshot: first.id } }, env);
+      const tasks = await readShardList(env.destination, p.items);
+      for (const [i, task] of tasks.entries()) await exportShard({ ...task, snapshot: i === 0 ? first.id : second.id }, env);
+      await expect(commitRun({ runId }, env)).rejects.toThrow(/its page-range shards read different snapshots .* nothing committed/);
+    } finally {
+      await first.release();
       await second.release();
     }
   });
