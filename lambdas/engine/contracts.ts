@@ -31,7 +31,10 @@ export type InfinityPolicy = (typeof INFINITY_POLICIES)[number];
 export interface ExecutionInput {
   /** Tables to export, as Postgres would parse them: `schema.table`, `public."Weird Table"`. */
   tables: string[];
-  /** Shards per table: a count, or `auto` to size them from the table. Default `auto`. */
+  /**
+   * Shards per table: a count, or `auto` to size them from the table. Default `auto`. A table that cannot be
+   * split that far gets fewer, and its plan says why (`TablePlan.splitReason`).
+   */
   shards?: number | 'auto';
   /** Identifies the run in paths and manifests. Default: the execution name. */
   runId?: string;
