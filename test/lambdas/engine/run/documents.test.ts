@@ -67,6 +67,23 @@ describe('documents', () => {
     expect(() => parseDocument('latest', '{"runId": ', 'l')).toThrow(/^l is not a latest-run pointer: not valid JSON/);
   });
 
+  it('carry how a table splits: composite bounds as lists, page ranges, the reason for fewer shards', () => {
+    const composite: TablePlan = {
+      ...plan,
+      splitKey: null,
+      split: { by: 'key', columns: [{ name: 'region', pgType: 'text' }, { name: 'n', pgType: 'integer' }] },
+      shards: [
+        { ...plan.shards[0], shardCount: 2, range: { lo: null, hi: ['eu', '17'] } },
+        { ...plan.shards[0], shard: 1, shardCount: 2, range: { lo: ['eu', '17'], hi: null } },
+      ],
+    };
+    expect(parseDocument('plan', serializeDocument(composite), 'p')).toEqual(composite);
+    const whole: TablePlan = { ...plan, splitKey: null, split: { by: 'whole' }, splitReason: 'only 1 row(s)' };
+    expect(parseDocument('plan', serializeDocument(whole), 'p')).toEqual(whole);
+    expect(() => parseDocument('plan', JSON.stringify({ ...plan, split: { by: 'hash' } }), 'p')).toThrow(/^p is not a valid run plan: split\.by: /);
+    expect(() => parseDocument('plan', JSON.stringify({ ...plan, shards: [{ ...plan.shards[0], range: { lo: [1], hi: null } }] }), 'p')).toThrow(/shards\.0\.range\.lo/);
+  });
+
   it('accept the `_latest.json` of pgsip 0.1, which had no version and names one full run', () => {
     const { version: _, runs: __, ...old } = latest;
     expect(parseDocument('latest', JSON.stringify(old), 'l')).toEqual(latest);

@@ -92,6 +92,8 @@ describe('column rules', () => {
     expect(checksumKeyOf({ splitKey, columns: [column('id')] })).toEqual(splitKey);
     expect(checksumKeyOf({ splitKey, columns: [column('id', true)] })).toBeNull();
     expect(checksumKeyOf({ splitKey, columns: [column('v')] })).toBeNull();
+    // Only integer keys are summed: a uuid or text key is checked by count.
+    expect(checksumKeyOf({ splitKey: { name: 'id', pgType: 'uuid' }, columns: [{ ...column('id'), pgType: 'uuid', typeOid: 2950, parquetType: 'STRING' }] })).toBeNull();
     expect(selectionOf({ columns: [column('id', true), column('v')], excluded: ['secret'] })).toEqual({ excluded: ['secret'], hashed: ['id'] });
     expect(selectionOf({ columns: [column('v')] })).toEqual({});
   });
