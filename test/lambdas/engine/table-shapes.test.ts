@@ -1,7 +1,7 @@
 /**
  * Every table shape splits (docs/architecture.md, "Shard planning"), driven through the shipped phases
  * (planRun, exportShard, commitRun) on a real Postgres: uuid, text under an ICU and the C collation, varchar,
- * numeric, timestamptz and composite keys split by key ranges; key-less and partitioned tables (with and
+ * numeric, timestamptz, timestamp(3) and composite keys split by key ranges; key-less and partitioned tables (with and
  * without a key) by key or page ranges under the run's held snapshot. Between Plan and Export rows are
  * updated, deleted and inserted; the committed parts must hold each row of the snapshot exactly once (count
  * and distinct identity, read back with DuckDB), and `pgsip verify` must pass. A key-less table without a
@@ -67,6 +67,14 @@ const SHAPES: Record<string, { create: string; fill: string; change: string; id:
     create: 'CREATE TABLE shapes.stamps (ts timestamptz PRIMARY KEY, v int)',
     fill: `INSERT INTO shapes.stamps SELECT '2020-01-01 00:00:00+00'::timestamptz + g * interval '1 hour 0.000123 sec', g FROM generate_series(1, 4000) g`,
     change: `DELETE FROM shapes.stamps WHERE v % 4 = 0; INSERT INTO shapes.stamps SELECT '2019-06-01 00:00:00.5+00'::timestamptz + g * interval '1 day', g FROM generate_series(1, 200) g`,
+    id: 'ts',
+    split: 'key',
+  },
+  // A typmod in the cast: '…'::timestamp(3) without time zone.
+  local_stamps: {
+    create: 'CREATE TABLE shapes.local_stamps (ts timestamp(3) PRIMARY KEY, v int)',
+    fill: `INSERT INTO shapes.local_stamps SELECT TIMESTAMP '1999-12-31 23:00:00' + g * interval '7 minutes 0.125 sec', g FROM generate_series(1, 4000) g`,
+    change: `UPDATE shapes.local_stamps SET v = 0 WHERE v % 2 = 0; INSERT INTO shapes.local_stamps SELECT TIMESTAMP '2100-01-01' + g * interval '1 ms', g FROM generate_series(1, 100) g`,
     id: 'ts',
     split: 'key',
   },
