@@ -19,6 +19,7 @@ import type { EngineEnvironment } from './environment';
 import { CountMismatchError, InternalError, SchemaChangedError } from './errors';
 import { faultPoint } from './run/fault-points';
 import { beginReadOnly } from './postgres/snapshot';
+import { dropConnection } from './postgres/connection';
 import { PartSequence } from './parquet/part-sequence';
 import { loadPlan } from './run/plan-store';
 import { DOCUMENT_VERSION, readDocument, serializeDocument } from './run/documents';
@@ -140,7 +141,8 @@ export async function exportShard(task: ShardTask, env: EngineEnvironment): Prom
     await client.query('COMMIT');
   } catch (error) {
     await parts.abandon();
-    destroy(client);
+    // After a failed COPY, a polite COMMIT/ROLLBACK can hang (pg-copy-streams #113): drop the socket instead.
+    dropConnection(client);
     throw explainShardFailure(error, { table: plan.table, shard: task.shard, statementTimeoutMs: plan.options.statementTimeoutMs, lockTimeoutMs: plan.options.lockTimeoutMs });
   }
   await client.end().catch(() => {});
@@ -216,10 +218,3 @@ async function checkColumnsUnchanged(client: pg.Client, plan: TablePlan): Promis
   }
 }
 
-
-/** After a failed COPY, a polite COMMIT/ROLLBACK can hang (pg-copy-streams #113): drop the socket instead. */
-function destroy(client: pg.Client): void {
-  const connection = (client as unknown as { connection?: { stream?: { destroy(): void } } }).connection;
-  connection?.stream?.destroy();
-  client.end().catch(() => {});
-}
