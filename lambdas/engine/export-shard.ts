@@ -14,7 +14,7 @@ import type pg from 'pg';
 import copyStreams from 'pg-copy-streams';
 import { describeTable } from './postgres/catalog';
 import type { ExportShardEvent, ShardChecksum, ShardManifest, ShardResult, ShardTask, TablePlan } from './contracts';
-import { BinaryCopyParser } from './postgres/binary-copy-parser';
+import { BinaryCopyParser, LARGE_VALUE_BYTES } from './postgres/binary-copy-parser';
 import type { EngineEnvironment } from './environment';
 import { CountMismatchError, InternalError, SchemaChangedError } from './errors';
 import { faultPoint } from './run/fault-points';
@@ -115,7 +115,9 @@ export async function exportShard(task: ShardTask, env: EngineEnvironment): Prom
       const added = parser.push(piece);
       rowsInGroup += added;
       rows += added;
-      if (added > 0 && (rowsInGroup >= groupRows || heldBytes(builders) >= plan.options.rowGroupBytes)) await flushRowGroup();
+      if (added > 0 && (rowsInGroup >= groupRows || parser.tookLargeValue || heldBytes(builders) >= plan.options.rowGroupBytes)) await flushRowGroup();
+      // A large value closes row groups early, the one before it and its own (binary-copy-parser.ts).
+      else if (rowsInGroup > 0 && parser.pendingBytes >= LARGE_VALUE_BYTES) await flushRowGroup();
     };
 
     const stream = client.query(copyStreams.to(sql));
