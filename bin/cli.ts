@@ -130,6 +130,9 @@ program
   .option('--json <file>', 'where to write the figures', 'bench-results/latest.json')
   .option('--skip-naive', 'leave out the slow pg cursor + parquetjs-lite baseline')
   .option('--skip-lambda', 'leave out the Lambda-shaped rows (the bundled Export on the Lambda Node, pinned to one CPU)')
+  .option('--skip-wide', 'leave out the 1,000-column table')
+  .option('--wide-rows <n>', 'rows in the 1,000-column table', '20000')
+  .option('--skip-huge', 'leave out the huge-values table (peak RSS around a 100 MB bytea, a 50 MB text and a 20 MB jsonb)')
   .option('--keep-table', 'reuse public.bench_orders when it already has --rows rows')
   .action(async (options) => {
     const { runBench } = await import('./commands/bench');
