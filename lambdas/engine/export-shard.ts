@@ -36,6 +36,9 @@ import { hashKeyFor } from './selection/hash-key';
 /** How often a running shard reports progress. */
 const PROGRESS_EVERY_MS = 1000;
 
+/** COPY data is parsed in pieces of at least this much (the network's are 8-64 KB). */
+const COALESCE_BYTES = 256 * 1024;
+
 /** The shard task inside what the state machine hands Export (see `ExportShardEvent`). */
 export function shardTaskOf(event: ExportShardEvent): ShardTask {
   if (!('task' in event) || event.task === null || typeof event.task !== 'object') return event as ShardTask;
@@ -120,15 +123,34 @@ export async function exportShard(task: ShardTask, env: EngineEnvironment): Prom
       else if (rowsInGroup > 0 && parser.pendingBytes >= LARGE_VALUE_BYTES) await flushRowGroup();
     };
 
-    const stream = client.query(copyStreams.to(sql));
-    for await (const chunk of stream as AsyncIterable<Buffer>) {
+    const feed = async (chunk: Buffer) => {
       if (slice > 0) for (let at = 0; at < chunk.length; at += slice) await consume(chunk.subarray(at, at + slice));
       else await consume(chunk);
       if (Date.now() - lastReport >= PROGRESS_EVERY_MS) {
         lastReport = Date.now();
         progress('running', rows, parts.bytes);
       }
+    };
+    // The network hands COPY over in pieces of 8-64 KB; parsed one by one, a row of a wide table straddles
+    // nearly every piece (and each piece costs a pass over the builders). Gathered to COALESCE_BYTES first.
+    let gathered: Buffer[] = [];
+    let gatheredBytes = 0;
+    const stream = client.query(copyStreams.to(sql));
+    for await (const chunk of stream as AsyncIterable<Buffer>) {
+      // A large value on its way goes from each piece straight into the buffer staged for it.
+      if (gatheredBytes === 0 && parser.pendingBytes >= LARGE_VALUE_BYTES) {
+        await feed(chunk);
+        continue;
+      }
+      gathered.push(chunk);
+      gatheredBytes += chunk.length;
+      if (gatheredBytes < COALESCE_BYTES) continue;
+      const joined = gathered.length === 1 ? gathered[0] : Buffer.concat(gathered, gatheredBytes);
+      gathered = [];
+      gatheredBytes = 0;
+      await feed(joined);
     }
+    if (gatheredBytes > 0) await feed(Buffer.concat(gathered, gatheredBytes));
     parser.finish();
     faultPoint('after-read', task.shard);
     await flushRowGroup();

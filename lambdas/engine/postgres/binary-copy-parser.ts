@@ -245,7 +245,8 @@ export class BinaryCopyParser {
       if (fields !== width) {
         throw new CopyStreamError(`COPY row has ${fields} fields, expected ${width}`);
       }
-      // First make sure the whole tuple is here, so that builders never see half a row.
+      // First make sure the whole tuple is here, so that builders never see half a row. (Lengths are read
+      // byte by byte: readInt32BE's checks made it a fifth of the parser's time on a 1,000-column table.)
       let p = pos + 2;
       let complete = true;
       for (let i = 0; i < width; i++) {
@@ -253,7 +254,7 @@ export class BinaryCopyParser {
           complete = false;
           break;
         }
-        const len = buf.readInt32BE(p);
+        const len = (buf[p] << 24) | (buf[p + 1] << 16) | (buf[p + 2] << 8) | buf[p + 3];
         p += 4;
         if (len > 0) {
           p += len;
@@ -266,7 +267,7 @@ export class BinaryCopyParser {
       if (!complete) break;
       p = pos + 2;
       for (let i = 0; i < width; i++) {
-        const len = buf.readInt32BE(p);
+        const len = (buf[p] << 24) | (buf[p + 1] << 16) | (buf[p + 2] << 8) | buf[p + 3];
         p += 4;
         if (len < 0) {
           builders[i].appendNull();
