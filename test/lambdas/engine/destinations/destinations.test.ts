@@ -51,6 +51,20 @@ describe.each(kinds)('%s', (_, make) => {
     expect(await destination.list('big/')).toEqual(['big/object.bin']);
   });
 
+  it('takes a chunk far larger than a part (a page holding a huge value) between small ones, and the caller may reuse it', async () => {
+    const destination = make();
+    const pieces = [randomBytes(3 * 1024 * 1024 + 17), randomBytes(21 * 1024 * 1024 + 5), randomBytes(1000), randomBytes(17 * 1024 * 1024)];
+    const expected = Buffer.concat(pieces);
+    const writer = destination.createObject('huge/object.bin');
+    for (const piece of pieces) {
+      const chunk = Buffer.from(piece);
+      await writer.write(chunk);
+      chunk.fill(0);
+    }
+    expect(await writer.close()).toBe(expected.length);
+    expect((await destination.get('huge/object.bin'))?.equals(expected)).toBe(true);
+  });
+
   it('leaves nothing behind when a write is aborted', async () => {
     const destination = make();
     const writer = destination.createObject('aborted/part.parquet');
