@@ -196,7 +196,7 @@ async function incrementalHorizon(client: pg.Client, input: ExecutionInput, env:
     return { openSince: null, before: {} };
   }
   const tables = named.map((key) => ({ key, quoted: quoteTable(parseTableName(key)), cursor: input.incremental![key].cursor }));
-  return readHorizon(client, tables, env.tuning?.horizonSettleMs);
+  return readHorizon(client, tables, env.tuning?.horizonSettleMs, input.lockTimeoutMs);
 }
 
 /** `auto` sizes an incremental run from the rows it reads, not from the whole table. */

@@ -128,6 +128,21 @@ describe('a locked table', () => {
     expect(await pgsipSessions()).toEqual([]);
   });
 
+  it('fails an incremental run within lock_timeout too, where its cursor is read before the snapshot', async () => {
+    const lock = await lockTable('public.small');
+    try {
+      const error = (await runExport(
+        { databaseUrl: postgres.url, tables: 'public.small', dest: join(work, 'locked-cursor'), shards: '1', concurrency: '1', compression: 'snappy', incremental: 'id', quiet: true },
+        () => {},
+      ).catch((e: unknown) => e)) as Error;
+      expect(error.name).toBe('TableLockedError');
+      expect(error.message).toBe('table "public"."small" is locked by another session: no lock within lock_timeout (10000 ms) to read its cursor; run again once it is done');
+    } finally {
+      await lock.release();
+    }
+    expect(await pgsipSessions()).toEqual([]);
+  });
+
   it('in a shard is retried with backoff and the run succeeds once the lock is gone', async () => {
     const held: { lock?: ReturnType<typeof lockTable> } = {};
     const connections: string[] = [];
