@@ -25,6 +25,27 @@ function runOptions(command: Command): Command {
     .option('--hash-columns <list>', 'columns written as hex HMAC-SHA-256 of their text under the hash key: public.users.email');
 }
 
+/** Exit codes of a run stopped by a signal: 128 + its number, as a shell reports a process it killed. */
+const SIGNAL_EXIT = { SIGINT: 130, SIGTERM: 143 } as const;
+let stoppedBy: keyof typeof SIGNAL_EXIT | null = null;
+
+/**
+ * SIGINT (Ctrl-C) and SIGTERM stop a run cleanly: its connections are closed (Postgres ends the backends),
+ * unfinished parts removed, the snapshot released, and one line says how to resume. A second signal exits
+ * at once.
+ */
+function stopOnSignals(): AbortSignal {
+  const controller = new AbortController();
+  for (const signal of Object.keys(SIGNAL_EXIT) as (keyof typeof SIGNAL_EXIT)[]) {
+    process.on(signal, () => {
+      if (stoppedBy) process.exit(SIGNAL_EXIT[signal]);
+      stoppedBy = signal;
+      controller.abort(signal);
+    });
+  }
+  return controller.signal;
+}
+
 // Each command's module is imported when that command runs: `pgsip run` never loads DuckDB, `pgsip --help`
 // loads nothing but commander.
 
@@ -69,7 +90,7 @@ runOptions(program
   .option('--quiet', 'no progress lines'))
   .action(async (options) => {
     const { printSummary, runExport } = await import('./commands/run');
-    const summary = await runExport(options, err);
+    const summary = await runExport(options, err, stopOnSignals());
     printSummary(summary, out);
   });
 
@@ -109,6 +130,9 @@ program
   .option('--json <file>', 'where to write the figures', 'bench-results/latest.json')
   .option('--skip-naive', 'leave out the slow pg cursor + parquetjs-lite baseline')
   .option('--skip-lambda', 'leave out the Lambda-shaped rows (the bundled Export on the Lambda Node, pinned to one CPU)')
+  .option('--skip-wide', 'leave out the 1,000-column table')
+  .option('--wide-rows <n>', 'rows in the 1,000-column table', '20000')
+  .option('--skip-huge', 'leave out the huge-values table (peak RSS around a 100 MB bytea, a 50 MB text and a 20 MB jsonb)')
   .option('--keep-table', 'reuse public.bench_orders when it already has --rows rows')
   .action(async (options) => {
     const { runBench } = await import('./commands/bench');
@@ -169,7 +193,7 @@ try {
       : (e?.message ?? String(error)).split('\n')[0];
     err(`pgsip: ${message}`);
     if (process.env.PGSIP_DEBUG) err(String(e?.stack));
-    code = 1;
+    code = e?.name === 'InterruptedError' && stoppedBy ? SIGNAL_EXIT[stoppedBy] : 1;
   }
 }
 // Exit explicitly: a failed run may leave shards of other tables, sockets or timers behind that would keep

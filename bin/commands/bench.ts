@@ -8,7 +8,10 @@
  *    run on a one-row table, which leaves the compiled CLI and the synthesized state machine cached, as they
  *    are for every run after the first one following an install or an edit);
  * 3. `pgsip run` with the default shards and concurrency;
- * 4. the naive baseline: a node-postgres cursor feeding parquetjs-lite (skip it with --skip-naive).
+ * 4. the naive baseline: a node-postgres cursor feeding parquetjs-lite (skip it with --skip-naive);
+ * 5. two more shapes (shape-tables.ts), each against its own COPY measured the same way: a 1,000-column table
+ *    (--skip-wide), and huge values, a 100 MB bytea, a 50 MB text and a 20 MB jsonb among 10,000 rows, whose
+ *    figure is the peak RSS (--skip-huge).
  * Each line gives rows/s, the ratio to COPY's rate and peak RSS; the same goes to a JSON file.
  */
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -20,6 +23,7 @@ import { snappyImplementation } from '../../lambdas/engine/parquet/codecs';
 import { copyToNowhere } from '../local/bench/copy-to-nowhere';
 import { measureLambdaShaped } from '../local/bench/lambda-shaped';
 import { BENCH_TABLE, createOrdersTable } from '../local/bench/orders-table';
+import { createHugeTable, createWideTable, HUGE_LARGEST_BYTES, HUGE_ROWS, HUGE_TABLE, WIDE_COLUMNS, WIDE_TABLE } from '../local/bench/shape-tables';
 import { measureChild } from '../local/bench/measure';
 import { startEmbeddedPostgres, type RunningPostgres } from '../local/embedded-postgres';
 import { formatCount } from '../local/progress';
@@ -32,6 +36,12 @@ export interface BenchOptions {
   skipNaive?: boolean;
   /** Leave out the Lambda-shaped rows (bundled Export on the Lambda runtime's Node, pinned to one CPU). */
   skipLambda?: boolean;
+  /** Leave out the 1,000-column table. */
+  skipWide?: boolean;
+  /** Rows of the 1,000-column table. */
+  wideRows?: string;
+  /** Leave out the huge-values table. */
+  skipHuge?: boolean;
   keepTable?: boolean;
 }
 
@@ -42,8 +52,13 @@ export interface BenchResult {
   rowsPerSecond: number;
   /** This contender's rate over COPY's rate (equal to COPY's time over this contender's time), COPY measured the same way. */
   ratioToCopy: number;
-  /** Which COPY the ratio is to: the unpinned one, or the one received on CPU 0 with Postgres on CPU 1. */
-  ceiling?: 'copy' | 'pinned-copy';
+  /**
+   * Which COPY the ratio is to: the unpinned one, the one received on CPU 0 with Postgres on CPU 1, or the
+   * COPY of this row's own table (the wide and huge shapes).
+   */
+  ceiling?: 'copy' | 'pinned-copy' | 'table-copy';
+  /** The table of this row, when it is not the orders table. */
+  table?: string;
   /** For the Lambda-shaped rows: the whole fresh process, cold start included. */
   processSeconds?: number;
   peakRssMB: number | null;
@@ -96,13 +111,14 @@ export async function runBench(options: BenchOptions, out: (line: string) => voi
     }
 
     const results: BenchResult[] = [];
-    const add = (name: string, seconds: number, peakRssBytes: number | null, ceiling?: { seconds: number; kind: 'copy' | 'pinned-copy' }, extra: Partial<BenchResult> = {}) => {
+    const add = (name: string, seconds: number, peakRssBytes: number | null, ceiling?: { seconds: number; kind: 'copy' | 'pinned-copy' | 'table-copy' }, extra: Partial<BenchResult> = {}) => {
       const copySeconds = ceiling?.seconds ?? results[0]?.seconds;
+      const counted = extra.rows ?? rows;
       const result: BenchResult = {
         name,
-        rows,
+        rows: counted,
         seconds: round(seconds, 3),
-        rowsPerSecond: Math.round(rows / seconds),
+        rowsPerSecond: Math.round(counted / seconds),
         ratioToCopy: copySeconds ? round(copySeconds / seconds, 3) : 1,
         peakRssMB: peakRssBytes === null ? null : round(peakRssBytes / 1024 / 1024, 1),
         ...(ceiling ? { ceiling: ceiling.kind } : {}),
@@ -129,20 +145,42 @@ export async function runBench(options: BenchOptions, out: (line: string) => voi
     ]);
     await withClient(url, (c) => c.query(`DROP TABLE ${WARMUP_TABLE}`));
 
-    const run = async (name: string, shards: string, concurrency: string) => {
+    const run = async (name: string, shards: string, concurrency: string, table = BENCH_TABLE, expected = rows, ceiling?: { seconds: number; kind: 'table-copy' }) => {
       err(`pgsip bench: ${name}...`);
       const dest = join(work, name.replace(/[^a-z0-9]+/gi, '-'));
       const m = await measureChild(process.execPath, [
-        PGSIP, 'run', '--database-url', url!, '--tables', BENCH_TABLE, '--dest', dest,
+        PGSIP, 'run', '--database-url', url!, '--tables', table, '--dest', dest,
         '--shards', shards, '--concurrency', concurrency, '--quiet',
       ]);
       const exported = /(\d[\d,]*) rows/.exec(m.stdout)?.[1]?.replace(/,/g, '');
-      if (Number(exported) !== rows) throw new Error(`${name} exported ${exported} rows, expected ${rows}: ${m.stdout.trim()}`);
-      add(name, m.seconds, m.peakRssBytes);
+      if (Number(exported) !== expected) throw new Error(`${name} exported ${exported} rows, expected ${expected}: ${m.stdout.trim()}`);
+      add(name, m.seconds, m.peakRssBytes, ceiling, table === BENCH_TABLE ? {} : { rows: expected, table });
       await rm(dest, { recursive: true, force: true });
     };
     await run('pgsip run, 1 shard', '1', '1');
     await run('pgsip run, default shards', 'auto', '4');
+
+    // Other shapes, each against the COPY of its own table (best of COPY_PASSES after a warm-up).
+    const shape = async (table: string, expected: number, label: string, create: (c: pg.Client) => Promise<void>) => {
+      err(`pgsip bench: creating ${table} (${label})...`);
+      await withClient(url!, create);
+      await copyToNowhere(url!, table, expected);
+      let copy = Infinity;
+      for (let i = 0; i < COPY_PASSES; i++) copy = Math.min(copy, await copyToNowhere(url!, table, expected));
+      add(`postgres COPY binary -> /dev/null, ${label}`, copy, null, { seconds: copy, kind: 'table-copy' }, { rows: expected, table });
+      await run(`pgsip run, 1 shard, ${label}`, '1', '1', table, expected, { seconds: copy, kind: 'table-copy' });
+      await withClient(url!, (c) => c.query(`DROP TABLE ${table}`));
+    };
+    if (!options.skipWide) {
+      const wideRows = parsePositive('--wide-rows', options.wideRows ?? '20000');
+      await shape(WIDE_TABLE, wideRows, `${WIDE_COLUMNS} columns`, (c) => createWideTable(c, wideRows));
+    }
+    if (!options.skipHuge) {
+      await shape(HUGE_TABLE, HUGE_ROWS, 'huge values', createHugeTable);
+      const huge = results[results.length - 1];
+      const bound = 256 + (2 * HUGE_LARGEST_BYTES) / 1024 / 1024;
+      out(`  huge values: a 100 MB bytea, a 50 MB text and a 20 MB jsonb among ${formatCount(HUGE_ROWS)} rows; peak RSS ${huge.peakRssMB ?? '-'} MB (README's bound: 256 MB + twice the largest value = ${bound} MB)`);
+    }
 
     if (!options.skipNaive) {
       err('pgsip bench: naive baseline (pg cursor + parquetjs-lite; slow)...');

@@ -132,7 +132,8 @@ export function parsePositive(flag: string, value: string): number {
   return n;
 }
 
-export async function runExport(options: RunOptions, log: (line: string) => void = (l) => process.stderr.write(`${l}\n`)): Promise<RunSummary> {
+/** `signal`: aborted (with the signal's name as reason) to stop the run cleanly; see `LocalRunOptions.signal`. */
+export async function runExport(options: RunOptions, log: (line: string) => void = (l) => process.stderr.write(`${l}\n`), signal?: AbortSignal): Promise<RunSummary> {
   if (!options.databaseUrl) throw new InputError('no database: pass --database-url or set DATABASE_URL');
   const target = targetFromUrl(options.databaseUrl);
   const tables = splitTableList(options.tables ?? '');
@@ -183,6 +184,10 @@ export async function runExport(options: RunOptions, log: (line: string) => void
     const result = await runLocally({
       input,
       executionName: input.runId!,
+      ...(signal ? { signal } : {}),
+      onRetryableFailure: (error, attempt) => {
+        if (!options.quiet) log(`  attempt ${attempt} failed: ${error.message}`);
+      },
       environment: {
         destination,
         ...(catalog ? { catalog } : {}),

@@ -9,11 +9,14 @@
  */
 import './polyfills';
 import { StateMachine } from 'aws-local-stepfunctions';
+import type pg from 'pg';
 import { commitRun } from '../../lambdas/engine/commit-run';
 import type { CommitEvent, CommitResult, ExecutionInput, ExportShardEvent, PlanEvent, PlanResult } from '../../lambdas/engine/contracts';
 import type { EngineEnvironment } from '../../lambdas/engine/environment';
 import { exportShard, shardTaskOf } from '../../lambdas/engine/export-shard';
 import { planRun } from '../../lambdas/engine/plan-run';
+import { InterruptedError, ShardRetryableError } from '../../lambdas/engine/errors';
+import { dropConnection } from '../../lambdas/engine/postgres/connection';
 import { cachedSynthesizeDefinition } from './definition-cache';
 import { serveItemReaders } from './item-readers';
 
@@ -23,6 +26,15 @@ export interface LocalRunOptions {
   environment: EngineEnvironment;
   /** The execution's name (Plan's default run id). */
   executionName: string;
+  /**
+   * Stops the run when aborted (`pgsip run` aborts it on SIGINT and SIGTERM, the reason being the signal's
+   * name): the execution is aborted, every connection the run opened is closed (so Postgres ends its
+   * backends at once), running shards abandon their unfinished parts, and no task starts after that.
+   * `runLocally` then rejects with an `InterruptedError` once the tasks in flight have settled.
+   */
+  signal?: AbortSignal;
+  /** Told of each shard attempt that failed with a `ShardRetryableError` (the state machine may try it again). */
+  onRetryableFailure?(error: Error, attempt: number): void;
 }
 
 export interface LocalRunResult {
@@ -33,6 +45,9 @@ export interface LocalRunResult {
 }
 
 type LambdaInvokeInput = { FunctionName: string; Payload: unknown };
+
+/** How long a stopped run waits for its tasks in flight (each sees its connection closed) before it returns. */
+const SETTLE_MS = 15_000;
 
 /**
  * Lambda's `lambda:invoke` integration wraps the function's answer as `{ Payload }`; `after` is what the
@@ -45,20 +60,111 @@ function asLambdaTask<I, O>(handler: (event: I) => Promise<O>, after?: (payload:
   };
 }
 
+/**
+ * The tasks of one local run and the connections they opened, so that a run that stops (interrupted, or
+ * failed while other shards were still running) ends them all before it returns: the interpreter abandons a
+ * Map's other items when one fails, but their handlers would go on, and items still queued would even start.
+ */
+class RunTasks {
+  private readonly clients = new Set<pg.Client>();
+  private readonly inFlight = new Set<Promise<unknown>>();
+  /** ExportShard attempts per shard, and the attempt count of each error a shard gave up with. */
+  private readonly attempts = new Map<string, number>();
+  private readonly attemptsOf = new WeakMap<object, number>();
+  private stopped = false;
+  finishedShards = 0;
+  readonly environment: EngineEnvironment;
+
+  constructor(
+    environment: EngineEnvironment,
+    private readonly onRetryableFailure?: (error: Error, attempt: number) => void,
+  ) {
+    this.environment = {
+      ...environment,
+      connect: async (applicationName) => {
+        if (this.stopped) throw new InterruptedError('the run is stopping');
+        const client = await environment.connect(applicationName);
+        if (this.stopped) {
+          dropConnection(client);
+          throw new InterruptedError('the run is stopping');
+        }
+        this.clients.add(client);
+        client.once('end', () => this.clients.delete(client));
+        return client;
+      },
+    };
+  }
+
+  /** A Task handler that refuses to start once the run stops (a Retry's next attempt, a queued Map item). */
+  serve(handler: (input: unknown) => Promise<{ Payload: unknown }>, shard?: (input: unknown) => string) {
+    return async (input: unknown) => {
+      if (this.stopped) throw new InterruptedError('the run is stopping');
+      const key = shard?.(input);
+      const attempt = key === undefined ? 0 : (this.attempts.get(key) ?? 0) + 1;
+      if (key !== undefined) this.attempts.set(key, attempt);
+      const task = handler(input);
+      this.inFlight.add(task);
+      try {
+        const result = await task;
+        if (key !== undefined) this.finishedShards++;
+        return result;
+      } catch (error) {
+        if (key !== undefined && typeof error === 'object' && error !== null) {
+          this.attemptsOf.set(error, attempt);
+          if (!this.stopped && (error as Error).name === 'ShardRetryableError') this.onRetryableFailure?.(error as Error, attempt);
+        }
+        throw error;
+      } finally {
+        this.inFlight.delete(task);
+      }
+    };
+  }
+
+  /** Closes every connection of the run, then waits (a bounded time) for the tasks in flight to settle. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    for (const client of this.clients) dropConnection(client);
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.allSettled([...this.inFlight]),
+      new Promise<void>((ok) => {
+        timer = setTimeout(ok, SETTLE_MS);
+        timer.unref();
+      }),
+    ]);
+    clearTimeout(timer);
+  }
+
+  /** A shard that kept failing says how often it was tried. */
+  explain(error: Error): Error {
+    const attempts = this.attemptsOf.get(error);
+    if (error.name === 'ShardRetryableError' && attempts !== undefined && attempts > 1) {
+      return new ShardRetryableError(`${error.message} (gave up after ${attempts} attempts)`, { cause: error });
+    }
+    return error;
+  }
+}
+
 export async function runLocally(options: LocalRunOptions): Promise<LocalRunResult> {
   const { definition, taskFunctions } = await cachedSynthesizeDefinition();
-  const env = options.environment;
+  const tasks = new RunTasks(options.environment, options.onRetryableFailure);
+  const env = tasks.environment;
   const { interpreted, afterTask } = serveItemReaders(definition, env.destination);
   let plan: PlanResult | undefined;
+  const shardOf = (input: unknown) => {
+    const task = shardTaskOf((input as LambdaInvokeInput).Payload as ExportShardEvent);
+    return `${task.runDir}#${task.shard}`;
+  };
   // Each Task is served by the engine phase its Lambda handler wraps; the handlers' Lambda-only parts (Powertools
   // logs and metrics, Secrets Manager) have no part in a local run.
   const handlers: Record<string, (input: unknown) => Promise<{ Payload: unknown }>> = {
-    Plan: asLambdaTask(async (event: PlanEvent) => (plan = await planRun(event, env)), afterTask.Plan),
-    ExportShard: asLambdaTask((event: ExportShardEvent) => exportShard(shardTaskOf(event), env), afterTask.ExportShard),
-    Commit: asLambdaTask((event: CommitEvent) => commitRun(event, env), afterTask.Commit),
+    Plan: tasks.serve(asLambdaTask(async (event: PlanEvent) => (plan = await planRun(event, env)), afterTask.Plan)),
+    ExportShard: tasks.serve(asLambdaTask((event: ExportShardEvent) => exportShard(shardTaskOf(event), env), afterTask.ExportShard), shardOf),
+    Commit: tasks.serve(asLambdaTask((event: CommitEvent) => commitRun(event, env), afterTask.Commit)),
   };
   const unserved = [...Object.keys(taskFunctions), ...Object.keys(afterTask)].filter((state) => !(state in handlers));
   if (unserved.length > 0) throw new Error(`the state machine has Task states with no local handler: ${unserved.join(', ')}`);
+  if (options.signal?.aborted) throw interrupted(options, tasks, plan);
 
   // The interpreter annotates the definition it is given (e.g. QueryLanguage); it gets a copy (with the
   // ItemReaders served), so that what this function reports as having run is exactly what was synthesized.
@@ -80,12 +186,27 @@ export async function runLocally(options: LocalRunOptions): Promise<LocalRunResu
       StateMachine: { Id: 'arn:aws:states:local:000000000000:stateMachine:pgsip', Name: 'pgsip' },
     } as never,
   });
+  const abort = () => execution.abort();
+  options.signal?.addEventListener('abort', abort, { once: true });
   try {
     const commit = (await execution.result) as unknown as CommitResult;
     return { plan: plan!, commit, definition };
   } catch (error) {
-    throw rootCause(error);
+    // Whatever ended the run, nothing of it goes on: connections closed, shards in flight settled.
+    await tasks.stop();
+    if (options.signal?.aborted) throw interrupted(options, tasks, plan);
+    throw tasks.explain(rootCause(error));
+  } finally {
+    options.signal?.removeEventListener('abort', abort);
   }
+}
+
+function interrupted(options: LocalRunOptions, tasks: RunTasks, plan: PlanResult | undefined): InterruptedError {
+  const reason = options.signal?.reason;
+  const runId = plan?.runId ?? options.input.runId ?? options.executionName;
+  const what = typeof reason === 'string' ? ` (${reason})` : '';
+  const progress = plan ? `${tasks.finishedShards} of ${plan.shardCount} shards had finished and are kept` : 'while planning';
+  return new InterruptedError(`run ${runId} interrupted${what}: ${progress}; to resume, run the same command with --run-id ${runId}`);
 }
 
 /** The interpreter wraps a task's error once in an `ExecutionError`; the user wants the one pgsip raised. */

@@ -138,6 +138,10 @@ async function commitTable(plan: TablePlan, env: RunEnvironment): Promise<RunMan
     env.log.warn('removed parts of abandoned attempts', { table: plan.table, parts: strays.length });
   }
 
+  // Temporary files of writes a killed or interrupted process never finished (a folder's; S3 has none).
+  const unfinished = (await destination.removeUnfinished?.(`${plan.runDir}/`)) ?? [];
+  if (unfinished.length > 0) env.log.warn('removed unfinished files of interrupted writes', { table: plan.table, files: unfinished.length });
+
   // An empty byte body: an empty string makes the AWS SDK warn about a stream of unknown length.
   await destination.put(successKey(plan.runDir), new Uint8Array(0));
   await pointLatestAt(plan, manifest, env);

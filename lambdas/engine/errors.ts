@@ -68,6 +68,16 @@ export class ShardRetryableError extends PgsipError {
   override name = 'ShardRetryableError';
 }
 
+/**
+ * Plan could not read a table within lock_timeout: another session holds a lock that conflicts with a read
+ * (DDL, `VACUUM FULL`, `LOCK ... IN ACCESS EXCLUSIVE MODE`). Not retried by the state machine: Plan has
+ * written nothing yet, and the person or schedule that started the run learns at once who holds the table
+ * (docs/architecture.md, "Errors"). The same wait in a shard is a `ShardRetryableError`.
+ */
+export class TableLockedError extends PgsipError {
+  override name = 'TableLockedError';
+}
+
 /** A shard's read ran past `statement_timeout`; trying again would too. */
 export class StatementTimeoutError extends PgsipError {
   override name = 'StatementTimeoutError';
@@ -120,6 +130,14 @@ export class CatalogError extends PgsipError {
 /** `pgsip verify`: the files of a committed run do not match what the run recorded. */
 export class VerificationError extends PgsipError {
   override name = 'VerificationError';
+}
+
+/**
+ * A local run was stopped (SIGINT, SIGTERM): its shards' connections were closed and their unfinished parts
+ * removed; what had finished is kept, and running the same run id again continues from there.
+ */
+export class InterruptedError extends PgsipError {
+  override name = 'InterruptedError';
 }
 
 /** Something pgsip did not expect of itself; the message says where. */

@@ -14,11 +14,12 @@ import type pg from 'pg';
 import copyStreams from 'pg-copy-streams';
 import { describeTable } from './postgres/catalog';
 import type { ExportShardEvent, ShardChecksum, ShardManifest, ShardResult, ShardTask, TablePlan } from './contracts';
-import { BinaryCopyParser } from './postgres/binary-copy-parser';
+import { BinaryCopyParser, LARGE_VALUE_BYTES } from './postgres/binary-copy-parser';
 import type { EngineEnvironment } from './environment';
 import { CountMismatchError, InternalError, SchemaChangedError } from './errors';
 import { faultPoint } from './run/fault-points';
 import { beginReadOnly } from './postgres/snapshot';
+import { dropConnection } from './postgres/connection';
 import { PartSequence } from './parquet/part-sequence';
 import { loadPlan } from './run/plan-store';
 import { DOCUMENT_VERSION, readDocument, serializeDocument } from './run/documents';
@@ -34,6 +35,9 @@ import { hashKeyFor } from './selection/hash-key';
 
 /** How often a running shard reports progress. */
 const PROGRESS_EVERY_MS = 1000;
+
+/** COPY data is parsed in pieces of at least this much (the network's are 8-64 KB). */
+const COALESCE_BYTES = 256 * 1024;
 
 /** The shard task inside what the state machine hands Export (see `ExportShardEvent`). */
 export function shardTaskOf(event: ExportShardEvent): ShardTask {
@@ -114,18 +118,39 @@ export async function exportShard(task: ShardTask, env: EngineEnvironment): Prom
       const added = parser.push(piece);
       rowsInGroup += added;
       rows += added;
-      if (added > 0 && (rowsInGroup >= groupRows || heldBytes(builders) >= plan.options.rowGroupBytes)) await flushRowGroup();
+      if (added > 0 && (rowsInGroup >= groupRows || parser.tookLargeValue || heldBytes(builders) >= plan.options.rowGroupBytes)) await flushRowGroup();
+      // A large value closes row groups early, the one before it and its own (binary-copy-parser.ts).
+      else if (rowsInGroup > 0 && parser.pendingBytes >= LARGE_VALUE_BYTES) await flushRowGroup();
     };
 
-    const stream = client.query(copyStreams.to(sql));
-    for await (const chunk of stream as AsyncIterable<Buffer>) {
+    const feed = async (chunk: Buffer) => {
       if (slice > 0) for (let at = 0; at < chunk.length; at += slice) await consume(chunk.subarray(at, at + slice));
       else await consume(chunk);
       if (Date.now() - lastReport >= PROGRESS_EVERY_MS) {
         lastReport = Date.now();
         progress('running', rows, parts.bytes);
       }
+    };
+    // The network hands COPY over in pieces of 8-64 KB; parsed one by one, a row of a wide table straddles
+    // nearly every piece (and each piece costs a pass over the builders). Gathered to COALESCE_BYTES first.
+    let gathered: Buffer[] = [];
+    let gatheredBytes = 0;
+    const stream = client.query(copyStreams.to(sql));
+    for await (const chunk of stream as AsyncIterable<Buffer>) {
+      // A large value on its way goes from each piece straight into the buffer staged for it.
+      if (gatheredBytes === 0 && parser.pendingBytes >= LARGE_VALUE_BYTES) {
+        await feed(chunk);
+        continue;
+      }
+      gathered.push(chunk);
+      gatheredBytes += chunk.length;
+      if (gatheredBytes < COALESCE_BYTES) continue;
+      const joined = gathered.length === 1 ? gathered[0] : Buffer.concat(gathered, gatheredBytes);
+      gathered = [];
+      gatheredBytes = 0;
+      await feed(joined);
     }
+    if (gatheredBytes > 0) await feed(Buffer.concat(gathered, gatheredBytes));
     parser.finish();
     faultPoint('after-read', task.shard);
     await flushRowGroup();
@@ -140,7 +165,8 @@ export async function exportShard(task: ShardTask, env: EngineEnvironment): Prom
     await client.query('COMMIT');
   } catch (error) {
     await parts.abandon();
-    destroy(client);
+    // After a failed COPY, a polite COMMIT/ROLLBACK can hang (pg-copy-streams #113): drop the socket instead.
+    dropConnection(client);
     throw explainShardFailure(error, { table: plan.table, shard: task.shard, statementTimeoutMs: plan.options.statementTimeoutMs, lockTimeoutMs: plan.options.lockTimeoutMs });
   }
   await client.end().catch(() => {});
@@ -216,10 +242,3 @@ async function checkColumnsUnchanged(client: pg.Client, plan: TablePlan): Promis
   }
 }
 
-
-/** After a failed COPY, a polite COMMIT/ROLLBACK can hang (pg-copy-streams #113): drop the socket instead. */
-function destroy(client: pg.Client): void {
-  const connection = (client as unknown as { connection?: { stream?: { destroy(): void } } }).connection;
-  connection?.stream?.destroy();
-  client.end().catch(() => {});
-}

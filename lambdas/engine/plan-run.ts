@@ -26,7 +26,8 @@ import { readHorizon } from './incremental/horizon';
 import { chainShape, planIncremental, specsByTable } from './incremental/watermark';
 import { parseTableName, quoteTable } from './postgres/table-name';
 import type { EngineEnvironment } from './environment';
-import { InputError, InternalError } from './errors';
+import { DestinationError, InputError, InternalError } from './errors';
+import { explainPlanFailure } from './plan-failure';
 import { faultPoint } from './run/fault-points';
 import { beginReadOnly, checkSnapshotId } from './postgres/snapshot';
 import { DEFAULT_SWEEP_AFTER_HOURS } from './run/sweep';
@@ -73,15 +74,21 @@ export async function planRun(event: PlanEvent, env: EngineEnvironment): Promise
   const columnRules = ColumnRules.fromInput(input);
   const client = await env.connect(`pgsip plan ${runId}`);
   const plans: TablePlan[] = [];
+  // The table being read, for a lock or statement timeout to name (plan-failure.ts).
+  let reading: string | null = null;
   try {
     const horizon = await incrementalHorizon(client, input, env);
     await beginReadOnly(client, input.snapshot);
+    // As in Export: never wait on a table for ever, nor queue behind DDL and block every session after us.
+    await client.query(`SET LOCAL statement_timeout = ${Math.trunc(options.statementTimeoutMs)}`);
+    await client.query(`SET LOCAL lock_timeout = ${Math.trunc(options.lockTimeoutMs)}`);
     // Cursor bounds are written and read back as text: one spelling for every session that parses them.
     await client.query(`SET LOCAL DateStyle = 'ISO, YMD'`);
     await client.query(`SET LOCAL TimeZone = 'UTC'`);
     const tables: { requested: string; table: CatalogTable }[] = [];
     const seen = new Set<string>();
     for (const requested of await resolveTables(client, input.tables, input.excludeTables)) {
+      reading = quoteTable(parseTableName(requested));
       const table = await describeTable(client, requested);
       if (seen.has(table.quoted)) throw new InputError(`table ${table.quoted} is listed twice`);
       seen.add(table.quoted);
@@ -92,6 +99,7 @@ export async function planRun(event: PlanEvent, env: EngineEnvironment): Promise
       return tables.find((t) => t.requested === name || (t.table.name === parsed.name && (parsed.schema === null || t.table.schema === parsed.schema)))?.table.quoted;
     });
     for (const { table } of tables) {
+      reading = table.quoted;
       const selected = columnRules.select(table);
       const columns = selected.columns.map((c) => mapColumn(c, options).plan);
       const spec = specs.get(table.quoted);
@@ -137,6 +145,8 @@ export async function planRun(event: PlanEvent, env: EngineEnvironment): Promise
     }
     columnRules.checkAllMatched();
     await client.query('COMMIT');
+  } catch (error) {
+    throw await explainPlanFailure(error, client, { table: reading, ...options });
   } finally {
     await client.end().catch(() => {});
   }
@@ -190,7 +200,7 @@ async function incrementalHorizon(client: pg.Client, input: ExecutionInput, env:
     return { openSince: null, before: {} };
   }
   const tables = named.map((key) => ({ key, quoted: quoteTable(parseTableName(key)), cursor: input.incremental![key].cursor }));
-  return readHorizon(client, tables, env.tuning?.horizonSettleMs);
+  return readHorizon(client, tables, env.tuning?.horizonSettleMs, input.lockTimeoutMs);
 }
 
 /** `auto` sizes an incremental run from the rows it reads, not from the whole table. */
@@ -220,6 +230,7 @@ async function recordPlan(plan: TablePlan, env: EngineEnvironment, snapshot: str
     created = await env.destination.putIfAbsent(key, serializeDocument(plan));
   } catch (error) {
     // The first write of a run: a destination that cannot be written fails here, before any shard runs.
+    if (error instanceof DestinationError) throw error; // it names the file and the reason already
     const e = error as { code?: string; name?: string; message?: string };
     throw new InputError(`cannot write to ${env.destination.root}: ${e.code ?? e.name ?? 'error'}: ${(e.message ?? '').split('\n')[0]}`, { cause: error });
   }

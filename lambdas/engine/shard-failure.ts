@@ -50,6 +50,8 @@ interface ErrorFields {
 export function explainShardFailure(error: unknown, context: ShardFailureContext): PgsipError {
   const where = `table ${context.table} shard ${context.shard}`;
   if (error instanceof ValueRefusedError) return error.table ? error : error.inTable(context.table);
+  // The destination names the file it could not write; the shard's message names the table and shard too.
+  if (error instanceof DestinationError && !error.message.startsWith('table ')) return new DestinationError(`${where}: ${error.message}`, { cause: error });
   if (error instanceof PgsipError) return error;
   const e = (typeof error === 'object' && error !== null ? error : { message: String(error) }) as ErrorFields;
   const message = firstLine(e.message);

@@ -4,7 +4,7 @@
  * (count and distinct key equal the source), never from a listing, and re-checked with `pgsip verify`.
  */
 import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -86,6 +86,8 @@ describe('a run killed at any moment and run again ends with every row exactly o
       const result = await exported(dest, runId);
       expect(result).toMatchObject({ rows: ROWS, distinct: ROWS, globbed: ROWS });
       expect(result.manifest.rows).toBe(ROWS);
+      // Nor a temporary file of a write the kill cut short: Commit removes them.
+      expect((await readdir(dest, { recursive: true })).map(String).filter((f) => /\.tmp-[0-9a-f]{8}$/.test(f))).toEqual([]);
 
       const verified = await pgsip(['verify', '--dest', dest, '--run-id', runId]);
       expect(verified.stderr).toBe('');

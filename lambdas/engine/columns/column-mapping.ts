@@ -21,6 +21,13 @@ export interface ColumnBuilder {
   /** One non-NULL field: its bytes are `buf[start, end)` in Postgres binary send format. */
   append(buf: Buffer, start: number, end: number): void;
   appendNull(): void;
+  /**
+   * Optional, for large values (binary-copy-parser.ts): a buffer set aside for the next field, of `length`
+   * bytes, which the parser fills as the value arrives over the network; `commit()` appends it as that field,
+   * at the row's end. A builder holding nothing yet takes the buffer itself instead of a copy, so a huge value
+   * is held once. Null: the builder takes large values through `append` only.
+   */
+  stage?(length: number): StagedValue | null;
   /** Approximate bytes held since the last `take()`, used to size row groups in bytes. */
   readonly bytes: number;
   /**
@@ -30,6 +37,13 @@ export interface ColumnBuilder {
    * write before it reads on).
    */
   take(): ColumnValues;
+}
+
+/** A field's bytes set aside by `ColumnBuilder.stage`. */
+export interface StagedValue {
+  /** Where the field's bytes go, all `length` of them, before `commit()`. */
+  readonly target: Uint8Array;
+  commit(): void;
 }
 
 export interface ColumnMapping {

@@ -31,6 +31,12 @@ export interface Destination {
   /** Keys under a prefix (for sweeping and tests; readers use manifests, not listings). */
   list(prefix: string): Promise<string[]>;
   delete(keys: string[]): Promise<void>;
+  /**
+   * Removes what writes of a killed or interrupted process left under `prefix` and returns their keys: a
+   * folder's temporary files. Absent where nothing unfinished is ever stored (S3: an upload that was not
+   * completed is never an object, and the bucket's lifecycle rule aborts it).
+   */
+  removeUnfinished?(prefix: string): Promise<string[]>;
 }
 
 export interface ObjectWriter {

@@ -8,10 +8,45 @@ import { createWriteStream, type WriteStream } from 'node:fs';
 import { link, mkdir, readdir, readFile, rename, rm, rmdir, stat, unlink, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import type { ObjectAddress } from '../contracts';
+import { DestinationError } from '../errors';
 import type { Destination, ObjectWriter } from './destination';
 
 /** The ItemReader bucket a local folder's addresses carry. */
 const LOCAL_BUCKET = 'file';
+
+/** What a write left under a temporary name (`<name>.tmp-<8 hex>`) until it was renamed into place. */
+const TEMPORARY = /\.tmp-[0-9a-f]{8}$/;
+
+/** The file system's refusals a person can act on, said in words. */
+const REFUSALS: Record<string, string> = {
+  ENOSPC: 'no space left on the device',
+  EDQUOT: 'disk quota exceeded',
+  EROFS: 'read-only file system',
+  EACCES: 'permission denied',
+  EPERM: 'operation not permitted',
+  EFBIG: 'file too large for the file system',
+  EIO: 'input/output error',
+};
+
+/**
+ * A refused write as a DestinationError naming the file (a write stream's ENOSPC names none), keeping `code`
+ * and `path` for whoever classifies it. Errors that are not the file system's pass unchanged.
+ */
+export function writeRefused(error: unknown, path: string): unknown {
+  const e = error as NodeJS.ErrnoException | null;
+  if (typeof e?.code !== 'string' || !/^E[A-Z]+$/.test(e.code) || error instanceof DestinationError) return error;
+  const words = REFUSALS[e.code];
+  return Object.assign(new DestinationError(`cannot write ${path}: ${e.code}${words ? ` (${words})` : ''}`, { cause: error }), { code: e.code, path });
+}
+
+/** Runs a write step; a refusal names `path`. */
+async function writing<T>(path: string, step: () => Promise<T>): Promise<T> {
+  try {
+    return await step();
+  } catch (error) {
+    throw writeRefused(error, path);
+  }
+}
 
 export class LocalFolderDestination implements Destination {
   readonly root: string;
@@ -48,18 +83,25 @@ export class LocalFolderDestination implements Destination {
       return stream;
     };
     return {
-      async write(chunk) {
-        const s = await open();
-        bytes += chunk.byteLength;
-        // The stream writes later; the caller may reuse its buffer as soon as this resolves, so copy.
-        if (!s.write(Buffer.from(chunk))) await drained(s);
-      },
-      async close() {
-        const s = await open();
-        await new Promise<void>((ok, fail) => s.end((error?: Error | null) => (error ? fail(error) : ok())));
-        await rename(temp, target);
-        return bytes;
-      },
+      write: (chunk) =>
+        writing(target, async () => {
+          const s = await open();
+          bytes += chunk.byteLength;
+          if (chunk.byteLength >= WRITE_THROUGH_BYTES) {
+            // A large chunk (a page holding one huge value) is not copied: this resolves once the file has it.
+            await new Promise<void>((ok, fail) => s.write(chunk, (error?: Error | null) => (error ? fail(error) : ok())));
+            return;
+          }
+          // The stream writes later; the caller may reuse its buffer as soon as this resolves, so copy.
+          if (!s.write(Buffer.from(chunk))) await drained(s);
+        }),
+      close: () =>
+        writing(target, async () => {
+          const s = await open();
+          await new Promise<void>((ok, fail) => s.end((error?: Error | null) => (error ? fail(error) : ok())));
+          await rename(temp, target);
+          return bytes;
+        }),
       async abort() {
         const s: WriteStream | null = stream;
         if (s && !s.closed) {
@@ -77,21 +119,35 @@ export class LocalFolderDestination implements Destination {
     const target = this.location(key);
     await mkdir(dirname(target), { recursive: true });
     const temp = `${target}.tmp-${randomBytes(4).toString('hex')}`;
-    await writeFile(temp, body);
-    await rename(temp, target);
+    await writing(target, async () => {
+      try {
+        await writeFile(temp, body);
+        await rename(temp, target);
+      } catch (error) {
+        await rm(temp, { force: true });
+        throw error;
+      }
+    });
   }
 
   async putIfAbsent(key: string, body: string | Uint8Array): Promise<boolean> {
     const target = this.location(key);
     await mkdir(dirname(target), { recursive: true });
     const temp = `${target}.tmp-${randomBytes(4).toString('hex')}`;
-    await writeFile(temp, body);
+    await writing(target, async () => {
+      try {
+        await writeFile(temp, body);
+      } catch (error) {
+        await rm(temp, { force: true });
+        throw error;
+      }
+    });
     try {
       await link(temp, target);
       return true;
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
-      throw error;
+      throw writeRefused(error, target);
     } finally {
       await unlink(temp).catch(() => {});
     }
@@ -130,11 +186,33 @@ export class LocalFolderDestination implements Destination {
       for (const e of entries) {
         const key = rel ? `${rel}/${e.name}` : e.name;
         if (e.isDirectory()) await walk(join(dir, e.name), key);
-        else if (key.startsWith(prefix) && !/\.tmp-[0-9a-f]{8}$/.test(key)) keys.push(key);
+        else if (key.startsWith(prefix) && !TEMPORARY.test(key)) keys.push(key);
       }
     };
     await walk(base ? join(this.root, ...base.split('/')) : this.root, base);
     return keys.sort();
+  }
+
+  /**
+   * Removes the temporary files under `prefix` that writes of a killed or interrupted process left behind
+   * (never listed, never read); returns their keys.
+   */
+  async removeUnfinished(prefix: string): Promise<string[]> {
+    const dir = this.location(prefix.replace(/\/+$/, ''));
+    let entries: string[];
+    try {
+      entries = (await readdir(dir, { recursive: true })).map(String);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw error;
+    }
+    const removed: string[] = [];
+    for (const entry of entries) {
+      if (!TEMPORARY.test(entry)) continue;
+      await rm(join(dir, entry), { force: true });
+      removed.push(`${prefix.replace(/\/+$/, '')}/${entry.split(sep).join('/')}`);
+    }
+    return removed;
   }
 
   /** Removes the files, then the folders they leave empty (up to the root), as S3 has no empty prefixes. */
@@ -148,6 +226,13 @@ export class LocalFolderDestination implements Destination {
     for (const dir of [...folders].sort((a, b) => b.length - a.length)) await rmdir(dir).catch(() => {});
   }
 }
+
+/**
+ * Chunks at least this large are handed to the file as they are, and `write()` resolves once it took them,
+ * rather than being copied so that the caller may go on at once: a 100 MB page copied is 100 MB more at the
+ * peak. Smaller chunks (row groups of ordinary rows) are copied and written while the caller goes on.
+ */
+const WRITE_THROUGH_BYTES = 8 * 1024 * 1024;
 
 /** Waits for `drain`, failing on `error`, and leaves no listener behind either way. */
 function drained(stream: WriteStream): Promise<void> {

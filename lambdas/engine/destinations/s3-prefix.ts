@@ -104,11 +104,14 @@ export class S3PrefixDestination implements Destination {
         return out.UploadId;
       }));
 
-    const startPart = () => {
+    /** Uploads the buffered bytes as the next part, or `view` (a whole part of a large chunk, not copied). */
+    const startPart = (view?: Uint8Array): Promise<void> => {
       const PartNumber = nextPart++;
-      const Body = Buffer.concat(buffered, bufferedBytes);
-      buffered = [];
-      bufferedBytes = 0;
+      const Body = view ?? Buffer.concat(buffered, bufferedBytes);
+      if (!view) {
+        buffered = [];
+        bufferedBytes = 0;
+      }
       const upload: Promise<void> = uploadId()
         .then((UploadId) => client.send(new UploadPartCommand({ Bucket, Key, UploadId, PartNumber, Body })))
         .then((part) => {
@@ -119,6 +122,11 @@ export class S3PrefixDestination implements Destination {
         })
         .finally(() => inFlight.delete(upload));
       inFlight.add(upload);
+      return upload;
+    };
+    const room = async () => {
+      while (inFlight.size >= PARTS_IN_FLIGHT) await Promise.race(inFlight);
+      rethrow();
     };
 
     const rethrow = () => {
@@ -128,13 +136,37 @@ export class S3PrefixDestination implements Destination {
     return {
       async write(chunk) {
         rethrow();
+        if (chunk.byteLength >= 2 * PART_SIZE) {
+          // A large chunk (a page holding a huge value): its whole parts are uploaded from the chunk itself, not
+          // copied, and this resolves once they are sent (the caller may then reuse it). The rest is buffered.
+          let at = 0;
+          if (bufferedBytes > 0) {
+            at = PART_SIZE - bufferedBytes;
+            buffered.push(Uint8Array.prototype.slice.call(chunk, 0, at));
+            bufferedBytes = PART_SIZE;
+            await room();
+            startPart();
+          }
+          const sent: Promise<void>[] = [];
+          for (; chunk.byteLength - at >= PART_SIZE; at += PART_SIZE) {
+            await room();
+            sent.push(startPart(chunk.subarray(at, at + PART_SIZE)));
+          }
+          total += chunk.byteLength;
+          if (at < chunk.byteLength) {
+            buffered.push(Uint8Array.prototype.slice.call(chunk, at));
+            bufferedBytes += chunk.byteLength - at;
+          }
+          await Promise.all(sent);
+          rethrow();
+          return;
+        }
         // The caller may reuse its buffer after the promise resolves, so keep a copy.
         buffered.push(Uint8Array.prototype.slice.call(chunk));
         bufferedBytes += chunk.byteLength;
         total += chunk.byteLength;
         if (bufferedBytes < PART_SIZE) return;
-        while (inFlight.size >= PARTS_IN_FLIGHT) await Promise.race(inFlight);
-        rethrow();
+        await room();
         startPart();
       },
       async close() {
@@ -144,7 +176,7 @@ export class S3PrefixDestination implements Destination {
           return total;
         }
         if (bufferedBytes > 0) {
-          while (inFlight.size >= PARTS_IN_FLIGHT) await Promise.race(inFlight);
+          await room();
           startPart();
         }
         await Promise.all(inFlight);

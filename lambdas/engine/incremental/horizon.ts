@@ -18,13 +18,16 @@
  */
 import type pg from 'pg';
 import type { RunHorizon } from '../contracts';
-import { InputError } from '../errors';
+import { InputError, TableLockedError } from '../errors';
 import { quoteIdent } from '../postgres/table-name';
 
 /** ISO UTC with microseconds, as every time in incremental plans is written: comparable as text. */
 export const ISO_UTC = `'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'`;
 
 export const DEFAULT_SETTLE_MS = 1000;
+
+/** How long a cursor reading waits for a table's lock: the run's default lock_timeout (plan-run.ts). */
+export const DEFAULT_LOCK_TIMEOUT_MS = 10_000;
 
 export interface HorizonTable {
   /** The key `before` is recorded under: the table as the run's input names it. */
@@ -35,7 +38,7 @@ export interface HorizonTable {
 }
 
 /** Reads the horizon on `client`, outside any transaction of its own (each statement its own snapshot). */
-export async function readHorizon(client: pg.Client, tables: readonly HorizonTable[], settleMs = DEFAULT_SETTLE_MS): Promise<RunHorizon> {
+export async function readHorizon(client: pg.Client, tables: readonly HorizonTable[], settleMs = DEFAULT_SETTLE_MS, lockTimeoutMs = DEFAULT_LOCK_TIMEOUT_MS): Promise<RunHorizon> {
   const allowed = await client.query<{ ok: string; user: string }>(
     `SELECT pg_has_role(current_user, 'pg_read_all_stats', 'MEMBER')::text AS ok, current_user AS user`,
   );
@@ -47,6 +50,8 @@ export async function readHorizon(client: pg.Client, tables: readonly HorizonTab
   // Cursor values print alike for every reader of the plan: ISO dates, timestamps with their offset.
   await client.query(`SET DateStyle = 'ISO, YMD'`);
   await client.query(`SET TimeZone = 'UTC'`);
+  // A table held by DDL fails the reading as it would fail Plan (plan-failure.ts), instead of waiting for ever.
+  await client.query(`SET lock_timeout = ${Math.trunc(lockTimeoutMs)}`);
   const before: RunHorizon['before'] = {};
   for (const t of tables) {
     try {
@@ -55,10 +60,15 @@ export async function readHorizon(client: pg.Client, tables: readonly HorizonTab
       );
       before[t.key] = read.rows[0];
     } catch (error) {
+      const code = (error as { code?: string }).code ?? '';
+      if (code === '55P03') {
+        throw new TableLockedError(`table ${t.quoted} is locked by another session: no lock within lock_timeout (${lockTimeoutMs} ms) to read its cursor; run again once it is done`, { cause: error });
+      }
       // A table or cursor that is not there (or cannot be compared) is refused by Plan, naming both; no reading.
-      if (!['42P01', '42703', '42883', '3F000'].includes((error as { code?: string }).code ?? '')) throw error;
+      if (!['42P01', '42703', '42883', '3F000'].includes(code)) throw error;
     }
   }
+  await client.query('RESET lock_timeout');
   if (tables.length > 0 && settleMs > 0) await new Promise((ok) => setTimeout(ok, settleMs));
   const prepared = await client.query<{ n: string }>(`SELECT count(*)::text AS n FROM pg_prepared_xacts WHERE database = current_database()`);
   if (prepared.rows[0].n !== '0') return { openSince: null, before };

@@ -53,6 +53,8 @@ export function estimateDistinct(distinct: number, sampled: number): number {
 /** Builds the dictionary of `count` values in `plain`, or returns null when PLAIN is the better encoding. */
 export function buildByteArrayDictionary(plain: Uint8Array, count: number): ByteArrayDictionary | null {
   if (count === 0) return null;
+  // One value past the cap rules a dictionary out; known without hashing (or sampling a copy of) it.
+  if (plain.length > MAX_DICTIONARY_BYTES && longestValue(plain, count) > MAX_DICTIONARY_BYTES) return null;
   if (count > 2 * SAMPLE_VALUES) {
     const sample = sampleOf(plain, count, SAMPLE_VALUES);
     const sampled = dictionaryOf(sample, SAMPLE_VALUES, Infinity);
@@ -64,6 +66,16 @@ export function buildByteArrayDictionary(plain: Uint8Array, count: number): Byte
     if (estimate * averageBytes > KEEP_RATIO * plain.length) return null;
   }
   return dictionaryOf(plain, count, KEEP_RATIO * plain.length);
+}
+
+function longestValue(plain: Uint8Array, count: number): number {
+  let longest = 0;
+  for (let v = 0, pos = 0; v < count; v++) {
+    const len = plainLength(plain, pos);
+    if (len > longest) longest = len;
+    pos += 4 + len;
+  }
+  return longest;
 }
 
 /** `n` values spread evenly over the chunk, copied into a PLAIN buffer of their own. */

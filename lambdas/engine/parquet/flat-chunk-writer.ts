@@ -20,13 +20,24 @@ import type { Compressor } from './codecs';
 import { type FlatColumn, plainLength } from '../columns/flat-column';
 import { buildByteArrayDictionary, type ByteArrayDictionary } from './byte-array-dictionary';
 import { bitWidthFor, encodeDefinitionLevels, encodeDictionaryIndexes } from './rle-hybrid';
+import { compressPieces } from './page-pieces';
 
 
 /** Uncompressed value bytes per data page (hyparquet-writer's and parquet-mr's default). */
 export const PAGE_BYTES = 1024 * 1024;
 
+/**
+ * A page this large holds a large value (pages are cut after PAGE_BYTES): it is compressed in parts and its
+ * bytes are handed to the output as they are (`FlatChunkOptions.handOver`), never copied into the writer's
+ * buffer, so a huge value is held at most twice (the builder's copy and its compression).
+ */
+export const LARGE_PAGE_BYTES = 4 * 1024 * 1024;
+
 /** Longest byte-array bound pgsip writes itself (hyparquet-writer's default for the bounds it truncates). */
 export const BOUNDS_BYTES = 16;
+
+/** Byte-array bounds up to this long are kept whole until the footer; longer ones are cut to BOUNDS_BYTES. */
+const WHOLE_BOUNDS_BYTES = 1024;
 
 /** Start of the UTF-8 character at or before `at` (continuation bytes are 10xxxxxx). */
 function charStart(bytes: Uint8Array, at: number): number {
@@ -73,6 +84,12 @@ export interface FlatChunkOptions {
    */
   pageVersion: 1 | 2;
   pageBytes?: number;
+  /**
+   * Writes bytes after what `writer` holds, without copying them into it (SinkByteWriter.handOver): used for
+   * the pages of large values. The bytes may be views of the column's values, so the caller keeps those
+   * unchanged until the writer has written them. Without it, they are appended to `writer`.
+   */
+  handOver?: (pieces: Uint8Array[]) => void;
 }
 
 export interface FlatChunkResult {
@@ -262,11 +279,13 @@ function statisticsOf(column: FlatColumn, dictionary: ByteArrayDictionary | null
           pos += 4 + plainLength(plain, pos);
         }
       }
-      const min = plain.slice(minAt + 4, minAt + 4 + minLen);
-      const max = plain.slice(maxAt + 4, maxAt + 4 + maxLen);
-      if (!truncateBounds) {
-        stats.min_value = min;
-        stats.max_value = max;
+      const min = plain.subarray(minAt + 4, minAt + 4 + minLen);
+      const max = plain.subarray(maxAt + 4, maxAt + 4 + maxLen);
+      // Short bounds are written whole (hyparquet-writer cuts string bounds in the footer); long ones are cut
+      // here, so that a part's footer never holds a copy of a huge value until the part is finished.
+      if (!truncateBounds && minLen <= WHOLE_BOUNDS_BYTES && maxLen <= WHOLE_BOUNDS_BYTES) {
+        stats.min_value = min.slice();
+        stats.max_value = max.slice();
         return stats;
       }
       const cut = truncatedBounds(min, max);
@@ -326,7 +345,44 @@ export function writeFlatColumnChunk(column: FlatColumn, options: FlatChunkOptio
     const body = dictionary
       ? encodeDictionaryIndexes(dictionary.indexes, page.valueStart, page.valueEnd, bitWidth)
       : plain.subarray(page.byteStart, page.byteEnd);
-    if (options.pageVersion === 1) {
+    if (body.length >= LARGE_PAGE_BYTES) {
+      // V1: the levels' length and the levels, then the values, compressed as one body but never joined.
+      const prefix = options.pageVersion === 1 ? new Uint8Array(4 + levels.length) : null;
+      if (prefix) {
+        new DataView(prefix.buffer).setUint32(0, levels.length, true);
+        prefix.set(levels, 4);
+      }
+      const out = compressPieces(prefix ? [prefix, body] : [body], codec, compress);
+      const outBytes = out.reduce((n, p) => n + p.length, 0);
+      if (prefix) {
+        writePageHeader(writer, {
+          type: 'DATA_PAGE',
+          uncompressed_page_size: prefix.length + body.length,
+          compressed_page_size: outBytes,
+          data_page_header: { num_values: rows, encoding, definition_level_encoding: 'RLE', repetition_level_encoding: 'RLE' },
+        });
+        uncompressed += writer.offset - pageStart + prefix.length + body.length;
+      } else {
+        writePageHeader(writer, {
+          type: 'DATA_PAGE_V2',
+          uncompressed_page_size: levels.length + body.length,
+          compressed_page_size: levels.length + outBytes,
+          data_page_header_v2: {
+            num_values: rows,
+            num_nulls: rows - (page.valueEnd - page.valueStart),
+            num_rows: rows,
+            encoding,
+            definition_levels_byte_length: levels.length,
+            repetition_levels_byte_length: 0,
+            is_compressed: compress !== null,
+          },
+        });
+        uncompressed += writer.offset - pageStart + levels.length + body.length;
+        writer.appendBytes(levels);
+      }
+      if (options.handOver) options.handOver(out);
+      else for (const piece of out) writer.appendBytes(piece);
+    } else if (options.pageVersion === 1) {
       // V1: [int32 LE length of the definition levels][levels][values], compressed as one body.
       const v1 = new Uint8Array(4 + levels.length + body.length);
       new DataView(v1.buffer).setUint32(0, levels.length, true);

@@ -39,6 +39,9 @@ import { WRITER } from '../version';
 
 type ColumnEncoder = Parameters<typeof writeColumn>[0]['column'];
 
+/** The encoding buffer is reused from row group to row group unless it grew past this. */
+const KEEP_AT_MOST = 64 * 1024 * 1024;
+
 /** A ByteWriter whose `flush()` hands everything encoded so far to the sink. */
 class SinkByteWriter extends ByteWriter {
   handed = 0;
@@ -47,7 +50,7 @@ class SinkByteWriter extends ByteWriter {
 
   constructor(
     private readonly sink: ObjectWriter,
-    initialSize: number,
+    private readonly initialSize: number,
   ) {
     super(initialSize);
   }
@@ -57,19 +60,38 @@ class SinkByteWriter extends ByteWriter {
     const chunk = new Uint8Array(this.buffer, 0, this.index);
     // Encoding goes on in another buffer while the sink takes this one: the one handed over last time, which
     // the sink has let go of (ObjectWriter.write), or a new one of the same size (row groups are similar).
+    // A buffer grown unusually large is not kept for the next row group.
+    const size = this.buffer.byteLength <= KEEP_AT_MOST ? this.buffer.byteLength : this.initialSize;
     const spare = this.spare;
     this.spare = null;
-    this.buffer = spare && spare.byteLength >= this.buffer.byteLength ? spare : new ArrayBuffer(this.buffer.byteLength);
+    this.buffer = spare && spare.byteLength >= size ? spare : new ArrayBuffer(size);
     this.view = new DataView(this.buffer);
     this.index = 0;
+    this.enqueue(chunk, chunk.buffer.byteLength <= KEEP_AT_MOST);
+    return this.pending;
+  }
+
+  /**
+   * Bytes written after what is buffered, handed to the sink as they are instead of being copied into the
+   * buffer (the pages of large values: flat-chunk-writer.ts). They must stay unchanged until `flush()` resolves.
+   */
+  handOver(pieces: Uint8Array[]): void {
+    if (this.index > 0) void this.flush();
+    for (const piece of pieces) {
+      if (piece.length === 0) continue;
+      this.offset += piece.length;
+      this.enqueue(piece, false);
+    }
+  }
+
+  private enqueue(chunk: Uint8Array, reusable: boolean): void {
     this.handed += chunk.length;
     const previous = this.pending;
     this.pending = previous
       .then(() => this.sink.write(chunk))
       .then(() => {
-        this.spare = chunk.buffer as ArrayBuffer;
+        if (reusable) this.spare = chunk.buffer as ArrayBuffer;
       });
-    return this.pending;
   }
 
   override finish(): Promise<void> {
@@ -181,7 +203,7 @@ export function createHyparquetPartWriter(options: PartWriterOptions): PartWrite
           if (columns[i].schema.length !== 1 || data.physical !== leaf.type) {
             throw new InternalError(`column "${name}": a ${data.physical} FlatColumn does not fit its ${leaf.type} schema`);
           }
-          const result = writeFlatColumnChunk(data, { writer, element: leaf, codec: compression, compress, truncateBounds: json, pageVersion });
+          const result = writeFlatColumnChunk(data, { writer, element: leaf, codec: compression, compress, truncateBounds: json, pageVersion, handOver: (pieces) => writer.handOver(pieces) });
           chunks.push(result.chunk);
           parquet.pendingIndexes.push(result);
         } else {

@@ -97,3 +97,14 @@ function explainConnectError(error: unknown, timeoutMs: number): string {
   if (/timeout/i.test(message)) return `no answer within ${Math.round(timeoutMs / 1000)} s`;
   return message;
 }
+
+/**
+ * Ends a connection at once, without a polite Terminate: the socket is destroyed, so Postgres ends the
+ * backend as soon as it next reads or writes (at once for one waiting on its client). After a failed COPY a
+ * COMMIT or ROLLBACK can hang (pg-copy-streams #113), and a run that is stopping waits for nothing.
+ */
+export function dropConnection(client: pg.Client): void {
+  const connection = (client as unknown as { connection?: { stream?: { destroy(): void } } }).connection;
+  connection?.stream?.destroy();
+  client.end().catch(() => {});
+}

@@ -68,9 +68,12 @@ describe('error names are literal and form one hierarchy', () => {
     const retried = map.ItemProcessor.States.ExportShard.Retry.flatMap((r) => r.ErrorEquals);
     expect(retried).toContain(SHARD_RETRYABLE_ERROR);
     // Nothing that a retry cannot fix is retried.
-    for (const name of ['ValueRefusedError', 'SchemaChangedError', 'StatementTimeoutError', 'CountMismatchError', 'InputError', 'SourceError']) {
+    for (const name of ['ValueRefusedError', 'SchemaChangedError', 'StatementTimeoutError', 'CountMismatchError', 'InputError', 'SourceError', 'InterruptedError']) {
       expect(retried).not.toContain(name);
     }
+    // Plan is retried on Lambda's transient errors only: a locked table fails the run at once (errors.ts).
+    const plan = (definition.States as Record<string, { Retry: { ErrorEquals: string[] }[] }>).Plan;
+    expect(plan.Retry.flatMap((r) => r.ErrorEquals)).not.toContain(new errors.TableLockedError('x').name);
   });
 });
 

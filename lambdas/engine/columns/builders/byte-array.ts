@@ -8,13 +8,20 @@
  * prefix, bytes): no object per value. LIST elements use the decoders, which hand out views into an arena.
  */
 import { ValueRefusedError } from '../../errors';
-import type { ColumnBuilder, ColumnValues } from '../column-mapping';
+import type { ColumnBuilder, ColumnValues, StagedValue } from '../column-mapping';
 import type { FlatColumn } from '../flat-column';
 import { ByteArena } from './byte-arena';
 import { NullMask } from './null-mask';
 import { badFieldLength, type ValueDecoder } from './value-decoder';
 
 const MIN_CAPACITY = 64 * 1024;
+/**
+ * A buffer grown past this (a huge value, or an unusually large row group) is let go after `take()` instead of
+ * being filled again, so one 100 MB value does not keep 100 MB per column for the rest of the shard.
+ */
+const KEEP_AT_MOST = 64 * 1024 * 1024;
+/** Room a staged large value's buffer leaves after it, for the rest of the network chunk it ends in. */
+const STAGED_ROOM = 128 * 1024;
 /** Below this length a plain loop copies faster than a native call. */
 const LOOP_COPY = 48;
 
@@ -65,6 +72,7 @@ export abstract class PlainBytesBuilder implements ColumnBuilder {
     const out: FlatColumn = { kind: 'flat', ...this.shape(), rows, count: this.count, nullMask, plain: this.plain.subarray(0, pos) };
     // The same buffer is filled again: the caller is done with this row group before appending the next
     // (ColumnBuilder.take). A fresh allocation per row group made allocator churn a large part of peak RSS.
+    if (this.plain.length > KEEP_AT_MOST) this.plain = new Uint8Array(MIN_CAPACITY);
     this.pos = 0;
     this.count = 0;
     this.rows = 0;
@@ -99,6 +107,39 @@ export class BytesBuilder extends PlainBytesBuilder {
     this.pos = at + 4 + len;
     this.count++;
     this.rows++;
+  }
+
+  /**
+   * A large value (ColumnBuilder.stage): a buffer laid out as this builder's PLAIN bytes, the 4-byte length
+   * first, with room for the rows that follow it in the same network chunk. Committed into an empty builder,
+   * the buffer becomes its PLAIN buffer (no copy); otherwise it is appended as any field.
+   */
+  stage(length: number): StagedValue {
+    const buffer = new Uint8Array(4 + length + STAGED_ROOM);
+    const target = buffer.subarray(4, 4 + length);
+    return {
+      target,
+      commit: () => {
+        if (this.pos !== 0) {
+          this.append(Buffer.from(target.buffer, target.byteOffset, target.length), 0, target.length);
+          return;
+        }
+        // jsonb: its version byte is checked and dropped, the length written one byte on.
+        const skip = this.version === null ? 0 : 1;
+        if (skip === 1 && target[0] !== this.version) {
+          throw new ValueRefusedError(this.column, `unsupported jsonb binary format version ${length > 0 ? target[0] : '(empty)'}`);
+        }
+        const len = length - skip;
+        buffer[skip] = len & 0xff;
+        buffer[skip + 1] = (len >>> 8) & 0xff;
+        buffer[skip + 2] = (len >>> 16) & 0xff;
+        buffer[skip + 3] = len >>> 24;
+        this.plain = buffer.subarray(skip);
+        this.pos = 4 + len;
+        this.count++;
+        this.rows++;
+      },
+    };
   }
 
   protected shape(): Pick<FlatColumn, 'physical' | 'width'> {

@@ -23,7 +23,10 @@ export class HashedTextBuilder implements ColumnBuilder {
   }
 
   append(buf: Buffer, start: number, end: number): void {
-    const digest = createHmac('sha256', this.key).update(buf.subarray(start, end)).digest();
+    this.appendDigest(createHmac('sha256', this.key).update(buf.subarray(start, end)).digest());
+  }
+
+  private appendDigest(digest: Buffer): void {
     const hex = this.hex;
     for (let i = 0; i < digest.length; i++) {
       hex[2 * i] = HEX[digest[i] >>> 4];

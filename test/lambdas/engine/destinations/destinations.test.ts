@@ -8,7 +8,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Destination } from '../../../../lambdas/engine/destinations/destination';
-import { LocalFolderDestination } from '../../../../lambdas/engine/destinations/local-folder';
+import { LocalFolderDestination, writeRefused } from '../../../../lambdas/engine/destinations/local-folder';
+import type { DestinationError } from '../../../../lambdas/engine/errors';
+import { explainShardFailure } from '../../../../lambdas/engine/shard-failure';
 import { openDestination } from '../../../../lambdas/engine/destinations/open-destination';
 import { S3PrefixDestination } from '../../../../lambdas/engine/destinations/s3-prefix';
 import { type RunningS3, startS3Server } from '../../../support/s3-server';
@@ -47,6 +49,20 @@ describe.each(kinds)('%s', (_, make) => {
     const back = await destination.get('big/object.bin');
     expect(back?.equals(data)).toBe(true);
     expect(await destination.list('big/')).toEqual(['big/object.bin']);
+  });
+
+  it('takes a chunk far larger than a part (a page holding a huge value) between small ones, and the caller may reuse it', async () => {
+    const destination = make();
+    const pieces = [randomBytes(3 * 1024 * 1024 + 17), randomBytes(21 * 1024 * 1024 + 5), randomBytes(1000), randomBytes(17 * 1024 * 1024)];
+    const expected = Buffer.concat(pieces);
+    const writer = destination.createObject('huge/object.bin');
+    for (const piece of pieces) {
+      const chunk = Buffer.from(piece);
+      await writer.write(chunk);
+      chunk.fill(0);
+    }
+    expect(await writer.close()).toBe(expected.length);
+    expect((await destination.get('huge/object.bin'))?.equals(expected)).toBe(true);
   });
 
   it('leaves nothing behind when a write is aborted', async () => {
@@ -92,6 +108,40 @@ describe('openDestination', () => {
     await w.write(Buffer.from('abc'));
     await w.close();
     expect((await readdir(join(folder, 'clean', 'x'))).sort()).toEqual(['p.parquet', 'y.json', 'z.json']);
+  });
+});
+
+describe('a folder that refuses writes or was left by an interrupted process', () => {
+  it('a full disk (or any refusal of the file system) names the file, whichever step refused', () => {
+    // A write stream's ENOSPC carries no path: the destination names the file it was writing.
+    const full = Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC', errno: -28, syscall: 'write' });
+    const mapped = writeRefused(full, '/lake/public/t/run=1/part-00000-0000-0a1b2c3d.parquet') as DestinationError;
+    expect(mapped.name).toBe('DestinationError');
+    expect(mapped.message).toBe('cannot write /lake/public/t/run=1/part-00000-0000-0a1b2c3d.parquet: ENOSPC (no space left on the device)');
+    expect(mapped).toMatchObject({ code: 'ENOSPC', path: '/lake/public/t/run=1/part-00000-0000-0a1b2c3d.parquet' });
+    expect((writeRefused(Object.assign(new Error('x'), { code: 'EDQUOT' }), '/q') as Error).message).toBe('cannot write /q: EDQUOT (disk quota exceeded)');
+    // Not the file system's: unchanged.
+    const other = new TypeError('bad chunk');
+    expect(writeRefused(other, '/x')).toBe(other);
+    // As a shard reports it: table and shard first, then the file.
+    const explained = explainShardFailure(mapped, { table: '"public"."t"', shard: 0, statementTimeoutMs: 1, lockTimeoutMs: 1 });
+    expect(explained.message).toBe('table "public"."t" shard 0: cannot write /lake/public/t/run=1/part-00000-0000-0a1b2c3d.parquet: ENOSPC (no space left on the device)');
+  });
+
+  it('a refused write leaves no temporary file, and removeUnfinished clears what a killed process left', async () => {
+    const root = join(folder, 'unfinished');
+    const destination = new LocalFolderDestination(root);
+    // As a process killed mid-write leaves it: a part's temporary file that was never renamed.
+    const killed = destination.createObject('t/run=1/part-00000-0000-0a1b2c3d.parquet');
+    await killed.write(Buffer.from('half a part'));
+    await destination.put('t/run=1/_plan.json', '{}');
+    expect((await readdir(join(root, 't', 'run=1'))).filter((f) => f.includes('.tmp-'))).toHaveLength(1);
+    expect(await destination.list('t/')).toEqual(['t/run=1/_plan.json']);
+    const removed = await destination.removeUnfinished('t/run=1/');
+    expect(removed).toEqual([expect.stringMatching(/^t\/run=1\/part-00000-0000-0a1b2c3d\.parquet\.tmp-[0-9a-f]{8}$/)]);
+    expect(await readdir(join(root, 't', 'run=1'))).toEqual(['_plan.json']);
+    expect(await destination.removeUnfinished('nothing/here/')).toEqual([]);
+    await killed.abort();
   });
 });
 

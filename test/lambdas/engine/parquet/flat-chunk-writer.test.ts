@@ -6,7 +6,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
-import { truncatedBounds } from '../../../../lambdas/engine/parquet/flat-chunk-writer';
+import { createHash } from 'node:crypto';
+import { LARGE_PAGE_BYTES, truncatedBounds } from '../../../../lambdas/engine/parquet/flat-chunk-writer';
 import { createHyparquetPartWriter } from '../../../../lambdas/engine/parquet/hyparquet-part-writer';
 import type { ColumnMapping } from '../../../../lambdas/engine/columns/column-mapping';
 import { mapColumn, NATIVE } from '../../../../lambdas/engine/columns/map-column';
@@ -32,9 +33,9 @@ function column(name: string, typeOid: number, pgType: string): ColumnMapping {
 type Field = Buffer | null;
 
 /** Writes one part with one row group per entry of `groups`; each row is one field per column (null = NULL). */
-async function writePart(name: string, columns: ColumnMapping[], groups: Field[][][]): Promise<string> {
+async function writePart(name: string, columns: ColumnMapping[], groups: Field[][][], pageVersion: 1 | 2 = 2): Promise<string> {
   const file = join(tmp.dir, name);
-  const writer = createHyparquetPartWriter({ columns, compression: 'SNAPPY', sink: new FileObjectWriter(file) });
+  const writer = createHyparquetPartWriter({ columns, compression: 'SNAPPY', sink: new FileObjectWriter(file), pageVersion });
   for (const rows of groups) {
     const builders = columns.map((c) => c.newBuilder());
     for (const row of rows) {
@@ -62,6 +63,25 @@ const float8 = (v: number) => {
 };
 
 describe('flat column chunks', () => {
+  it.each([1, 2] as const)('writes a page holding a value past LARGE_PAGE_BYTES in parts (V%i), and cuts its bounds at once', async (pageVersion) => {
+    const huge = Buffer.concat([text('zz-huge:'), Buffer.alloc(LARGE_PAGE_BYTES + 12345, 'q')]);
+    const rows: Field[][] = [];
+    for (let i = 0; i < 2000; i++) rows.push([int8(BigInt(i)), i === 1234 ? huge : i % 5 === 0 ? null : text(`v${i}`)]);
+    const columns = [column('k', PgOid.int8, 'bigint'), column('t', PgOid.text, 'text')];
+    const file = await writePart(`large-v${pageVersion}.parquet`, columns, [rows], pageVersion);
+    const back = await duck.all(`SELECT k, md5(t) AS m, length(t)::INT AS n FROM read_parquet(${sqlString(file)}) WHERE t IS NOT NULL AND (k = 1234 OR k < 3) ORDER BY k`);
+    expect(back).toEqual([
+      { k: 1n, m: createHash('md5').update('v1').digest('hex'), n: 2 },
+      { k: 2n, m: createHash('md5').update('v2').digest('hex'), n: 2 },
+      { k: 1234n, m: createHash('md5').update(huge).digest('hex'), n: huge.length },
+    ]);
+    const [nulls] = await duck.all(`SELECT count(*)::INT AS n FROM read_parquet(${sqlString(file)}) WHERE t IS NULL`);
+    expect(nulls.n).toBe(400);
+    // The max is the huge value: cut to 16 bytes (an upper bound, marked inexact), not held whole in the footer.
+    const [stats] = await duck.all(`SELECT stats_min_value AS lo, stats_max_value AS hi FROM parquet_metadata(${sqlString(file)}) WHERE path_in_schema = 't'`);
+    expect(stats).toEqual({ lo: 'v1', hi: 'zz-huge:qqqqqqqr' });
+  });
+
   it('keeps every value and NULL across many pages, with NULLs on and around page edges', async () => {
     // ~3 MB of unique text: several 1 MiB pages, PLAIN (no dictionary can win on unique values).
     const rows: Field[][] = [];

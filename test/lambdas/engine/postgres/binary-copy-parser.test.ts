@@ -5,8 +5,10 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { BinaryCopyParser } from '../../../../lambdas/engine/postgres/binary-copy-parser';
-import type { ColumnBuilder, ColumnValues } from '../../../../lambdas/engine/columns/column-mapping';
+import { BinaryCopyParser, LARGE_VALUE_BYTES } from '../../../../lambdas/engine/postgres/binary-copy-parser';
+import type { ColumnBuilder, ColumnValues, StagedValue } from '../../../../lambdas/engine/columns/column-mapping';
+import type { FlatColumn } from '../../../../lambdas/engine/columns/flat-column';
+import { newBytesBuilder } from '../../../../lambdas/engine/columns/builders/byte-array';
 
 type Field = Buffer | null;
 
@@ -24,6 +26,21 @@ class RecordingBuilder implements ColumnBuilder {
   }
   take(): ColumnValues {
     return [];
+  }
+}
+
+/** Records what it is given, and takes large values into buffers it stages (as BytesBuilder does). */
+class StagingBuilder extends RecordingBuilder {
+  staged = 0;
+  stage(length: number): StagedValue {
+    const target = new Uint8Array(length);
+    return {
+      target,
+      commit: () => {
+        this.staged++;
+        this.seen.push(Buffer.from(target).toString('hex'));
+      },
+    };
   }
 }
 
@@ -63,6 +80,22 @@ function feed(stream: Buffer, cuts: number[], width: number): (string | null)[][
 
 const hexOf = (rows: Field[][]) => rows.map((row) => row.map((f) => (f === null ? null : f.toString('hex'))));
 
+/** Hex of every value of a BYTE_ARRAY FlatColumn (NULLs as null). */
+function valuesOf(column: FlatColumn): (string | null)[] {
+  const out: (string | null)[] = [];
+  let pos = 0;
+  for (let r = 0; r < column.rows; r++) {
+    if (column.nullMask?.[r]) {
+      out.push(null);
+      continue;
+    }
+    const len = column.plain[pos] | (column.plain[pos + 1] << 8) | (column.plain[pos + 2] << 16) | (column.plain[pos + 3] << 24);
+    out.push(Buffer.from(column.plain.subarray(pos + 4, pos + 4 + len)).toString('hex'));
+    pos += 4 + len;
+  }
+  return out;
+}
+
 describe('BinaryCopyParser', () => {
   it('delivers every field once, in order, however the stream is cut', () => {
     const field = fc.oneof(
@@ -91,6 +124,60 @@ describe('BinaryCopyParser', () => {
     const stream = copyStream(rows);
     const cuts = Array.from({ length: Math.floor(stream.length / 65536) }, (_, i) => (i + 1) * 65536 - 3);
     expect(feed(stream, cuts, 2)).toEqual(hexOf(rows));
+  });
+
+  it('stages large values in their builders as they arrive, several in one row, whatever the cuts', () => {
+    const big = (n: number, seed: number) => Buffer.from(Array.from({ length: n }, (_, i) => (i * 31 + seed) & 0xff));
+    const rows: Field[][] = [
+      [Buffer.from('a'), big(LARGE_VALUE_BYTES + 5, 1), null],
+      [big(LARGE_VALUE_BYTES * 2, 2), Buffer.from('b'), big(LARGE_VALUE_BYTES, 3)],
+      [null, Buffer.alloc(0), Buffer.from('c')],
+    ];
+    const stream = copyStream(rows);
+    for (const size of [65536, 65536 - 3, 7919, LARGE_VALUE_BYTES + 11]) {
+      const builders = [new StagingBuilder(), new StagingBuilder(), new StagingBuilder()];
+      const parser = new BinaryCopyParser(builders);
+      let taken = 0;
+      for (let at = 0; at < stream.length; at += size) {
+        parser.push(stream.subarray(at, at + size));
+        if (parser.tookLargeValue) taken++;
+      }
+      parser.finish();
+      expect(builders[0].seen.map((_, r) => builders.map((b) => b.seen[r]))).toEqual(hexOf(rows));
+      // Values that straddled chunks were staged (a chunk as large as the value may hold one whole).
+      expect(builders.reduce((n, b) => n + b.staged, 0)).toBeGreaterThanOrEqual(size < LARGE_VALUE_BYTES ? 3 : 1);
+      expect(taken).toBeGreaterThanOrEqual(1);
+    }
+  });
+
+  it('a builder holding nothing takes a staged value as its own buffer; rows before it can be taken meanwhile', () => {
+    const large = Buffer.alloc(3 * LARGE_VALUE_BYTES, 0x5a);
+    const doc = Buffer.concat([Buffer.from([1]), Buffer.alloc(2 * LARGE_VALUE_BYTES, 0x7b)]); // jsonb: version 1, then the text
+    const rows: Field[][] = [
+      [Buffer.from('first'), Buffer.from([1, 0x31])],
+      [large, doc],
+      [Buffer.from('after'), Buffer.from([1, 0x32])],
+    ];
+    const stream = copyStream(rows);
+    const builders = [newBytesBuilder('b'), newBytesBuilder('j', 1)];
+    const parser = new BinaryCopyParser(builders);
+    const groups: (string | null)[][][] = [];
+    const flush = () => groups.push(builders.map((b) => valuesOf(b.take() as FlatColumn)));
+    let inGroup = 0;
+    for (let at = 0; at < stream.length; at += 65536) {
+      inGroup += parser.push(stream.subarray(at, at + 65536));
+      // As export-shard.ts does: the rows before a large one are flushed while it arrives, its own right after.
+      if (inGroup > 0 && (parser.tookLargeValue || parser.pendingBytes >= LARGE_VALUE_BYTES)) {
+        flush();
+        inGroup = 0;
+      }
+    }
+    parser.finish();
+    if (inGroup > 0) flush();
+    expect(groups).toEqual([
+      [[Buffer.from('first').toString('hex')], ['31']],
+      [[large.toString('hex'), Buffer.from('after').toString('hex')], ['7b'.repeat(2 * LARGE_VALUE_BYTES), '32']],
+    ]);
   });
 
   it('cuts inside the header and inside a length word', () => {
