@@ -5,14 +5,12 @@
  * when it names none. The construct's id is `Default`, which CDK leaves out of logical ids, so a deployed
  * stack keeps every resource across the move to the construct.
  */
-import { Annotations, CfnOutput, Fn, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
+import { Annotations, CfnOutput, Duration, Fn, RemovalPolicy, Stack, type StackProps, Validations } from 'aws-cdk-lib';
 import { SecurityGroup, Subnet, Vpc } from 'aws-cdk-lib/aws-ec2';
 import { type IKey, Key } from 'aws-cdk-lib/aws-kms';
 import { Bucket, type IBucket } from 'aws-cdk-lib/aws-s3';
 import { type ISecret, Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Topic } from 'aws-cdk-lib/aws-sns';
-import { Duration } from 'aws-cdk-lib';
-import { Validations } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import type { PgsipConfig, ScheduleConfig } from './pgsip-config';
 import { DEFAULT_CONNECTION_BUDGET, DEFAULT_EXPORT_PREFIX, PgsipExport } from './pgsip-export';

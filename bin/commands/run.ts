@@ -12,11 +12,11 @@ import { InputError } from '../../lambdas/engine/errors';
 import { checkRunId, newRunId } from '../../lambdas/engine/run/layout';
 import { parseTableName, quoteTable, splitTableList } from '../../lambdas/engine/postgres/table-name';
 import { checkTableSelection } from '../../lambdas/engine/selection/table-patterns';
-import { hashKeyOption, type SelectionFlag, selectionInput } from '../local/selection-options';
+import { hashKeyOption, selectionInput } from '../local/selection-options';
 import { runLocally } from '../local/local-runner';
 import { formatBytes, formatCount, progressReporter } from '../local/progress';
 
-export interface RunOptions {
+export interface RunOptions extends SharedRunOptions {
   databaseUrl: string;
   tables: string;
   dest: string;
@@ -34,12 +34,18 @@ export interface RunOptions {
   /** Seconds to wait for the database to answer a connection. */
   connectTimeout?: string;
   quiet?: boolean;
+  /** Register committed tables in this Glue database. */
+  glueDatabase?: string;
+  /** The hash key's file (else `PGSIP_HASH_KEY`). */
+  hashKeyFile?: string;
+}
+
+/** The run options `pgsip run` and `pgsip start` share (`runOptions` in bin/cli.ts). */
+export interface SharedRunOptions {
   types?: string;
   infinity?: string;
   keepRuns?: string;
   retentionGrace?: string;
-  /** Register committed tables in this Glue database. */
-  glueDatabase?: string;
   /** `COLUMN` for every table, or `TABLE=COLUMN,…`. */
   incremental?: string;
   /** Re-read this much before the watermark (`10m`, `600s`), for date and timestamp cursors. */
@@ -50,13 +56,11 @@ export interface RunOptions {
   excludeTables?: string;
   excludeColumns?: string;
   hashColumns?: string;
-  /** The hash key's file (else `PGSIP_HASH_KEY`). */
-  hashKeyFile?: string;
 }
 
 /** The run options `pgsip run` and `pgsip start` share, as execution input. */
 export function sharedRunInput(
-  options: Pick<RunOptions, 'types' | 'infinity' | 'keepRuns' | 'retentionGrace' | 'incremental' | 'lookback' | 'full' | SelectionFlag>,
+  options: SharedRunOptions,
   tables: readonly string[] = [],
 ): Partial<ExecutionInput> {
   const input: Partial<ExecutionInput> = { ...selectionInput(options) };

@@ -10,24 +10,14 @@ import { InputError } from '../../lambdas/engine/errors';
 import { checkRunId, newRunId } from '../../lambdas/engine/run/layout';
 import { splitTableList } from '../../lambdas/engine/postgres/table-name';
 import { checkTableSelection } from '../../lambdas/engine/selection/table-patterns';
-import { parsePositive, parseShards, sharedRunInput } from './run';
+import { parsePositive, parseShards, type SharedRunOptions, sharedRunInput } from './run';
 import { checkArn, clientFor, followExecution, outcome, parseInterval, type StatusDeps } from './status';
 
-export interface StartOptions {
+export interface StartOptions extends SharedRunOptions {
   stateMachine: string;
   tables: string;
   shards?: string;
   concurrency?: string;
-  types?: string;
-  infinity?: string;
-  keepRuns?: string;
-  retentionGrace?: string;
-  incremental?: string;
-  lookback?: string;
-  full?: boolean;
-  excludeTables?: string;
-  excludeColumns?: string;
-  hashColumns?: string;
   runId?: string;
   compression?: string;
   /** Do not follow: print the execution ARN and return. */

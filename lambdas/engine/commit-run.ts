@@ -30,7 +30,9 @@ export async function commitRun(event: CommitEvent, env: RunEnvironment): Promis
   for (const ref of run.tables) {
     const plan = await loadPlan(env.destination, ref.runDir);
     if (plan.runId !== event.runId) throw new CommitError(`${ref.runDir}: plan belongs to run ${plan.runId}, not ${event.runId}`);
-    const manifest = (await committedManifest(plan, env)) ?? (await commitTable(plan, env));
+    // A run committed earlier (a retried Commit) has its pointer read when the catalog needs it.
+    const done = await committedManifest(plan, env);
+    const { manifest, latest } = done ? { manifest: done, latest: null } : await commitTable(plan, env);
     const committed: CommittedTable = {
       table: plan.table,
       manifest: env.destination.location(manifestKey(plan.runDir)),
@@ -39,7 +41,7 @@ export async function commitRun(event: CommitEvent, env: RunEnvironment): Promis
       parts: manifest.parts.length,
       ...(manifest.incremental ? { incremental: { mode: manifest.incremental.mode, from: manifest.incremental.from, reason: manifest.incremental.reason } } : {}),
     };
-    if (env.catalog) committed.catalog = await registerTable(plan, manifest, env);
+    if (env.catalog) committed.catalog = await registerTable(plan, manifest, env, latest);
     result.tables.push(committed);
   }
   return result;
@@ -49,7 +51,7 @@ export async function commitRun(event: CommitEvent, env: RunEnvironment): Promis
  * The catalog follows `_latest.json`: only the run it names is registered, so the catalog and the pointer
  * agree, and retention (which keeps the run `_latest.json` names) never deletes the run a catalog shows.
  */
-async function registerTable(plan: TablePlan, manifest: RunManifest, env: RunEnvironment): Promise<NonNullable<CommittedTable['catalog']>> {
+async function registerTable(plan: TablePlan, manifest: RunManifest, env: RunEnvironment, known?: LatestPointer | null): Promise<NonNullable<CommittedTable['catalog']>> {
   const catalog = env.catalog!;
   const table = lakeTable(manifest, lakeLocation(env.destination.location(plan.runDir)));
   if (manifest.mode === 'incremental') {
@@ -58,7 +60,7 @@ async function registerTable(plan: TablePlan, manifest: RunManifest, env: RunEnv
     env.log.warn('catalog left on the last full run: incremental runs are not registered (see pgsip catalog)', { table: plan.table, catalog: catalog.name, catalogTable: table.name });
     return { table: table.name, outcome: 'incremental-not-registered' };
   }
-  const latest = await readDocument(env.destination, 'latest', latestKey(plan.runDir));
+  const latest = known ?? (await readDocument(env.destination, 'latest', latestKey(plan.runDir)));
   if (latest?.runId !== plan.runId) {
     env.log.info('catalog left alone: a newer run is the latest', { table: plan.table, catalog: catalog.name, latest: latest?.runId });
     return { table: table.name, outcome: 'not-latest' };
@@ -81,7 +83,7 @@ async function committedManifest(plan: TablePlan, env: RunEnvironment): Promise<
   return manifest;
 }
 
-async function commitTable(plan: TablePlan, env: RunEnvironment): Promise<RunManifest> {
+async function commitTable(plan: TablePlan, env: RunEnvironment): Promise<{ manifest: RunManifest; latest: LatestPointer }> {
   const { destination } = env;
   const shards: ShardManifest[] = [];
   for (const task of plan.shards) {
@@ -144,7 +146,8 @@ async function commitTable(plan: TablePlan, env: RunEnvironment): Promise<RunMan
 
   // An empty byte body: an empty string makes the AWS SDK warn about a stream of unknown length.
   await destination.put(successKey(plan.runDir), new Uint8Array(0));
-  await pointLatestAt(plan, manifest, env);
+  // The pointer as it stands now: retention and the catalog go by it.
+  const latest = await pointLatestAt(plan, manifest, env);
 
   const tableFolder = plan.runDir.slice(0, plan.runDir.lastIndexOf('/') + 1);
   const swept = await sweepAbandonedRuns(destination, tableFolder, plan.options.sweepAfterHours ?? DEFAULT_SWEEP_AFTER_HOURS, {
@@ -153,18 +156,17 @@ async function commitTable(plan: TablePlan, env: RunEnvironment): Promise<RunMan
   });
   if (swept.length > 0) env.log.warn('removed abandoned runs', { table: plan.table, runs: swept.map((r) => r.runId) });
   if (plan.options.keepRuns !== null) {
-    const latest = await readDocument(destination, 'latest', latestKey(plan.runDir));
     const retired = await retireOldRuns(destination, tableFolder, {
       keepRuns: plan.options.keepRuns,
       graceMinutes: plan.options.retentionGraceMinutes,
       // Every run the table is made of now: an incremental chain needs its full run and each run after it.
-      protect: new Set([plan.runId, ...(latest ? latest.runs.map((r) => r.runId) : [])]),
+      protect: new Set([plan.runId, ...latest.runs.map((r) => r.runId)]),
       onSkip: (runDir, reason) => env.log.warn('left an unreadable run folder alone', { runDir, reason }),
     });
     if (retired.length > 0) env.log.info('removed runs past retention', { table: plan.table, keepRuns: plan.options.keepRuns, runs: retired.map((r) => r.runId) });
   }
   env.log.info('committed', { table: plan.table, runId: plan.runId, rows: manifest.rows, bytes: manifest.bytes, parts: parts.length, manifest: destination.location(manifestKey(plan.runDir)) });
-  return manifest;
+  return { manifest, latest };
 }
 
 /**
@@ -174,10 +176,10 @@ async function commitTable(plan: TablePlan, env: RunEnvironment): Promise<RunMan
  * was planned, it is kept in the list: this run, planned later, read everything that run's base missed too, and
  * deduplication keeps the newest row.)
  */
-async function pointLatestAt(plan: TablePlan, manifest: RunManifest, env: RunEnvironment): Promise<void> {
+async function pointLatestAt(plan: TablePlan, manifest: RunManifest, env: RunEnvironment): Promise<LatestPointer> {
   const key = latestKey(plan.runDir);
   const current = await readDocument(env.destination, 'latest', key);
-  if (current && current.plannedAt > plan.plannedAt) return;
+  if (current && current.plannedAt > plan.plannedAt) return current;
   const folder = plan.runDir.slice(plan.runDir.lastIndexOf('/') + 1);
   const self = { runId: plan.runId, manifest: `${folder}/_manifest.json`, mode: manifest.mode };
   if (manifest.mode === 'incremental' && !current) {
@@ -193,4 +195,5 @@ async function pointLatestAt(plan: TablePlan, manifest: RunManifest, env: RunEnv
     runs,
   };
   await env.destination.put(key, serializeDocument(latest));
+  return latest;
 }

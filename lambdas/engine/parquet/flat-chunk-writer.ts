@@ -345,6 +345,21 @@ export function writeFlatColumnChunk(column: FlatColumn, options: FlatChunkOptio
     const body = dictionary
       ? encodeDictionaryIndexes(dictionary.indexes, page.valueStart, page.valueEnd, bitWidth)
       : plain.subarray(page.byteStart, page.byteEnd);
+    // A DATA_PAGE_V2 header: its levels travel uncompressed beside `compressedValues` bytes of values.
+    const v2Header = (compressedValues: number) => ({
+      type: 'DATA_PAGE_V2' as const,
+      uncompressed_page_size: levels.length + body.length,
+      compressed_page_size: levels.length + compressedValues,
+      data_page_header_v2: {
+        num_values: rows,
+        num_nulls: rows - (page.valueEnd - page.valueStart),
+        num_rows: rows,
+        encoding,
+        definition_levels_byte_length: levels.length,
+        repetition_levels_byte_length: 0,
+        is_compressed: compress !== null,
+      },
+    });
     if (body.length >= LARGE_PAGE_BYTES) {
       // V1: the levels' length and the levels, then the values, compressed as one body but never joined.
       const prefix = options.pageVersion === 1 ? new Uint8Array(4 + levels.length) : null;
@@ -363,20 +378,7 @@ export function writeFlatColumnChunk(column: FlatColumn, options: FlatChunkOptio
         });
         uncompressed += writer.offset - pageStart + prefix.length + body.length;
       } else {
-        writePageHeader(writer, {
-          type: 'DATA_PAGE_V2',
-          uncompressed_page_size: levels.length + body.length,
-          compressed_page_size: levels.length + outBytes,
-          data_page_header_v2: {
-            num_values: rows,
-            num_nulls: rows - (page.valueEnd - page.valueStart),
-            num_rows: rows,
-            encoding,
-            definition_levels_byte_length: levels.length,
-            repetition_levels_byte_length: 0,
-            is_compressed: compress !== null,
-          },
-        });
+        writePageHeader(writer, v2Header(outBytes));
         uncompressed += writer.offset - pageStart + levels.length + body.length;
         writer.appendBytes(levels);
       }
@@ -399,20 +401,7 @@ export function writeFlatColumnChunk(column: FlatColumn, options: FlatChunkOptio
       writer.appendBytes(out);
     } else {
       const out = compressed(body);
-      writePageHeader(writer, {
-        type: 'DATA_PAGE_V2',
-        uncompressed_page_size: levels.length + body.length,
-        compressed_page_size: levels.length + out.length,
-        data_page_header_v2: {
-          num_values: rows,
-          num_nulls: rows - (page.valueEnd - page.valueStart),
-          num_rows: rows,
-          encoding,
-          definition_levels_byte_length: levels.length,
-          repetition_levels_byte_length: 0,
-          is_compressed: compress !== null,
-        },
-      });
+      writePageHeader(writer, v2Header(out.length));
       uncompressed += writer.offset - pageStart + levels.length + body.length;
       writer.appendBytes(levels);
       writer.appendBytes(out);

@@ -30,24 +30,9 @@ export function parseTableName(input: string): TableName {
   if (input.trim() === '') fail('it is empty');
   for (;;) {
     if (input[i] === '"') {
-      let j = i + 1;
-      let ident = '';
-      for (;;) {
-        if (j >= input.length) fail('unterminated quoted identifier');
-        if (input[j] === '"') {
-          if (input[j + 1] === '"') {
-            ident += '"';
-            j += 2;
-            continue;
-          }
-          break;
-        }
-        ident += input[j];
-        j++;
-      }
-      if (ident === '') fail('zero-length quoted identifier');
+      const { ident, end } = readQuotedIdentifier(input, i, fail);
       parts.push(ident);
-      i = j + 1;
+      i = end;
     } else {
       const match = UNQUOTED.exec(input.slice(i));
       if (!match) fail(`unexpected ${JSON.stringify(input[i] ?? 'end')} at position ${i + 1}`);
@@ -61,6 +46,30 @@ export function parseTableName(input: string): TableName {
   if (parts.length > 2) fail('expected table or schema.table');
   if (parts.some((p) => p.length > 63)) fail('an identifier is longer than 63 bytes');
   return parts.length === 2 ? { schema: parts[0], name: parts[1] } : { schema: null, name: parts[0] };
+}
+
+/**
+ * The quoted identifier starting at `input[start]` (a `"`), `""` standing for one `"`; `end` is the index after
+ * its closing quote. `fail` reports an unterminated or empty one.
+ */
+export function readQuotedIdentifier(input: string, start: number, fail: (why: string) => never): { ident: string; end: number } {
+  let j = start + 1;
+  let ident = '';
+  for (;;) {
+    if (j >= input.length) fail('unterminated quoted identifier');
+    if (input[j] === '"') {
+      if (input[j + 1] === '"') {
+        ident += '"';
+        j += 2;
+        continue;
+      }
+      break;
+    }
+    ident += input[j];
+    j++;
+  }
+  if (ident === '') fail('zero-length quoted identifier');
+  return { ident, end: j + 1 };
 }
 
 /** Splits `a.b,"c,d".e` on the commas that are outside quotes. */

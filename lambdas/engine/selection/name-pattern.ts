@@ -7,7 +7,7 @@
  * names in JavaScript (table-patterns.ts, column-rules.ts).
  */
 import { InputError } from '../errors';
-import { quoteIdent } from '../postgres/table-name';
+import { quoteIdent, readQuotedIdentifier } from '../postgres/table-name';
 
 export interface NamePart {
   /** The identifier (folded when unquoted); for a glob, its text with the `*`s. */
@@ -35,24 +35,9 @@ export function parseNamePattern(input: string, min: number, max: number, what: 
   let i = 0;
   for (;;) {
     if (input[i] === '"') {
-      let j = i + 1;
-      let ident = '';
-      for (;;) {
-        if (j >= input.length) fail('unterminated quoted identifier');
-        if (input[j] === '"') {
-          if (input[j + 1] === '"') {
-            ident += '"';
-            j += 2;
-            continue;
-          }
-          break;
-        }
-        ident += input[j];
-        j++;
-      }
-      if (ident === '') fail('zero-length quoted identifier');
+      const { ident, end } = readQuotedIdentifier(input, i, fail);
       parts.push({ text: ident, glob: null });
-      i = j + 1;
+      i = end;
     } else {
       const match = UNQUOTED.exec(input.slice(i));
       if (!match) fail(`unexpected ${JSON.stringify(input[i] ?? 'end')} at position ${i + 1}`);
