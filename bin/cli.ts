@@ -22,7 +22,8 @@ function runOptions(command: Command): Command {
     .option('--full', 'read incremental tables whole this time (starts a new chain of runs)')
     .option('--exclude-tables <list>', 'tables left out of --tables, names or patterns: public.audit_*,public.tmp')
     .option('--exclude-columns <list>', 'columns left out, schema.table.column (parts may be globs): public.users.password_hash')
-    .option('--hash-columns <list>', 'columns written as hex HMAC-SHA-256 of their text under the hash key: public.users.email');
+    .option('--hash-columns <list>', 'columns written as hex HMAC-SHA-256 of their text under the hash key: public.users.email')
+    .option('--no-snapshot', 'let each shard read its own snapshot instead of holding one for the whole run (tables without a primary key are then one shard)');
 }
 
 /** Exit codes of a run stopped by a signal: 128 + its number, as a shell reports a process it killed. */
@@ -82,7 +83,6 @@ runOptions(program
   .option('--run-id <id>', 'name of the run (default: UTC time plus a random suffix)')
   .option('--s3-endpoint <url>', 'an S3-compatible endpoint for s3:// destinations')
   .option('--connect-timeout <seconds>', 'give up on a connection the database does not answer', '10')
-  .option('--no-snapshot', 'let each shard read its own snapshot instead of holding one for the whole run')
   .option('--glue-database <name>', 'register each committed table in this Glue database (s3:// destinations; AWS credentials from the usual variables)')
   .addOption(new Option('--compression <codec>', 'Parquet compression').choices(CODECS).default('snappy'))
   .option('--row-group-size <MiB>', 'column data a shard holds per row group before encoding it (default: 16)')

@@ -13,6 +13,7 @@ export const KEY_CLASSES = {
   manifest: { pattern: '*/run=*/_manifest.json', what: 'run manifests' },
   success: { pattern: '*/run=*/_SUCCESS', what: 'commit markers' },
   latest: { pattern: '*/_latest.json', what: "a table's latest-run pointer" },
+  heldSnapshot: { pattern: '_runs/_snapshots/*', what: "an execution's held snapshot (current.json, released, failed)" },
   runFolder: { pattern: '*/run=*/*', what: 'anything inside a run folder (Commit deletes strays and abandoned runs)' },
 } as const;
 

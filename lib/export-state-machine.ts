@@ -1,5 +1,9 @@
 /**
- * The pgsip state machine: Plan -> ExportShards (Distributed Map of ExportShard) -> Commit.
+ * The pgsip state machine. One Parallel state, `Run`, with two branches: the export (Plan -> ExportShards, a
+ * Distributed Map of ExportShard -> Commit -> Release) and the snapshot holders (two loops of Hold that take
+ * turns, lambdas/engine/hold-snapshot.ts), which hold the run's one snapshot until Release says the export is
+ * done with it. Any failure is caught on `Run`: ReleaseAfterFailure lets the holders go, and the execution
+ * fails with the error that ended it (`RunFailed`).
  *
  * The state names are a contract: the local runner (aws-local-stepfunctions) serves each Task by its state
  * name, and executes the very definition this construct synthesizes (see `state-machine-definition.ts`).
@@ -8,14 +12,22 @@ import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { LogGroup, RetentionDays, type LogGroupProps } from 'aws-cdk-lib/aws-logs';
 import {
+  Choice,
+  Condition,
   DefinitionBody,
   DistributedMap,
+  Errors,
+  Fail,
   JitterType,
   JsonPath,
   LogLevel,
+  Map as InlineMap,
+  Parallel,
+  Pass,
   S3JsonItemReader,
   StateMachine,
   StateMachineType,
+  Succeed,
   TaskInput,
   Timeout,
   type RetryProps,
@@ -25,10 +37,19 @@ import { Construct } from 'constructs';
 
 /** State names; the local runner overrides Tasks by these. */
 export const STATE_NAMES = {
+  run: 'Run',
   plan: 'Plan',
   exportShards: 'ExportShards',
   exportShard: 'ExportShard',
   commit: 'Commit',
+  release: 'Release',
+  holders: 'Holders',
+  holdSnapshot: 'HoldSnapshot',
+  hold: 'Hold',
+  holdAgain: 'HoldAgain',
+  held: 'Held',
+  releaseAfterFailure: 'ReleaseAfterFailure',
+  runFailed: 'RunFailed',
 } as const;
 
 /**
@@ -74,6 +95,13 @@ export interface ExportStateMachineProps {
 
   /** Commit: `{ runId }` -> run manifests and `_SUCCESS` per table of the run. */
   readonly commitFunction: IFunction;
+
+  /**
+   * The snapshot holder: `{ action: 'hold', generation, input, executionName }` holds the run's snapshot for
+   * one lifetime and answers the next generation of its loop; `{ action: 'release', executionName }` lets
+   * every holder go (`HolderEvent` in lambdas/engine/contracts.ts).
+   */
+  readonly holderFunction: IFunction;
 
   /**
    * Timeout of a whole execution.
@@ -143,8 +171,8 @@ export class ExportStateMachine extends Construct {
     // (`$.concurrency`: the run's concurrency, at most the deployment's connection budget), so one definition
     // serves every budget and every run option. Results are discarded: Commit reads the shard manifests.
     // The ItemSelector wraps each shard task with the parent execution's id (a child execution of a
-    // Distributed Map has its own) and the run's snapshot:
-    // ExportShard receives `{ task: ShardTask, executionId: string, snapshot: string | null }`.
+    // Distributed Map has its own), the run's snapshot and the execution whose holders hold it:
+    // ExportShard receives `{ task: ShardTask, executionId: string, snapshot: string | null, heldSnapshot: string | null }`.
     const exportShards = new DistributedMap(this, STATE_NAMES.exportShards, {
       stateName: STATE_NAMES.exportShards,
       itemReader: new S3JsonItemReader({
@@ -155,6 +183,7 @@ export class ExportStateMachine extends Construct {
         task: JsonPath.objectAt('$$.Map.Item.Value'),
         executionId: JsonPath.stringAt('$$.Execution.Id'),
         snapshot: JsonPath.stringAt('$.snapshot'),
+        heldSnapshot: JsonPath.stringAt('$.heldSnapshot'),
       },
       maxConcurrencyPath: JsonPath.stringAt('$.concurrency'),
       // Any failed shard fails the run (0 is also the service default, so CDK does not render it).
@@ -176,6 +205,72 @@ export class ExportStateMachine extends Construct {
     });
     commit.addRetry({ errors: [...LAMBDA_TRANSIENT_ERRORS], ...RETRY_BACKOFF });
 
+    // The holders learn from a file that the export is done with the snapshot (run/held-snapshot.ts); Commit's
+    // result passes through as the run's.
+    const releaseTask = (name: string) => {
+      const task = new LambdaInvoke(this, name, {
+        stateName: name,
+        lambdaFunction: props.holderFunction,
+        payload: TaskInput.fromObject({ action: 'release', executionName: JsonPath.stringAt('$$.Execution.Name') }),
+        resultPath: JsonPath.DISCARD,
+        retryOnServiceExceptions: false,
+        taskTimeout: TASK_TIMEOUT,
+      });
+      task.addRetry({ errors: [...LAMBDA_TRANSIENT_ERRORS], ...RETRY_BACKOFF });
+      return task;
+    };
+    const release = releaseTask(STATE_NAMES.release);
+
+    // Two loops take turns holding the snapshot: generations 0, 2, 4, ... and 1, 3, 5, ..., so the successor of
+    // a holder is running (waiting for its turn) before that holder lets go. Each Hold answers the next event
+    // of its loop, `done` once the snapshot is released (or not held at all: `holdSnapshot: false`).
+    // The Pass hands the execution input on explicitly: inside a Map, the local interpreter gives
+    // `$$.Execution.Input` as the iteration's own input (docs/architecture.md, "Traps").
+    const holders = new Pass(this, STATE_NAMES.holders, {
+      stateName: STATE_NAMES.holders,
+      parameters: { generations: [0, 1], input: JsonPath.entirePayload },
+    });
+    const hold = new LambdaInvoke(this, STATE_NAMES.hold, {
+      stateName: STATE_NAMES.hold,
+      lambdaFunction: props.holderFunction,
+      payload: TaskInput.fromObject({
+        action: 'hold',
+        generation: JsonPath.numberAt('$.generation'),
+        input: JsonPath.objectAt('$.input'),
+        executionName: JsonPath.stringAt('$$.Execution.Name'),
+        executionId: JsonPath.stringAt('$$.Execution.Id'),
+      }),
+      outputPath: '$.Payload',
+      retryOnServiceExceptions: false,
+      taskTimeout: TASK_TIMEOUT,
+    });
+    hold.addRetry({ errors: [...LAMBDA_TRANSIENT_ERRORS], ...RETRY_BACKOFF });
+    const holdAgain = new Choice(this, STATE_NAMES.holdAgain, { stateName: STATE_NAMES.holdAgain })
+      .when(Condition.booleanEquals('$.done', true), new Succeed(this, STATE_NAMES.held, { stateName: STATE_NAMES.held }))
+      .otherwise(hold);
+    const holdSnapshot = new InlineMap(this, STATE_NAMES.holdSnapshot, {
+      stateName: STATE_NAMES.holdSnapshot,
+      itemsPath: JsonPath.stringAt('$.generations'),
+      itemSelector: { generation: JsonPath.numberAt('$$.Map.Item.Value'), input: JsonPath.objectAt('$.input') },
+      maxConcurrency: 2,
+      resultPath: JsonPath.DISCARD,
+    });
+    holdSnapshot.itemProcessor(hold.next(holdAgain));
+
+    // The run's result is the export branch's (Commit's); a failure in either branch stops both.
+    const run = new Parallel(this, STATE_NAMES.run, { stateName: STATE_NAMES.run, outputPath: '$[0]' });
+    run.branch(plan.next(exportShards).next(commit).next(release));
+    run.branch(holders.next(holdSnapshot));
+    const runFailed = new Fail(this, STATE_NAMES.runFailed, {
+      stateName: STATE_NAMES.runFailed,
+      errorPath: JsonPath.stringAt('$.Error'),
+      causePath: JsonPath.stringAt('$.Cause'),
+    });
+    const releaseAfterFailure = releaseTask(STATE_NAMES.releaseAfterFailure);
+    // If even that fails, the execution still fails with the error that ended the run, not the release's.
+    releaseAfterFailure.addCatch(runFailed, { errors: [Errors.ALL], resultPath: JsonPath.DISCARD });
+    run.addCatch(releaseAfterFailure.next(runFailed), { errors: [Errors.ALL] });
+
     this.logGroup = new LogGroup(this, 'Logs', {
       retention: RetentionDays.THREE_MONTHS,
       removalPolicy: RemovalPolicy.RETAIN,
@@ -183,7 +278,7 @@ export class ExportStateMachine extends Construct {
     });
 
     this.stateMachine = new StateMachine(this, 'Resource', {
-      definitionBody: DefinitionBody.fromChainable(plan.next(exportShards).next(commit)),
+      definitionBody: DefinitionBody.fromChainable(run),
       stateMachineType: StateMachineType.STANDARD,
       timeout: props.timeout ?? Duration.hours(6),
       tracingEnabled: true,

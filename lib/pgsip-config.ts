@@ -45,6 +45,11 @@ export interface ScheduleConfig {
    */
   readonly incremental?: Readonly<Record<string, IncrementalSpec>>;
   /**
+   * Whether a run holds one snapshot for all its tables and shards (README, "One moment for the whole run");
+   * false: each shard reads its own, and nothing holds back VACUUM for the run's length. @default true
+   */
+  readonly holdSnapshot?: boolean;
+  /**
    * Hours after which a table of this group without a successful commit raises the freshness alarm
    * (a little more than the schedule's interval). 1 to 168. Omit for no freshness alarm.
    */
@@ -224,7 +229,7 @@ export function validateConfig(raw: unknown, baseDir = process.cwd()): PgsipConf
     const names = new Set<string>();
     config.schedules = list(root.schedules, 'schedules', 0).map((raw, i) => {
       const f = `schedules[${i}]`;
-      const s = object(raw, f, ['name', 'tables', 'expression', 'timeZone', 'shards', 'concurrency', 'compression', 'types', 'infinity', 'keepRuns', 'freshnessHours', 'enabled', 'excludeTables', 'excludeColumns', 'hashColumns', 'incremental']);
+      const s = object(raw, f, ['name', 'tables', 'expression', 'timeZone', 'shards', 'concurrency', 'compression', 'types', 'infinity', 'keepRuns', 'freshnessHours', 'enabled', 'excludeTables', 'excludeColumns', 'hashColumns', 'incremental', 'holdSnapshot']);
       const name = str(s.name, `${f}.name`, /^[A-Za-z0-9_-]{1,40}$/, 'letters, digits, - and _ (at most 40)');
       if (names.has(name)) throw new ConfigError(`${f}.name`, `${show(name)} is used twice`);
       names.add(name);
@@ -243,6 +248,7 @@ export function validateConfig(raw: unknown, baseDir = process.cwd()): PgsipConf
         freshnessHours: opt(s, 'freshnessHours', (v) => int(v, `${f}.freshnessHours`, 1, 168)),
         enabled: opt(s, 'enabled', (v) => bool(v, `${f}.enabled`)),
         incremental: opt(s, 'incremental', (v) => incrementalTables(v, `${f}.incremental`, tables)),
+        holdSnapshot: opt(s, 'holdSnapshot', (v) => bool(v, `${f}.holdSnapshot`)),
         ...scheduleSelection(s, f, canonicalTable),
       };
     });

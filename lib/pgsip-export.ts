@@ -1,6 +1,6 @@
 /**
  * `PgsipExport`: everything one pgsip deployment needs, as a construct for any CDK stack — the SSE-KMS export
- * bucket (with an access-log bucket), the Plan/Export/Commit functions with one least-privilege role each,
+ * bucket (with an access-log bucket), the Plan/Export/Commit/holder functions with one least-privilege role each,
  * the export state machine, schedules, alarms and a dashboard, and optionally a Glue database. Props take CDK
  * objects (an `ISecret`, an `IVpc`, an existing `IBucket`/`IKey`/`ITopic`), each documented with its default
  * and validated before anything is built (`validateExportProps`). `PgsipStack` maps the JSON config onto it.
@@ -43,6 +43,8 @@ export class PgsipExport extends Construct {
   public readonly planFunction: PgsipFunction;
   public readonly exportFunction: PgsipFunction;
   public readonly commitFunction: PgsipFunction;
+  /** Holds each run's one snapshot for the whole run (lambdas/engine/hold-snapshot.ts). */
+  public readonly holderFunction: PgsipFunction;
   public readonly exportStateMachine: ExportStateMachine;
   public readonly schedules: Schedule[] = [];
   public readonly monitoring: PgsipMonitoring;
@@ -105,7 +107,12 @@ export class PgsipExport extends Construct {
         versioned: false,
         serverAccessLogsBucket: this.accessLogsBucket,
         serverAccessLogsPrefix: 'export-bucket/',
-        lifecycleRules: [{ id: 'AbortIncompleteMultipartUploads', abortIncompleteMultipartUploadAfter: Duration.days(7) }],
+        lifecycleRules: [
+          { id: 'AbortIncompleteMultipartUploads', abortIncompleteMultipartUploadAfter: Duration.days(7) },
+          // Each execution leaves its held snapshot's few bytes behind (lambdas/engine/run/layout.ts); nothing
+          // reads them once it has ended.
+          { id: 'ExpireHeldSnapshotFiles', prefix: `${exportPrefix}/_runs/_snapshots/`, expiration: Duration.days(7) },
+        ],
         removalPolicy: RemovalPolicy.RETAIN,
       });
       // Nothing lands in the bucket under another encryption or another key. A put that names no encryption
@@ -197,23 +204,25 @@ export class PgsipExport extends Construct {
       caBundleFile: undefined,
       environment: { ...commitEnvironment, ...(props.catalog ? { PGSIP_GLUE_DATABASE: props.catalog.glueDatabase } : {}) },
     });
+    this.holderFunction = new PgsipFunction(this, 'HolderFunction', { kind: 'holder', ...common, environment });
 
     // Least privilege by key class (lib/export-key-classes.ts; docs/operations.md, "What gets deployed"), evaluated
     // request by request in test/lib/iam-evaluation.test.ts.
     const keys = Object.fromEntries(Object.keys(KEY_CLASSES).map((k) => [k, keyPattern(exportPrefix, k as KeyClass)])) as Record<KeyClass, string>;
 
-    // Plan: reads the catalog; creates each table's `_plan.json` and the run's table and shard lists. It reads
-    // a plan or table list only after a create-only write found one, so it needs no listing.
+    // Plan: reads the catalog; creates each table's `_plan.json` and the run's table and shard lists (it reads
+    // a plan or table list only after a create-only write found one); reads the held snapshot it imports.
     this.grantSecretValue(this.planFunction);
     this.grantObjects(this.planFunction, ['s3:GetObject', 's3:PutObject'], [keys.plan, keys.runPlan]);
     this.grantObjects(this.planFunction, ['s3:PutObject'], [keys.shardList]);
+    this.grantObjects(this.planFunction, ['s3:GetObject'], [keys.heldSnapshot]);
     this.grantKey(this.planFunction);
 
     // Export: reads its table's plan and its shard's manifest (present when an earlier attempt finished),
     // writes Parquet parts (multipart, which it may abort) and the shard manifest. It reads no Parquet and
     // deletes nothing.
     this.grantSecretValue(this.exportFunction);
-    this.grantObjects(this.exportFunction, ['s3:GetObject'], [keys.plan]);
+    this.grantObjects(this.exportFunction, ['s3:GetObject'], [keys.plan, keys.heldSnapshot]);
     this.grantObjects(this.exportFunction, ['s3:PutObject', 's3:AbortMultipartUpload'], [keys.part]);
     this.grantObjects(this.exportFunction, ['s3:GetObject', 's3:PutObject'], [keys.shardManifest]);
     this.grantKey(this.exportFunction);
@@ -224,6 +233,12 @@ export class PgsipExport extends Construct {
     this.grantObjects(this.commitFunction, ['s3:GetObject', 's3:PutObject'], [keys.manifest, keys.success, keys.latest]);
     this.grantObjects(this.commitFunction, ['s3:DeleteObject'], [keys.runFolder]);
     this.grantKey(this.commitFunction);
+
+    // Holder: reads the database (the horizon, then one snapshot it exports) and writes and reads only the
+    // held-snapshot files of executions; Release is the same function.
+    this.grantSecretValue(this.holderFunction);
+    this.grantObjects(this.holderFunction, ['s3:GetObject', 's3:PutObject'], [keys.heldSnapshot]);
+    this.grantKey(this.holderFunction);
 
     // Catalog: Commit reads, creates and updates the tables of one Glue database, nothing else of the catalog.
     // Glue authorizes a table action on the catalog, the database and the table together.
@@ -246,12 +261,13 @@ export class PgsipExport extends Construct {
       );
     }
 
-    // Listing, limited to the prefix, for the two that read keys that may be missing (a shard manifest not yet
-    // written, an uncommitted run's _SUCCESS, a table's first _latest.json): without s3:ListBucket S3 answers
+    // Listing, limited to the prefix, for those that read keys that may be missing (a shard manifest not yet
+    // written, an uncommitted run's _SUCCESS, a table's first _latest.json, a held snapshot not yet published,
+    // a release not yet written): without s3:ListBucket S3 answers
     // such a GetObject with 403 instead of 404, and the engine reads "missing" from the 404. Commit also lists
     // run folders (stray parts, the sweep). `IfExists` because that implicit check carries no s3:prefix; a
     // real listing must stay under the prefix.
-    for (const fn of [this.exportFunction, this.commitFunction]) {
+    for (const fn of [this.planFunction, this.exportFunction, this.commitFunction, this.holderFunction]) {
       fn.addToRolePolicy(
         new PolicyStatement({
           actions: ['s3:ListBucket'],
@@ -266,6 +282,7 @@ export class PgsipExport extends Construct {
       planFunction: this.planFunction,
       exportFunction: this.exportFunction,
       commitFunction: this.commitFunction,
+      holderFunction: this.holderFunction,
       timeout: props.runTimeout ?? Duration.hours(6),
     });
     const stateMachine = this.exportStateMachine.stateMachine;
@@ -282,6 +299,7 @@ export class PgsipExport extends Construct {
       if (s.keepRuns !== undefined) input.keepRuns = s.keepRuns;
       if (s.incremental !== undefined) input.incremental = { ...s.incremental };
       if (s.compression !== undefined) input.compression = s.compression;
+      if (s.holdSnapshot === false) input.holdSnapshot = false;
       for (const key of ['excludeTables', 'excludeColumns', 'hashColumns'] as const) if (s[key] !== undefined) input[key] = s[key];
       this.schedules.push(
         new Schedule(this, `Schedule-${s.name}`, {
@@ -300,7 +318,7 @@ export class PgsipExport extends Construct {
     // Observability -------------------------------------------------------------------------------------
     this.monitoring = new PgsipMonitoring(this, 'Monitoring', {
       stateMachine,
-      functions: { plan: this.planFunction, export: this.exportFunction, commit: this.commitFunction },
+      functions: { plan: this.planFunction, export: this.exportFunction, commit: this.commitFunction, holder: this.holderFunction },
       exportTimeout: this.exportFunction.timeout ?? Duration.minutes(15),
       service: Stack.of(this).stackName,
       schedules,

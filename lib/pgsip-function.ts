@@ -1,5 +1,5 @@
 /**
- * The three Lambda functions of pgsip (Plan, Export, Commit) with the defaults they share: one place decides
+ * The four Lambda functions of pgsip (Plan, Export, Commit, the snapshot holder) with the defaults they share: one place decides
  * runtime, architecture, bundling, tracing and logging, so the functions cannot drift apart.
  */
 import { Duration, Stack } from 'aws-cdk-lib';
@@ -38,6 +38,12 @@ const KIND_DEFAULTS: Record<PgsipFunctionKind, { memorySize: number; timeout: Du
     timeout: Duration.minutes(5),
     description: 'pgsip Commit: verify every shard landed, write the run manifest and _SUCCESS',
   },
+  // A holder mostly waits: it waits up to one lifetime for its turn, then holds for one (lambdas/engine/hold-snapshot.ts).
+  holder: {
+    memorySize: 256,
+    timeout: Duration.minutes(15),
+    description: "pgsip Holder: keep the run's one snapshot open, handing it over to a successor before its time runs out",
+  },
 };
 
 export interface PgsipFunctionProps {
@@ -47,14 +53,14 @@ export interface PgsipFunctionProps {
   /**
    * Memory in MB (CPU scales with it: ~1 vCPU per 1,769 MB).
    *
-   * @default - 1769 for `export`, 512 for `plan` and `commit`
+   * @default - 1769 for `export`, 512 for `plan` and `commit`, 256 for `holder`
    */
   readonly memorySize?: number;
 
   /**
    * Function timeout. A timeout surfaces in Step Functions as `Lambda.Unknown`.
    *
-   * @default - 15 minutes for `export` (the Lambda maximum), 5 minutes for `plan` and `commit`
+   * @default - 15 minutes for `export` and `holder` (the Lambda maximum), 5 minutes for `plan` and `commit`
    */
   readonly timeout?: Duration;
 

@@ -29,7 +29,7 @@ import type { ScheduleConfig } from './pgsip-config';
 
 export interface PgsipMonitoringProps {
   readonly stateMachine: IStateMachine;
-  readonly functions: { plan: IFunction; export: IFunction; commit: IFunction };
+  readonly functions: { plan: IFunction; export: IFunction; commit: IFunction; holder: IFunction };
   readonly exportTimeout: Duration;
   /** The `service` dimension of pgsip's own metrics (the stack name). */
   readonly service: string;

@@ -48,8 +48,8 @@ function wildcardReason(resource: string, actions: string[], targets: NagTargets
       return `one class of keys under the export prefix, ${KEY_CLASSES[keyClass].what} (${keyPattern(exportPrefix, keyClass)}); tables, runs and parts are named at run time`;
     }
   }
-  if (actions.every((a) => a === 'lambda:InvokeFunction') && /^<\w*(Plan|Export|Commit)Function[0-9A-F]{8}\.Arn>:\*$/.test(resource)) {
-    return 'the state machine invokes its own three functions, any version or alias of them (CDK LambdaInvoke grant)';
+  if (actions.every((a) => a === 'lambda:InvokeFunction') && /^<\w*(Plan|Export|Commit|Holder)Function[0-9A-F]{8}\.Arn>:\*$/.test(resource)) {
+    return 'the state machine invokes its own four functions, any version or alias of them (CDK LambdaInvoke grant)';
   }
   if (glueDatabase && actions.every((a) => CATALOG_ACTIONS.has(a)) && resource.endsWith(`:glue:<AWS::Region>:<AWS::AccountId>:table/${glueDatabase}/*`)) {
     return `the tables of the one Glue database Commit registers exports in (${glueDatabase}); their names follow the exported tables`;

@@ -206,6 +206,7 @@ export class PgsipStack extends Stack {
   get planFunction() { return this.export.planFunction; }
   get exportFunction() { return this.export.exportFunction; }
   get commitFunction() { return this.export.commitFunction; }
+  get holderFunction() { return this.export.holderFunction; }
   get exportStateMachine() { return this.export.exportStateMachine; }
   get schedules() { return this.export.schedules; }
   get monitoring() { return this.export.monitoring; }

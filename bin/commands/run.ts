@@ -1,16 +1,16 @@
 /**
  * `pgsip run`: export tables from any reachable Postgres to a folder or S3, through the local state machine.
  */
+import { randomBytes } from 'node:crypto';
 import type { CommitResult, ExecutionInput } from '../../lambdas/engine/contracts';
 import { connect, targetFromUrl } from '../../lambdas/engine/postgres/connection';
 import { guardConnect } from '../../lambdas/engine/postgres/connection-guard';
-import { type HeldSnapshot, holdSnapshot } from '../../lambdas/engine/postgres/snapshot';
-import { readHorizon } from '../../lambdas/engine/incremental/horizon';
 import { openDestination } from '../../lambdas/engine/destinations/open-destination';
 import { silentLog } from '../../lambdas/engine/environment';
 import { InputError } from '../../lambdas/engine/errors';
 import { checkRunId, newRunId } from '../../lambdas/engine/run/layout';
-import { parseTableName, quoteTable, splitTableList } from '../../lambdas/engine/postgres/table-name';
+import { parseTableName, splitTableList } from '../../lambdas/engine/postgres/table-name';
+import { snapshotHolderSeconds } from '../../lambdas/engine/hold-snapshot';
 import { checkTableSelection } from '../../lambdas/engine/selection/table-patterns';
 import { hashKeyOption, selectionInput } from '../local/selection-options';
 import { runLocally } from '../local/local-runner';
@@ -29,8 +29,6 @@ export interface RunOptions extends SharedRunOptions {
   rowGroupSize?: string;
   /** Part size in MiB (the run's `partBytes`). */
   partSize?: string;
-  /** false: each shard reads its own snapshot instead of one held for the whole run (`--no-snapshot`). */
-  snapshot?: boolean;
   /** Seconds to wait for the database to answer a connection. */
   connectTimeout?: string;
   quiet?: boolean;
@@ -56,6 +54,8 @@ export interface SharedRunOptions {
   excludeTables?: string;
   excludeColumns?: string;
   hashColumns?: string;
+  /** false: each shard reads its own snapshot instead of one held for the whole run (`--no-snapshot`). */
+  snapshot?: boolean;
 }
 
 /** The run options `pgsip run` and `pgsip start` share, as execution input. */
@@ -71,6 +71,8 @@ export function sharedRunInput(
   if (options.infinity !== undefined) input.infinity = options.infinity as ExecutionInput['infinity'];
   if (options.keepRuns !== undefined) input.keepRuns = parsePositive('--keep-runs', options.keepRuns);
   if (options.retentionGrace !== undefined) input.retentionGraceMinutes = parseMinutes('--retention-grace', options.retentionGrace);
+  // One moment for the whole run unless asked otherwise: the state machine's snapshot holders keep it.
+  if (options.snapshot === false) input.holdSnapshot = false;
   return input;
 }
 
@@ -164,30 +166,14 @@ export async function runExport(options: RunOptions, log: (line: string) => void
   // Imported only when asked for: a run without a catalog never loads the Glue client.
   const catalog = options.glueDatabase === undefined ? undefined : new (await import('../../lambdas/shared/glue-catalog')).GlueCatalog({ database: options.glueDatabase });
   const guarded = guardConnect((applicationName) => connect(target, { applicationName, connectTimeoutMs }));
-  // One moment for the whole run: a transaction of our own exports its snapshot and stays open until the end.
-  // With incremental tables, the horizon is read on the same connection just before (horizon.ts).
-  let held: HeldSnapshot | null = null;
-  if (options.snapshot !== false) {
-    const holder = await guarded(`pgsip ${input.runId} snapshot`);
-    if (input.incremental) {
-      input.horizon = await readHorizon(
-        holder,
-        Object.entries(input.incremental).map(([key, spec]) => ({ key, quoted: quoteTable(parseTableName(key)), cursor: spec.cursor })),
-      ).catch(async (error: unknown) => {
-        await holder.end().catch(() => {});
-        throw error;
-      });
-    }
-    held = await holdSnapshot(holder);
-    input.snapshot = held.id;
-  }
   const reporter = progressReporter(options.quiet ? () => {} : log);
   const started = Date.now();
   if (!options.quiet) log(`run ${input.runId}: exporting ${tables.join(', ')} to ${destination.root}`);
   try {
     const result = await runLocally({
       input,
-      executionName: input.runId!,
+      // Unique per execution, as Step Functions' are: a resumed run holds a snapshot of its own.
+      executionName: `${input.runId!}.${randomBytes(3).toString('hex')}`,
       ...(signal ? { signal } : {}),
       onRetryableFailure: (error, attempt) => {
         if (!options.quiet) log(`  attempt ${attempt} failed: ${error.message}`);
@@ -199,6 +185,7 @@ export async function runExport(options: RunOptions, log: (line: string) => void
         connect: guarded,
         // The flag is the budget: a local run connects no more often than it says.
         connectionBudget: concurrency,
+        ...snapshotHolderSeconds(process.env),
         log: silentLog,
         onProgress: (p) => reporter.onProgress(p),
       },
@@ -206,7 +193,6 @@ export async function runExport(options: RunOptions, log: (line: string) => void
     return { runId: result.plan.runId, seconds: (Date.now() - started) / 1000, shards: result.plan.shardCount, commit: result.commit };
   } finally {
     reporter.stop();
-    await held?.release();
   }
 }
 

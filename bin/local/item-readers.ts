@@ -47,7 +47,20 @@ function resolveParameters(parameters: Record<string, unknown>, input: unknown, 
 export function serveItemReaders(definition: Record<string, unknown>, destination: Destination): ServedItemReaders {
   const interpreted = structuredClone(definition) as unknown as Definition;
   const afterTask: ServedItemReaders['afterTask'] = {};
-  for (const [name, state] of Object.entries(interpreted.States)) {
+  serveScope(interpreted.States, destination, afterTask);
+  return { interpreted: interpreted as unknown as Record<string, unknown>, afterTask };
+}
+
+/** One `States` object, and those nested in its Parallel branches and Map processors (state names are unique). */
+function serveScope(states: Record<string, State>, destination: Destination, afterTask: ServedItemReaders['afterTask']): void {
+  for (const state of Object.values(states)) {
+    if (state.Type === 'Parallel' && Array.isArray(state.Branches)) {
+      for (const branch of state.Branches as Definition[]) serveScope(branch.States, destination, afterTask);
+    }
+    const processor = (state.ItemProcessor ?? state.Iterator) as Definition | undefined;
+    if (state.Type === 'Map' && processor?.States) serveScope(processor.States, destination, afterTask);
+  }
+  for (const [name, state] of Object.entries(states)) {
     const reader = state.ItemReader as { Resource?: string; ReaderConfig?: { InputType?: string; MaxItems?: number }; Parameters?: Record<string, unknown> } | undefined;
     if (state.Type !== 'Map' || !reader) continue;
     const where = `state ${name}'s ItemReader`;
@@ -55,7 +68,7 @@ export function serveItemReaders(definition: Record<string, unknown>, destinatio
       throw new Error(`${where}: the local runner serves only s3:getObject of a JSON array with Parameters`);
     }
     if (state.ItemsPath !== undefined) throw new Error(`${where}: a Map with an ItemReader has no ItemsPath`);
-    const feeders = Object.entries(interpreted.States).filter(([, s]) => s.Next === name);
+    const feeders = Object.entries(states).filter(([, s]) => s.Next === name);
     const [feeder, feederState] = feeders[0] ?? [];
     if (feeders.length !== 1 || feederState?.Type !== 'Task' || feederState.OutputPath !== '$.Payload' || feederState.ResultSelector || feederState.ResultPath) {
       throw new Error(`${where}: the local runner needs exactly one Task before the Map, with OutputPath $.Payload`);
@@ -75,5 +88,4 @@ export function serveItemReaders(definition: Record<string, unknown>, destinatio
     };
     state.ItemsPath = `$.${LOCAL_ITEMS_FIELD}`;
   }
-  return { interpreted: interpreted as unknown as Record<string, unknown>, afterTask };
 }

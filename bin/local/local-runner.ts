@@ -1,6 +1,9 @@
 /**
  * Runs an export on this machine through the very state machine the CDK app deploys.
  *
+ * The run's snapshot is held as on AWS: the definition's holder loops run here as Tasks, each holder one engine
+ * call with its own connection (lambdas/engine/hold-snapshot.ts), so a local run is one moment the same way.
+ *
  * The definition is not written twice: it comes out of synthesizing the CDK app in-process (bundling skipped,
  * the result cached by a hash of everything it depends on), and `aws-local-stepfunctions` executes it. Each
  * Lambda Task is served by the engine phase its handler wraps (Plan, Export, Commit), given an engine
@@ -11,10 +14,12 @@ import './polyfills';
 import { StateMachine } from 'aws-local-stepfunctions';
 import type pg from 'pg';
 import { commitRun } from '../../lambdas/engine/commit-run';
-import type { CommitEvent, CommitResult, ExecutionInput, ExportShardEvent, PlanEvent, PlanResult } from '../../lambdas/engine/contracts';
+import type { CommitEvent, CommitResult, ExecutionInput, ExportShardEvent, HolderEvent, PlanEvent, PlanResult } from '../../lambdas/engine/contracts';
 import type { EngineEnvironment } from '../../lambdas/engine/environment';
 import { exportShard, shardTaskOf } from '../../lambdas/engine/export-shard';
 import { planRun } from '../../lambdas/engine/plan-run';
+import { snapshotHolder } from '../../lambdas/engine/hold-snapshot';
+import { removeHeldSnapshot } from '../../lambdas/engine/run/held-snapshot';
 import { InterruptedError, ShardRetryableError } from '../../lambdas/engine/errors';
 import { dropConnection } from '../../lambdas/engine/postgres/connection';
 import { cachedSynthesizeDefinition } from './definition-cache';
@@ -72,6 +77,10 @@ class RunTasks {
   private readonly attempts = new Map<string, number>();
   private readonly attemptsOf = new WeakMap<object, number>();
   private stopped = false;
+  /** Aborted when the run stops: the engine's long waits (snapshot holders, Plan waiting for one) end on it. */
+  private readonly stopping = new AbortController();
+  /** Every error a task threw while the run went on, newest last: the execution's failure names one of them. */
+  private readonly failures: Error[] = [];
   finishedShards = 0;
   readonly environment: EngineEnvironment;
 
@@ -80,7 +89,10 @@ class RunTasks {
     private readonly onRetryableFailure?: (error: Error, attempt: number) => void,
   ) {
     this.environment = {
+      // Holders look for their successor and the release often: a local run ends as soon as Commit is done.
       ...environment,
+      tuning: { snapshotPollMs: 100, ...environment.tuning },
+      signal: this.stopping.signal,
       connect: async (applicationName) => {
         if (this.stopped) throw new InterruptedError('the run is stopping');
         const client = await environment.connect(applicationName);
@@ -109,6 +121,7 @@ class RunTasks {
         if (key !== undefined) this.finishedShards++;
         return result;
       } catch (error) {
+        if (typeof error === 'object' && error !== null && !this.stopped) this.failures.push(error as Error);
         if (key !== undefined && typeof error === 'object' && error !== null) {
           this.attemptsOf.set(error, attempt);
           if (!this.stopped && (error as Error).name === 'ShardRetryableError') this.onRetryableFailure?.(error as Error, attempt);
@@ -123,6 +136,7 @@ class RunTasks {
   /** Closes every connection of the run, then waits (a bounded time) for the tasks in flight to settle. */
   async stop(): Promise<void> {
     this.stopped = true;
+    this.stopping.abort();
     for (const client of this.clients) dropConnection(client);
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([
@@ -133,6 +147,16 @@ class RunTasks {
       }),
     ]);
     clearTimeout(timer);
+  }
+
+  /**
+   * The error pgsip raised that ended the run. A failure is caught on the `Run` state (the snapshot is
+   * released), so the execution ends in `RunFailed` with the error's name and message only: this finds the
+   * error object they came from.
+   */
+  culprit(error: Error): Error {
+    const caught = this.failures.filter((f) => f.name === error.name && f.message === error.message).pop();
+    return caught ?? error;
   }
 
   /** A shard that kept failing says how often it was tried. */
@@ -161,6 +185,9 @@ export async function runLocally(options: LocalRunOptions): Promise<LocalRunResu
     Plan: tasks.serve(asLambdaTask(async (event: PlanEvent) => (plan = await planRun(event, env)), afterTask.Plan)),
     ExportShard: tasks.serve(asLambdaTask((event: ExportShardEvent) => exportShard(shardTaskOf(event), env), afterTask.ExportShard), shardOf),
     Commit: tasks.serve(asLambdaTask((event: CommitEvent) => commitRun(event, env), afterTask.Commit)),
+    Hold: tasks.serve(asLambdaTask((event: HolderEvent) => snapshotHolder(event, env))),
+    Release: tasks.serve(asLambdaTask((event: HolderEvent) => snapshotHolder(event, env))),
+    ReleaseAfterFailure: tasks.serve(asLambdaTask((event: HolderEvent) => snapshotHolder(event, env))),
   };
   const unserved = [...Object.keys(taskFunctions), ...Object.keys(afterTask)].filter((state) => !(state in handlers));
   if (unserved.length > 0) throw new Error(`the state machine has Task states with no local handler: ${unserved.join(', ')}`);
@@ -195,9 +222,11 @@ export async function runLocally(options: LocalRunOptions): Promise<LocalRunResu
     // Whatever ended the run, nothing of it goes on: connections closed, shards in flight settled.
     await tasks.stop();
     if (options.signal?.aborted) throw interrupted(options, tasks, plan);
-    throw tasks.explain(rootCause(error));
+    throw tasks.explain(tasks.culprit(rootCause(error)));
   } finally {
     options.signal?.removeEventListener('abort', abort);
+    // The execution has ended and its holders have let go: its held-snapshot files have served.
+    await removeHeldSnapshot(env.destination, options.executionName).catch(() => {});
   }
 }
 

@@ -69,9 +69,17 @@ export interface ExecutionInput {
   sweepAfterHours?: number;
   /**
    * A snapshot exported with `pg_export_snapshot()` by a transaction the caller keeps open for the whole run:
-   * Plan and every shard import it, so all tables and shards read one moment. `pgsip run` does this.
+   * Plan and every shard import it, so all tables and shards read one moment. Without it, the execution holds
+   * one itself (`holdSnapshot`).
    */
   snapshot?: string;
+  /**
+   * Whether the execution holds one snapshot for the whole run (lambdas/engine/hold-snapshot.ts): holder
+   * functions keep a transaction open, handing it over before their time runs out, and Plan and every shard
+   * import it, so all tables and shards read one moment however long the run takes. false: each shard reads a
+   * snapshot of its own (`pgsip run --no-snapshot`), and key-less tables are not split. Default true.
+   */
+  holdSnapshot?: boolean;
   /**
    * Tables left out of `tables` (names or patterns, the same syntax). An entry that removes nothing is an error.
    * `tables` itself may hold patterns: `public.*`, `sales_*.orders` (lambdas/engine/selection/table-patterns.ts).
@@ -166,7 +174,52 @@ export interface PlanEvent {
  * parent execution's id (for the logs) and the run's snapshot from Plan's output. A bare `ShardTask` (direct
  * invocations) is accepted too.
  */
-export type ExportShardEvent = ShardTask | { task: ShardTask; executionId?: string; snapshot?: string | null };
+export type ExportShardEvent = ShardTask | { task: ShardTask; executionId?: string; snapshot?: string | null; heldSnapshot?: string | null };
+
+/**
+ * What the holder function is given (lambdas/engine/hold-snapshot.ts). `hold`: one generation of the run's
+ * snapshot holder, with the execution input; `release`: the execution is done with its snapshot.
+ */
+export interface HolderEvent {
+  action: 'hold' | 'release';
+  /** The execution whose snapshot this is (`$$.Execution.Name`). */
+  executionName: string;
+  /** hold: 0 for the first holder; each hand-over counts one. */
+  generation?: number;
+  /** hold: the execution input (its run id, incremental tables, whether to hold at all). */
+  input?: ExecutionInput;
+  /** For the logs. */
+  executionId?: string;
+}
+
+/**
+ * What a holder answers: `done` when no generation comes after it (the snapshot was released, or is not held
+ * at all); otherwise the event of the next generation its loop runs (two loops alternate, so that each
+ * successor is running before its predecessor lets go).
+ */
+export interface HolderResult {
+  action: 'hold';
+  done: boolean;
+  generation: number;
+  input?: ExecutionInput;
+}
+
+/** `_runs/_snapshots/<execution>/current.json`: the snapshot an execution's current holder holds. */
+export interface HeldSnapshotDocument {
+  version: 1;
+  execution: string;
+  runId: string;
+  /** What the first holder exported: the moment the run reads, recorded by every shard as its snapshot. */
+  origin: string;
+  /** 0 for the first holder; each hand-over counts one. */
+  generation: number;
+  /** The id to import now: this generation's own export of the same moment. */
+  snapshot: string;
+  /** When this generation lets go at the latest (ISO UTC); its successor takes over shortly before. */
+  deadline: string;
+  /** Read just before the first holder took the snapshot; null without incremental tables. */
+  horizon: RunHorizon | null;
+}
 
 /** Commit reads the run's tables from `_runs/<runId>/_run.json`, so its payload is just the run. */
 export interface CommitEvent {
@@ -224,8 +277,13 @@ export interface ShardTask {
   shard: number;
   shardCount: number;
   range: KeyRange;
-  /** The run's exported snapshot, when the caller holds one (see ExecutionInput.snapshot). */
+  /**
+   * The run's snapshot, when it reads one: the id the caller holds (ExecutionInput.snapshot), or the one the
+   * execution's first holder exported (`heldSnapshot`). Recorded in the shard manifest: one moment, one id.
+   */
   snapshot?: string;
+  /** The execution whose holder serves the snapshot: the shard imports whichever generation holds it now. */
+  heldSnapshot?: string;
 }
 
 /**
@@ -240,7 +298,10 @@ export interface PlanResult {
   /** The S3 object (or, locally, the file) holding the JSON array of this run's shard tasks. */
   items: ObjectAddress;
   concurrency: number;
+  /** The moment every shard reads (ShardTask.snapshot), or null: each shard reads its own. */
   snapshot: string | null;
+  /** The execution whose holder serves that snapshot (ShardTask.heldSnapshot), or null: the caller holds it. */
+  heldSnapshot: string | null;
 }
 
 /** Where an object of a destination is, as Step Functions' ItemReader names it. */
@@ -362,7 +423,7 @@ export interface RunManifest {
   splitKey: string | null;
   /**
    * `snapshot`: every shard read the same exported snapshot, so the table is one moment. `per-shard`: each
-   * shard read its own consistent snapshot (a run on AWS, or a resumed run whose first snapshot was gone).
+   * shard read its own consistent snapshot (`holdSnapshot: false`, `--no-snapshot`).
    */
   consistency: 'snapshot' | 'per-shard';
   compression: string;

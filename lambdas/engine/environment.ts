@@ -36,6 +36,8 @@ export interface ExportTuning {
   readSliceBytes?: number;
   /** The pause between an incremental run's cursor readings and its open-transaction reading (default 1 s). */
   horizonSettleMs?: number;
+  /** How often snapshot holders look for their successor or the release (default: a tenth of their lifetime, at most 1 s). */
+  snapshotPollMs?: number;
 }
 
 /** What Commit needs: the destination, a log and the catalog if one is configured. It never connects to the source. */
@@ -59,6 +61,13 @@ export interface EngineEnvironment extends RunEnvironment {
   defaultCompression?: Compression;
   /** The deployment's retention, for runs that name none. */
   runDefaults?: Pick<ExecutionInput, 'keepRuns' | 'retentionGraceMinutes'>;
+  /**
+   * How long one snapshot holder holds the run's snapshot before a successor takes it over
+   * (lambdas/engine/hold-snapshot.ts): `PGSIP_SNAPSHOT_HOLDER_SECONDS`. Default 360.
+   */
+  snapshotHolderSeconds?: number;
+  /** Aborted when whoever runs the engine stops the run (the local runner): long waits end on it. */
+  signal?: AbortSignal;
   onProgress?(progress: ShardProgress): void;
   tuning?: ExportTuning;
   /**

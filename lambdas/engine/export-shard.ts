@@ -19,6 +19,7 @@ import type { EngineEnvironment } from './environment';
 import { CountMismatchError, InternalError, SchemaChangedError } from './errors';
 import { faultPoint } from './run/fault-points';
 import { beginReadOnly } from './postgres/snapshot';
+import { beginOnHeldSnapshot, heldSnapshotWait } from './run/held-snapshot';
 import { dropConnection } from './postgres/connection';
 import { PartSequence } from './parquet/part-sequence';
 import { loadPlan } from './run/plan-store';
@@ -43,7 +44,12 @@ const COALESCE_BYTES = 256 * 1024;
 export function shardTaskOf(event: ExportShardEvent): ShardTask {
   if (!('task' in event) || event.task === null || typeof event.task !== 'object') return event as ShardTask;
   // The snapshot is the execution's (Plan's result), not the recorded plan's: a resumed run brings a new one.
-  return event.snapshot ? { ...event.task, snapshot: event.snapshot } : event.task;
+  if (!event.snapshot && !event.heldSnapshot) return event.task;
+  return {
+    ...event.task,
+    ...(event.snapshot ? { snapshot: event.snapshot } : {}),
+    ...(event.heldSnapshot ? { heldSnapshot: event.heldSnapshot } : {}),
+  };
 }
 
 export async function exportShard(task: ShardTask, env: EngineEnvironment): Promise<ShardResult> {
@@ -84,7 +90,10 @@ export async function exportShard(task: ShardTask, env: EngineEnvironment): Prom
 
   const client = await env.connect(`pgsip ${task.runId} ${plan.schema}.${plan.name} #${task.shard}`);
   try {
-    await beginReadOnly(client, task.snapshot);
+    // The execution's held snapshot: whichever holder holds it now (run/held-snapshot.ts). Recorded as the
+    // first holder's id, `task.snapshot`: every shard of the run records the same moment.
+    if (task.heldSnapshot) await beginOnHeldSnapshot(client, destination, task.heldSnapshot, heldSnapshotWait(env));
+    else await beginReadOnly(client, task.snapshot);
     // Protect the source: give up rather than run forever, or queue behind DDL and block everyone after us.
     await client.query(`SET LOCAL statement_timeout = ${Math.trunc(plan.options.statementTimeoutMs)}`);
     await client.query(`SET LOCAL lock_timeout = ${Math.trunc(plan.options.lockTimeoutMs)}`);

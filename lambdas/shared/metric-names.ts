@@ -19,6 +19,8 @@ export const METRICS = {
   /** Plan / Commit, per service: an invocation that threw. */
   planFailures: 'PlanFailures',
   commitFailures: 'CommitFailures',
+  /** Holder, per service: a snapshot holder invocation that threw (the run it held for fails with it). */
+  holderFailures: 'HolderFailures',
   /** Commit, per table: 1 for each committed run (the freshness alarm watches it), with its rows and bytes. */
   tableCommitted: 'TableCommitted',
   committedRows: 'CommittedRows',

@@ -21,7 +21,7 @@ import { type BundleOutcome, invokeBundle } from '../../bin/local/lambda/lambda-
 import { LAMBDA_NODE_VERSION, lambdaNode } from '../../bin/local/lambda/lambda-node';
 import { type SecretsStandIn, startSecretsStandIn } from '../../bin/local/lambda/secrets-manager-stand-in';
 import { type GlueStandIn, startGlueStandIn } from '../support/glue-stand-in';
-import type { CommitResult, PlanResult, RunManifest, ShardResult, ShardTask } from '../../lambdas/engine/contracts';
+import type { CommitResult, ExecutionInput, HeldSnapshotDocument, HolderResult, PlanResult, RunManifest, ShardResult, ShardTask } from '../../lambdas/engine/contracts';
 import { LAMBDA_NODE_MAJOR } from '../../lib/pgsip-function';
 import { type RunningS3, startS3Server } from '../support/s3-server';
 
@@ -66,6 +66,23 @@ async function invoke<T>(fn: DeployedFunction, event: unknown, extra?: Record<st
   return outcome.result as T;
 }
 
+/**
+ * What the state machine's holder branch does: two loops of Hold, from generations 0 and 1, each invoking the
+ * holder with the next generation it answered until it answers done. Resolves with the generations each ran.
+ */
+function holderLoops(input: ExecutionInput, executionName: string, extra: Record<string, string>): Promise<number[][]> {
+  const loop = async (generation: number) => {
+    const ran: number[] = [];
+    for (;;) {
+      ran.push(generation);
+      const answer = await invoke<HolderResult>(deployed.holder, { action: 'hold', generation, input, executionName, executionId }, extra);
+      if (answer.done) return ran;
+      generation = answer.generation;
+    }
+  };
+  return Promise.all([loop(0), loop(1)]);
+}
+
 async function object(key: string): Promise<Buffer> {
   const out = await client.send(new GetObjectCommand({ Bucket: BUCKET, Key: key }));
   return Buffer.from(await out.Body!.transformToByteArray());
@@ -105,22 +122,42 @@ afterAll(async () => {
 
 describe('the deployed bundles, on the Lambda runtime\'s Node', () => {
   it(`run on Node ${LAMBDA_NODE_MAJOR}, the template's runtime`, () => {
-    for (const fn of [deployed.plan, deployed.export, deployed.commit]) expect(fn.runtime).toBe(`nodejs${LAMBDA_NODE_MAJOR}.x`);
+    for (const fn of [deployed.plan, deployed.export, deployed.commit, deployed.holder]) expect(fn.runtime).toBe(`nodejs${LAMBDA_NODE_MAJOR}.x`);
     expect(LAMBDA_NODE_VERSION.split('.')[0]).toBe(String(LAMBDA_NODE_MAJOR));
   });
 
-  it('export every row exactly: Plan, each shard from the ItemReader items, Commit', { timeout: 180_000 }, async () => {
-    const plan = await invoke<PlanResult>(deployed.plan, { input: { tables: ['public.orders'], shards: 4, runId: 'bundled' }, executionName: 'bundled', executionId });
-    expect(plan).toMatchObject({ runId: 'bundled', tableCount: 1, shardCount: 4, concurrency: 4, items: { bucket: BUCKET, key: 'exports/_runs/bundled/_shards.json' } });
+  it('export every row exactly, from one snapshot handed over between holders: Plan, each shard from the ItemReader items, Commit, Release', { timeout: 180_000 }, async () => {
+    // Holders of 4 s: a successor takes over about every 3 s, so the shards import a later generation than Plan.
+    const holderSeconds = { PGSIP_SNAPSHOT_HOLDER_SECONDS: '4' };
+    const input = { tables: ['public.orders'], shards: 4, runId: 'bundled' };
+    const holding = holderLoops(input, 'bundled', holderSeconds);
+    const plan = await invoke<PlanResult>(deployed.plan, { input, executionName: 'bundled', executionId });
+    expect(plan).toMatchObject({ runId: 'bundled', tableCount: 1, shardCount: 4, concurrency: 4, items: { bucket: BUCKET, key: 'exports/_runs/bundled/_shards.json' }, heldSnapshot: 'bundled' });
+    const held = async () => JSON.parse((await object('exports/_runs/_snapshots/bundled/current.json')).toString('utf8')) as HeldSnapshotDocument;
+    expect(await held()).toMatchObject({ origin: plan.snapshot, runId: 'bundled' });
+    // Rows committed now are after the run's moment: a shard reading a snapshot of its own would export them.
+    const writer = new pg.Client(postgres.url);
+    await writer.connect();
+    await writer.query(`INSERT INTO public.orders (id, amount) SELECT 1000000 + g, 1 FROM generate_series(1, 100) g`);
+    while ((await held()).generation < 1) await new Promise((ok) => setTimeout(ok, 200));
 
     // What the Distributed Map does: read the items, hand each to Export wrapped by the ItemSelector.
     const items = JSON.parse((await object(plan.items.key)).toString('utf8')) as ShardTask[];
     expect(items).toHaveLength(4);
     const shards: ShardResult[] = [];
-    for (const task of items) shards.push(await invoke<ShardResult>(deployed.export, { task, executionId, snapshot: plan.snapshot }));
+    for (const task of items) shards.push(await invoke<ShardResult>(deployed.export, { task, executionId, snapshot: plan.snapshot, heldSnapshot: plan.heldSnapshot }));
     expect(shards.reduce((n, s) => n + s.rows, 0)).toBe(ROWS);
 
     const commit = await invoke<CommitResult>(deployed.commit, { runId: 'bundled', executionId });
+    await invoke(deployed.holder, { action: 'release', executionName: 'bundled' });
+    const generations = await holding;
+    // Both loops ran and each ended on the release (generation 1 took over before the shards ran).
+    expect(generations[0][0]).toBe(0);
+    expect(generations[1][0]).toBe(1);
+    const sessions = await writer.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name LIKE 'pgsip bundled holder %'`);
+    expect(sessions.rows[0].n).toBe(0);
+    await writer.query('DELETE FROM public.orders WHERE id > 1000000');
+    await writer.end();
     expect(commit.tables).toEqual([expect.objectContaining({ table: '"public"."orders"', rows: ROWS, catalog: { table: 'public_orders', outcome: 'created' } })]);
     // The Glue table Commit registered, as the catalog holds it: the committed run folder, the run's columns.
     const registered = glue.tables.get('lake.public_orders')!.TableInput;
@@ -132,7 +169,7 @@ describe('the deployed bundles, on the Lambda runtime\'s Node', () => {
 
     // DuckDB reads the committed parts, starting from the manifest, and agrees with Postgres.
     const manifest = JSON.parse((await object('exports/public/orders/run=bundled/_manifest.json')).toString('utf8')) as RunManifest;
-    expect(manifest).toMatchObject({ rows: ROWS, compression: 'ZSTD', consistency: 'per-shard' });
+    expect(manifest).toMatchObject({ rows: ROWS, compression: 'ZSTD', consistency: 'snapshot' });
     const files: string[] = [];
     for (const part of manifest.parts) {
       const file = join(outdir, part.path);
@@ -147,6 +184,7 @@ describe('the deployed bundles, on the Lambda runtime\'s Node', () => {
     );
     const db = new pg.Client(postgres.url);
     await db.connect();
+    // The source as it was at the run's moment: the rows written after it are gone again.
     const fromPostgres = (await db.query(
       `SELECT count(*)::text AS n, count(DISTINCT id)::text AS k, sum(id)::text AS s, sum(amount)::text AS a,
               sum((extract(epoch FROM ordered_at) * 1000000)::bigint)::text AS t, count(note)::text AS notes, sum(octet_length(note))::text AS nb,
@@ -172,12 +210,13 @@ describe('the deployed bundles, on the Lambda runtime\'s Node', () => {
       const codecs = outcome.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l)).find((p) => p.message === 'codecs');
       expect(codecs).toMatchObject({ ZSTD: expect.stringMatching(/^zstd \(node:zlib, Node 24\./), SNAPPY: 'snappy (JavaScript, hyparquet-writer)' });
     }
-    // Each fresh process read the secret once: Plan, and every Export.
-    expect(secrets.calls.get(SECRET_ARN)).toBe(1 + exports.length);
+    // Each fresh process read the secret once: Plan, every Export and every holder (a release never connects).
+    const holders = outcomes.filter((o) => o.fn === deployed.holder.logicalId && o.outcome.stdout.includes('holding the run snapshot'));
+    expect(secrets.calls.get(SECRET_ARN)).toBe(1 + exports.length + holders.length);
   });
 
   it('keep their error names through minification, so Step Functions retries what it should', { timeout: 60_000 }, async () => {
-    const plan = await invoke<PlanResult>(deployed.plan, { input: { tables: ['public.orders'], shards: 4, runId: 'bundled-retry' }, executionName: 'bundled-retry' });
+    const plan = await invoke<PlanResult>(deployed.plan, { input: { tables: ['public.orders'], shards: 4, runId: 'bundled-retry', holdSnapshot: false }, executionName: 'bundled-retry' });
     const [task] = JSON.parse((await object(plan.items.key)).toString('utf8')) as ShardTask[];
     const failure = await invoke(deployed.export, { task, executionId, snapshot: null }, { PGSIP_FAULT: 'after-read:0:fail' }).catch((e: Error) => e);
     expect((failure as Error).name).toBe('ShardRetryableError');

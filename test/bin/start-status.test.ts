@@ -60,6 +60,9 @@ describe('pgsip start', () => {
       runId: 'nightly-1',
       compression: 'ZSTD',
     });
+    // The deployed state machine holds one snapshot for the run unless --no-snapshot says otherwise.
+    expect(executionInput({ stateMachine: SM, tables: 'a.b', snapshot: true })).toEqual({ tables: ['a.b'], shards: 'auto' });
+    expect(executionInput({ stateMachine: SM, tables: 'a.b', snapshot: false })).toEqual({ tables: ['a.b'], shards: 'auto', holdSnapshot: false });
   });
 
   it('starts an execution named after the run and follows it with shard progress until it succeeds', async () => {

@@ -20,6 +20,7 @@ function synth(props: Partial<ExportStateMachineProps> = {}) {
     planFunction: fn('PlanFn'),
     exportFunction: fn('ExportFn'),
     commitFunction: fn('CommitFn'),
+    holderFunction: fn('HolderFn'),
     ...props,
   });
   const template = Template.fromStack(stack);
@@ -37,16 +38,63 @@ const TRANSIENT = [
 ];
 const BACKOFF = { IntervalSeconds: 2, MaxAttempts: 3, BackoffRate: 2, JitterStrategy: 'FULL' };
 
+/** Every state of a definition by name, those inside Parallel branches and Map processors included (names are unique). */
+function allStates(scope: State): Record<string, State> {
+  const out: Record<string, State> = {};
+  for (const [name, state] of Object.entries<State>(scope.States)) {
+    expect(out, `state name ${name} used twice`).not.toHaveProperty(name);
+    out[name] = state;
+    for (const branch of state.Branches ?? []) Object.assign(out, allStates(branch));
+    const processor = state.ItemProcessor ?? state.Iterator;
+    if (processor) Object.assign(out, allStates(processor));
+  }
+  return out;
+}
+
 describe('ExportStateMachine', () => {
   const { construct, template, definition, taskFunctions, logicalId } = synth({});
-  const states = definition.States as Record<string, State>;
+  const top = definition.States as Record<string, State>;
+  const run = top.Run;
+  const [exportBranch, holderBranch] = (run?.Branches ?? []) as State[];
+  const states = allStates(definition);
 
-  it('runs Plan -> ExportShards -> Commit, in that order, and nothing else at the top level', () => {
-    expect(definition.StartAt).toBe('Plan');
-    expect(Object.keys(states).sort()).toEqual(['Commit', 'ExportShards', 'Plan']);
+  it('runs one Parallel state, Run, and on any failure ReleaseAfterFailure -> RunFailed; nothing else at the top level', () => {
+    expect(definition.StartAt).toBe('Run');
+    expect(Object.keys(top).sort()).toEqual(['ReleaseAfterFailure', 'Run', 'RunFailed']);
+    expect(run.Type).toBe('Parallel');
+    expect(run.End).toBe(true);
+    expect(run.Next).toBeUndefined();
+    // The run's result is the export branch's (Commit's, through Release).
+    expect(run.OutputPath).toBe('$[0]');
+    expect(run.ResultPath).toBeUndefined();
+    expect(run.Branches).toHaveLength(2);
+    // No ResultPath: the error ({ Error, Cause }) is what ReleaseAfterFailure and RunFailed see.
+    expect(run.Catch).toEqual([{ ErrorEquals: ['States.ALL'], Next: 'ReleaseAfterFailure' }]);
+    expect(run.Retry).toBeUndefined();
+  });
+
+  it('runs Plan -> ExportShards -> Commit -> Release in the export branch, in that order, and nothing else', () => {
+    expect(exportBranch.StartAt).toBe('Plan');
+    expect(Object.keys(exportBranch.States)).toEqual(['Plan', 'ExportShards', 'Commit', 'Release']);
     expect(states.Plan.Next).toBe('ExportShards');
     expect(states.ExportShards.Next).toBe('Commit');
-    expect(states.Commit.End).toBe(true);
+    expect(states.Commit.Next).toBe('Release');
+    expect(states.Release.End).toBe(true);
+  });
+
+  it('runs Holders -> HoldSnapshot (Hold -> HoldAgain, back to Hold or Held) in the holder branch, and nothing else', () => {
+    expect(holderBranch.StartAt).toBe('Holders');
+    expect(Object.keys(holderBranch.States)).toEqual(['Holders', 'HoldSnapshot']);
+    expect(states.Holders.Next).toBe('HoldSnapshot');
+    expect(states.HoldSnapshot.End).toBe(true);
+    const processor = states.HoldSnapshot.ItemProcessor;
+    expect(processor.StartAt).toBe('Hold');
+    expect(Object.keys(processor.States)).toEqual(['Hold', 'HoldAgain', 'Held']);
+    expect(states.Hold.Next).toBe('HoldAgain');
+    // Every state, nested ones included: the names the local runner serves Tasks by.
+    expect(Object.keys(states).sort()).toEqual(
+      ['Commit', 'ExportShard', 'ExportShards', 'Held', 'Hold', 'HoldAgain', 'HoldSnapshot', 'Holders', 'Plan', 'Release', 'ReleaseAfterFailure', 'Run', 'RunFailed'].sort(),
+    );
   });
 
   it('maps the tasks to the right functions, by state name', () => {
@@ -54,7 +102,23 @@ describe('ExportStateMachine', () => {
       Plan: logicalId('PlanFn'),
       ExportShard: logicalId('ExportFn'),
       Commit: logicalId('CommitFn'),
+      Hold: logicalId('HolderFn'),
+      Release: logicalId('HolderFn'),
+      ReleaseAfterFailure: logicalId('HolderFn'),
     });
+    const tasks = Object.entries(states).filter(([, s]) => s.Type === 'Task').map(([name]) => name);
+    expect(tasks.sort()).toEqual(Object.keys(taskFunctions).sort());
+    for (const name of tasks) expect(states[name].Resource, name).toBe('arn:aws:states:::lambda:invoke');
+  });
+
+  it('lets the state machine invoke exactly its four functions (any version or alias), and no other', () => {
+    const policies = Object.values(template.findResources('AWS::IAM::Policy'));
+    const invoke = policies
+      .flatMap((p) => p.Properties.PolicyDocument.Statement as State[])
+      .filter((s) => [s.Action].flat().some((a: string) => a.startsWith('lambda:')));
+    expect(invoke.flatMap((s) => [s.Action].flat())).toEqual(invoke.map(() => 'lambda:InvokeFunction'));
+    const invoked = new Set(invoke.flatMap((s) => [s.Resource].flat()).map((r) => JSON.stringify(r).match(/"Fn::GetAtt":\["(\w+)","Arn"\]/)?.[1]));
+    expect([...invoked].sort()).toEqual([logicalId('PlanFn'), logicalId('ExportFn'), logicalId('CommitFn'), logicalId('HolderFn')].sort());
   });
 
   it('Plan receives the whole input, the execution name and id, and outputs its Payload', () => {
@@ -87,8 +151,13 @@ describe('ExportStateMachine', () => {
     expect(map.ToleratedFailureCount ?? 0).toBe(0);
   });
 
-  it('ExportShards wraps each shard task with the parent execution id (ItemSelector), for the logs', () => {
-    expect(states.ExportShards.ItemSelector).toEqual({ 'task.$': '$$.Map.Item.Value', 'executionId.$': '$$.Execution.Id', 'snapshot.$': '$.snapshot' });
+  it('ExportShards wraps each shard task with the parent execution id, the snapshot and the execution holding it (ItemSelector)', () => {
+    expect(states.ExportShards.ItemSelector).toEqual({
+      'task.$': '$$.Map.Item.Value',
+      'executionId.$': '$$.Execution.Id',
+      'snapshot.$': '$.snapshot',
+      'heldSnapshot.$': '$.heldSnapshot',
+    });
   });
 
   it('ExportShard invokes the export function with the item and outputs its Payload', () => {
@@ -102,22 +171,23 @@ describe('ExportStateMachine', () => {
   });
 
   it('retries transient Lambda errors (TooManyRequests included) and ShardRetryableError on ExportShard', () => {
-    const retry = states.ExportShards.ItemProcessor.States.ExportShard.Retry as State[];
+    const retry = states.ExportShard.Retry as State[];
     expect(retry).toEqual([
       { ErrorEquals: TRANSIENT, ...BACKOFF },
       { ErrorEquals: ['ShardRetryableError'], ...BACKOFF },
     ]);
   });
 
-  it('retries the same transient list, without ShardRetryableError, on Plan and Commit', () => {
-    for (const name of ['Plan', 'Commit']) {
-      expect(states[name].Retry).toEqual([{ ErrorEquals: TRANSIENT, ...BACKOFF }]);
+  it('retries the same transient list, without ShardRetryableError, on Plan, Commit, Hold, Release and ReleaseAfterFailure', () => {
+    for (const name of ['Plan', 'Commit', 'Hold', 'Release', 'ReleaseAfterFailure']) {
+      expect(states[name].Retry, name).toEqual([{ ErrorEquals: TRANSIENT, ...BACKOFF }]);
     }
   });
 
   it('gives every Task an explicit 16-minute timeout (the local interpreter would default to 60 s)', () => {
-    const tasks = [states.Plan, states.ExportShards.ItemProcessor.States.ExportShard, states.Commit];
-    expect(tasks.map((t) => t.TimeoutSeconds)).toEqual([960, 960, 960]);
+    const tasks = Object.entries(states).filter(([, s]) => s.Type === 'Task');
+    expect(tasks).toHaveLength(6);
+    for (const [name, task] of tasks) expect(task.TimeoutSeconds, name).toBe(960);
   });
 
   it('Commit receives the run id (its tables are in the run folder) and outputs its Payload', () => {
@@ -126,6 +196,78 @@ describe('ExportStateMachine', () => {
       'executionId.$': '$$.Execution.Id',
     });
     expect(states.Commit.OutputPath).toBe('$.Payload');
+  });
+
+  it("Release, after Commit, tells the holder function the execution is done, and passes Commit's result on (ResultPath null)", () => {
+    const release = states.Release;
+    expect(release.Parameters).toEqual({
+      FunctionName: expect.stringContaining(logicalId('HolderFn')),
+      Payload: { action: 'release', 'executionName.$': '$$.Execution.Name' },
+    });
+    expect(release.ResultPath).toBeNull();
+    expect(release.OutputPath).toBeUndefined();
+    expect(release.ResultSelector).toBeUndefined();
+    expect(release.Catch).toBeUndefined();
+  });
+
+  it('Holders hands two generations (0 and 1) and the execution input explicitly to HoldSnapshot', () => {
+    expect(states.Holders).toEqual({
+      Type: 'Pass',
+      Parameters: { generations: [0, 1], 'input.$': '$' },
+      Next: 'HoldSnapshot',
+    });
+  });
+
+  it('HoldSnapshot is an inline Map running both generations at once, each with the input, results discarded', () => {
+    const map = states.HoldSnapshot;
+    expect(map.Type).toBe('Map');
+    expect(map.ItemProcessor.ProcessorConfig).toEqual({ Mode: 'INLINE' });
+    expect(map.ItemsPath).toBe('$.generations');
+    expect(map.ItemReader).toBeUndefined();
+    expect(map.ItemSelector).toEqual({ 'generation.$': '$$.Map.Item.Value', 'input.$': '$.input' });
+    expect(map.MaxConcurrency).toBe(2);
+    expect(map.MaxConcurrencyPath).toBeUndefined();
+    expect(map.ResultPath).toBeNull();
+  });
+
+  it('Hold invokes the holder function with its generation, the input and the execution, and outputs its Payload', () => {
+    const hold = states.Hold;
+    expect(hold.Parameters).toEqual({
+      FunctionName: expect.stringContaining(logicalId('HolderFn')),
+      Payload: {
+        action: 'hold',
+        'generation.$': '$.generation',
+        'input.$': '$.input',
+        'executionName.$': '$$.Execution.Name',
+        'executionId.$': '$$.Execution.Id',
+      },
+    });
+    expect(hold.OutputPath).toBe('$.Payload');
+    expect(hold.ResultPath).toBeUndefined();
+    expect(hold.Catch).toBeUndefined();
+  });
+
+  it("HoldAgain ends the loop when Hold answers done, and otherwise holds again with Hold's answer (the next generation)", () => {
+    expect(states.HoldAgain).toEqual({
+      Type: 'Choice',
+      Choices: [{ Variable: '$.done', BooleanEquals: true, Next: 'Held' }],
+      Default: 'Hold',
+    });
+    expect(states.Held).toEqual({ Type: 'Succeed' });
+  });
+
+  it('ReleaseAfterFailure lets the holders go, keeps the error as its output, and fails the run with it even if it fails itself', () => {
+    const release = states.ReleaseAfterFailure;
+    expect(release.Type).toBe('Task');
+    expect(release.Parameters).toEqual({
+      FunctionName: expect.stringContaining(logicalId('HolderFn')),
+      Payload: { action: 'release', 'executionName.$': '$$.Execution.Name' },
+    });
+    expect(release.ResultPath).toBeNull();
+    expect(release.OutputPath).toBeUndefined();
+    expect(release.Next).toBe('RunFailed');
+    expect(release.Catch).toEqual([{ ErrorEquals: ['States.ALL'], ResultPath: null, Next: 'RunFailed' }]);
+    expect(states.RunFailed).toEqual({ Type: 'Fail', ErrorPath: '$.Error', CausePath: '$.Cause' });
   });
 
   it('is a STANDARD machine with tracing, a 6 h timeout, and ALL-level logs without execution data', () => {

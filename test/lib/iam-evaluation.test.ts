@@ -18,10 +18,13 @@ import { Template } from 'aws-cdk-lib/assertions';
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { describe, expect, it } from 'vitest';
 import {
+  failedHolderKey,
+  heldSnapshotKey,
   latestKey,
   manifestKey,
   partName,
   planKey,
+  releasedSnapshotKey,
   runDirOf,
   runPlanKey,
   shardListKey,
@@ -44,8 +47,15 @@ const RUN_ID = '20250101T020000Z-a1b2c3';
 const ORDERS = runDirOf('public', 'orders', RUN_ID);
 const PAGE_VIEWS = runDirOf('analytics', 'Page Views', RUN_ID);
 const PART = `${ORDERS}/${partName(3, 0, '0a1b2c3d')}`;
+// The execution whose holders hold the run's snapshot: its held-snapshot files (`_runs/_snapshots/<execution>/`).
+const EXECUTION = '0f1e2d3c-4b5a-4697-8887-a9b8c7d6e5f4';
+const HELD = heldSnapshotKey(EXECUTION);
+const RELEASED = releasedSnapshotKey(EXECUTION);
+const FAILED = failedHolderKey(EXECUTION);
 
-type Who = 'Plan' | 'Export' | 'Commit' | 'StateMachine' | 'Scheduler' | 'OtherAccountAdmin' | `${string}.amazonaws.com`;
+type Who = 'Plan' | 'Export' | 'Commit' | 'Holder' | 'StateMachine' | 'Scheduler' | 'OtherAccountAdmin' | `${string}.amazonaws.com`;
+
+type FunctionKind = 'plan' | 'export' | 'commit' | 'holder';
 
 /** What a row asks about, resolved against each synthesized stack (ARNs follow the logical ids). */
 type Target =
@@ -53,9 +63,9 @@ type Target =
   | { readonly kind: 'bucket' }
   | { readonly kind: 'accessLog'; readonly key: string }
   | { readonly kind: 'kmsKey' | 'topic' | 'secret' | 'stateMachine' }
-  | { readonly kind: 'function'; readonly fn: 'plan' | 'export' | 'commit' }
-  | { readonly kind: 'logStream'; readonly fn: 'plan' | 'export' | 'commit' } // a stream of the function's own log group
-  | { readonly kind: 'role'; readonly of: 'plan' | 'export' | 'commit' | 'stateMachine' | 'scheduler' }
+  | { readonly kind: 'function'; readonly fn: FunctionKind }
+  | { readonly kind: 'logStream'; readonly fn: FunctionKind } // a stream of the function's own log group
+  | { readonly kind: 'role'; readonly of: FunctionKind | 'stateMachine' | 'scheduler' }
   | { readonly kind: 'arn'; readonly arn: string };
 
 /** Context keys on top of the defaults of the action (see `defaultContext`); `null` removes a default. */
@@ -75,9 +85,9 @@ const BUCKET: Target = { kind: 'bucket' };
 const KEY: Target = { kind: 'kmsKey' };
 const TOPIC: Target = { kind: 'topic' };
 const SECRET: Target = { kind: 'secret' };
-const fn = (f: 'plan' | 'export' | 'commit'): Target => ({ kind: 'function', fn: f });
-const logsOf = (f: 'plan' | 'export' | 'commit'): Target => ({ kind: 'logStream', fn: f });
-const role = (of: 'plan' | 'export' | 'commit' | 'stateMachine' | 'scheduler'): Target => ({ kind: 'role', of });
+const fn = (f: FunctionKind): Target => ({ kind: 'function', fn: f });
+const logsOf = (f: FunctionKind): Target => ({ kind: 'logStream', fn: f });
+const role = (of: FunctionKind | 'stateMachine' | 'scheduler'): Target => ({ kind: 'role', of });
 const arn = (value: string): Target => ({ kind: 'arn', arn: value });
 const glueArn = (resource: string): Target => arn(`arn:aws:glue:${REGION}:${ACCOUNT}:${resource}`);
 const GLUE_CATALOG = glueArn('catalog');
@@ -105,7 +115,8 @@ const REFUSED: Outcome = 'ExplicitlyDenied'; // a Deny statement (bucket or topi
 /** The example deployment (pgsip.config.example.json): existing secret, VPC, schedules, created key, bucket and topic. */
 const MATRIX: readonly Row[] = [
   // Plan: creates each table's plan and the run's table and shard lists; reads back a plan or table list only
-  // after its create-only write found one (so it needs no listing); reads the secret, nothing else.
+  // after its create-only write found one; reads the execution's held snapshot, which it waits for (missing
+  // until the first holder publishes it, hence the listing), and writes none of it; reads the secret.
   { who: 'Plan', does: 's3:PutObject', on: under(planKey(ORDERS)), expect: ALLOWED },
   { who: 'Plan', does: 's3:PutObject', on: under(planKey(PAGE_VIEWS)), expect: ALLOWED },
   { who: 'Plan', does: 's3:GetObject', on: under(planKey(ORDERS)), expect: ALLOWED },
@@ -119,7 +130,18 @@ const MATRIX: readonly Row[] = [
   { who: 'Plan', does: 's3:PutObject', on: under(successKey(ORDERS)), expect: DENIED },
   { who: 'Plan', does: 's3:PutObject', on: under(latestKey(ORDERS)), expect: DENIED },
   { who: 'Plan', does: 's3:DeleteObject', on: under(planKey(ORDERS)), expect: DENIED },
-  { who: 'Plan', does: 's3:ListBucket', on: BUCKET, with: prefix(`exports/${ORDERS}/`), expect: DENIED },
+  { who: 'Plan', does: 's3:GetObject', on: under(HELD), expect: ALLOWED },
+  { who: 'Plan', does: 's3:GetObject', on: under(RELEASED), expect: ALLOWED },
+  { who: 'Plan', does: 's3:GetObject', on: under(FAILED), expect: ALLOWED },
+  { who: 'Plan', does: 's3:PutObject', on: under(HELD), expect: DENIED },
+  { who: 'Plan', does: 's3:PutObject', on: under(RELEASED), expect: DENIED },
+  { who: 'Plan', does: 's3:PutObject', on: under(FAILED), expect: DENIED },
+  { who: 'Plan', does: 's3:DeleteObject', on: under(HELD), expect: DENIED },
+  { who: 'Plan', does: 's3:ListBucket', on: BUCKET, with: prefix(`exports/_runs/_snapshots/${EXECUTION}/`), expect: ALLOWED },
+  { who: 'Plan', does: 's3:ListBucket', on: BUCKET, with: prefix(`exports/${ORDERS}/`), expect: ALLOWED },
+  { who: 'Plan', does: 's3:ListBucket', on: BUCKET, expect: ALLOWED }, // the check behind a missing key's 404
+  { who: 'Plan', does: 's3:ListBucket', on: BUCKET, with: prefix('other/'), expect: DENIED },
+  { who: 'Plan', does: 's3:ListBucket', on: BUCKET, with: prefix('exports-old/'), expect: DENIED },
   { who: 'Plan', does: 'secretsmanager:GetSecretValue', on: SECRET, expect: ALLOWED },
   { who: 'Plan', does: 'secretsmanager:DescribeSecret', on: SECRET, expect: DENIED },
   { who: 'Plan', does: 'kms:GenerateDataKey', on: KEY, with: VIA_S3, expect: ALLOWED },
@@ -129,9 +151,9 @@ const MATRIX: readonly Row[] = [
   // The example's secret is not the stack's: the stack key is no business of Secrets Manager here.
   { who: 'Plan', does: 'kms:Decrypt', on: KEY, with: VIA_SECRETS, expect: DENIED },
 
-  // Export: reads its table's plan and its shard's manifest (missing until a first attempt finishes, hence the
-  // listing), writes parts (PutObject or a multipart upload it may abort) and its shard manifest. It reads no
-  // Parquet, commits nothing, deletes nothing.
+  // Export: reads its table's plan, the execution's held snapshot and its shard's manifest (missing until a
+  // first attempt finishes, hence the listing), writes parts (PutObject or a multipart upload it may abort) and
+  // its shard manifest. It reads no Parquet, commits nothing, releases nothing, deletes nothing.
   { who: 'Export', does: 's3:GetObject', on: under(planKey(ORDERS)), expect: ALLOWED },
   { who: 'Export', does: 's3:PutObject', on: under(PART), expect: ALLOWED }, // PutObject, CreateMultipartUpload
   { who: 'Export', does: 's3:PutObject', on: under(PART), with: NO_SSE, expect: ALLOWED }, // UploadPart, CompleteMultipartUpload
@@ -139,6 +161,9 @@ const MATRIX: readonly Row[] = [
   { who: 'Export', does: 's3:AbortMultipartUpload', on: under(PART), expect: ALLOWED },
   { who: 'Export', does: 's3:GetObject', on: under(shardManifestKey(ORDERS, 3)), expect: ALLOWED },
   { who: 'Export', does: 's3:PutObject', on: under(shardManifestKey(ORDERS, 3)), expect: ALLOWED },
+  { who: 'Export', does: 's3:GetObject', on: under(HELD), expect: ALLOWED },
+  { who: 'Export', does: 's3:GetObject', on: under(RELEASED), expect: ALLOWED },
+  { who: 'Export', does: 's3:GetObject', on: under(FAILED), expect: ALLOWED },
   { who: 'Export', does: 's3:ListBucket', on: BUCKET, with: prefix(`exports/${ORDERS}/`), expect: ALLOWED },
   // The check S3 makes when a GetObject misses (404 rather than 403) is granted without s3:prefix; so is a
   // listing that names no prefix at all (key names only): the cost docs/operations.md states.
@@ -150,11 +175,14 @@ const MATRIX: readonly Row[] = [
   { who: 'Export', does: 's3:PutObject', on: under(latestKey(ORDERS)), expect: DENIED },
   { who: 'Export', does: 's3:PutObject', on: under(planKey(ORDERS)), expect: DENIED },
   { who: 'Export', does: 's3:PutObject', on: under(shardListKey(RUN_ID)), expect: DENIED },
+  { who: 'Export', does: 's3:PutObject', on: under(HELD), expect: DENIED },
+  { who: 'Export', does: 's3:PutObject', on: under(RELEASED), expect: DENIED },
   { who: 'Export', does: 's3:GetObject', on: under(PART), expect: DENIED },
   { who: 'Export', does: 's3:GetObject', on: under(runPlanKey(RUN_ID)), expect: DENIED },
   { who: 'Export', does: 's3:DeleteObject', on: under(PART), expect: DENIED },
   { who: 'Export', does: 's3:DeleteObject', on: under(shardManifestKey(ORDERS, 3)), expect: DENIED },
   { who: 'Export', does: 's3:DeleteObject', on: under(planKey(ORDERS)), expect: DENIED },
+  { who: 'Export', does: 's3:DeleteObject', on: under(HELD), expect: DENIED },
   { who: 'Export', does: 'secretsmanager:GetSecretValue', on: SECRET, expect: ALLOWED },
   { who: 'Export', does: 'secretsmanager:DescribeSecret', on: SECRET, expect: DENIED },
   { who: 'Export', does: 'kms:GenerateDataKey', on: KEY, with: VIA_S3, expect: ALLOWED },
@@ -191,6 +219,11 @@ const MATRIX: readonly Row[] = [
   { who: 'Commit', does: 's3:PutObject', on: under(runPlanKey(RUN_ID)), expect: DENIED },
   { who: 'Commit', does: 's3:PutObject', on: under(shardListKey(RUN_ID)), expect: DENIED },
   { who: 'Commit', does: 's3:GetObject', on: under(PART), expect: DENIED },
+  // The held snapshot is the holders' and its readers': Commit neither reads, releases nor removes it.
+  { who: 'Commit', does: 's3:GetObject', on: under(HELD), expect: DENIED },
+  { who: 'Commit', does: 's3:PutObject', on: under(HELD), expect: DENIED },
+  { who: 'Commit', does: 's3:PutObject', on: under(RELEASED), expect: DENIED },
+  { who: 'Commit', does: 's3:DeleteObject', on: under(HELD), expect: DENIED },
   { who: 'Commit', does: 'secretsmanager:GetSecretValue', on: SECRET, expect: DENIED },
   // The catalog (the example's `catalog.glueDatabase`): Commit reads, creates and updates tables of that one
   // database. Glue checks a table action on the catalog, the database and the table; each must be allowed.
@@ -202,6 +235,7 @@ const MATRIX: readonly Row[] = [
     { who: 'Commit', does, on: glueArn('table/finance/ledger'), expect: DENIED },
     { who: 'Plan', does, on: glueArn('table/pgsip_lake/public_orders'), expect: DENIED },
     { who: 'Export', does, on: glueArn('table/pgsip_lake/public_orders'), expect: DENIED },
+    { who: 'Holder', does, on: glueArn('table/pgsip_lake/public_orders'), expect: DENIED },
   ]),
   { who: 'Commit', does: 'glue:DeleteTable', on: glueArn('table/pgsip_lake/public_orders'), expect: DENIED },
   { who: 'Commit', does: 'glue:CreateDatabase', on: GLUE_CATALOG, expect: DENIED },
@@ -212,26 +246,69 @@ const MATRIX: readonly Row[] = [
   { who: 'Commit', does: 'kms:Decrypt', on: KEY, with: VIA_S3, expect: ALLOWED },
   { who: 'Commit', does: 'kms:Decrypt', on: KEY, with: VIA_SECRETS, expect: DENIED },
 
+  // Holder (Hold, Release and ReleaseAfterFailure): reads the database (the secret); publishes the snapshot it
+  // holds, reads its predecessor's, writes the release and a failure, and reads them back (missing until
+  // written, hence the listing). Held-snapshot files only: no run, plan, part or manifest, and no deletes.
+  { who: 'Holder', does: 's3:GetObject', on: under(HELD), expect: ALLOWED },
+  { who: 'Holder', does: 's3:PutObject', on: under(HELD), expect: ALLOWED },
+  { who: 'Holder', does: 's3:GetObject', on: under(RELEASED), expect: ALLOWED },
+  { who: 'Holder', does: 's3:PutObject', on: under(RELEASED), expect: ALLOWED },
+  { who: 'Holder', does: 's3:GetObject', on: under(FAILED), expect: ALLOWED },
+  { who: 'Holder', does: 's3:PutObject', on: under(FAILED), expect: ALLOWED },
+  { who: 'Holder', does: 's3:ListBucket', on: BUCKET, with: prefix(`exports/_runs/_snapshots/${EXECUTION}/`), expect: ALLOWED },
+  { who: 'Holder', does: 's3:ListBucket', on: BUCKET, expect: ALLOWED }, // the check behind a missing key's 404
+  { who: 'Holder', does: 's3:ListBucket', on: BUCKET, with: prefix('other/'), expect: DENIED },
+  { who: 'Holder', does: 's3:ListBucket', on: BUCKET, with: prefix('exports-old/'), expect: DENIED },
+  { who: 'Holder', does: 's3:DeleteObject', on: under(HELD), expect: DENIED },
+  { who: 'Holder', does: 's3:DeleteObject', on: under(RELEASED), expect: DENIED },
+  { who: 'Holder', does: 's3:GetObject', on: under(PART), expect: DENIED },
+  { who: 'Holder', does: 's3:PutObject', on: under(PART), expect: DENIED },
+  { who: 'Holder', does: 's3:GetObject', on: under(planKey(ORDERS)), expect: DENIED },
+  { who: 'Holder', does: 's3:PutObject', on: under(planKey(ORDERS)), expect: DENIED },
+  { who: 'Holder', does: 's3:GetObject', on: under(runPlanKey(RUN_ID)), expect: DENIED },
+  { who: 'Holder', does: 's3:PutObject', on: under(runPlanKey(RUN_ID)), expect: DENIED },
+  { who: 'Holder', does: 's3:GetObject', on: under(shardListKey(RUN_ID)), expect: DENIED },
+  { who: 'Holder', does: 's3:PutObject', on: under(shardListKey(RUN_ID)), expect: DENIED },
+  { who: 'Holder', does: 's3:GetObject', on: under(shardManifestKey(ORDERS, 3)), expect: DENIED },
+  { who: 'Holder', does: 's3:PutObject', on: under(shardManifestKey(ORDERS, 3)), expect: DENIED },
+  { who: 'Holder', does: 's3:PutObject', on: under(manifestKey(ORDERS)), expect: DENIED },
+  { who: 'Holder', does: 's3:PutObject', on: under(successKey(ORDERS)), expect: DENIED },
+  { who: 'Holder', does: 's3:PutObject', on: under(latestKey(ORDERS)), expect: DENIED },
+  { who: 'Holder', does: 'secretsmanager:GetSecretValue', on: SECRET, expect: ALLOWED },
+  { who: 'Holder', does: 'secretsmanager:DescribeSecret', on: SECRET, expect: DENIED },
+  { who: 'Holder', does: 'kms:GenerateDataKey', on: KEY, with: VIA_S3, expect: ALLOWED },
+  { who: 'Holder', does: 'kms:Decrypt', on: KEY, with: VIA_S3, expect: ALLOWED },
+  { who: 'Holder', does: 'kms:GenerateDataKey', on: KEY, expect: DENIED }, // called directly, not by S3
+  { who: 'Holder', does: 'kms:Decrypt', on: KEY, with: VIA_SECRETS, expect: DENIED },
+  { who: 'Holder', does: 'lambda:InvokeFunction', on: fn('holder'), expect: DENIED },
+  { who: 'Holder', does: 'states:StartExecution', on: { kind: 'stateMachine' }, expect: DENIED },
+
   // Each function logs to its own log group only.
   { who: 'Plan', does: 'logs:CreateLogStream', on: logsOf('plan'), expect: ALLOWED },
   { who: 'Plan', does: 'logs:PutLogEvents', on: logsOf('plan'), expect: ALLOWED },
   { who: 'Export', does: 'logs:PutLogEvents', on: logsOf('export'), expect: ALLOWED },
   { who: 'Commit', does: 'logs:PutLogEvents', on: logsOf('commit'), expect: ALLOWED },
+  { who: 'Holder', does: 'logs:CreateLogStream', on: logsOf('holder'), expect: ALLOWED },
+  { who: 'Holder', does: 'logs:PutLogEvents', on: logsOf('holder'), expect: ALLOWED },
   { who: 'Export', does: 'logs:PutLogEvents', on: logsOf('plan'), expect: DENIED },
   { who: 'Commit', does: 'logs:PutLogEvents', on: logsOf('export'), expect: DENIED },
+  { who: 'Holder', does: 'logs:PutLogEvents', on: logsOf('export'), expect: DENIED },
+  { who: 'Plan', does: 'logs:PutLogEvents', on: logsOf('holder'), expect: DENIED },
 
   // The state machine: the Distributed Map's ItemReader reads the run's shard list (SSE-KMS, so Decrypt via
-  // S3); it invokes its three functions and starts its own child executions, nothing else.
+  // S3); it invokes its four functions and starts its own child executions, nothing else.
   { who: 'StateMachine', does: 's3:GetObject', on: under(shardListKey(RUN_ID)), expect: ALLOWED },
   { who: 'StateMachine', does: 'kms:Decrypt', on: KEY, with: VIA_S3, expect: ALLOWED },
   { who: 'StateMachine', does: 'kms:GenerateDataKey', on: KEY, with: VIA_S3, expect: DENIED },
   { who: 'StateMachine', does: 's3:GetObject', on: under(runPlanKey(RUN_ID)), expect: DENIED },
   { who: 'StateMachine', does: 's3:GetObject', on: under(planKey(ORDERS)), expect: DENIED },
+  { who: 'StateMachine', does: 's3:GetObject', on: under(HELD), expect: DENIED },
   { who: 'StateMachine', does: 's3:PutObject', on: under(shardListKey(RUN_ID)), expect: DENIED },
   { who: 'StateMachine', does: 's3:ListBucket', on: BUCKET, with: prefix('exports/_runs/'), expect: DENIED },
   { who: 'StateMachine', does: 'lambda:InvokeFunction', on: fn('plan'), expect: ALLOWED },
   { who: 'StateMachine', does: 'lambda:InvokeFunction', on: fn('export'), expect: ALLOWED },
   { who: 'StateMachine', does: 'lambda:InvokeFunction', on: fn('commit'), expect: ALLOWED },
+  { who: 'StateMachine', does: 'lambda:InvokeFunction', on: fn('holder'), expect: ALLOWED },
   { who: 'StateMachine', does: 'lambda:InvokeFunction', on: arn(OTHER_FUNCTION), expect: DENIED },
   { who: 'StateMachine', does: 'states:StartExecution', on: { kind: 'stateMachine' }, expect: ALLOWED },
   { who: 'StateMachine', does: 'states:StartExecution', on: arn(OTHER_STATE_MACHINE), expect: DENIED },
@@ -247,21 +324,29 @@ const MATRIX: readonly Row[] = [
   { who: 'Export', does: 's3:PutObject', on: outside(`exports-old/${PART}`), expect: DENIED },
   { who: 'Commit', does: 's3:PutObject', on: outside(`other/${successKey(ORDERS)}`), expect: DENIED },
   { who: 'Commit', does: 's3:PutObject', on: outside(latestKey(`exports-old/${ORDERS}`)), expect: DENIED },
+  { who: 'Holder', does: 's3:PutObject', on: outside(HELD), expect: DENIED },
+  { who: 'Holder', does: 's3:PutObject', on: outside(`exports-old/${HELD}`), expect: DENIED },
+  { who: 'Holder', does: 's3:GetObject', on: outside(`other/${HELD}`), expect: DENIED },
   { who: 'Plan', does: 's3:PutObject', on: under(planKey(ORDERS)), with: NO_TLS, expect: REFUSED },
   { who: 'Export', does: 's3:PutObject', on: under(PART), with: NO_TLS, expect: REFUSED },
   { who: 'Export', does: 's3:GetObject', on: under(planKey(ORDERS)), with: NO_TLS, expect: REFUSED },
   { who: 'Commit', does: 's3:DeleteObject', on: under(PART), with: NO_TLS, expect: REFUSED },
   { who: 'Commit', does: 's3:ListBucket', on: BUCKET, with: { ...prefix(`exports/${ORDERS}/`), ...NO_TLS }, expect: REFUSED },
+  { who: 'Holder', does: 's3:PutObject', on: under(HELD), with: NO_TLS, expect: REFUSED },
+  { who: 'Plan', does: 's3:GetObject', on: under(HELD), with: NO_TLS, expect: REFUSED },
   { who: 'StateMachine', does: 's3:GetObject', on: under(shardListKey(RUN_ID)), with: { 's3:TlsVersion': '1.1' }, expect: REFUSED },
   { who: 'Plan', does: 's3:PutObject', on: under(planKey(ORDERS)), with: { 's3:x-amz-server-side-encryption': 'AES256', 's3:x-amz-server-side-encryption-aws-kms-key-id': null }, expect: REFUSED },
   { who: 'Export', does: 's3:PutObject', on: under(PART), with: { 's3:x-amz-server-side-encryption': 'AES256', 's3:x-amz-server-side-encryption-aws-kms-key-id': null }, expect: REFUSED },
   { who: 'Export', does: 's3:PutObject', on: under(PART), with: { 's3:x-amz-server-side-encryption-aws-kms-key-id': OTHER_KEY }, expect: REFUSED },
+  { who: 'Holder', does: 's3:PutObject', on: under(HELD), with: { 's3:x-amz-server-side-encryption': 'AES256', 's3:x-amz-server-side-encryption-aws-kms-key-id': null }, expect: REFUSED },
+  { who: 'Holder', does: 's3:PutObject', on: under(RELEASED), with: { 's3:x-amz-server-side-encryption-aws-kms-key-id': OTHER_KEY }, expect: REFUSED },
   { who: 'Commit', does: 's3:PutObject', on: under(successKey(ORDERS)), with: { 's3:x-amz-server-side-encryption': 'aws:kms:dsse' }, expect: REFUSED },
   { who: 'Commit', does: 's3:PutObject', on: under(successKey(ORDERS)), with: { 's3:x-amz-server-side-encryption-aws-kms-key-id': null }, expect: ALLOWED },
 
   // Another account, even with every right in its own account, gets nothing from the bucket, key or topic.
   { who: 'OtherAccountAdmin', does: 's3:GetObject', on: under(planKey(ORDERS)), expect: DENIED },
   { who: 'OtherAccountAdmin', does: 's3:PutObject', on: under(PART), expect: DENIED },
+  { who: 'OtherAccountAdmin', does: 's3:GetObject', on: under(HELD), expect: DENIED },
   { who: 'OtherAccountAdmin', does: 's3:ListBucket', on: BUCKET, with: prefix('exports/'), expect: DENIED },
   { who: 'OtherAccountAdmin', does: 'kms:Decrypt', on: KEY, with: VIA_S3, expect: DENIED },
   { who: 'OtherAccountAdmin', does: 'sns:Publish', on: TOPIC, expect: DENIED },
@@ -288,11 +373,13 @@ const MATRIX: readonly Row[] = [
   { who: 'lambda.amazonaws.com', does: 'sts:AssumeRole', on: role('plan'), expect: ALLOWED },
   { who: 'lambda.amazonaws.com', does: 'sts:AssumeRole', on: role('export'), expect: ALLOWED },
   { who: 'lambda.amazonaws.com', does: 'sts:AssumeRole', on: role('commit'), expect: ALLOWED },
+  { who: 'lambda.amazonaws.com', does: 'sts:AssumeRole', on: role('holder'), expect: ALLOWED },
   { who: 'lambda.amazonaws.com', does: 'sts:AssumeRole', on: role('stateMachine'), expect: DENIED },
   { who: 'states.amazonaws.com', does: 'sts:AssumeRole', on: role('stateMachine'), with: { 'aws:SourceAccount': ACCOUNT, 'aws:SourceArn': THIS_STATE_MACHINE }, expect: ALLOWED },
   { who: 'states.amazonaws.com', does: 'sts:AssumeRole', on: role('stateMachine'), with: { 'aws:SourceAccount': OTHER_ACCOUNT, 'aws:SourceArn': `arn:aws:states:${REGION}:${OTHER_ACCOUNT}:stateMachine:theirs` }, expect: DENIED },
   { who: 'states.amazonaws.com', does: 'sts:AssumeRole', on: role('plan'), with: { 'aws:SourceAccount': ACCOUNT, 'aws:SourceArn': THIS_STATE_MACHINE }, expect: DENIED },
   { who: 'states.amazonaws.com', does: 'sts:AssumeRole', on: role('export'), with: { 'aws:SourceAccount': ACCOUNT, 'aws:SourceArn': THIS_STATE_MACHINE }, expect: DENIED },
+  { who: 'states.amazonaws.com', does: 'sts:AssumeRole', on: role('holder'), with: { 'aws:SourceAccount': ACCOUNT, 'aws:SourceArn': THIS_STATE_MACHINE }, expect: DENIED },
   { who: 'scheduler.amazonaws.com', does: 'sts:AssumeRole', on: role('scheduler'), with: { 'aws:SourceAccount': ACCOUNT, 'aws:SourceArn': `arn:aws:scheduler:${REGION}:${ACCOUNT}:schedule-group/default` }, expect: ALLOWED },
   { who: 'scheduler.amazonaws.com', does: 'sts:AssumeRole', on: role('commit'), with: { 'aws:SourceAccount': ACCOUNT, 'aws:SourceArn': `arn:aws:scheduler:${REGION}:${ACCOUNT}:schedule-group/default` }, expect: DENIED },
 ];
@@ -301,6 +388,7 @@ const MATRIX: readonly Row[] = [
 const CREATED_SECRET_MATRIX: readonly Row[] = [
   { who: 'Plan', does: 'secretsmanager:GetSecretValue', on: SECRET, expect: ALLOWED },
   { who: 'Export', does: 'secretsmanager:GetSecretValue', on: SECRET, expect: ALLOWED },
+  { who: 'Holder', does: 'secretsmanager:GetSecretValue', on: SECRET, expect: ALLOWED },
   { who: 'Commit', does: 'secretsmanager:GetSecretValue', on: SECRET, expect: DENIED },
   // No catalog configured: Commit has no Glue rights at all.
   { who: 'Commit', does: 'glue:GetTable', on: glueArn('table/pgsip_lake/public_orders'), expect: DENIED },
@@ -308,6 +396,7 @@ const CREATED_SECRET_MATRIX: readonly Row[] = [
   { who: 'Plan', does: 'secretsmanager:DescribeSecret', on: SECRET, expect: DENIED },
   { who: 'Plan', does: 'kms:Decrypt', on: KEY, with: VIA_SECRETS, expect: ALLOWED },
   { who: 'Export', does: 'kms:Decrypt', on: KEY, with: VIA_SECRETS, expect: ALLOWED },
+  { who: 'Holder', does: 'kms:Decrypt', on: KEY, with: VIA_SECRETS, expect: ALLOWED },
   { who: 'Commit', does: 'kms:Decrypt', on: KEY, with: VIA_SECRETS, expect: DENIED },
   { who: 'StateMachine', does: 'kms:Decrypt', on: KEY, with: VIA_SECRETS, expect: DENIED },
   { who: 'Plan', does: 'kms:GenerateDataKey', on: KEY, with: VIA_SECRETS, expect: DENIED },
@@ -317,6 +406,8 @@ const CREATED_SECRET_MATRIX: readonly Row[] = [
   { who: 'Plan', does: 's3:PutObject', on: under(planKey(ORDERS)), expect: ALLOWED },
   { who: 'Export', does: 's3:PutObject', on: under(successKey(ORDERS)), expect: DENIED },
   { who: 'Commit', does: 's3:PutObject', on: under(successKey(ORDERS)), expect: ALLOWED },
+  { who: 'Holder', does: 's3:PutObject', on: under(HELD), expect: ALLOWED },
+  { who: 'Holder', does: 's3:PutObject', on: under(PART), expect: DENIED },
 ];
 
 /** A synthesized stack, as the evaluation sees it. */
@@ -332,8 +423,8 @@ interface Deployment {
     readonly topic: string;
     readonly secret: string;
     readonly stateMachine: string;
-    readonly functions: Readonly<Record<'plan' | 'export' | 'commit', string>>;
-    readonly logGroups: Readonly<Record<'plan' | 'export' | 'commit', string>>;
+    readonly functions: Readonly<Record<FunctionKind, string>>;
+    readonly logGroups: Readonly<Record<FunctionKind, string>>;
   };
 }
 
@@ -344,7 +435,7 @@ function deploy(props: PgsipStackProps, change?: (stack: PgsipStack) => void): D
   const json = Template.fromStack(stack).toJSON() as { Resources: Record<string, { Type: string; Properties?: Record<string, Json> }> };
   const iam = new IamTemplate(json, { ...TEST_ENVIRONMENT, stackName: stack.stackName });
   const id = (c: { node: { defaultChild?: unknown } }) => stack.getLogicalId(c.node.defaultChild as Parameters<PgsipStack['getLogicalId']>[0]);
-  const fnIds = { plan: id(stack.planFunction), export: id(stack.exportFunction), commit: id(stack.commitFunction) };
+  const fnIds = { plan: id(stack.planFunction), export: id(stack.exportFunction), commit: id(stack.commitFunction), holder: id(stack.export.holderFunction) };
   const machineId = id(stack.exportStateMachine.stateMachine);
   const schedule = Object.values(json.Resources).find((r) => r.Type === 'AWS::Scheduler::Schedule');
   const schedulerRoleId = (schedule?.Properties?.Target as { RoleArn?: { 'Fn::GetAtt'?: [string, string] } } | undefined)?.RoleArn?.['Fn::GetAtt']?.[0];
@@ -358,6 +449,7 @@ function deploy(props: PgsipStackProps, change?: (stack: PgsipStack) => void): D
   const plan = iam.roleOf(fnIds.plan);
   const exp = iam.roleOf(fnIds.export);
   const commit = iam.roleOf(fnIds.commit);
+  const holder = iam.roleOf(fnIds.holder);
   const machine = iam.roleOf(machineId);
   const scheduler = schedulerRoleId === undefined ? undefined : iam.roles.get(schedulerRoleId);
   const everything = { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: '*', Resource: '*' }] };
@@ -367,11 +459,12 @@ function deploy(props: PgsipStackProps, change?: (stack: PgsipStack) => void): D
       Plan: asPrincipal(plan),
       Export: asPrincipal(exp),
       Commit: asPrincipal(commit),
+      Holder: asPrincipal(holder),
       StateMachine: asPrincipal(machine),
       ...(scheduler ? { Scheduler: asPrincipal(scheduler) } : {}),
       OtherAccountAdmin: { arn: `arn:aws:iam::${OTHER_ACCOUNT}:role/admin`, identityPolicies: [{ name: 'their AdministratorAccess', policy: everything }] },
     },
-    roles: { plan: plan.arn, export: exp.arn, commit: commit.arn, stateMachine: machine.arn, ...(scheduler ? { scheduler: scheduler.arn } : {}) },
+    roles: { plan: plan.arn, export: exp.arn, commit: commit.arn, holder: holder.arn, stateMachine: machine.arn, ...(scheduler ? { scheduler: scheduler.arn } : {}) },
     arns: {
       bucket: iam.getAtt(id(stack.bucket), 'Arn'),
       accessLogs: stack.accessLogsBucket ? iam.getAtt(id(stack.accessLogsBucket), 'Arn') : undefined,
@@ -379,8 +472,8 @@ function deploy(props: PgsipStackProps, change?: (stack: PgsipStack) => void): D
       topic: iam.ref(id(stack.monitoring.topic)),
       secret: props.databaseSecretArn ?? iam.ref(id(stack.databaseSecret)),
       stateMachine: iam.ref(machineId),
-      functions: { plan: iam.getAtt(fnIds.plan, 'Arn'), export: iam.getAtt(fnIds.export, 'Arn'), commit: iam.getAtt(fnIds.commit, 'Arn') },
-      logGroups: { plan: logGroupOf(fnIds.plan), export: logGroupOf(fnIds.export), commit: logGroupOf(fnIds.commit) },
+      functions: { plan: iam.getAtt(fnIds.plan, 'Arn'), export: iam.getAtt(fnIds.export, 'Arn'), commit: iam.getAtt(fnIds.commit, 'Arn'), holder: iam.getAtt(fnIds.holder, 'Arn') },
+      logGroups: { plan: logGroupOf(fnIds.plan), export: logGroupOf(fnIds.export), commit: logGroupOf(fnIds.commit), holder: logGroupOf(fnIds.holder) },
     },
   };
 }
@@ -509,7 +602,7 @@ describe('least privilege, by evaluation (example config)', () => {
     expect([...example.iam.bucketPolicies.keys()].sort()).toEqual([example.arns.accessLogs, example.arns.bucket].sort());
     expect([...example.iam.keyPolicies.keys()]).toEqual([example.arns.key]);
     expect([...example.iam.topicPolicies.keys()]).toEqual([example.arns.topic]);
-    for (const name of ['Plan', 'Export', 'Commit', 'StateMachine', 'Scheduler'] as const) {
+    for (const name of ['Plan', 'Export', 'Commit', 'Holder', 'StateMachine', 'Scheduler'] as const) {
       expect(example.principals[name]?.identityPolicies.length, name).toBeGreaterThan(0);
     }
   });
@@ -530,6 +623,8 @@ describe('least privilege, by evaluation (example config)', () => {
       `Export s3:PutObject exports/${latestKey(ORDERS)}: expected ImplicitlyDenied, got Allowed`,
       `Export s3:PutObject exports/${planKey(ORDERS)}: expected ImplicitlyDenied, got Allowed`,
       `Export s3:PutObject exports/${shardListKey(RUN_ID)}: expected ImplicitlyDenied, got Allowed`,
+      `Export s3:PutObject exports/${HELD}: expected ImplicitlyDenied, got Allowed`,
+      `Export s3:PutObject exports/${RELEASED}: expected ImplicitlyDenied, got Allowed`,
     ]);
   });
 });

@@ -67,6 +67,7 @@ describe('config file', () => {
     ['an upper-case Glue database', { catalog: { glueDatabase: 'Lake' } }, /^config catalog\.glueDatabase: must look like lower-case letters, digits and _/],
     ['a catalog without a database', { catalog: { createDatabase: true } }, /^config catalog\.glueDatabase: must be a non-empty string/],
     ['a non-boolean createDatabase', { catalog: { glueDatabase: 'lake', createDatabase: 'yes' } }, /^config catalog\.createDatabase: must be true or false/],
+    ['a non-boolean holdSnapshot', { schedules: [{ name: 'n', tables: ['a.b'], expression: 'rate(1 hour)', holdSnapshot: 'no' }] }, /^config schedules\[0\]\.holdSnapshot: must be true or false/],
     ['not an object', [], /^config : must be an object/],
   ];
   for (const [what, raw, message] of cases) {
@@ -137,6 +138,18 @@ describe('config file: schedule selection and masking', () => {
         }),
       }),
     });
+  });
+
+  it('passes holdSnapshot false into the schedule’s execution input, and leaves it out by default (one snapshot per run)', () => {
+    const input = (extra: Record<string, unknown>) => {
+      const config = validateConfig({ schedules: [{ name: 'n', tables: ['public.a'], expression: 'rate(1 hour)', ...extra }] }, dir);
+      const template = Template.fromStack(buildApp(new App({ context: { 'aws:cdk:bundling-stacks': [] } }), propsFromConfig(config)));
+      const schedule = Object.values(template.findResources('AWS::Scheduler::Schedule'))[0] as { Properties: { Target: { Input: string } } };
+      return JSON.parse(schedule.Properties.Target.Input) as Record<string, unknown>;
+    };
+    expect(input({ holdSnapshot: false })).toEqual({ tables: ['"public"."a"'], holdSnapshot: false });
+    expect(input({ holdSnapshot: true })).toEqual({ tables: ['"public"."a"'] });
+    expect(input({})).toEqual({ tables: ['"public"."a"'] });
   });
 
   const refused: [string, Record<string, unknown>, RegExp][] = [

@@ -30,7 +30,8 @@ describe('PgsipExport', () => {
     const { app, stack, databaseSecret } = userStack();
     const pgsip = new PgsipExport(stack, 'Export', { databaseSecret });
     const template = Template.fromStack(stack);
-    template.resourceCountIs('AWS::Lambda::Function', 3);
+    // Plan, Export, Commit and the snapshot holder.
+    template.resourceCountIs('AWS::Lambda::Function', 4);
     template.resourceCountIs('AWS::StepFunctions::StateMachine', 1);
     template.resourceCountIs('AWS::KMS::Key', 1);
     template.resourceCountIs('AWS::S3::Bucket', 2);
@@ -38,7 +39,7 @@ describe('PgsipExport', () => {
     template.resourceCountIs('AWS::Scheduler::Schedule', 0);
     expect(pgsip.exportPrefix).toBe('exports');
     expect(pgsip.stateMachine).toBe(pgsip.exportStateMachine.stateMachine);
-    for (const fn of [pgsip.planFunction, pgsip.exportFunction]) {
+    for (const fn of [pgsip.planFunction, pgsip.exportFunction, pgsip.holderFunction]) {
       expect(stack.resolve(fn.node.defaultChild && (fn.node.defaultChild as { environment?: unknown }).environment)).toMatchObject({ variables: { PGSIP_DB_SECRET_ARN: SECRET_ARN } });
     }
     app.synth();

@@ -42,6 +42,7 @@ describe('PgsipStack', () => {
     plan: logicalIdOf(stack, stack.planFunction),
     export: logicalIdOf(stack, stack.exportFunction),
     commit: logicalIdOf(stack, stack.commitFunction),
+    holder: logicalIdOf(stack, stack.export.holderFunction),
   };
 
   it('has a rotating KMS key, retained', () => {
@@ -70,7 +71,11 @@ describe('PgsipStack', () => {
           RestrictPublicBuckets: true,
         },
         LifecycleConfiguration: {
-          Rules: [Match.objectLike({ AbortIncompleteMultipartUpload: { DaysAfterInitiation: 7 }, Status: 'Enabled' })],
+          Rules: [
+            Match.objectLike({ AbortIncompleteMultipartUpload: { DaysAfterInitiation: 7 }, Status: 'Enabled' }),
+            // Each execution's held-snapshot files (a few bytes) outlive it; nothing reads them once it has ended.
+            { Id: 'ExpireHeldSnapshotFiles', Prefix: 'exports/_runs/_snapshots/', ExpirationInDays: 7, Status: 'Enabled' },
+          ],
         },
         VersioningConfiguration: Match.absent(),
         LoggingConfiguration: { DestinationBucketName: { Ref: Match.stringLikeRegexp('^AccessLogsBucket') }, LogFilePrefix: 'export-bucket/' },
@@ -157,17 +162,20 @@ describe('PgsipStack', () => {
       expect(fn.Properties.Handler).toBe('index.handler');
       expect(fn.Properties.LoggingConfig.LogGroup).toEqual({ Ref: expect.stringMatching(/LogGroup/) });
     }
-    template.resourcePropertiesCountIs('AWS::Logs::LogGroup', { RetentionInDays: 90 }, 4);
+    // One per function, and the state machine's.
+    template.resourcePropertiesCountIs('AWS::Logs::LogGroup', { RetentionInDays: 90 }, 5);
   });
 
-  it('sizes Export for one vCPU and the Lambda maximum timeout, Plan and Commit smaller', () => {
+  it('sizes Export for one vCPU and the Lambda maximum timeout, Plan and Commit smaller, the holder small but as long as Lambda allows', () => {
     const props = (id: string) => json.Resources[id].Properties;
     expect([props(functions.export).MemorySize, props(functions.export).Timeout]).toEqual([1769, 900]);
     expect([props(functions.plan).MemorySize, props(functions.plan).Timeout]).toEqual([512, 300]);
     expect([props(functions.commit).MemorySize, props(functions.commit).Timeout]).toEqual([512, 300]);
+    // A holder mostly waits: one lifetime for its turn, one holding the snapshot.
+    expect([props(functions.holder).MemorySize, props(functions.holder).Timeout]).toEqual([256, 900]);
   });
 
-  it('gives every function the destination, the KMS key, Powertools names and source maps; Plan and Export the database; Plan the limits', () => {
+  it('gives every function the destination, the KMS key, Powertools names and source maps; Plan, Export and the holder the database; Plan the limits', () => {
     const secretId = logicalIdOf(stack, stack.databaseSecret as any);
     const common = {
       PGSIP_DEST: { 'Fn::Join': ['', ['s3://', { Ref: bucketId }, '/exports']] },
@@ -182,6 +190,7 @@ describe('PgsipStack', () => {
     expect(variables(functions.plan)).toEqual({ ...common, ...database, PGSIP_CONNECTION_BUDGET: '4', PGSIP_DEFAULT_COMPRESSION: 'ZSTD' });
     expect(variables(functions.export)).toEqual({ ...common, ...database });
     expect(variables(functions.commit)).toEqual(common);
+    expect(variables(functions.holder)).toEqual({ ...common, ...database });
     for (const id of Object.values(functions)) expect(json.Resources[id].Properties.VpcConfig).toBeUndefined();
   });
 
@@ -216,12 +225,15 @@ describe('PgsipStack', () => {
         condition: { StringLikeIfExists: { 's3:prefix': ['exports/*'] } },
       };
       // By key class (test/lib/iam-evaluation.test.ts evaluates what these allow and deny, request by request).
+      // Plan lists too: it waits for a held snapshot that may not be published yet.
       expect(s3Grants(functions.plan)).toEqual([
         { actions: ['s3:GetObject', 's3:PutObject'], resource: keys('*/run=*/_plan.json', '_runs/*/_run.json'), condition: undefined },
         { actions: ['s3:PutObject'], resource: keys('_runs/*/_shards.json'), condition: undefined },
+        { actions: ['s3:GetObject'], resource: keys('_runs/_snapshots/*'), condition: undefined },
+        list,
       ]);
       expect(s3Grants(functions.export)).toEqual([
-        { actions: ['s3:GetObject'], resource: keys('*/run=*/_plan.json'), condition: undefined },
+        { actions: ['s3:GetObject'], resource: keys('*/run=*/_plan.json', '_runs/_snapshots/*'), condition: undefined },
         { actions: ['s3:AbortMultipartUpload', 's3:PutObject'], resource: keys('*/run=*/part-*.parquet'), condition: undefined },
         { actions: ['s3:GetObject', 's3:PutObject'], resource: keys('*/run=*/_shards/*.json'), condition: undefined },
         list,
@@ -230,6 +242,11 @@ describe('PgsipStack', () => {
         { actions: ['s3:GetObject'], resource: keys('_runs/*/_run.json', '*/run=*/_plan.json', '*/run=*/_shards/*.json'), condition: undefined },
         { actions: ['s3:GetObject', 's3:PutObject'], resource: keys('*/run=*/_manifest.json', '*/run=*/_SUCCESS', '*/_latest.json'), condition: undefined },
         { actions: ['s3:DeleteObject'], resource: keys('*/run=*/*'), condition: undefined },
+        list,
+      ]);
+      // The holder (Hold and Release) reads and writes the held-snapshot files of executions, nothing else.
+      expect(s3Grants(functions.holder)).toEqual([
+        { actions: ['s3:GetObject', 's3:PutObject'], resource: keys('_runs/_snapshots/*'), condition: undefined },
         list,
       ]);
     });
@@ -253,12 +270,12 @@ describe('PgsipStack', () => {
       }
     });
 
-    it('lets Plan and Export read the database secret, and not Commit', () => {
+    it('lets Plan, Export and the holder read the database secret, and not Commit', () => {
       const secretRead = (fn: string) =>
         roleStatements(json, fn).filter((s) => asList<string>(s.Action).includes('secretsmanager:GetSecretValue'));
       const secretId = logicalIdOf(stack, stack.databaseSecret as any);
-      for (const fn of [functions.plan, functions.export]) {
-        expect(secretRead(fn).map((s) => s.Resource)).toEqual([{ Ref: secretId }]);
+      for (const fn of [functions.plan, functions.export, functions.holder]) {
+        expect(secretRead(fn).map((s) => s.Resource), fn).toEqual([{ Ref: secretId }]);
       }
       expect(secretRead(functions.commit)).toEqual([]);
       expect(actions(functions.commit).filter((a) => a.startsWith('secretsmanager:'))).toEqual([]);
@@ -284,7 +301,7 @@ describe('PgsipStack', () => {
 
     it('gives each function its own role with no managed policies, logging only to its own log group', () => {
       const roles = new Set(Object.values(functions).map((id) => json.Resources[id].Properties.Role['Fn::GetAtt'][0]));
-      expect(roles.size).toBe(3);
+      expect(roles.size).toBe(4);
       for (const role of roles) expect(json.Resources[role].Properties.ManagedPolicyArns).toBeUndefined();
       for (const [kind, fn] of Object.entries(functions)) {
         const logs = roleStatements(json, fn).filter((s) => asList<string>(s.Action).some((a) => a.startsWith('logs:')));
@@ -292,7 +309,7 @@ describe('PgsipStack', () => {
       }
     });
 
-    it('lets the state machine invoke only its three functions (and start its own Map children)', () => {
+    it('lets the state machine invoke only its four functions (and start its own Map children)', () => {
       const machine = Object.values<Json>(json.Resources).find((r) => r.Type === 'AWS::StepFunctions::StateMachine');
       const roleId = machine.Properties.RoleArn['Fn::GetAtt'][0];
       const statements = Object.values<Json>(json.Resources)
@@ -300,7 +317,11 @@ describe('PgsipStack', () => {
         .flatMap((r) => r.Properties.PolicyDocument.Statement);
       const invoke = statements.filter((s) => asList<string>(s.Action).some((a) => a.startsWith('lambda:')));
       const invoked = invoke.flatMap((s) => asList<Json>(s.Resource)).map((r) => JSON.stringify(r));
-      for (const r of invoked) expect(r).toMatch(/"(PlanFunction|ExportFunction|CommitFunction)[0-9A-F]{8}"/);
+      for (const r of invoked) expect(r).toMatch(/"(PlanFunction|ExportFunction|CommitFunction|HolderFunction)[0-9A-F]{8}"/);
+      // Each of the four, itself and any version or alias of it.
+      const named = (r: string) => Object.values(functions).find((id) => r.includes(`"${id}"`));
+      expect(new Set(invoked.map(named))).toEqual(new Set(Object.values(functions)));
+      expect(invoked).toHaveLength(8);
       expect(invoke.flatMap((s) => asList<string>(s.Action))).toEqual(invoke.map(() => 'lambda:InvokeFunction'));
       for (const s of statements) {
         if (asList(s.Resource).includes('*')) {
@@ -310,10 +331,18 @@ describe('PgsipStack', () => {
     });
   });
 
-  it('wires the state machine to the three functions, its concurrency from Plan (which knows the budget, default 4)', () => {
+  it('wires the state machine to the four functions, its concurrency from Plan (which knows the budget, default 4)', () => {
     const { definition, taskFunctions } = definitionFromTemplate(json);
-    expect(taskFunctions).toEqual({ Plan: functions.plan, ExportShard: functions.export, Commit: functions.commit });
-    expect((definition.States as Json).ExportShards.MaxConcurrencyPath).toBe('$.concurrency');
+    expect(taskFunctions).toEqual({
+      Plan: functions.plan,
+      ExportShard: functions.export,
+      Commit: functions.commit,
+      Hold: functions.holder,
+      Release: functions.holder,
+      ReleaseAfterFailure: functions.holder,
+    });
+    const exportBranch = (definition.States as Json).Run.Branches[0].States;
+    expect(exportBranch.ExportShards.MaxConcurrencyPath).toBe('$.concurrency');
     expect(json.Resources[functions.plan].Properties.Environment.Variables.PGSIP_CONNECTION_BUDGET).toBe('4');
   });
 

@@ -35,7 +35,10 @@ function nagViolations(app: App) {
 
 describe('production stack (example config)', () => {
   const { app, stack, template, json } = synth(EXAMPLE);
-  const fns = [stack.planFunction, stack.exportFunction, stack.commitFunction].map((f) => logicalId(stack, f));
+  const fns = [stack.planFunction, stack.exportFunction, stack.commitFunction, stack.export.holderFunction].map((f) => logicalId(stack, f));
+  const [planId, , commitId] = fns;
+  /** The functions that connect to the database: all but Commit. */
+  const connecting = fns.filter((id) => id !== commitId);
   const machineId = logicalId(stack, stack.exportStateMachine.stateMachine);
   const topicId = logicalId(stack, stack.monitoring.topic as any);
 
@@ -51,13 +54,14 @@ describe('production stack (example config)', () => {
         .flatMap((r) => r.Properties.PolicyDocument.Statement);
       expect(statements).toContainEqual(expect.objectContaining({ Action: expect.arrayContaining(['ec2:CreateNetworkInterface']), Resource: '*' }));
     }
-    // Plan and Export read the configured secret; Commit never connects to the database.
-    for (const id of fns.slice(0, 2)) {
+    // Plan, Export and the holder read the configured secret; Commit never connects to the database.
+    expect(connecting).toHaveLength(3);
+    for (const id of connecting) {
       expect(json.Resources[id].Properties.Environment.Variables.PGSIP_DB_SECRET_ARN).toBe(
         'arn:aws:secretsmanager:eu-west-1:123456789012:secret:pgsip/source-AbCdEf',
       );
     }
-    expect(json.Resources[fns[2]].Properties.Environment.Variables.PGSIP_DB_SECRET_ARN).toBeUndefined();
+    expect(json.Resources[commitId].Properties.Environment.Variables.PGSIP_DB_SECRET_ARN).toBeUndefined();
     // Imported by id: no VPC, subnet or security group is created, and nothing was looked up.
     template.resourceCountIs('AWS::EC2::VPC', 0);
     template.resourceCountIs('AWS::EC2::SecurityGroup', 0);
@@ -65,8 +69,10 @@ describe('production stack (example config)', () => {
 
   it('runs the Distributed Map at the connection budget (Plan caps each run at it), with the run timeout', () => {
     const { definition } = definitionFromTemplate(json);
-    expect((definition.States as Json).ExportShards.MaxConcurrencyPath).toBe('$.concurrency');
-    expect(json.Resources[fns[0]].Properties.Environment.Variables.PGSIP_CONNECTION_BUDGET).toBe('8');
+    // Inside Run's export branch (Plan -> ExportShards -> Commit -> Release).
+    const exportBranch = (definition.States as Json).Run.Branches[0].States;
+    expect(exportBranch.ExportShards.MaxConcurrencyPath).toBe('$.concurrency');
+    expect(json.Resources[planId].Properties.Environment.Variables.PGSIP_CONNECTION_BUDGET).toBe('8');
     expect(definition.TimeoutSeconds).toBe(6 * 3600);
   });
 
@@ -119,7 +125,7 @@ describe('production stack (example config)', () => {
   });
 
   it('alarms on Lambda errors and throttles of each function, and on Export duration near its timeout', () => {
-    for (const kind of ['Plan', 'Export', 'Commit']) {
+    for (const kind of ['Plan', 'Export', 'Commit', 'Holder']) {
       expect(alarm(`${kind}Errors`)[0]).toMatchObject({ Namespace: 'AWS/Lambda', MetricName: 'Errors' });
       expect(alarm(`${kind}Throttles`)[0]).toMatchObject({ Namespace: 'AWS/Lambda', MetricName: 'Throttles' });
     }
@@ -155,7 +161,8 @@ describe('production stack (example config)', () => {
   });
 
   it('sends every alarm to the SNS topic, each with its runbook line', () => {
-    expect(alarms()).toHaveLength(4 + 6 + 1 + 3);
+    // Executions 4, errors and throttles of 4 functions, Export near its timeout, 3 freshness.
+    expect(alarms()).toHaveLength(4 + 8 + 1 + 3);
     for (const [id, a] of alarms()) {
       expect(a.Properties.AlarmActions, id).toEqual([{ Ref: topicId }]);
       expect(a.Properties.AlarmDescription, id).toMatch(/^pgsip Pgsip: /);
@@ -186,7 +193,7 @@ describe('production stack (example config)', () => {
 
   it('verifies TLS by default with the bundled RDS CAs, so no CA file and no warning are needed', () => {
     // What the functions then trust is tested in test/lambdas/shared (Node's roots plus the RDS root CAs).
-    for (const id of fns.slice(0, 2)) {
+    for (const id of connecting) {
       expect(json.Resources[id].Properties.Environment.Variables).toMatchObject({ PGSIP_DB_TLS: 'verify-full' });
     }
     for (const id of fns) expect(json.Resources[id].Properties.Environment.Variables.PGSIP_DB_CA_FILE).toBeUndefined();
@@ -196,8 +203,8 @@ describe('production stack (example config)', () => {
   it('creates the Glue database and tells only Commit to register tables in it', () => {
     template.resourceCountIs('AWS::Glue::Database', 1);
     template.hasResource('AWS::Glue::Database', { DeletionPolicy: 'Retain', Properties: { CatalogId: { Ref: 'AWS::AccountId' }, DatabaseInput: Match.objectLike({ Name: 'pgsip_lake' }) } });
-    expect(json.Resources[fns[2]].Properties.Environment.Variables.PGSIP_GLUE_DATABASE).toBe('pgsip_lake');
-    for (const id of fns.slice(0, 2)) expect(json.Resources[id].Properties.Environment.Variables.PGSIP_GLUE_DATABASE).toBeUndefined();
+    expect(json.Resources[commitId].Properties.Environment.Variables.PGSIP_GLUE_DATABASE).toBe('pgsip_lake');
+    for (const id of connecting) expect(json.Resources[id].Properties.Environment.Variables.PGSIP_GLUE_DATABASE).toBeUndefined();
     const { template: noCatalog } = synth({ ...EXAMPLE, catalog: undefined });
     noCatalog.resourceCountIs('AWS::Glue::Database', 0);
     const { template: existing } = synth({ ...EXAMPLE, catalog: { glueDatabase: 'their_lake' } });
@@ -258,8 +265,9 @@ describe('database CA bundle', () => {
     const stack = buildApp(app, { caBundleFile: pem });
     const assembly = app.synth();
     const template = assembly.getStackArtifact(stack.artifactId).template;
+    // Plan, Export and the holder.
     const functions = Object.values<Json>(template.Resources).filter((r) => r.Type === 'AWS::Lambda::Function' && r.Properties.Environment.Variables.PGSIP_DB_SECRET_ARN);
-    expect(functions).toHaveLength(2);
+    expect(functions).toHaveLength(3);
     for (const fn of functions) {
       expect(fn.Properties.Environment.Variables.PGSIP_DB_CA_FILE).toBe('/var/task/db-ca.pem');
       const copied = join(outdir, fn.Metadata['aws:asset:path'], 'db-ca.pem');

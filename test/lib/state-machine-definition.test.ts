@@ -93,37 +93,43 @@ describe('definitionFromTemplate', () => {
   });
 });
 
-describe('synthesizeDefinition', () => {
-  it('synthesizes the app in process: Plan -> ExportShards(ExportShard) -> Commit', () => {
-    const { definition, taskFunctions } = synthesizeDefinition({ concurrency: 3 });
-    expect(definition.StartAt).toBe('Plan');
-    // Run options (concurrency included) travel in the input: the definition is the same for every budget.
-    expect(definition).toEqual(synthesizeDefinition({ concurrency: 9 }).definition);
-    expect((definition.States as any).ExportShards.MaxConcurrencyPath).toBe('$.concurrency');
-    expect(Object.keys(taskFunctions).sort()).toEqual(['Commit', 'ExportShard', 'Plan']);
-    expect(taskFunctions.Plan).toMatch(/^PlanFunction/);
-    expect(taskFunctions.ExportShard).toMatch(/^ExportFunction/);
-    expect(taskFunctions.Commit).toMatch(/^CommitFunction/);
-  });
+/** Every state of a definition by name, those inside Parallel branches and Map processors included. */
+function allStates(scope: Record<string, any>): Record<string, any> {
+  const out: Record<string, any> = {};
+  for (const [name, state] of Object.entries<any>(scope.States)) {
+    out[name] = state;
+    for (const branch of state.Branches ?? []) Object.assign(out, allStates(branch));
+    const processor = state.ItemProcessor ?? state.Iterator;
+    if (processor) Object.assign(out, allStates(processor));
+  }
+  return out;
+}
 
-  it('runs in aws-local-stepfunctions, its ItemReader served from the destination, handing each task the payload the handlers expect', async () => {
-    const { definition } = synthesizeDefinition({});
-    const folder = mkdtempSync(join(tmpdir(), 'pgsip-items-'));
+const EXECUTION_ID = 'arn:aws:states:local:000000000000:execution:pgsip:exec-1';
+
+/**
+ * Runs the synthesized definition in aws-local-stepfunctions with stand-in handlers (each records its payload),
+ * the ItemReader served from a destination holding two shard tasks. `commit` and `releaseAfterFailure`
+ * replace those handlers.
+ */
+async function runStandIns(overrides: { commit?: () => Promise<unknown>; releaseAfterFailure?: () => Promise<unknown> } = {}) {
+  const { definition } = synthesizeDefinition({});
+  const folder = mkdtempSync(join(tmpdir(), 'pgsip-items-'));
+  try {
     const destination = new LocalFolderDestination(folder);
     const shards = [0, 1].map((shard) => ({ runId: 'r1', table: 'public.t', runDir: 'public/t/run=r1', shard, shardCount: 2, range: { lo: null, hi: null } }));
     await destination.put('_runs/r1/_shards.json', JSON.stringify(shards));
-    const plan = { runId: 'r1', tableCount: 1, shardCount: 2, items: destination.address('_runs/r1/_shards.json'), concurrency: 2, snapshot: 'SNAP-1' };
+    const plan = { runId: 'r1', tableCount: 1, shardCount: 2, items: destination.address('_runs/r1/_shards.json'), concurrency: 2, snapshot: 'SNAP-1', heldSnapshot: 'exec-1' };
     const { interpreted, afterTask } = serveItemReaders(definition, destination);
-    // The one difference the interpreter sees: where the served items are.
-    expect((interpreted.States as any).ExportShards.ItemsPath).toBe(`$.${LOCAL_ITEMS_FIELD}`);
-    expect({ ...(interpreted.States as any).ExportShards, ItemsPath: undefined }).toEqual({ ...(definition.States as any).ExportShards, ItemsPath: undefined });
+    // The interpreter adds its defaults (QueryLanguage) to the definition it is given: keep what it was given.
+    const given = structuredClone(interpreted);
     const machine = new StateMachine(interpreted as any);
     const calls: [string, any][] = [];
     let throttled = false;
     const execution = machine.run(
       { tables: ['public.t'] },
       {
-        context: { Execution: { Name: 'exec-1', Id: 'arn:aws:states:local:000000000000:execution:pgsip:exec-1' } } as any,
+        context: { Execution: { Name: 'exec-1', Id: EXECUTION_ID } } as any,
         overrides: {
           // The retry list is part of what runs locally: a throttled shard is retried, not failed.
           retryIntervalOverrides: { ExportShard: 0 },
@@ -137,21 +143,93 @@ describe('synthesizeDefinition', () => {
               }
               return { Payload: { shard: input.Payload.task.shard, rows: 1 } };
             },
-            Commit: async (input: any) => (calls.push(['Commit', input]), { Payload: { runId: 'r1', tables: [] } }),
+            Commit: async (input: any) => {
+              calls.push(['Commit', input]);
+              return { Payload: (await (overrides.commit?.() ?? Promise.resolve({ runId: 'r1', tables: [] }))) as any };
+            },
+            // Generation 0 hands over to 2 (its successor in the loop), which ends the loop; 1 ends at once.
+            Hold: async (input: any) => {
+              calls.push(['Hold', input]);
+              const { generation } = input.Payload;
+              const answer = generation === 0 ? { action: 'hold', done: false, generation: 2, input: input.Payload.input } : { action: 'hold', done: true, generation };
+              return { Payload: answer as any };
+            },
+            Release: async (input: any) => (calls.push(['Release', input]), { Payload: { released: true } }),
+            ReleaseAfterFailure: async (input: any) => {
+              calls.push(['ReleaseAfterFailure', input]);
+              return { Payload: (await (overrides.releaseAfterFailure?.() ?? Promise.resolve({ released: true }))) as any };
+            },
           },
         },
       },
     );
-    expect(await execution.result).toEqual({ runId: 'r1', tables: [] });
+    const result = await execution.result.then(
+      (value) => ({ value }),
+      (error: unknown) => ({ error: error as Error & { cause?: any } }),
+    );
     const payloads = (name: string) => calls.filter(([n]) => n === name).map(([, i]) => i.Payload);
-    const executionId = 'arn:aws:states:local:000000000000:execution:pgsip:exec-1';
+    return { definition, interpreted: given, shards, result, calls, payloads };
+  } finally {
+    rmSync(folder, { recursive: true, force: true });
+  }
+}
+
+describe('synthesizeDefinition', () => {
+  it('synthesizes the app in process: Run [Plan -> ExportShards(ExportShard) -> Commit -> Release | Holders -> HoldSnapshot(Hold)]', () => {
+    const { definition, taskFunctions } = synthesizeDefinition({ concurrency: 3 });
+    expect(definition.StartAt).toBe('Run');
+    // Run options (concurrency included) travel in the input: the definition is the same for every budget.
+    expect(definition).toEqual(synthesizeDefinition({ concurrency: 9 }).definition);
+    expect(allStates(definition).ExportShards.MaxConcurrencyPath).toBe('$.concurrency');
+    expect(Object.keys(taskFunctions).sort()).toEqual(['Commit', 'ExportShard', 'Hold', 'Plan', 'Release', 'ReleaseAfterFailure']);
+    expect(taskFunctions.Plan).toMatch(/^PlanFunction/);
+    expect(taskFunctions.ExportShard).toMatch(/^ExportFunction/);
+    expect(taskFunctions.Commit).toMatch(/^CommitFunction/);
+    // One holder function serves every holder Task.
+    expect(taskFunctions.Hold).toMatch(/^HolderFunction/);
+    expect(taskFunctions.Release).toBe(taskFunctions.Hold);
+    expect(taskFunctions.ReleaseAfterFailure).toBe(taskFunctions.Hold);
+  });
+
+  it('runs in aws-local-stepfunctions, its ItemReader served from the destination, handing each task the payload the handlers expect', async () => {
+    const { definition, interpreted, shards, result, calls, payloads } = await runStandIns();
+    // The one difference the interpreter sees: where the served items are.
+    const served = allStates(interpreted).ExportShards;
+    expect(served.ItemsPath).toBe(`$.${LOCAL_ITEMS_FIELD}`);
+    expect({ ...served, ItemsPath: undefined }).toEqual({ ...allStates(definition).ExportShards, ItemsPath: undefined });
+    // The run's result is Commit's: Release passes it on, Run takes the export branch's.
+    expect(result).toEqual({ value: { runId: 'r1', tables: [] } });
+    const executionId = EXECUTION_ID;
     expect(payloads('Plan')).toEqual([{ input: { tables: ['public.t'] }, executionName: 'exec-1', executionId }]);
     expect(payloads('ExportShard')).toHaveLength(3);
     expect(payloads('ExportShard').map((p) => p.task.shard).sort()).toEqual([0, 0, 1]);
-    // Each shard task arrives whole, as the file holds it, with the parent execution's id and the snapshot.
-    expect(payloads('ExportShard')).toContainEqual({ task: shards[1], executionId, snapshot: 'SNAP-1' });
+    // Each shard task arrives whole, as the file holds it, with the parent execution's id, the snapshot and
+    // the execution whose holders hold it.
+    expect(payloads('ExportShard')).toContainEqual({ task: shards[1], executionId, snapshot: 'SNAP-1', heldSnapshot: 'exec-1' });
     expect(payloads('Commit')).toEqual([{ runId: 'r1', executionId }]);
-    rmSync(folder, { recursive: true, force: true });
+    // Both holder loops get the execution input; generation 0's answer (its successor, 2) is held next.
+    const hold = (generation: number) => ({ action: 'hold', generation, input: { tables: ['public.t'] }, executionName: 'exec-1', executionId });
+    expect(payloads('Hold').sort((a, b) => a.generation - b.generation)).toEqual([hold(0), hold(1), hold(2)]);
+    // Released once, after Commit; nothing failed, so no ReleaseAfterFailure.
+    expect(payloads('Release')).toEqual([{ action: 'release', executionName: 'exec-1' }]);
+    expect(calls.findIndex(([n]) => n === 'Release')).toBeGreaterThan(calls.findIndex(([n]) => n === 'Commit'));
+    expect(payloads('ReleaseAfterFailure')).toEqual([]);
+  });
+
+  it('on a failure, releases the snapshot (ReleaseAfterFailure) and fails with the error that ended the run, even when that release fails', async () => {
+    const failure = () => Promise.reject(Object.assign(new Error('table "public"."t": 2 rows expected, 1 exported'), { name: 'CountMismatchError' }));
+    for (const releaseAfterFailure of [undefined, () => Promise.reject(Object.assign(new Error('bucket gone'), { name: 'CannotWriteError' }))]) {
+      const { result, payloads } = await runStandIns({ commit: failure, releaseAfterFailure });
+      expect(payloads('Commit')).toHaveLength(1);
+      expect(payloads('Release')).toEqual([]);
+      expect(payloads('ReleaseAfterFailure')).toEqual([{ action: 'release', executionName: 'exec-1' }]);
+      expect('error' in result && result.error.cause).toMatchObject({
+        name: 'CountMismatchError',
+        message: 'table "public"."t": 2 rows expected, 1 exported',
+      });
+      // Ended by RunFailed (a Fail state naming the caught error), not by the task's error escaping the run.
+      expect('error' in result && result.error.cause?.constructor.name).toBe('FailStateError');
+    }
   });
 
   it('the served ItemReader reads the object its Parameters name, and refuses one outside the destination', async () => {
@@ -188,7 +266,7 @@ describe('npx cdk synth (real bundling, no AWS credentials)', () => {
 
     const template = JSON.parse(readFileSync(join(outdir, 'Pgsip.template.json'), 'utf8'));
     const functions = Object.entries<any>(template.Resources).filter(([, r]) => r.Type === 'AWS::Lambda::Function');
-    expect(functions).toHaveLength(3);
+    expect(functions).toHaveLength(4);
     for (const [id, fn] of functions) {
       const assetDir = join(outdir, fn.Metadata['aws:asset:path']);
       expect(existsSync(join(assetDir, 'index.mjs')), `${id}: ${assetDir}/index.mjs`).toBe(true);

@@ -100,7 +100,8 @@ export async function measureLambdaShaped(options: LambdaShapedOptions): Promise
         assetDir: deployed.plan.assetDir,
         handler: deployed.plan.handler,
         env: env(deployed.plan),
-        event: { input: { tables: [table], shards: 1, runId, compression }, executionName: runId },
+        // One shard reads one snapshot anyway: no holder runs beside this Plan.
+        event: { input: { tables: [table], shards: 1, runId, compression, holdSnapshot: false }, executionName: runId },
       });
       if (!planned.ok) throw new Error(`Plan failed: ${planned.errorType}: ${planned.errorMessage}`);
       const [task] = (await readShardList(new LocalFolderDestination(dest), (planned.result as PlanResult).items)) as ShardTask[];

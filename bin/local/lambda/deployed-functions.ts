@@ -23,6 +23,7 @@ export interface DeployedApp {
   plan: DeployedFunction;
   export: DeployedFunction;
   commit: DeployedFunction;
+  holder: DeployedFunction;
   template: { Resources: Record<string, { Type: string; Properties?: Record<string, unknown>; Metadata?: Record<string, unknown> }> };
   /** Logical ids of the resources the environments refer to. */
   ids: { bucket: string; key: string; secret?: string };
@@ -51,6 +52,7 @@ export function synthesizeDeployedApp(outdir: string, props: PgsipStackProps = {
     plan: describe(stack.planFunction),
     export: describe(stack.exportFunction),
     commit: describe(stack.commitFunction),
+    holder: describe(stack.holderFunction),
     template,
     ids: {
       bucket: logicalId(stack.bucket as never),

@@ -157,7 +157,9 @@ export class LocalFolderDestination implements Destination {
     try {
       return await readFile(this.location(key));
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      // ENOTDIR: a folder on the way is a file, so nothing can be there (a write says why, naming it).
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' || code === 'ENOTDIR') return null;
       throw error;
     }
   }

@@ -4,8 +4,8 @@
  * the last open above, so rows on pages added after planning are read too.
  *
  * A row's ctid is where it is stored, and an UPDATE moves it: page ranges read each row once only when every
- * shard reads one snapshot, the run's shared one. Without one (`--no-snapshot`, runs on AWS) the table is one
- * shard, and the plan says why.
+ * shard reads one snapshot, the run's shared one. Without one (`--no-snapshot`, `holdSnapshot: false`) the
+ * table is one shard, and the plan says why.
  *
  * A partitioned table splits by the same page numbers in every leaf partition (each leaf scans its own pages
  * of the range). The cuts are placed on the leaves' sizes together: shard i reads the pages [c_i, c_i+1) of
@@ -30,7 +30,7 @@ export interface PageLayout {
 export async function pagesUnavailable(client: pg.Client, table: CatalogTable, snapshot: string | undefined): Promise<string | null> {
   if (!['r', 'p', 'm'].includes(table.relkind)) return `a ${table.relkind === 'v' ? 'view' : 'foreign table'} has no primary key or pages to split by`;
   if (!snapshot) {
-    return 'no primary key, and the run reads no shared snapshot (--no-snapshot, or a run on AWS): page ranges (ctid) would read a row an UPDATE moves between shards twice or not at all';
+    return 'no primary key, and the run reads no shared snapshot (--no-snapshot, holdSnapshot: false): page ranges (ctid) would read a row an UPDATE moves between shards twice or not at all';
   }
   const version = await client.query<{ v: string }>(`SELECT current_setting('server_version_num') AS v`);
   if (Number(version.rows[0].v) < TID_RANGE_SCAN_SINCE) {

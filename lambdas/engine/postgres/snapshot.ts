@@ -1,7 +1,9 @@
 /**
- * One moment for a whole run. A coordinator transaction exports its snapshot and stays open; Plan and every
- * shard start their transactions with `SET TRANSACTION SNAPSHOT`, so they all see exactly what it saw.
- * Only the import needs the holder alive: once a shard has imported it, the shard keeps its view.
+ * One moment for a whole run. A transaction exports its snapshot and stays open; Plan and every shard start
+ * their transactions with `SET TRANSACTION SNAPSHOT`, so they all see exactly what it saw. Only the import
+ * needs the holder alive: once a shard has imported it, the shard keeps its view. The state machine's holders
+ * do this for a run (lambdas/engine/hold-snapshot.ts); `holdSnapshot` here is for a caller that holds its own
+ * and passes its id as the execution input's `snapshot`.
  */
 import type pg from 'pg';
 import { InputError, SnapshotGoneError } from '../errors';
@@ -22,7 +24,8 @@ export async function beginReadOnly(client: pg.Client, snapshot: string | undefi
     await client.query(`SET TRANSACTION SNAPSHOT '${checkSnapshotId(snapshot)}'`);
   } catch (error) {
     const e = error as { code?: string; message?: string };
-    if (e.code === '22023') {
+    // 42704: `snapshot "…" does not exist` (its transaction ended); 22023: an id Postgres cannot use.
+    if (e.code === '42704' || e.code === '22023') {
       throw new SnapshotGoneError(`the run's snapshot ${snapshot} is gone (the transaction holding it ended); run again with the same run id to continue on a new one`, { cause: error });
     }
     throw error;

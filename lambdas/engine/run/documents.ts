@@ -14,6 +14,7 @@ import {
   INFINITY_POLICIES,
   RUN_MODES,
   TYPE_PROFILES,
+  type HeldSnapshotDocument,
   type LatestPointer,
   type RunManifest,
   type ObjectAddress,
@@ -44,6 +45,7 @@ const shardTask = v.object({
   shardCount: count,
   range,
   snapshot: v.optional(v.string()),
+  heldSnapshot: v.optional(v.string()),
 });
 
 const incrementalPlan = v.object({
@@ -174,6 +176,19 @@ const runPlanSchema: v.GenericSchema<RunPlan> = v.object({
   plannedAt: v.string(),
 });
 
+const cursorReading = v.object({ through: v.nullable(v.string()), at: v.string() });
+
+const heldSnapshotSchema: v.GenericSchema<HeldSnapshotDocument> = v.object({
+  version,
+  execution: v.string(),
+  runId: v.string(),
+  origin: v.string(),
+  generation: count,
+  snapshot: v.string(),
+  deadline: v.string(),
+  horizon: v.nullable(v.object({ openSince: v.nullable(v.string()), before: v.record(v.string(), cursorReading) })),
+});
+
 /** `_runs/<runId>/_shards.json` is what Step Functions' ItemReader reads: a bare array, so it has no version field. */
 export const shardListSchema = v.array(shardTask);
 
@@ -184,6 +199,7 @@ const KINDS = {
   shard: { what: 'shard manifest', schema: shardManifestSchema },
   manifest: { what: 'run manifest', schema: runManifestSchema },
   latest: { what: 'latest-run pointer', schema: latestSchema },
+  heldSnapshot: { what: 'held snapshot', schema: heldSnapshotSchema },
 } as const;
 
 export type DocumentKind = keyof typeof KINDS;
@@ -220,7 +236,7 @@ export async function readDocument<K extends DocumentKind>(destination: Destinat
 }
 
 /** The text pgsip writes for a document (indented: people read manifests). */
-export function serializeDocument(document: TablePlan | ShardManifest | RunManifest | LatestPointer | RunPlan | v.InferOutput<typeof shardListSchema>): string {
+export function serializeDocument(document: TablePlan | ShardManifest | RunManifest | LatestPointer | RunPlan | HeldSnapshotDocument | v.InferOutput<typeof shardListSchema>): string {
   return JSON.stringify(document, null, 2);
 }
 

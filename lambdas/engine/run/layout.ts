@@ -12,6 +12,11 @@
  *   <schema>/<table>/_latest.json                        the newest committed run of the table
  *   _runs/<runId>/_run.json                              the run's tables (Plan -> Commit)
  *   _runs/<runId>/_shards.json                           the run's shard tasks, a JSON array (Plan -> the Map)
+ *   _runs/_snapshots/<execution>/current.json           the snapshot an execution's holder holds (held-snapshot.ts)
+ *   _runs/_snapshots/<execution>/released               written when the execution is done with it
+ *   _runs/_snapshots/<execution>/failed                 a holder that failed says why, for Plan and shards waiting on it
+ *
+ * A run id starts with a letter or digit, so `_runs/_snapshots/` is never a run's folder.
  *
  * `_runs/` starts with `_` so that Hive-style readers (Athena, Spark) never take it for data.
  */
@@ -25,6 +30,11 @@ export function checkRunId(runId: string): string {
     throw new InputError(`bad run id ${JSON.stringify(runId)}: use 1-80 letters, digits, '.', '_' or '-'`);
   }
   return runId;
+}
+
+/** The run id of an execution: the input's, else the execution's name made a run id, else a fresh one. */
+export function runIdOf(input: { runId?: string }, executionName: string | undefined): string {
+  return checkRunId(input.runId ?? (executionName ? executionName.replace(/[^A-Za-z0-9._-]/g, '-').slice(0, 80) : newRunId()));
 }
 
 /** A fresh run id: sortable by time, unique by its random tail (a timestamp alone collides). */
@@ -58,6 +68,21 @@ export const runDirOf = (schema: string, name: string, runId: string) => `${tabl
 export const planKey = (runDir: string) => `${runDir}/_plan.json`;
 export const runPlanKey = (runId: string) => `_runs/${runId}/_run.json`;
 export const shardListKey = (runId: string) => `_runs/${runId}/_shards.json`;
+const heldSnapshotDir = (execution: string) => `_runs/_snapshots/${executionSegment(execution)}`;
+export const heldSnapshotKey = (execution: string) => `${heldSnapshotDir(execution)}/current.json`;
+export const releasedSnapshotKey = (execution: string) => `${heldSnapshotDir(execution)}/released`;
+export const failedHolderKey = (execution: string) => `${heldSnapshotDir(execution)}/failed`;
+
+/**
+ * The key part of an execution name: the name itself when it is plain ASCII (Step Functions' own and a local
+ * run's are), else a readable form with a hash of the exact name, as `pathSegment` does, so two names never meet.
+ */
+export function executionSegment(name: string): string {
+  if (name === '') throw new InputError('an execution name is empty');
+  if (/^[A-Za-z0-9_-][A-Za-z0-9._-]{0,79}$/.test(name)) return name;
+  const readable = name.replace(/[^A-Za-z0-9_-]+/g, '-').slice(0, 48) || 'execution';
+  return `${readable}-${createHash('sha256').update(name, 'utf8').digest('hex').slice(0, 8)}`;
+}
 export const shardManifestKey = (runDir: string, shard: number) => `${runDir}/_shards/${pad(shard, 5)}.json`;
 export const manifestKey = (runDir: string) => `${runDir}/_manifest.json`;
 export const successKey = (runDir: string) => `${runDir}/_SUCCESS`;

@@ -64,16 +64,22 @@ describe('error names are literal and form one hierarchy', () => {
   it('the state machine retries exactly the error Export raises for transient faults', () => {
     expect(new errors.ShardRetryableError('x').name).toBe(SHARD_RETRYABLE_ERROR);
     const { definition } = synthesizeDefinition();
-    const map = (definition.States as Record<string, { ItemProcessor: { States: Record<string, { Retry: { ErrorEquals: string[] }[] }> } }>).ExportShards;
-    const retried = map.ItemProcessor.States.ExportShard.Retry.flatMap((r) => r.ErrorEquals);
+    // The tasks are nested: Run's branches, the Maps' processors.
+    const states = allStates(definition);
+    const retriedBy = (name: string) => (states[name].Retry as { ErrorEquals: string[] }[]).flatMap((r) => r.ErrorEquals);
+    const retried = retriedBy('ExportShard');
     expect(retried).toContain(SHARD_RETRYABLE_ERROR);
     // Nothing that a retry cannot fix is retried.
     for (const name of ['ValueRefusedError', 'SchemaChangedError', 'StatementTimeoutError', 'CountMismatchError', 'InputError', 'SourceError', 'InterruptedError']) {
       expect(retried).not.toContain(name);
     }
+    // Only ExportShard retries ShardRetryableError; every Task retries Lambda's transient errors.
+    const tasks = Object.keys(states).filter((name) => states[name].Type === 'Task');
+    expect(tasks.filter((name) => retriedBy(name).includes(SHARD_RETRYABLE_ERROR))).toEqual(['ExportShard']);
     // Plan is retried on Lambda's transient errors only: a locked table fails the run at once (errors.ts).
-    const plan = (definition.States as Record<string, { Retry: { ErrorEquals: string[] }[] }>).Plan;
-    expect(plan.Retry.flatMap((r) => r.ErrorEquals)).not.toContain(new errors.TableLockedError('x').name);
+    expect(retriedBy('Plan')).not.toContain(new errors.TableLockedError('x').name);
+    // A holder that lost the snapshot is not retried either: the snapshot it held is gone.
+    expect(retriedBy('Hold')).not.toContain(new errors.SnapshotGoneError('x').name);
   });
 });
 
@@ -175,3 +181,15 @@ describe('what Export itself raises', () => {
     }
   });
 });
+
+/** Every state of a definition by name, those inside Parallel branches and Map processors included. */
+function allStates(scope: Record<string, unknown>): Record<string, Record<string, unknown>> {
+  const out: Record<string, Record<string, unknown>> = {};
+  for (const [name, state] of Object.entries(scope.States as Record<string, Record<string, unknown>>)) {
+    out[name] = state;
+    for (const branch of (state.Branches as Record<string, unknown>[] | undefined) ?? []) Object.assign(out, allStates(branch));
+    const processor = (state.ItemProcessor ?? state.Iterator) as Record<string, unknown> | undefined;
+    if (processor) Object.assign(out, allStates(processor));
+  }
+  return out;
+}

@@ -17,6 +17,7 @@ import type { PlanResult, ShardTask } from '../../../lambdas/engine/contracts';
 import { shardTaskOf } from '../../../lambdas/engine/export-shard';
 import { readShardList } from '../../../lambdas/engine/run/documents';
 import { createExportLambdaHandler } from '../../../lambdas/export/handler';
+import { createHolderLambdaHandler } from '../../../lambdas/holder/handler';
 import { createPlanLambdaHandler } from '../../../lambdas/plan/handler';
 import { createLambdaEnvironment } from '../../../lambdas/shared/lambda-environment';
 import { createRunEnvironment } from '../../../lambdas/shared/run-environment';
@@ -57,12 +58,21 @@ const handlers = (r: Recorders) => ({
   plan: createPlanLambdaHandler(() => createLambdaEnvironment({ env: variables(), logger: r.log as never }), r.log as never, r.metrics as never),
   export: createExportLambdaHandler(() => createLambdaEnvironment({ env: variables(), logger: r.log as never }), r.log as never, r.metrics as never),
   commit: createCommitLambdaHandler(() => createRunEnvironment(variables(), r.log as never), r.log as never, r.metrics as never),
+  holder: createHolderLambdaHandler(() => createLambdaEnvironment({ env: variables(), logger: r.log as never }), r.log as never, r.metrics as never),
 });
 
+/** Plan as the state machine runs it: beside the first snapshot holder, which is released once Plan is done. */
 async function planned(runId: string): Promise<{ plan: PlanResult; tasks: ShardTask[] }> {
   const r = recorders();
-  const plan = await handlers(r).plan({ input: { tables: ['public.orders'], shards: 2, runId }, executionName: runId, executionId });
-  return { plan, tasks: await readShardList(createRunEnvironment(variables()).destination, plan.items) };
+  const input = { tables: ['public.orders'], shards: 2, runId };
+  const holding = handlers(r).holder({ action: 'hold', generation: 0, input, executionName: runId, executionId });
+  try {
+    const plan = await handlers(r).plan({ input, executionName: runId, executionId });
+    return { plan, tasks: await readShardList(createRunEnvironment(variables()).destination, plan.items) };
+  } finally {
+    await handlers(r).holder({ action: 'release', executionName: runId });
+    await holding;
+  }
 }
 
 beforeAll(async () => {
@@ -86,6 +96,8 @@ describe('Export handler', () => {
     expect(shardTaskOf({ task, executionId, snapshot: null })).toBe(task);
     expect(shardTaskOf({ task, executionId, snapshot: '00000003-0000001B-1' })).toEqual({ ...task, snapshot: '00000003-0000001B-1' });
     expect(shardTaskOf(task)).toBe(task);
+    // A snapshot the execution's holders hold: the shard imports the current holder's, and records the first's.
+    expect(shardTaskOf({ task, executionId, snapshot: '00000003-0000001B-1', heldSnapshot: 'exec-1' })).toEqual({ ...task, snapshot: '00000003-0000001B-1', heldSnapshot: 'exec-1' });
   });
 
   it('logs with execution, run, table and shard, once per line, and emits rows, bytes, seconds and rows/s for the table', async () => {
@@ -111,7 +123,7 @@ describe('Export handler', () => {
 
   it('counts a failure for the table, logs it, and re-throws it under its own name (Step Functions retries by name)', async () => {
     const r = recorders();
-    const plan = await handlers(r).plan({ input: { tables: ['public.doomed'], shards: 1, runId: 'doomed' }, executionName: 'doomed' });
+    const plan = await handlers(r).plan({ input: { tables: ['public.doomed'], shards: 1, runId: 'doomed', holdSnapshot: false }, executionName: 'doomed' });
     const [doomed] = await readShardList(createRunEnvironment(variables()).destination, plan.items);
     const client = new pg.Client(postgres.url);
     await client.connect();
@@ -154,14 +166,37 @@ describe('Export handler', () => {
   });
 });
 
+describe('Holder handler', () => {
+  it('holds the snapshot Plan imports, logs with execution and generation, lets go on release, and counts failures', async () => {
+    const r = recorders();
+    const input = { tables: ['public.orders'], shards: 2, runId: 'held' };
+    const holding = handlers(r).holder({ action: 'hold', generation: 0, input, executionName: 'held-exec', executionId });
+    const plan = await handlers(recorders()).plan({ input, executionName: 'held-exec', executionId });
+    expect(plan.heldSnapshot).toBe('held-exec');
+    expect(plan.snapshot).toMatch(/^[0-9A-F]+-[0-9A-F]+-\d+$/);
+    const client = new pg.Client(postgres.url);
+    await client.connect();
+    const sessions = await client.query(`SELECT application_name, state FROM pg_stat_activity WHERE application_name LIKE 'pgsip held holder%'`);
+    await client.end();
+    expect(sessions.rows).toEqual([{ application_name: 'pgsip held holder 0', state: 'idle in transaction' }]);
+    await expect(handlers(r).holder({ action: 'release', executionName: 'held-exec' })).resolves.toEqual({ released: true });
+    await expect(holding).resolves.toEqual({ action: 'hold', done: true, generation: 0 });
+    expect(r.lines.find((l) => l.message === 'holding the run snapshot')).toMatchObject({ executionId, executionName: 'held-exec', runId: 'held', generation: 0, origin: plan.snapshot });
+    expect(r.keys()).toEqual({});
+    const failing = recorders();
+    await expect(handlers(failing).holder({ action: 'hold', generation: -1, input, executionName: 'bad' })).rejects.toThrow(/generation must be a whole number/);
+    expect(failing.calls).toEqual([['metric', 'HolderFailures', 'Count', 1], ['publish']]);
+  });
+});
+
 describe('Plan and Commit handlers', () => {
   it('Plan logs with the execution id (its one line comes from the engine) and counts failures', async () => {
     const r = recorders();
     const handler = handlers(r).plan;
-    await handler({ input: { tables: ['public.orders'], shards: 1, runId: 'p1' }, executionName: 'p1', executionId });
+    await handler({ input: { tables: ['public.orders'], shards: 1, runId: 'p1', holdSnapshot: false }, executionName: 'p1', executionId });
     expect(r.lines.map((l) => l.message)).toEqual(['planned']);
     expect(r.lines[0]).toMatchObject({ executionId, executionName: 'p1', runId: 'p1' });
-    await expect(handler({ input: { tables: ['public.nope'] }, executionName: 'p2' })).rejects.toThrow(/table "public.nope" does not exist/);
+    await expect(handler({ input: { tables: ['public.nope'], holdSnapshot: false }, executionName: 'p2' })).rejects.toThrow(/table "public.nope" does not exist/);
     expect(r.calls).toContainEqual(['metric', 'PlanFailures', 'Count', 1]);
   });
 

@@ -1,0 +1,117 @@
+/**
+ * The run's snapshot as the state machine holds it, seen from the readers' side. The holder functions
+ * (lambdas/engine/hold-snapshot.ts) keep one `REPEATABLE READ READ ONLY` transaction open at a time and publish
+ * the id it exported in `_runs/_snapshots/<execution>/current.json`; each hand-over publishes a new id of the
+ * same moment (a transaction that imported a snapshot exports it again). Plan and every shard import whichever
+ * generation is current, and record the first one's id (`origin`) as the moment they read.
+ *
+ * A shard may read `current.json` just before a hand-over and try to import the id of a holder that has let
+ * go since: it then reads the file again and imports the successor's. Holders let go only after their
+ * successor has published, so a second reading always finds a live one, unless the chain broke (a holder
+ * failed or timed out), which fails the run with one line saying so.
+ */
+import type pg from 'pg';
+import type { ExecutionInput, HeldSnapshotDocument } from '../contracts';
+import type { Destination } from '../destinations/destination';
+import type { EngineEnvironment } from '../environment';
+import { InterruptedError, SnapshotGoneError } from '../errors';
+import { beginReadOnly } from '../postgres/snapshot';
+import { readDocument } from './documents';
+import { failedHolderKey, heldSnapshotKey, releasedSnapshotKey } from './layout';
+
+/** How long Plan waits for the first holder to publish (it connects and, for incremental runs, reads the horizon). */
+export const FIRST_HOLDER_WAIT_MS = 120_000;
+
+export interface HeldSnapshotWait {
+  /** Give up when nothing was published within this long. Default FIRST_HOLDER_WAIT_MS. */
+  timeoutMs?: number;
+  /** How often to look. Default 250 ms. */
+  pollMs?: number;
+  /** Stop waiting when this aborts (the run is stopping). */
+  signal?: AbortSignal;
+}
+
+/** How Plan and Export wait in this environment. */
+export function heldSnapshotWait(env: Pick<EngineEnvironment, 'tuning' | 'signal'>): HeldSnapshotWait {
+  return { ...(env.tuning?.snapshotPollMs ? { pollMs: env.tuning.snapshotPollMs } : {}), ...(env.signal ? { signal: env.signal } : {}) };
+}
+
+/**
+ * The execution whose holders serve this run's snapshot, or null when they hold none: the input brings its
+ * own snapshot, asks for none (`holdSnapshot: false`), or the phase was called outside an execution. The
+ * holder decides the same way (hold-snapshot.ts), so a reader never waits for a holder that does not hold.
+ */
+export function heldSnapshotExecution(input: Pick<ExecutionInput, 'snapshot' | 'holdSnapshot'>, executionName: string | undefined): string | null {
+  if (input.snapshot || input.holdSnapshot === false || !executionName) return null;
+  return executionName;
+}
+
+export async function readHeldSnapshot(destination: Destination, execution: string): Promise<HeldSnapshotDocument | null> {
+  return readDocument(destination, 'heldSnapshot', heldSnapshotKey(execution));
+}
+
+/** Why no holder will serve this execution's snapshot any more, or null while one may. */
+export async function holderEnded(destination: Destination, execution: string): Promise<string | null> {
+  const failed = await destination.get(failedHolderKey(execution));
+  if (failed !== null) return `its holder failed: ${failed.toString('utf8')}`;
+  if ((await destination.get(releasedSnapshotKey(execution))) !== null) return 'the execution has released it';
+  return null;
+}
+
+/** The current holder's document, once the first holder has published one. */
+export async function awaitHeldSnapshot(destination: Destination, execution: string, wait: HeldSnapshotWait = {}): Promise<HeldSnapshotDocument> {
+  const timeoutMs = wait.timeoutMs ?? FIRST_HOLDER_WAIT_MS;
+  const pollMs = wait.pollMs ?? 250;
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const held = await readHeldSnapshot(destination, execution);
+    if (held) return held;
+    const ended = await holderEnded(destination, execution);
+    if (ended) throw new SnapshotGoneError(`the snapshot of execution ${execution} cannot be read: ${ended}`);
+    if (wait.signal?.aborted) throw new InterruptedError('the run is stopping');
+    if (Date.now() >= until) {
+      throw new SnapshotGoneError(
+        `no holder published the snapshot of execution ${execution} within ${Math.round(timeoutMs / 1000)} s (${destination.location(heldSnapshotKey(execution))}): is the holder function running?`,
+      );
+    }
+    await sleep(pollMs);
+  }
+}
+
+/**
+ * Starts the read-only transaction on the run's held snapshot: imports the current generation's id, and if
+ * that holder let go in between, the successor's. Returns the document it imported from.
+ */
+export async function beginOnHeldSnapshot(client: pg.Client, destination: Destination, execution: string, wait: HeldSnapshotWait = {}): Promise<HeldSnapshotDocument> {
+  let held = await awaitHeldSnapshot(destination, execution, wait);
+  for (let tries = 0; ; tries++) {
+    try {
+      await beginReadOnly(client, held.snapshot);
+      return held;
+    } catch (error) {
+      if (!(error instanceof SnapshotGoneError)) throw error;
+      await client.query('ROLLBACK').catch(() => {});
+      // A hand-over between reading the file and importing: the successor has published already.
+      const again = await readHeldSnapshot(destination, execution);
+      if (again && again.generation > held.generation && tries < 3) {
+        held = again;
+        continue;
+      }
+      const ended = await holderEnded(destination, execution);
+      throw new SnapshotGoneError(
+        `the snapshot of execution ${execution} is gone: holder ${held.generation} ended${ended ? ` (${ended})` : ' without a successor (did a holder time out?)'}; run again with the same run id to continue on a new one`,
+        { cause: error },
+      );
+    }
+  }
+}
+
+/**
+ * Removes an execution's held-snapshot files once it has ended and its holders have let go (the local runner;
+ * on AWS a lifecycle rule of the bucket expires them).
+ */
+export async function removeHeldSnapshot(destination: Destination, execution: string): Promise<void> {
+  await destination.delete([heldSnapshotKey(execution), releasedSnapshotKey(execution), failedHolderKey(execution)]);
+}
+
+export const sleep = (ms: number) => new Promise<void>((ok) => setTimeout(ok, ms));

@@ -1,0 +1,152 @@
+/**
+ * The snapshot holders, engine calls against a real Postgres and a real folder destination: a hand-over from
+ * one generation to the next keeps the moment; a shard that reads the file just before a hand-over imports the
+ * successor's id; a holder that fails tells whoever waits on it; a retried first holder refuses to take a
+ * second moment; a holder nobody releases lets go on its own.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type RunningPostgres, startEmbeddedPostgres } from '../../../bin/local/embedded-postgres';
+import type { ExecutionInput, HeldSnapshotDocument } from '../../../lambdas/engine/contracts';
+import { LocalFolderDestination } from '../../../lambdas/engine/destinations/local-folder';
+import { type EngineEnvironment, silentLog } from '../../../lambdas/engine/environment';
+import { holdSnapshot, releaseSnapshot } from '../../../lambdas/engine/hold-snapshot';
+import { connect, targetFromUrl } from '../../../lambdas/engine/postgres/connection';
+import { awaitHeldSnapshot, beginOnHeldSnapshot, readHeldSnapshot } from '../../../lambdas/engine/run/held-snapshot';
+import { heldSnapshotKey } from '../../../lambdas/engine/run/layout';
+
+let postgres: RunningPostgres;
+let work: string;
+const input: ExecutionInput = { tables: ['public.t'], runId: 'h' };
+
+function environment(name: string, extra: Partial<EngineEnvironment> = {}): EngineEnvironment {
+  const target = targetFromUrl(postgres.url);
+  return {
+    destination: new LocalFolderDestination(join(work, name)),
+    connect: (applicationName) => connect(target, { applicationName }),
+    log: silentLog,
+    tuning: { snapshotPollMs: 50 },
+    ...extra,
+  };
+}
+
+async function sql<T extends pg.QueryResultRow = pg.QueryResultRow>(text: string): Promise<T[]> {
+  const client = new pg.Client(postgres.url);
+  await client.connect();
+  try {
+    return (await client.query<T>(text)).rows;
+  } finally {
+    await client.end();
+  }
+}
+
+/** Reads `SELECT count(*)` of public.t in the held snapshot, on a connection of its own. */
+async function countInHeldSnapshot(env: EngineEnvironment, execution: string): Promise<{ n: number; held: HeldSnapshotDocument }> {
+  const client = await env.connect('reader');
+  try {
+    const held = await beginOnHeldSnapshot(client, env.destination, execution, { pollMs: 50 });
+    const n = Number((await client.query<{ n: string }>('SELECT count(*)::text AS n FROM public.t')).rows[0].n);
+    await client.query('COMMIT');
+    return { n, held };
+  } finally {
+    await client.end();
+  }
+}
+
+beforeAll(async () => {
+  postgres = await startEmbeddedPostgres();
+  work = await mkdtemp(join(tmpdir(), 'pgsip-holder-'));
+  await sql('CREATE TABLE public.t (id int PRIMARY KEY); INSERT INTO public.t SELECT generate_series(1, 100)');
+}, 120_000);
+
+afterAll(async () => {
+  await postgres?.stop();
+  if (work) await rm(work, { recursive: true, force: true });
+});
+
+describe('snapshot holders', () => {
+  it('hand the snapshot over: generation 1 imports and re-exports it, generation 0 lets go, and both read one moment', { timeout: 60_000 }, async () => {
+    const env = environment('handover', { snapshotHolderSeconds: 1 });
+    const first = holdSnapshot({ action: 'hold', generation: 0, input, executionName: 'x1' }, env);
+    const second = holdSnapshot({ action: 'hold', generation: 1, input, executionName: 'x1' }, env);
+    const before = await countInHeldSnapshot(env, 'x1');
+    await sql('INSERT INTO public.t SELECT generate_series(101, 150)');
+    // Generation 0 hands over within its lifetime (1 s, successor at 0.75 s) and answers its loop's next.
+    await expect(first).resolves.toEqual({ action: 'hold', done: false, generation: 2, input });
+    const after = await countInHeldSnapshot(env, 'x1');
+    expect(after.held).toMatchObject({ generation: 1, origin: before.held.origin });
+    expect(after.held.snapshot).not.toBe(before.held.snapshot);
+    expect([before.n, after.n]).toEqual([100, 100]);
+    expect(await sql(`SELECT application_name FROM pg_stat_activity WHERE application_name LIKE 'pgsip h holder %'`)).toEqual([{ application_name: 'pgsip h holder 1' }]);
+    await releaseSnapshot({ action: 'release', executionName: 'x1' }, env);
+    await expect(second).resolves.toEqual({ action: 'hold', done: true, generation: 1 });
+    await sql('DELETE FROM public.t WHERE id > 100');
+  });
+
+  it('a reader that read the file just before a hand-over imports the successor it finds on reading again', { timeout: 60_000 }, async () => {
+    const env = environment('race');
+    const holding = holdSnapshot({ action: 'hold', generation: 0, input, executionName: 'x2' }, env);
+    const live = await awaitHeldSnapshot(env.destination, 'x2', { pollMs: 50 });
+    // The file names a generation whose transaction has ended; the real holder is published as the next one
+    // at the moment the reader has read the file (between its reading and its import).
+    const gone = { ...live, generation: 0, snapshot: '0000000F-0000FFFF-1' };
+    const handedOver = { ...live, generation: 1 };
+    await env.destination.put(heldSnapshotKey('x2'), JSON.stringify(gone));
+    let reads = 0;
+    const destination = Object.create(env.destination) as typeof env.destination;
+    destination.get = async (key: string) => {
+      const body = await env.destination.get(key);
+      if (key === heldSnapshotKey('x2') && reads++ === 0) await env.destination.put(key, JSON.stringify(handedOver));
+      return body;
+    };
+    const client = await env.connect('reader');
+    try {
+      const held = await beginOnHeldSnapshot(client, destination, 'x2', { pollMs: 50 });
+      expect(held.generation).toBe(1);
+      expect((await client.query('SELECT count(*)::text AS n FROM public.t')).rows[0].n).toBe('100');
+    } finally {
+      await client.end();
+    }
+    await releaseSnapshot({ action: 'release', executionName: 'x2' }, env);
+    await holding;
+  });
+
+  it('a holder that fails tells Plan and shards waiting on it why, at once', { timeout: 60_000 }, async () => {
+    const env = environment('failing', {
+      connect: async () => {
+        throw Object.assign(new Error('cannot connect to u@db:5432/app: connection refused'), { name: 'ConnectionError' });
+      },
+    });
+    await expect(holdSnapshot({ action: 'hold', generation: 0, input, executionName: 'x3' }, env)).rejects.toThrow(/connection refused/);
+    const started = Date.now();
+    await expect(awaitHeldSnapshot(env.destination, 'x3', { pollMs: 50 })).rejects.toThrow(
+      /^the snapshot of execution x3 cannot be read: its holder failed: holder 0: cannot connect to u@db:5432\/app: connection refused$/,
+    );
+    expect(Date.now() - started).toBeLessThan(5000);
+  });
+
+  it('a first holder run again after it published refuses to take a second moment', { timeout: 60_000 }, async () => {
+    const env = environment('retried', { snapshotHolderSeconds: 1 });
+    await env.destination.put(heldSnapshotKey('x4'), JSON.stringify({ version: 1, execution: 'x4', runId: 'h', origin: '3-1', generation: 0, snapshot: '3-1', deadline: new Date().toISOString(), horizon: null }));
+    await expect(holdSnapshot({ action: 'hold', generation: 0, input, executionName: 'x4' }, env)).rejects.toThrow(/took the snapshot once already and ended/);
+  });
+
+  it('a holder nobody releases and nobody succeeds lets go a margin after its deadline (an execution stopped from outside)', { timeout: 60_000 }, async () => {
+    const env = environment('abandoned', { snapshotHolderSeconds: 1 });
+    const started = Date.now();
+    await expect(holdSnapshot({ action: 'hold', generation: 0, input, executionName: 'x5' }, env)).resolves.toMatchObject({ done: true });
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1250);
+    expect(await sql(`SELECT application_name FROM pg_stat_activity WHERE application_name LIKE 'pgsip h holder %'`)).toEqual([]);
+    expect(await readHeldSnapshot(env.destination, 'x5')).toMatchObject({ generation: 0 });
+  });
+
+  it('holds nothing when the run asks for none or brings its own snapshot', async () => {
+    const env = environment('none');
+    await expect(holdSnapshot({ action: 'hold', generation: 0, input: { ...input, holdSnapshot: false }, executionName: 'x6' }, env)).resolves.toEqual({ action: 'hold', done: true, generation: 0 });
+    await expect(holdSnapshot({ action: 'hold', generation: 1, input: { ...input, snapshot: '00000003-0000001B-1' }, executionName: 'x6' }, env)).resolves.toEqual({ action: 'hold', done: true, generation: 1 });
+    expect(await readHeldSnapshot(env.destination, 'x6')).toBeNull();
+  });
+});
