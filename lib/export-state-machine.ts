@@ -253,7 +253,8 @@ export class ExportStateMachine extends Construct {
       itemsPath: JsonPath.stringAt('$.generations'),
       itemSelector: { generation: JsonPath.numberAt('$$.Map.Item.Value'), input: JsonPath.objectAt('$.input') },
       maxConcurrency: 2,
-      resultPath: JsonPath.DISCARD,
+      // Nothing of the holder branch is the run's result (and no copy of the input rides along in Run's output).
+      outputPath: JsonPath.DISCARD,
     });
     holdSnapshot.itemProcessor(hold.next(holdAgain));
 

@@ -16,7 +16,7 @@ import { describeTable } from './postgres/catalog';
 import type { ExportShardEvent, ShardChecksum, ShardManifest, ShardResult, ShardTask, TablePlan } from './contracts';
 import { BinaryCopyParser, LARGE_VALUE_BYTES } from './postgres/binary-copy-parser';
 import type { EngineEnvironment } from './environment';
-import { CountMismatchError, InternalError, SchemaChangedError } from './errors';
+import { CountMismatchError, InternalError, SchemaChangedError, SnapshotGoneError } from './errors';
 import { faultPoint } from './run/fault-points';
 import { beginReadOnly } from './postgres/snapshot';
 import { beginOnHeldSnapshot, heldSnapshotWait } from './run/held-snapshot';
@@ -92,8 +92,15 @@ export async function exportShard(task: ShardTask, env: EngineEnvironment): Prom
   try {
     // The execution's held snapshot: whichever holder holds it now (run/held-snapshot.ts). Recorded as the
     // first holder's id, `task.snapshot`: every shard of the run records the same moment.
-    if (task.heldSnapshot) await beginOnHeldSnapshot(client, destination, task.heldSnapshot, heldSnapshotWait(env));
-    else await beginReadOnly(client, task.snapshot);
+    if (task.heldSnapshot) {
+      const held = await beginOnHeldSnapshot(client, destination, task.heldSnapshot, heldSnapshotWait(env));
+      // The moment Plan planned, or nothing: never a shard of another moment recorded as this one.
+      if (task.snapshot && held.origin !== task.snapshot) {
+        throw new SnapshotGoneError(`table ${task.table} shard ${task.shard}: execution ${task.heldSnapshot} holds snapshot ${held.origin}, not the run's ${task.snapshot}`);
+      }
+    } else {
+      await beginReadOnly(client, task.snapshot);
+    }
     // Protect the source: give up rather than run forever, or queue behind DDL and block everyone after us.
     await client.query(`SET LOCAL statement_timeout = ${Math.trunc(plan.options.statementTimeoutMs)}`);
     await client.query(`SET LOCAL lock_timeout = ${Math.trunc(plan.options.lockTimeoutMs)}`);

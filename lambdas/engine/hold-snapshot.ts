@@ -18,7 +18,7 @@
 import type pg from 'pg';
 import type { ExecutionInput, HeldSnapshotDocument, HolderEvent, HolderResult } from './contracts';
 import type { EngineEnvironment } from './environment';
-import { InputError, InternalError, SnapshotGoneError } from './errors';
+import { InputError, SnapshotGoneError } from './errors';
 import { cannotWrite } from './destinations/cannot-write';
 import { readHorizon } from './incremental/horizon';
 import { beginReadOnly } from './postgres/snapshot';
@@ -62,37 +62,44 @@ export function holderTiming(env: Pick<EngineEnvironment, 'snapshotHolderSeconds
   };
 }
 
-export async function holdSnapshot(event: HolderEvent, env: EngineEnvironment): Promise<HolderResult> {
+/**
+ * One generation. `remainingMs`, when the caller knows it (Lambda's `getRemainingTimeInMillis`), bounds the
+ * deadline it publishes, so that it always lets go before its invocation ends, however late it started.
+ */
+export async function holdSnapshot(event: HolderEvent, env: EngineEnvironment, remainingMs?: () => number): Promise<HolderResult> {
   const input: ExecutionInput = event.input ?? { tables: [] };
   const generation = event.generation ?? 0;
   if (!Number.isInteger(generation) || generation < 0) throw new InputError(`a snapshot holder's generation must be a whole number (got ${JSON.stringify(event.generation)})`);
   const finished: HolderResult = { action: 'hold', done: true, generation };
+  const next: HolderResult = { action: 'hold', done: false, generation: generation + 2, input };
   const execution = heldSnapshotExecution(input, event.executionName);
   if (execution === null) return finished;
   const runId = runIdOf(input, execution);
   const timing = holderTiming(env);
   const { destination } = env;
 
-  let predecessor: HeldSnapshotDocument | null = null;
-  if (generation > 0) {
-    predecessor = await awaitTurn(env, execution, generation, timing);
-    if (predecessor === null) return finished;
-  } else {
-    if (await holderEnded(destination, execution)) return finished;
-    // A retried first holder (its invocation timed out) must not take a second, later moment.
-    if (await readHeldSnapshot(destination, execution)) {
-      throw new SnapshotGoneError(`snapshot holder 0 of run ${runId} took the snapshot once already and ended: the run cannot go on from one moment; run again with the same run id`);
-    }
-  }
-
   let client: pg.Client | undefined;
   let lost: string | null = null;
   try {
+    let predecessor: HeldSnapshotDocument | null = null;
+    if (generation > 0) {
+      const turn = await awaitTurn(env, execution, generation, timing);
+      if (turn === 'ended') return finished;
+      // The chain went past this generation (a retried invocation whose successor had taken over): the next of its loop goes on.
+      if (turn === 'passed') return next;
+      predecessor = turn;
+    } else {
+      if (await holderEnded(destination, execution)) return finished;
+      // A retried first holder (its invocation timed out) must not take a second, later moment.
+      if (await readHeldSnapshot(destination, execution)) {
+        throw new SnapshotGoneError(`snapshot holder 0 of run ${runId} took the snapshot once already and ended: the run cannot go on from one moment; run again with the same run id`);
+      }
+    }
+
     client = await env.connect(`pgsip ${runId} holder ${generation}`);
     client.once('end', () => (lost ??= 'its connection ended'));
     client.on('error', (error: Error) => (lost ??= `its connection failed: ${error.message}`));
-    // Held open and idle for minutes on end: a server-wide idle-in-transaction timeout must not end it.
-    await client.query('SET idle_in_transaction_session_timeout = 0');
+    await keepOpen(client);
     const horizon = predecessor ? predecessor.horizon : await horizonOf(client, input, env);
     if (predecessor) {
       try {
@@ -105,6 +112,8 @@ export async function holdSnapshot(event: HolderEvent, env: EngineEnvironment): 
       await beginReadOnly(client, undefined);
     }
     const exported = await client.query<{ id: string }>('SELECT pg_export_snapshot() AS id');
+    // At most one lifetime, and early enough to let go (a margin after the deadline) before the invocation ends.
+    const left = remainingMs ? remainingMs() - timing.marginMs - 10_000 : Number.POSITIVE_INFINITY;
     const held: HeldSnapshotDocument = {
       version: DOCUMENT_VERSION,
       execution,
@@ -112,7 +121,7 @@ export async function holdSnapshot(event: HolderEvent, env: EngineEnvironment): 
       origin: predecessor?.origin ?? exported.rows[0].id,
       generation,
       snapshot: exported.rows[0].id,
-      deadline: new Date(Date.now() + timing.lifetimeMs).toISOString(),
+      deadline: new Date(Date.now() + Math.max(1000, Math.min(timing.lifetimeMs, left))).toISOString(),
       horizon,
     };
     await destination.put(heldSnapshotKey(execution), serializeDocument(held)).catch((error: unknown) => {
@@ -121,19 +130,26 @@ export async function holdSnapshot(event: HolderEvent, env: EngineEnvironment): 
     env.log.info('holding the run snapshot', { runId, execution, generation, origin: held.origin, deadline: held.deadline });
 
     const letGoAt = Date.parse(held.deadline) + timing.marginMs;
+    let pinged = Date.now();
     for (;;) {
       await sleep(timing.pollMs);
       if (env.signal?.aborted) return finished;
-      if (lost) throw new SnapshotGoneError(`snapshot holder ${generation} of run ${runId} lost the snapshot: ${lost}`);
+      // Released, or handed over: whatever happened to the connection since, its work is done.
       if (await holderEnded(destination, execution)) return finished;
       const current = await readHeldSnapshot(destination, execution);
       if (current && current.generation > generation) {
         env.log.info('handed the run snapshot over', { runId, generation, to: current.generation });
-        return { action: 'hold', done: false, generation: generation + 2, input };
+        return next;
+      }
+      if (lost) throw new SnapshotGoneError(`snapshot holder ${generation} of run ${runId} lost the snapshot: ${lost}`);
+      if (Date.now() - pinged >= PING_MS) {
+        await ping(client);
+        pinged = Date.now();
       }
       if (Date.now() >= letGoAt) {
+        // The next of this loop finds out whether the chain broke (it fails the run, naming the holders).
         env.log.warn('no successor took the run snapshot over and nobody released it: letting go', { runId, generation });
-        return finished;
+        return next;
       }
     }
   } catch (error) {
@@ -147,21 +163,50 @@ export async function holdSnapshot(event: HolderEvent, env: EngineEnvironment): 
   }
 }
 
+/** A held transaction shows it is alive this often (a silently dropped connection fails the query). */
+const PING_MS = 10_000;
+
+async function ping(client: pg.Client): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([
+      client.query('SELECT 1'),
+      new Promise((_, fail) => {
+        timer = setTimeout(() => fail(new SnapshotGoneError('the connection holding the run snapshot does not answer')), 15_000);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /**
- * Waits for generation n-1 to publish and near its deadline. Null: no turn will come (released, or a holder
- * failed: that failure fails the run). A newer generation already published means this one ran before and
- * ended (a retried invocation): its snapshot cannot be recovered.
+ * Held open and idle for minutes on end: server-wide idle-in-transaction and (PG17+) transaction timeouts must
+ * not end it. Set for the session, before its transaction begins.
  */
-async function awaitTurn(env: EngineEnvironment, execution: string, generation: number, timing: HolderTiming): Promise<HeldSnapshotDocument | null> {
+async function keepOpen(client: pg.Client): Promise<void> {
+  await client.query('SET idle_in_transaction_session_timeout = 0');
+  const version = await client.query<{ v: string }>(`SELECT current_setting('server_version_num') AS v`);
+  if (Number(version.rows[0].v) >= 170000) await client.query('SET transaction_timeout = 0');
+}
+
+/**
+ * Waits for generation n-1 to publish and near its deadline, and returns its document. `ended`: no turn will
+ * come (released, or a holder failed: that failure fails the run). `passed`: a later generation holds it
+ * already (this is a retried invocation whose turn went by). This very generation published already means
+ * its first invocation held the snapshot and ended: that snapshot cannot be recovered.
+ */
+async function awaitTurn(env: EngineEnvironment, execution: string, generation: number, timing: HolderTiming): Promise<HeldSnapshotDocument | 'ended' | 'passed'> {
   for (;;) {
-    if (env.signal?.aborted || (await holderEnded(env.destination, execution))) return null;
+    if (env.signal?.aborted || (await holderEnded(env.destination, execution))) return 'ended';
     const current = await readHeldSnapshot(env.destination, execution);
-    if (current && current.generation >= generation) {
+    if (current && current.generation > generation) return 'passed';
+    if (current && current.generation === generation) {
       throw new SnapshotGoneError(`snapshot holder ${generation} of execution ${execution} took over once already and ended: the snapshot is gone`);
     }
     if (current && current.generation === generation - 1 && Date.now() >= Date.parse(current.deadline) - timing.marginMs) return current;
     if (current && current.generation < generation - 1 && Date.now() >= Date.parse(current.deadline) + timing.marginMs) {
-      throw new InternalError(`snapshot holder ${generation} of execution ${execution} found holder ${current.generation} past its deadline and no holder ${generation - 1}`);
+      throw new SnapshotGoneError(`snapshot holder ${generation} of execution ${execution} found holder ${current.generation} past its deadline and no holder ${generation - 1}: the snapshot is gone`);
     }
     await sleep(timing.pollMs);
   }
@@ -182,8 +227,8 @@ export async function releaseSnapshot(event: HolderEvent, env: Pick<EngineEnviro
 }
 
 /** The holder function's two actions. */
-export async function snapshotHolder(event: HolderEvent, env: EngineEnvironment): Promise<HolderResult | { released: boolean }> {
+export async function snapshotHolder(event: HolderEvent, env: EngineEnvironment, remainingMs?: () => number): Promise<HolderResult | { released: boolean }> {
   if (event?.action === 'release') return releaseSnapshot(event, env);
-  if (event?.action === 'hold') return holdSnapshot(event, env);
+  if (event?.action === 'hold') return holdSnapshot(event, env, remainingMs);
   throw new InputError(`a snapshot holder's action must be "hold" or "release" (got ${JSON.stringify(event?.action)})`);
 }

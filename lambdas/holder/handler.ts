@@ -13,7 +13,8 @@ export function createHolderLambdaHandler(environment: () => EngineEnvironment, 
       metrics,
       context,
       { executionId: event.executionId, executionName: event.executionName, runId: event.input?.runId, generation: event.generation, action: event.action },
-      () => snapshotHolder(event, environment()),
+      // Lambda's clock bounds each holder's deadline, so it lets go before its invocation ends.
+      () => snapshotHolder(event, environment(), context?.getRemainingTimeInMillis ? () => context.getRemainingTimeInMillis() : undefined),
       () => metrics.addMetric(METRICS.holderFailures, MetricUnit.Count, 1),
     );
 }

@@ -168,7 +168,12 @@ describe('one moment for the whole run, held by the state machine', () => {
     expect(range).toEqual({ lo: 1n, hi: BigInt(ledger.n as number) });
 
     // Nothing of the snapshot is left: no holder session, no held-snapshot file.
-    expect(await sql(`SELECT application_name FROM pg_stat_activity WHERE application_name LIKE 'pgsip moment %'`)).toEqual([]);
+    let left: unknown[] = [];
+    for (const until = Date.now() + 5000; Date.now() < until; await new Promise((ok) => setTimeout(ok, 100))) {
+      left = await sql(`SELECT application_name FROM pg_stat_activity WHERE application_name LIKE 'pgsip moment %'`);
+      if (left.length === 0) break;
+    }
+    expect(left).toEqual([]);
     expect(await readdir(join(dest, '_runs')).then((d) => d.filter((n) => n === '_snapshots'))).toEqual([]);
   });
 

@@ -218,7 +218,7 @@ describe('ExportStateMachine', () => {
     });
   });
 
-  it('HoldSnapshot is an inline Map running both generations at once, each with the input, results discarded', () => {
+  it('HoldSnapshot is an inline Map running both generations at once, each with the input, its output discarded (Run outputs only Commit\'s)', () => {
     const map = states.HoldSnapshot;
     expect(map.Type).toBe('Map');
     expect(map.ItemProcessor.ProcessorConfig).toEqual({ Mode: 'INLINE' });
@@ -227,7 +227,8 @@ describe('ExportStateMachine', () => {
     expect(map.ItemSelector).toEqual({ 'generation.$': '$$.Map.Item.Value', 'input.$': '$.input' });
     expect(map.MaxConcurrency).toBe(2);
     expect(map.MaxConcurrencyPath).toBeUndefined();
-    expect(map.ResultPath).toBeNull();
+    expect(map.OutputPath).toBeNull();
+    expect(map.ResultPath).toBeUndefined();
   });
 
   it('Hold invokes the holder function with its generation, the input and the execution, and outputs its Payload', () => {

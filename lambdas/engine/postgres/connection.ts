@@ -64,6 +64,8 @@ export async function connect(target: ConnectionTarget, options: ConnectOptions)
     ssl: target.ssl === false ? false : target.ssl,
     application_name: options.applicationName.slice(0, 63),
     connectionTimeoutMillis: timeout,
+    // TCP keepalive: a connection dropped silently (a NAT gateway's idle timeout) is noticed by both ends.
+    keepAlive: true,
     types: rawTypes,
   });
   // An idle client that loses its socket emits 'error'; without a listener that would crash the process.

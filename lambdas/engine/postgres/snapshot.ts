@@ -24,8 +24,10 @@ export async function beginReadOnly(client: pg.Client, snapshot: string | undefi
     await client.query(`SET TRANSACTION SNAPSHOT '${checkSnapshotId(snapshot)}'`);
   } catch (error) {
     const e = error as { code?: string; message?: string };
-    // 42704: `snapshot "…" does not exist` (its transaction ended); 22023: an id Postgres cannot use.
-    if (e.code === '42704' || e.code === '22023') {
+    // 42704: `snapshot "…" does not exist` (its transaction ended; PG16+), 22023: an id Postgres cannot use
+    // (older servers say this for a missing one too), 55000: its file was there but its transaction had just
+    // ended ("could not import the requested snapshot").
+    if (e.code === '42704' || e.code === '22023' || e.code === '55000') {
       throw new SnapshotGoneError(`the run's snapshot ${snapshot} is gone (the transaction holding it ended); run again with the same run id to continue on a new one`, { cause: error });
     }
     throw error;

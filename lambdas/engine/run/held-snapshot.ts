@@ -19,8 +19,11 @@ import { beginReadOnly } from '../postgres/snapshot';
 import { readDocument } from './documents';
 import { failedHolderKey, heldSnapshotKey, releasedSnapshotKey } from './layout';
 
-/** How long Plan waits for the first holder to publish (it connects and, for incremental runs, reads the horizon). */
-export const FIRST_HOLDER_WAIT_MS = 120_000;
+/**
+ * How long Plan waits for the first holder to publish: it connects and, for incremental runs, reads the
+ * horizon (each table's greatest cursor) first. Plan's function has 5 minutes; this leaves it 2 to plan.
+ */
+export const FIRST_HOLDER_WAIT_MS = 180_000;
 
 export interface HeldSnapshotWait {
   /** Give up when nothing was published within this long. Default FIRST_HOLDER_WAIT_MS. */

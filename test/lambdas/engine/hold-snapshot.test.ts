@@ -43,6 +43,17 @@ async function sql<T extends pg.QueryResultRow = pg.QueryResultRow>(text: string
   }
 }
 
+/** The holder sessions of run h, once a backend that was just closed has had a moment to leave (up to 5 s for `expected`). */
+async function holderSessions(expected: string[] = []): Promise<string[]> {
+  const until = Date.now() + 5000;
+  for (;;) {
+    const rows = await sql<{ name: string }>(`SELECT application_name AS name FROM pg_stat_activity WHERE application_name LIKE 'pgsip h holder %' ORDER BY 1`);
+    const names = rows.map((r) => r.name);
+    if (JSON.stringify(names) === JSON.stringify(expected) || Date.now() > until) return names;
+    await new Promise((ok) => setTimeout(ok, 100));
+  }
+}
+
 /** Reads `SELECT count(*)` of public.t in the held snapshot, on a connection of its own. */
 async function countInHeldSnapshot(env: EngineEnvironment, execution: string): Promise<{ n: number; held: HeldSnapshotDocument }> {
   const client = await env.connect('reader');
@@ -80,7 +91,7 @@ describe('snapshot holders', () => {
     expect(after.held).toMatchObject({ generation: 1, origin: before.held.origin });
     expect(after.held.snapshot).not.toBe(before.held.snapshot);
     expect([before.n, after.n]).toEqual([100, 100]);
-    expect(await sql(`SELECT application_name FROM pg_stat_activity WHERE application_name LIKE 'pgsip h holder %'`)).toEqual([{ application_name: 'pgsip h holder 1' }]);
+    expect(await holderSessions(['pgsip h holder 1'])).toEqual(['pgsip h holder 1']);
     await releaseSnapshot({ action: 'release', executionName: 'x1' }, env);
     await expect(second).resolves.toEqual({ action: 'hold', done: true, generation: 1 });
     await sql('DELETE FROM public.t WHERE id > 100');
@@ -134,13 +145,35 @@ describe('snapshot holders', () => {
     await expect(holdSnapshot({ action: 'hold', generation: 0, input, executionName: 'x4' }, env)).rejects.toThrow(/took the snapshot once already and ended/);
   });
 
-  it('a holder nobody releases and nobody succeeds lets go a margin after its deadline (an execution stopped from outside)', { timeout: 60_000 }, async () => {
+  it('a generation retried after its successor took over goes on with the next of its loop, and one retried while it held fails', async () => {
+    const env = environment('passed');
+    const doc = (generation: number) => JSON.stringify({ version: 1, execution: 'x7', runId: 'h', origin: '3-1', generation, snapshot: '3-1', deadline: new Date(Date.now() + 60_000).toISOString(), horizon: null });
+    await env.destination.put(heldSnapshotKey('x7'), doc(2));
+    await expect(holdSnapshot({ action: 'hold', generation: 1, input, executionName: 'x7' }, env)).resolves.toEqual({ action: 'hold', done: false, generation: 3, input });
+    await expect(holdSnapshot({ action: 'hold', generation: 2, input, executionName: 'x7' }, env)).rejects.toThrow(/took over once already and ended: the snapshot is gone/);
+  });
+
+  it('bounds its deadline by the time its invocation has left', { timeout: 60_000 }, async () => {
+    const env = environment('bounded');
+    const holding = holdSnapshot({ action: 'hold', generation: 0, input, executionName: 'x8' }, env, () => 45_000);
+    const held = await awaitHeldSnapshot(env.destination, 'x8', { pollMs: 50 });
+    // 45 s left, a 30 s margin after the deadline and 10 s to spare: a deadline about 5 s away, not 360 s.
+    const ahead = Date.parse(held.deadline) - Date.now();
+    expect(ahead).toBeGreaterThan(1000);
+    expect(ahead).toBeLessThanOrEqual(5000);
+    await releaseSnapshot({ action: 'release', executionName: 'x8' }, env);
+    await holding;
+  });
+
+  it('a holder nobody releases and nobody succeeds lets go a margin after its deadline (an execution stopped from outside), and its loop ends loudly', { timeout: 60_000 }, async () => {
     const env = environment('abandoned', { snapshotHolderSeconds: 1 });
     const started = Date.now();
-    await expect(holdSnapshot({ action: 'hold', generation: 0, input, executionName: 'x5' }, env)).resolves.toMatchObject({ done: true });
+    await expect(holdSnapshot({ action: 'hold', generation: 0, input, executionName: 'x5' }, env)).resolves.toMatchObject({ done: false, generation: 2 });
     expect(Date.now() - started).toBeGreaterThanOrEqual(1250);
-    expect(await sql(`SELECT application_name FROM pg_stat_activity WHERE application_name LIKE 'pgsip h holder %'`)).toEqual([]);
+    expect(await holderSessions()).toEqual([]);
     expect(await readHeldSnapshot(env.destination, 'x5')).toMatchObject({ generation: 0 });
+    // The next of its loop finds the chain broken and says so (an execution still running would fail here).
+    await expect(holdSnapshot({ action: 'hold', generation: 2, input, executionName: 'x5' }, env)).rejects.toThrow(/found holder 0 past its deadline and no holder 1: the snapshot is gone/);
   });
 
   it('holds nothing when the run asks for none or brings its own snapshot', async () => {
