@@ -1,6 +1,7 @@
 /**
  * The `pgsip` command as a user runs it: a child process, its exit code, stdout and stderr.
  */
+import { existsSync } from 'node:fs';
 import { execFile } from 'node:child_process';
 import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { createServer, type AddressInfo } from 'node:net';
@@ -142,6 +143,14 @@ describe('pgsip run: failures are one clear line, a non-zero exit and nothing co
     expect(outcome.code).toBe(1);
     expect(outcome.stderr.trim()).toMatch(new RegExp(`^pgsip: cannot write to ${join(file, 'lake').replace(/[/.]/g, '\\$&')}: ENOTDIR`));
     expect(outcome.seconds).toBeLessThan(60);
+  });
+
+  it('a bad PGSIP_SNAPSHOT_HOLDER_SECONDS is refused in one line naming it, and nothing is exported', async () => {
+    const dest = join(work, 'holder-seconds');
+    const outcome = await pgsip(['run', '--database-url', postgres.url, '--tables', 'public.orders', '--dest', dest, '--quiet'], { PGSIP_SNAPSHOT_HOLDER_SECONDS: '900' });
+    expect(outcome.code).toBe(1);
+    expect(outcome.stderr.trim()).toBe('pgsip: PGSIP_SNAPSHOT_HOLDER_SECONDS must be a number of seconds more than 0 and at most 420 (got "900")');
+    expect(existsSync(dest)).toBe(false);
   });
 
   it('an unreachable port fails fast, naming the host', async () => {
