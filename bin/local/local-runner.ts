@@ -181,13 +181,15 @@ export async function runLocally(options: LocalRunOptions): Promise<LocalRunResu
   };
   // Each Task is served by the engine phase its Lambda handler wraps; the handlers' Lambda-only parts (Powertools
   // logs and metrics, Secrets Manager) have no part in a local run.
+  const holder = tasks.serve(asLambdaTask((event: HolderEvent) => snapshotHolder(event, env)));
   const handlers: Record<string, (input: unknown) => Promise<{ Payload: unknown }>> = {
     Plan: tasks.serve(asLambdaTask(async (event: PlanEvent) => (plan = await planRun(event, env)), afterTask.Plan)),
     ExportShard: tasks.serve(asLambdaTask((event: ExportShardEvent) => exportShard(shardTaskOf(event), env), afterTask.ExportShard), shardOf),
     Commit: tasks.serve(asLambdaTask((event: CommitEvent) => commitRun(event, env), afterTask.Commit)),
-    Hold: tasks.serve(asLambdaTask((event: HolderEvent) => snapshotHolder(event, env))),
-    Release: tasks.serve(asLambdaTask((event: HolderEvent) => snapshotHolder(event, env))),
-    ReleaseAfterFailure: tasks.serve(asLambdaTask((event: HolderEvent) => snapshotHolder(event, env))),
+    // Hold, Release and ReleaseAfterFailure all invoke the holder function.
+    Hold: holder,
+    Release: holder,
+    ReleaseAfterFailure: holder,
   };
   const unserved = [...Object.keys(taskFunctions), ...Object.keys(afterTask)].filter((state) => !(state in handlers));
   if (unserved.length > 0) throw new Error(`the state machine has Task states with no local handler: ${unserved.join(', ')}`);

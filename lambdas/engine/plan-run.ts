@@ -79,27 +79,21 @@ export async function planRun(event: PlanEvent, env: EngineEnvironment): Promise
   const plans: TablePlan[] = [];
   // The table being read, for a lock or statement timeout to name (plan-failure.ts).
   let reading: string | null = null;
-  // The moment every shard reads, when they read one: the caller's id, or the one the first holder exported.
-  let snapshot: string | undefined = input.snapshot;
   // The execution's own snapshot (hold-snapshot.ts), or the caller's (`snapshot`), or none: one per shard.
   const heldBy = heldSnapshotExecution(input, event.executionName);
-  let held: HeldSnapshotDocument | null = null;
+  // The moment every shard reads, when they read one: the caller's id, or the one the first holder exported.
+  let snapshot = input.snapshot;
   try {
-    let horizon: RunHorizon | null;
-    if (heldBy) {
-      held = await beginOnHeldSnapshot(client, env.destination, heldBy, heldSnapshotWait(env));
-      horizon = heldHorizon(held, input, env);
-    } else {
-      horizon = await incrementalHorizon(client, input, env);
-      await beginReadOnly(client, input.snapshot);
-    }
+    const held = heldBy ? await beginOnHeldSnapshot(client, env.destination, heldBy, heldSnapshotWait(env)) : null;
+    const horizon = await incrementalHorizon(client, input, env, held);
+    if (!held) await beginReadOnly(client, input.snapshot);
+    snapshot ??= held?.origin;
     // As in Export: never wait on a table for ever, nor queue behind DDL and block every session after us.
     await client.query(`SET LOCAL statement_timeout = ${Math.trunc(options.statementTimeoutMs)}`);
     await client.query(`SET LOCAL lock_timeout = ${Math.trunc(options.lockTimeoutMs)}`);
     // Cursor bounds are written and read back as text: one spelling for every session that parses them.
     await client.query(`SET LOCAL DateStyle = 'ISO, YMD'`);
     await client.query(`SET LOCAL TimeZone = 'UTC'`);
-    snapshot = input.snapshot ?? held?.origin;
     const tables: { requested: string; table: CatalogTable }[] = [];
     const seen = new Set<string>();
     for (const requested of await resolveTables(client, input.tables, input.excludeTables)) {
@@ -202,23 +196,15 @@ export async function planRun(event: PlanEvent, env: EngineEnvironment): Promise
   };
 }
 
-/** The horizon the first holder read (hold-snapshot.ts), for a run with incremental tables. */
-function heldHorizon(held: HeldSnapshotDocument, input: ExecutionInput, env: EngineEnvironment): RunHorizon | null {
-  const named = Object.keys(input.incremental ?? {});
-  if (named.length === 0) return null;
-  if (held.horizon) return held.horizon;
-  env.log.warn('the run snapshot was taken without its horizon: the next incremental run of these tables will be full', { tables: named });
-  return { openSince: null, before: {} };
-}
-
 /**
  * The horizon of a run with incremental tables (lambdas/engine/incremental/horizon.ts): what the snapshot's
- * holder read (the run imports its snapshot), or read here before Plan takes its own. Without incremental
- * tables, nothing.
+ * holder read (the execution's first holder, for the same input; or the caller's, passed as `horizon`), or
+ * read here before Plan takes its own snapshot. Without incremental tables, nothing.
  */
-async function incrementalHorizon(client: pg.Client, input: ExecutionInput, env: EngineEnvironment): Promise<RunHorizon | null> {
+async function incrementalHorizon(client: pg.Client, input: ExecutionInput, env: EngineEnvironment, held: HeldSnapshotDocument | null): Promise<RunHorizon | null> {
   const named = Object.keys(input.incremental ?? {});
   if (named.length === 0) return null;
+  if (held) return held.horizon;
   if (input.snapshot) {
     if (input.horizon) return input.horizon;
     env.log.warn('the run imports a snapshot read without its horizon: the next incremental run of these tables will be full', { tables: named });

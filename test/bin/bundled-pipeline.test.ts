@@ -24,6 +24,7 @@ import { type GlueStandIn, startGlueStandIn } from '../support/glue-stand-in';
 import type { CommitResult, ExecutionInput, HeldSnapshotDocument, HolderResult, PlanResult, RunManifest, ShardResult, ShardTask } from '../../lambdas/engine/contracts';
 import { LAMBDA_NODE_MAJOR } from '../../lib/pgsip-function';
 import { type RunningS3, startS3Server } from '../support/s3-server';
+import { sessionsLike } from '../support/postgres-queries';
 
 const SECRET_ARN = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:pgsip/source-AbCdEf';
 const KEY_ARN = 'arn:aws:kms:eu-west-1:123456789012:key/0b1d2c3e-4f50-6172-8394-a5b6c7d8e9f0';
@@ -154,12 +155,8 @@ describe('the deployed bundles, on the Lambda runtime\'s Node', () => {
     // Both loops ran and each ended on the release (generation 1 took over before the shards ran).
     expect(generations[0][0]).toBe(0);
     expect(generations[1][0]).toBe(1);
-    // Every holder's backend has gone (a closed backend may take a moment to leave pg_stat_activity).
-    let left = -1;
-    for (const until = Date.now() + 5000; left !== 0 && Date.now() < until; await new Promise((ok) => setTimeout(ok, 100))) {
-      left = Number((await writer.query(`SELECT count(*)::text AS n FROM pg_stat_activity WHERE application_name LIKE 'pgsip bundled holder %'`)).rows[0].n);
-    }
-    expect(left).toBe(0);
+    // Every holder's backend has gone.
+    expect(await sessionsLike(postgres.url, 'pgsip bundled holder %')).toEqual([]);
     await writer.query('DELETE FROM public.orders WHERE id > 1000000');
     await writer.end();
     expect(commit.tables).toEqual([expect.objectContaining({ table: '"public"."orders"', rows: ROWS, catalog: { table: 'public_orders', outcome: 'created' } })]);

@@ -19,6 +19,7 @@ import type { RunManifest } from '../../lambdas/engine/contracts';
 import { LocalFolderDestination } from '../../lambdas/engine/destinations/local-folder';
 import { silentLog } from '../../lambdas/engine/environment';
 import { connect, targetFromUrl } from '../../lambdas/engine/postgres/connection';
+import { queryRows, sessionsLike } from '../support/postgres-queries';
 
 const CLI = fileURLToPath(new URL('../../bin/pgsip.js', import.meta.url));
 const EVENTS = 1_000_000;
@@ -27,15 +28,7 @@ let postgres: RunningPostgres;
 let duck: DuckDB;
 let work: string;
 
-async function sql<T extends pg.QueryResultRow = pg.QueryResultRow>(text: string): Promise<T[]> {
-  const client = new pg.Client(postgres.url);
-  await client.connect();
-  try {
-    return (await client.query<T>(text)).rows;
-  } finally {
-    await client.end();
-  }
-}
+const sql = <T extends pg.QueryResultRow = pg.QueryResultRow>(text: string) => queryRows<T>(postgres.url, text);
 
 /** A session holding ACCESS EXCLUSIVE on `table` until `release()`, named `migration` in pg_stat_activity. */
 async function lockTable(table: string): Promise<{ release(): Promise<void> }> {
@@ -54,14 +47,7 @@ async function lockTable(table: string): Promise<{ release(): Promise<void> }> {
 }
 
 /** pgsip's sessions still in Postgres, after waiting up to `ms` for them to end. */
-async function pgsipSessions(ms = 5000): Promise<string[]> {
-  const until = Date.now() + ms;
-  for (;;) {
-    const rows = await sql<{ name: string }>(`SELECT application_name AS name FROM pg_stat_activity WHERE application_name LIKE 'pgsip %'`);
-    if (rows.length === 0 || Date.now() > until) return rows.map((r) => r.name);
-    await new Promise((ok) => setTimeout(ok, 100));
-  }
-}
+const pgsipSessions = (ms = 5000) => sessionsLike(postgres.url, 'pgsip %', [], ms);
 
 async function unfinishedFiles(dir: string): Promise<string[]> {
   const entries = await readdir(dir, { recursive: true }).catch(() => [] as string[]);

@@ -17,6 +17,7 @@ import type { RunManifest } from '../../lambdas/engine/contracts';
 import { LocalFolderDestination } from '../../lambdas/engine/destinations/local-folder';
 import { silentLog } from '../../lambdas/engine/environment';
 import { connect, targetFromUrl } from '../../lambdas/engine/postgres/connection';
+import { queryRows, sessionsLike } from '../support/postgres-queries';
 
 const ACCOUNTS = 20_000;
 const START = 1_000;
@@ -26,15 +27,7 @@ let postgres: RunningPostgres;
 let duck: DuckDB;
 let work: string;
 
-async function sql<T extends pg.QueryResultRow = pg.QueryResultRow>(text: string): Promise<T[]> {
-  const client = new pg.Client(postgres.url);
-  await client.connect();
-  try {
-    return (await client.query<T>(text)).rows;
-  } finally {
-    await client.end();
-  }
-}
+const sql = <T extends pg.QueryResultRow = pg.QueryResultRow>(text: string) => queryRows<T>(postgres.url, text);
 
 /** Transfers from bank.a to bank.b, each with its ledger row, in one transaction each, until stopped. */
 function transfers(): { stop(): Promise<number> } {
@@ -168,12 +161,7 @@ describe('one moment for the whole run, held by the state machine', () => {
     expect(range).toEqual({ lo: 1n, hi: BigInt(ledger.n as number) });
 
     // Nothing of the snapshot is left: no holder session, no held-snapshot file.
-    let left: unknown[] = [];
-    for (const until = Date.now() + 5000; Date.now() < until; await new Promise((ok) => setTimeout(ok, 100))) {
-      left = await sql(`SELECT application_name FROM pg_stat_activity WHERE application_name LIKE 'pgsip moment %'`);
-      if (left.length === 0) break;
-    }
-    expect(left).toEqual([]);
+    expect(await sessionsLike(postgres.url, 'pgsip moment %')).toEqual([]);
     expect(await readdir(join(dest, '_runs')).then((d) => d.filter((n) => n === '_snapshots'))).toEqual([]);
   });
 

@@ -21,6 +21,7 @@ import { silentLog } from '../../lambdas/engine/environment';
 import { holdSnapshot } from '../../lambdas/engine/postgres/snapshot';
 import { synthesizeDefinition } from '../../lib/state-machine-definition';
 import { type RunningS3, startS3Server } from '../support/s3-server';
+import { allStates } from '../support/definition-states';
 
 /** Each column as the same text from both sides: Postgres on the source, DuckDB on the Parquet. */
 const COLUMNS: { postgres: string; duckdb: string }[] = [
@@ -302,14 +303,3 @@ describe('pgsip run', () => {
   });
 });
 
-/** Every state of a definition by name, those inside Parallel branches and Map processors included. */
-function allStates(scope: Record<string, unknown>): Record<string, Record<string, unknown>> {
-  const out: Record<string, Record<string, unknown>> = {};
-  for (const [name, state] of Object.entries(scope.States as Record<string, Record<string, unknown>>)) {
-    out[name] = state;
-    for (const branch of (state.Branches as Record<string, unknown>[] | undefined) ?? []) Object.assign(out, allStates(branch));
-    const processor = (state.ItemProcessor ?? state.Iterator) as Record<string, unknown> | undefined;
-    if (processor) Object.assign(out, allStates(processor));
-  }
-  return out;
-}

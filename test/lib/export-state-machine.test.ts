@@ -4,6 +4,7 @@ import { Code, Function as LambdaFunction, Runtime } from 'aws-cdk-lib/aws-lambd
 import { describe, expect, it } from 'vitest';
 import { ExportStateMachine, type ExportStateMachineProps } from '../../lib/export-state-machine';
 import { definitionFromTemplate } from '../../lib/state-machine-definition';
+import { allStates } from '../support/definition-states';
 
 type State = Record<string, any>;
 
@@ -38,18 +39,6 @@ const TRANSIENT = [
 ];
 const BACKOFF = { IntervalSeconds: 2, MaxAttempts: 3, BackoffRate: 2, JitterStrategy: 'FULL' };
 
-/** Every state of a definition by name, those inside Parallel branches and Map processors included (names are unique). */
-function allStates(scope: State): Record<string, State> {
-  const out: Record<string, State> = {};
-  for (const [name, state] of Object.entries<State>(scope.States)) {
-    expect(out, `state name ${name} used twice`).not.toHaveProperty(name);
-    out[name] = state;
-    for (const branch of state.Branches ?? []) Object.assign(out, allStates(branch));
-    const processor = state.ItemProcessor ?? state.Iterator;
-    if (processor) Object.assign(out, allStates(processor));
-  }
-  return out;
-}
 
 describe('ExportStateMachine', () => {
   const { construct, template, definition, taskFunctions, logicalId } = synth({});

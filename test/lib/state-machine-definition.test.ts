@@ -13,6 +13,7 @@ import {
   placeholderFunctionArn,
   synthesizeDefinition,
 } from '../../lib/state-machine-definition';
+import { allStates } from '../support/definition-states';
 
 const run = promisify(execFile);
 
@@ -93,17 +94,6 @@ describe('definitionFromTemplate', () => {
   });
 });
 
-/** Every state of a definition by name, those inside Parallel branches and Map processors included. */
-function allStates(scope: Record<string, any>): Record<string, any> {
-  const out: Record<string, any> = {};
-  for (const [name, state] of Object.entries<any>(scope.States)) {
-    out[name] = state;
-    for (const branch of state.Branches ?? []) Object.assign(out, allStates(branch));
-    const processor = state.ItemProcessor ?? state.Iterator;
-    if (processor) Object.assign(out, allStates(processor));
-  }
-  return out;
-}
 
 const EXECUTION_ID = 'arn:aws:states:local:000000000000:execution:pgsip:exec-1';
 

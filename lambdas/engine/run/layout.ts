@@ -60,6 +60,11 @@ export function pathSegment(name: string): string {
       .replace(/[^a-z0-9_]+/g, '_')
       .replace(/^_+|_+$/g, '')
       .slice(0, 48) || 'name';
+  return withNameHash(readable, name);
+}
+
+/** `<readable>-<first 8 hex digits of the SHA-256 of the exact name>`: two names never share it. */
+function withNameHash(readable: string, name: string): string {
   return `${readable}-${createHash('sha256').update(name, 'utf8').digest('hex').slice(0, 8)}`;
 }
 
@@ -80,8 +85,7 @@ export const failedHolderKey = (execution: string) => `${heldSnapshotDir(executi
 export function executionSegment(name: string): string {
   if (name === '') throw new InputError('an execution name is empty');
   if (/^[A-Za-z0-9_-][A-Za-z0-9._-]{0,79}$/.test(name)) return name;
-  const readable = name.replace(/[^A-Za-z0-9_-]+/g, '-').slice(0, 48) || 'execution';
-  return `${readable}-${createHash('sha256').update(name, 'utf8').digest('hex').slice(0, 8)}`;
+  return withNameHash(name.replace(/[^A-Za-z0-9_-]+/g, '-').slice(0, 48) || 'execution', name);
 }
 export const shardManifestKey = (runDir: string, shard: number) => `${runDir}/_shards/${pad(shard, 5)}.json`;
 export const manifestKey = (runDir: string) => `${runDir}/_manifest.json`;

@@ -17,6 +17,7 @@ import { holdSnapshot, releaseSnapshot } from '../../../lambdas/engine/hold-snap
 import { connect, targetFromUrl } from '../../../lambdas/engine/postgres/connection';
 import { awaitHeldSnapshot, beginOnHeldSnapshot, readHeldSnapshot } from '../../../lambdas/engine/run/held-snapshot';
 import { heldSnapshotKey } from '../../../lambdas/engine/run/layout';
+import { queryRows, sessionsLike } from '../../support/postgres-queries';
 
 let postgres: RunningPostgres;
 let work: string;
@@ -33,26 +34,10 @@ function environment(name: string, extra: Partial<EngineEnvironment> = {}): Engi
   };
 }
 
-async function sql<T extends pg.QueryResultRow = pg.QueryResultRow>(text: string): Promise<T[]> {
-  const client = new pg.Client(postgres.url);
-  await client.connect();
-  try {
-    return (await client.query<T>(text)).rows;
-  } finally {
-    await client.end();
-  }
-}
+const sql = <T extends pg.QueryResultRow = pg.QueryResultRow>(text: string) => queryRows<T>(postgres.url, text);
 
-/** The holder sessions of run h, once a backend that was just closed has had a moment to leave (up to 5 s for `expected`). */
-async function holderSessions(expected: string[] = []): Promise<string[]> {
-  const until = Date.now() + 5000;
-  for (;;) {
-    const rows = await sql<{ name: string }>(`SELECT application_name AS name FROM pg_stat_activity WHERE application_name LIKE 'pgsip h holder %' ORDER BY 1`);
-    const names = rows.map((r) => r.name);
-    if (JSON.stringify(names) === JSON.stringify(expected) || Date.now() > until) return names;
-    await new Promise((ok) => setTimeout(ok, 100));
-  }
-}
+/** The holder sessions of run h, once they are `expected` (a backend just closed takes a moment to leave). */
+const holderSessions = (expected: string[] = []) => sessionsLike(postgres.url, 'pgsip h holder %', expected);
 
 /** Reads `SELECT count(*)` of public.t in the held snapshot, on a connection of its own. */
 async function countInHeldSnapshot(env: EngineEnvironment, execution: string): Promise<{ n: number; held: HeldSnapshotDocument }> {

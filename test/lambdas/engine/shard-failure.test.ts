@@ -19,6 +19,7 @@ import { explainShardFailure } from '../../../lambdas/engine/shard-failure';
 import { readShardList } from '../../../lambdas/engine/run/documents';
 import { SHARD_RETRYABLE_ERROR } from '../../../lib/export-state-machine';
 import { synthesizeDefinition } from '../../../lib/state-machine-definition';
+import { allStates } from '../../support/definition-states';
 
 let postgres: RunningPostgres;
 const context = { table: '"public"."t"', shard: 3, statementTimeoutMs: 100, lockTimeoutMs: 100 };
@@ -182,14 +183,3 @@ describe('what Export itself raises', () => {
   });
 });
 
-/** Every state of a definition by name, those inside Parallel branches and Map processors included. */
-function allStates(scope: Record<string, unknown>): Record<string, Record<string, unknown>> {
-  const out: Record<string, Record<string, unknown>> = {};
-  for (const [name, state] of Object.entries(scope.States as Record<string, Record<string, unknown>>)) {
-    out[name] = state;
-    for (const branch of (state.Branches as Record<string, unknown>[] | undefined) ?? []) Object.assign(out, allStates(branch));
-    const processor = (state.ItemProcessor ?? state.Iterator) as Record<string, unknown> | undefined;
-    if (processor) Object.assign(out, allStates(processor));
-  }
-  return out;
-}
