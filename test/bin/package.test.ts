@@ -5,8 +5,8 @@
  * TypeScript app type-checked against the package's declarations, and the CLI run to a verified demo.
  */
 import { execFile } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, renameSync } from 'node:fs';
-import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { existsSync, readdirSync, readFileSync, renameSync, statSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -37,9 +37,10 @@ let app: string;
 let installed: string;
 
 beforeAll(async () => {
+  // mkdtemp makes the folder 0700, as a user's own `mktemp -d` or /root is: as root, the embedded Postgres
+  // runs as an unprivileged user who cannot enter it, and the demo must work all the same.
   work = await mkdtemp(join(tmpdir(), 'pgsip-package-'));
-  // As root the embedded Postgres runs as an unprivileged user, who must be able to reach the install.
-  await chmod(work, 0o755);
+  expect(statSync(work).mode & 0o777).toBe(0o700);
   const packed = await run(NPM, ['pack', '--pack-destination', work, '--silent'], REPO_ROOT);
   expect(packed.code, packed.stderr).toBe(0);
   const tarball = join(work, packed.stdout.trim().split('\n').pop()!);
