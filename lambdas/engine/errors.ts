@@ -144,3 +144,60 @@ export class InterruptedError extends PgsipError {
 export class InternalError extends PgsipError {
   override name = 'InternalError';
 }
+
+/**
+ * An error another invocation raised, raised again here from its `name` and message alone (a snapshot holder's
+ * failure, which Plan and Export raise again: lambdas/engine/run/held-snapshot.ts). `RelayedError.named` gives
+ * pgsip's own class for a name of this file; a `RelayedError` is for any other name, and keeps it (`name` is
+ * what Step Functions and the CLI match on).
+ */
+export class RelayedError extends PgsipError {
+  override name: string = 'RelayedError';
+
+  constructor(message: string, options?: ErrorOptions & { name?: string }) {
+    super(message, options);
+    if (options?.name) this.name = options.name;
+  }
+
+  /**
+   * The error named `name` with this message: an instance of pgsip's class of that name when there is one (the
+   * message kept word for word), else a `RelayedError` carrying the name.
+   */
+  static named(name: string, message: string, options?: ErrorOptions): PgsipError {
+    return classByName().get(name)?.(message, options) ?? new RelayedError(message, { ...options, name });
+  }
+}
+
+/** pgsip's errors whose constructor takes the message as it is. */
+const PLAIN_ERRORS = [
+  PgsipError,
+  InputError,
+  ConnectionError,
+  SchemaChangedError,
+  ShardRetryableError,
+  TableLockedError,
+  StatementTimeoutError,
+  SourceError,
+  DestinationError,
+  CopyStreamError,
+  CountMismatchError,
+  SnapshotGoneError,
+  RunDocumentError,
+  CommitError,
+  CatalogError,
+  VerificationError,
+  InterruptedError,
+  InternalError,
+] as const;
+
+type ErrorMaker = (message: string, options?: ErrorOptions) => PgsipError;
+let byName: Map<string, ErrorMaker> | undefined;
+
+/** Each class of this file by its literal `name` (an instance says it; minified class names would not). */
+const classByName = (): Map<string, ErrorMaker> =>
+  (byName ??= new Map<string, ErrorMaker>([
+    ...PLAIN_ERRORS.map((Class): [string, ErrorMaker] => [new Class('').name, (message, options) => new Class(message, options)]),
+    // These two build their message from parts; here the whole message is known, not its parts.
+    ['ConfigError', (message) => Object.assign(new ConfigError('', message, ''), { message })],
+    ['ValueRefusedError', (message, options) => Object.assign(new ValueRefusedError('', message, undefined, options), { message })],
+  ]));

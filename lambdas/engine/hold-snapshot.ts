@@ -24,7 +24,7 @@ import { readHorizon } from './incremental/horizon';
 import { beginReadOnly } from './postgres/snapshot';
 import { parseTableName, quoteTable } from './postgres/table-name';
 import { DOCUMENT_VERSION, serializeDocument } from './run/documents';
-import { heldSnapshotExecution, holderEnded, readHeldSnapshot, sleep } from './run/held-snapshot';
+import { heldSnapshotExecution, holderEnded, holderFailureRecord, readHeldSnapshot, sleep } from './run/held-snapshot';
 import { failedHolderKey, heldSnapshotKey, releasedSnapshotKey, runIdOf } from './run/layout';
 
 /** A holder's lifetime: it waits about this long for its turn, then holds about this long (2 x 360 s + margins < Lambda's 900 s). */
@@ -153,9 +153,10 @@ export async function holdSnapshot(event: HolderEvent, env: EngineEnvironment, r
       }
     }
   } catch (error) {
-    // Plan and shards waiting on this snapshot learn why instead of waiting out their timeout.
-    const message = (error as Error).message?.split('\n')[0] ?? String(error);
-    await destination.put(failedHolderKey(execution), `holder ${generation}: ${message}`).catch(() => {});
+    // Plan and shards waiting on this snapshot learn why instead of waiting out their timeout, and raise this
+    // very error again (its name and message, run/held-snapshot.ts): whichever of them fails the run first,
+    // the run fails with the cause. Create-only: the first holder to fail names the cause.
+    await destination.putIfAbsent(failedHolderKey(execution), holderFailureRecord(generation, error)).catch(() => {});
     throw error;
   } finally {
     await client?.query('COMMIT').catch(() => {});

@@ -19,6 +19,7 @@ import type { RunManifest } from '../../lambdas/engine/contracts';
 import { LocalFolderDestination } from '../../lambdas/engine/destinations/local-folder';
 import { silentLog } from '../../lambdas/engine/environment';
 import { connect, targetFromUrl } from '../../lambdas/engine/postgres/connection';
+import { failedHolderKey } from '../../lambdas/engine/run/layout';
 import { queryRows, sessionsLike } from '../support/postgres-queries';
 
 const CLI = fileURLToPath(new URL('../../bin/pgsip.js', import.meta.url));
@@ -114,6 +115,10 @@ describe('a locked table', () => {
     expect(await pgsipSessions()).toEqual([]);
   });
 
+  // The cursor is read by the run's first snapshot holder, before its snapshot; Plan waits for that holder. When
+  // the reading fails, two tasks fail: the holder, with TableLockedError, and Plan, which finds the holder's
+  // `failed` and raises the holder's error again. The run ends with whichever reaches the state machine first,
+  // so both must say the same: one case as it comes, then each order forced.
   it('fails an incremental run within lock_timeout too, where its cursor is read before the snapshot', async () => {
     const lock = await lockTable('public.small');
     try {
@@ -126,6 +131,53 @@ describe('a locked table', () => {
     } finally {
       await lock.release();
     }
+    expect(await pgsipSessions()).toEqual([]);
+  });
+
+  it.each([
+    // Plan never sees `failed` (hidden from every reader), so the holder's own failure ends the run.
+    ["the holder's own failure reaches the state machine first", 'holder-first'],
+    // The holder's task does not end until the run has stopped (its connection's close waits for the runner to
+    // drop it), so Plan's, raised from what the holder wrote, ends the run.
+    ["Plan's, raised from the holder's, reaches the state machine first", 'plan-first'],
+  ] as const)('fails an incremental run within lock_timeout when %s', async (_, order) => {
+    const runId = `locked-cursor-${order}`;
+    const dest = join(work, runId);
+    const base = localEnvironment(dest, async (name, open) => {
+      const client = await open();
+      if (order === 'plan-first' && name === `pgsip ${runId} holder 0`) {
+        client.end = (() => new Promise<void>((ok) => client.once('end', () => ok()))) as typeof client.end;
+      }
+      return client;
+    });
+    const destination = Object.create(base.destination) as typeof base.destination;
+    destination.get = async (key: string) => (order === 'holder-first' && key === failedHolderKey(runId) ? null : base.destination.get(key));
+    const holderFailed: string[] = [];
+    destination.put = async (key: string, body: string | Uint8Array) => {
+      if (key === failedHolderKey(runId)) holderFailed.push(String(body));
+      return base.destination.put(key, body);
+    };
+    destination.putIfAbsent = async (key: string, body: string | Uint8Array) => {
+      if (key === failedHolderKey(runId)) holderFailed.push(String(body));
+      return base.destination.putIfAbsent(key, body);
+    };
+    const lock = await lockTable('public.small');
+    try {
+      const error = (await runLocally({
+        input: { tables: ['public.small'], shards: 1, concurrency: 1, runId, lockTimeoutMs: 1000, incremental: { 'public.small': { cursor: 'id' } } },
+        executionName: runId,
+        environment: { ...base, destination },
+      }).catch((e: unknown) => e)) as Error;
+      expect(error.name).toBe('TableLockedError');
+      expect(error.message).toBe('table "public"."small" is locked by another session: no lock within lock_timeout (1000 ms) to read its cursor; run again once it is done');
+      // Whose error it is: the holder's carries Postgres's lock timeout; Plan's, the snapshot it could not read.
+      const cause = error.cause as { code?: string; name?: string; message?: string };
+      if (order === 'holder-first') expect(cause.code).toBe('55P03');
+      else expect([cause.name, cause.message]).toEqual(['SnapshotGoneError', expect.stringMatching(/^the snapshot of execution locked-cursor-plan-first cannot be read: its holder failed: holder 0: TableLockedError: /)]);
+    } finally {
+      await lock.release();
+    }
+    expect(holderFailed).toHaveLength(1);
     expect(await pgsipSessions()).toEqual([]);
   });
 

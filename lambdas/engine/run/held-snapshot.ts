@@ -9,12 +9,17 @@
  * go since: it then reads the file again and imports the successor's. Holders let go only after their
  * successor has published, so a second reading always finds a live one, unless the chain broke (a holder
  * failed or timed out), which fails the run with one line saying so.
+ *
+ * A holder that fails records its error's name and message in `failed`; a reader that finds it raises that
+ * error again, of the same class (errors.ts, `RelayedError.named`), not a `SnapshotGoneError`. The state machine's `Run`
+ * fails with whichever branch fails first, the holder's or its reader's: both say the same thing, so the user
+ * sees the cause (a table locked while the horizon was read is a `TableLockedError` naming the table).
  */
 import type pg from 'pg';
 import type { ExecutionInput, HeldSnapshotDocument } from '../contracts';
 import type { Destination } from '../destinations/destination';
 import type { EngineEnvironment } from '../environment';
-import { InterruptedError, SnapshotGoneError } from '../errors';
+import { InterruptedError, type PgsipError, RelayedError, SnapshotGoneError } from '../errors';
 import { beginReadOnly } from '../postgres/snapshot';
 import { readDocument } from './documents';
 import { failedHolderKey, heldSnapshotKey, releasedSnapshotKey } from './layout';
@@ -53,12 +58,78 @@ export async function readHeldSnapshot(destination: Destination, execution: stri
   return readDocument(destination, 'heldSnapshot', heldSnapshotKey(execution));
 }
 
+/**
+ * What a holder that failed writes in `failed`, as JSON: its generation, its error's `name`, and the first line
+ * of its message. pgsip's messages never carry a password; a URL's is masked all the same. Files written by
+ * earlier versions hold `holder <n>: <message>`, or nothing.
+ */
+export interface HolderFailure {
+  generation: number;
+  name: string;
+  message: string;
+}
+
+/** At most this much of a message is written: a message is one line naming the culprit, not a dump. */
+const MAX_MESSAGE = 2000;
+/** `scheme://user:password@`: the password is masked. */
+const URL_PASSWORD = /(\b[a-z][a-z0-9+.-]*:\/\/[^\s:/?#@]*:)[^\s/?#@]*@/gi;
+
+/** The body of `failed` for a holder of `generation` that failed with `error`. */
+export function holderFailureRecord(generation: number, error: unknown): string {
+  const e = (typeof error === 'object' && error !== null ? error : {}) as { name?: unknown; message?: unknown };
+  const name = typeof e.name === 'string' && e.name !== '' ? e.name : 'Error';
+  const text = typeof e.message === 'string' ? e.message : String(error);
+  const message = text.split('\n')[0].replace(URL_PASSWORD, '$1***@').slice(0, MAX_MESSAGE);
+  return JSON.stringify({ generation, name, message } satisfies HolderFailure);
+}
+
+/** What `failed` says: a holder's failure, or the text of a file from an earlier version. */
+function parseHolderFailure(body: Buffer): HolderFailure | string {
+  const text = body.toString('utf8').trim();
+  try {
+    const parsed = JSON.parse(text) as Partial<HolderFailure> | null;
+    if (parsed && typeof parsed === 'object' && Number.isInteger(parsed.generation) && typeof parsed.name === 'string' && typeof parsed.message === 'string') {
+      return { generation: parsed.generation!, name: parsed.name, message: parsed.message };
+    }
+  } catch {
+    // Not JSON: written by an earlier version.
+  }
+  return text;
+}
+
+export interface HolderEnd {
+  /** Why, for a message: `its holder failed: …` or `the execution has released it`. */
+  reason: string;
+  /** What the failed holder recorded; absent when the execution released it, or the file is of an earlier version. */
+  failure?: HolderFailure;
+}
+
 /** Why no holder will serve this execution's snapshot any more, or null while one may. */
-export async function holderEnded(destination: Destination, execution: string): Promise<string | null> {
+export async function holderEnded(destination: Destination, execution: string): Promise<HolderEnd | null> {
   const failed = await destination.get(failedHolderKey(execution));
-  if (failed !== null) return `its holder failed: ${failed.toString('utf8')}`;
-  if ((await destination.get(releasedSnapshotKey(execution))) !== null) return 'the execution has released it';
+  if (failed !== null) {
+    const failure = parseHolderFailure(failed);
+    if (typeof failure === 'string') return { reason: failure === '' ? 'its holder failed' : `its holder failed: ${failure}` };
+    return { reason: `its holder failed: holder ${failure.generation}: ${failure.name}: ${failure.message}`, failure };
+  }
+  if ((await destination.get(releasedSnapshotKey(execution))) !== null) return { reason: 'the execution has released it' };
   return null;
+}
+
+/**
+ * A name a reader raises again: an identifier. Step Functions' own names (`States.*`, `Lambda.*`, `Sandbox.*`,
+ * `Runtime.*`) have a dot: a reader raising one would be retried or caught as that service error.
+ */
+const RELAYED_NAME = /^[A-Za-z_$][\w$]{0,127}$/;
+
+/**
+ * The failed holder's error, raised again by a reader: its class (or name) and its message, word for word; the
+ * reader's view (`context`) is its cause. Null when the holders ended otherwise, or the name cannot be relayed.
+ */
+function relayedFailure(ended: HolderEnd | null, context: string, options?: ErrorOptions): PgsipError | null {
+  const failure = ended?.failure;
+  if (!failure || !RELAYED_NAME.test(failure.name)) return null;
+  return RelayedError.named(failure.name, failure.message, { cause: new SnapshotGoneError(`${context}: ${ended.reason}`, options) });
 }
 
 /** The current holder's document, once the first holder has published one. */
@@ -70,7 +141,10 @@ export async function awaitHeldSnapshot(destination: Destination, execution: str
     const held = await readHeldSnapshot(destination, execution);
     if (held) return held;
     const ended = await holderEnded(destination, execution);
-    if (ended) throw new SnapshotGoneError(`the snapshot of execution ${execution} cannot be read: ${ended}`);
+    if (ended) {
+      const cannot = `the snapshot of execution ${execution} cannot be read`;
+      throw relayedFailure(ended, cannot) ?? new SnapshotGoneError(`${cannot}: ${ended.reason}`);
+    }
     if (wait.signal?.aborted) throw new InterruptedError('the run is stopping');
     if (Date.now() >= until) {
       throw new SnapshotGoneError(
@@ -101,9 +175,13 @@ export async function beginOnHeldSnapshot(client: pg.Client, destination: Destin
         continue;
       }
       const ended = await holderEnded(destination, execution);
-      throw new SnapshotGoneError(
-        `the snapshot of execution ${execution} is gone: holder ${held.generation} ended${ended ? ` (${ended})` : ' without a successor (did a holder time out?)'}; run again with the same run id to continue on a new one`,
-        { cause: error },
+      const gone = `the snapshot of execution ${execution} is gone: holder ${held.generation} ended`;
+      throw (
+        relayedFailure(ended, gone, { cause: error }) ??
+        new SnapshotGoneError(
+          `${gone}${ended ? ` (${ended.reason})` : ' without a successor (did a holder time out?)'}; run again with the same run id to continue on a new one`,
+          { cause: error },
+        )
       );
     }
   }
