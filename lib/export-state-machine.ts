@@ -2,13 +2,18 @@
  * The pgsip state machine. One Parallel state, `Run`, with two branches: the export (Plan -> ExportShards, a
  * Distributed Map of ExportShard -> Commit -> Release) and the snapshot holders (two loops of Hold that take
  * turns, lambdas/engine/hold-snapshot.ts), which hold the run's one snapshot until Release says the export is
- * done with it. Any failure is caught on `Run`: ReleaseAfterFailure lets the holders go, and the execution
- * fails with the error that ended it (`RunFailed`).
+ * done with it. Any failure is caught on `Run`: ReleaseAfterFailure lets the holders go, DescribeFailure finds
+ * the error that ended the run (a failed shard's own, naming its table and shard), and the execution fails
+ * with it (`RunFailed`).
+ *
+ * Every state's output stays small whatever the run's size (Step Functions caps each at 256 KiB, and an
+ * oversized output fails the execution with an error no Catch sees): Plan answers where the shard list is,
+ * shards answer nothing, Commit answers counts (test/lib/state-payloads.test.ts builds the largest of each).
  *
  * The state names are a contract: the local runner (aws-local-stepfunctions) serves each Task by its state
  * name, and executes the very definition this construct synthesizes (see `state-machine-definition.ts`).
  */
-import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { Aws, Duration, Fn, Names, RemovalPolicy } from 'aws-cdk-lib';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { LogGroup, RetentionDays, type LogGroupProps } from 'aws-cdk-lib/aws-logs';
 import {
@@ -49,21 +54,33 @@ export const STATE_NAMES = {
   holdAgain: 'HoldAgain',
   held: 'Held',
   releaseAfterFailure: 'ReleaseAfterFailure',
+  describeFailure: 'DescribeFailure',
   runFailed: 'RunFailed',
 } as const;
 
 /**
  * Transient Lambda service errors, retried on every Task. Spelled out rather than left to `LambdaInvoke`'s
- * default, which omits `Lambda.TooManyRequestsException` (throttling: likely with a wide fan-out).
- * `Lambda.Unknown` is what a function timeout or out-of-memory surfaces as.
+ * default, which omits `Lambda.TooManyRequestsException` (throttling: likely with a wide fan-out) and
+ * `Lambda.ClientExecutionTimeoutException` (the invoke call itself timed out). `Lambda.Unknown` is what Step
+ * Functions reports when no error type came back at all (docs/architecture.md, "Errors").
  */
 export const LAMBDA_TRANSIENT_ERRORS: readonly string[] = [
   'Lambda.ServiceException',
   'Lambda.AWSLambdaException',
   'Lambda.SdkClientException',
   'Lambda.TooManyRequestsException',
+  'Lambda.ClientExecutionTimeoutException',
   'Lambda.Unknown',
 ];
+
+/**
+ * How a function that was killed reaches Step Functions: a timeout as `Sandbox.Timedout`, an out-of-memory
+ * kill as `Runtime.OutOfMemory` or `Runtime.ExitError` (not `Lambda.Unknown`, which older documentation
+ * said). Tried once more: a second attempt may meet a less loaded source or a warmer container, while a shard
+ * too large for 15 minutes or for its memory fails again soon after, under the same name, instead of three
+ * more times.
+ */
+export const LAMBDA_KILLED_ERRORS: readonly string[] = ['Sandbox.Timedout', 'Runtime.OutOfMemory', 'Runtime.ExitError'];
 
 /** The `name` of the error an Export shard throws when a fresh attempt may succeed (lambdas/engine/errors.ts). */
 export const SHARD_RETRYABLE_ERROR = 'ShardRetryableError';
@@ -75,6 +92,12 @@ const RETRY_BACKOFF: Omit<RetryProps, 'errors'> = {
   maxAttempts: 3,
   jitterStrategy: JitterType.FULL,
 };
+
+/** The retriers every Task has: transient service errors three times, a killed function once. */
+function addLambdaRetries(task: LambdaInvoke): void {
+  task.addRetry({ errors: [...LAMBDA_TRANSIENT_ERRORS], ...RETRY_BACKOFF });
+  task.addRetry({ errors: [...LAMBDA_KILLED_ERRORS], ...RETRY_BACKOFF, maxAttempts: 1 });
+}
 
 /**
  * Every Task gets an explicit timeout: AWS defaults to about three years, but the States Language spec (and so
@@ -104,6 +127,14 @@ export interface ExportStateMachineProps {
   readonly holderFunction: IFunction;
 
   /**
+   * After a failure: `{ caught: { Error, Cause }, executionId }` -> `{ Error, Cause }`, the error the execution
+   * fails with. A failed shard ends the Distributed Map with `States.ExceedToleratedFailureThreshold`, its own
+   * error kept in its child execution; this function finds it there (`RunFailureEvent` in
+   * lambdas/engine/run-failure.ts).
+   */
+  readonly failureFunction: IFunction;
+
+  /**
    * Timeout of a whole execution.
    *
    * @default Duration.hours(6)
@@ -121,7 +152,8 @@ export interface ExportStateMachineProps {
   /**
    * Overrides for the execution log group (merged over the defaults).
    *
-   * @default - retention RetentionDays.THREE_MONTHS, removal policy RETAIN
+   * @default - retention RetentionDays.THREE_MONTHS, removal policy RETAIN, and a name under
+   * `/aws/vendedlogs/states/` unique to the stack's creation
    */
   readonly logGroupProps?: LogGroupProps;
 }
@@ -153,17 +185,21 @@ export class ExportStateMachine extends Construct {
       retryOnServiceExceptions: false,
       taskTimeout: TASK_TIMEOUT,
     });
-    plan.addRetry({ errors: [...LAMBDA_TRANSIENT_ERRORS], ...RETRY_BACKOFF });
+    addLambdaRetries(plan);
 
+    // A child's output is nothing (`{}`): a Distributed Map gathers its children's outputs into its own even
+    // with `ResultPath: null` (aws-cdk#24799), and past 256 KiB the execution fails with
+    // `States.DataLimitExceeded`, which no Catch sees. Export's result is in its log; Commit reads the shard
+    // manifests.
     const exportShard = new LambdaInvoke(this, STATE_NAMES.exportShard, {
       stateName: STATE_NAMES.exportShard,
       lambdaFunction: props.exportFunction,
       payload: TaskInput.fromJsonPathAt('$'),
-      outputPath: '$.Payload',
+      outputPath: JsonPath.DISCARD,
       retryOnServiceExceptions: false,
       taskTimeout: TASK_TIMEOUT,
     });
-    exportShard.addRetry({ errors: [...LAMBDA_TRANSIENT_ERRORS], ...RETRY_BACKOFF });
+    addLambdaRetries(exportShard);
     exportShard.addRetry({ errors: [SHARD_RETRYABLE_ERROR], ...RETRY_BACKOFF });
 
     // The shard list is a file Plan wrote (`$.items`: bucket and key), read by the Map itself, so a run is not
@@ -203,7 +239,7 @@ export class ExportStateMachine extends Construct {
       retryOnServiceExceptions: false,
       taskTimeout: TASK_TIMEOUT,
     });
-    commit.addRetry({ errors: [...LAMBDA_TRANSIENT_ERRORS], ...RETRY_BACKOFF });
+    addLambdaRetries(commit);
 
     // The holders learn from a file that the export is done with the snapshot (run/held-snapshot.ts); Commit's
     // result passes through as the run's.
@@ -216,7 +252,7 @@ export class ExportStateMachine extends Construct {
         retryOnServiceExceptions: false,
         taskTimeout: TASK_TIMEOUT,
       });
-      task.addRetry({ errors: [...LAMBDA_TRANSIENT_ERRORS], ...RETRY_BACKOFF });
+      addLambdaRetries(task);
       return task;
     };
     const release = releaseTask(STATE_NAMES.release);
@@ -244,7 +280,7 @@ export class ExportStateMachine extends Construct {
       retryOnServiceExceptions: false,
       taskTimeout: TASK_TIMEOUT,
     });
-    hold.addRetry({ errors: [...LAMBDA_TRANSIENT_ERRORS], ...RETRY_BACKOFF });
+    addLambdaRetries(hold);
     const holdAgain = new Choice(this, STATE_NAMES.holdAgain, { stateName: STATE_NAMES.holdAgain })
       .when(Condition.booleanEquals('$.done', true), new Succeed(this, STATE_NAMES.held, { stateName: STATE_NAMES.held }))
       .otherwise(hold);
@@ -267,12 +303,32 @@ export class ExportStateMachine extends Construct {
       errorPath: JsonPath.stringAt('$.Error'),
       causePath: JsonPath.stringAt('$.Cause'),
     });
+    // The error that ended the run, made into one a user can act on: a failed shard's own error, naming its
+    // table and shard, instead of the Map's `States.ExceedToleratedFailureThreshold`. It answers
+    // `{ Error, Cause }` as it was given when there is nothing to add.
+    const describeFailure = new LambdaInvoke(this, STATE_NAMES.describeFailure, {
+      stateName: STATE_NAMES.describeFailure,
+      lambdaFunction: props.failureFunction,
+      // The caught error whole: a path to an absent field (`$.Cause`) would fail the state with States.Runtime.
+      payload: TaskInput.fromObject({ caught: JsonPath.entirePayload, executionId: JsonPath.stringAt('$$.Execution.Id') }),
+      outputPath: '$.Payload',
+      retryOnServiceExceptions: false,
+      taskTimeout: TASK_TIMEOUT,
+    });
+    addLambdaRetries(describeFailure);
     const releaseAfterFailure = releaseTask(STATE_NAMES.releaseAfterFailure);
-    // If even that fails, the execution still fails with the error that ended the run, not the release's.
-    releaseAfterFailure.addCatch(runFailed, { errors: [Errors.ALL], resultPath: JsonPath.DISCARD });
-    run.addCatch(releaseAfterFailure.next(runFailed), { errors: [Errors.ALL] });
+    // If either fails, the execution still fails with the error that ended the run, not theirs.
+    releaseAfterFailure.addCatch(describeFailure, { errors: [Errors.ALL], resultPath: JsonPath.DISCARD });
+    describeFailure.addCatch(runFailed, { errors: [Errors.ALL], resultPath: JsonPath.DISCARD });
+    run.addCatch(releaseAfterFailure.next(describeFailure).next(runFailed), { errors: [Errors.ALL] });
 
+    // Under /aws/vendedlogs/states/: Step Functions then needs no entry in the account's CloudWatch Logs
+    // resource policy, which is capped at 5,120 characters and fails CreateStateMachine once full. The name
+    // ends with the stack's own id, so a log group kept (RETAIN) after `cdk destroy` never collides with the
+    // next deployment's.
+    const stackUuid = Fn.select(2, Fn.split('/', Aws.STACK_ID));
     this.logGroup = new LogGroup(this, 'Logs', {
+      logGroupName: `/aws/vendedlogs/states/${Names.uniqueResourceName(this, { maxLength: 120, separator: '-' })}-${stackUuid}`,
       retention: RetentionDays.THREE_MONTHS,
       removalPolicy: RemovalPolicy.RETAIN,
       ...props.logGroupProps,

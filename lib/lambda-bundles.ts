@@ -1,5 +1,5 @@
 /**
- * The code of the four functions, as the assets the construct deploys. In an installed package they are
+ * The code of the five functions, as the assets the construct deploys. In an installed package they are
  * prebuilt in `dist/lambdas/<kind>/` (`npm run build`, run by `prepack`), so synthesizing needs neither the
  * repository, its lock file nor esbuild. In a clone they are built from the sources with the same options,
  * once per source version, into `node_modules/.cache/pgsip-lambdas/<hash>/<kind>/`; the package test checks
@@ -13,8 +13,8 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { HAS_SOURCES, PACKAGE_ROOT, PGSIP_VERSION } from './package-root';
 
-export type LambdaKind = 'plan' | 'export' | 'commit' | 'holder';
-export const LAMBDA_KINDS: readonly LambdaKind[] = ['plan', 'export', 'commit', 'holder'];
+export type LambdaKind = 'plan' | 'export' | 'commit' | 'holder' | 'failure';
+export const LAMBDA_KINDS: readonly LambdaKind[] = ['plan', 'export', 'commit', 'holder', 'failure'];
 
 /** The Lambda runtime's Node major: the target of the bundles. */
 export const LAMBDA_NODE_MAJOR = 24;

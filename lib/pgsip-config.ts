@@ -15,7 +15,7 @@ import { ConfigError } from '../lambdas/engine/errors';
 export { ConfigError };
 import { parseTableName, quoteTable } from '../lambdas/engine/postgres/table-name';
 import { hasWildcard } from '../lambdas/engine/selection/name-pattern';
-import { canonicalTablePattern, scheduleSelection } from './schedule-selection';
+import { canonicalTablePattern, SCHEDULE_INPUT_MAX_BYTES, scheduleInput, scheduleSelection } from './schedule-selection';
 
 /** One scheduled group of tables: one EventBridge Scheduler schedule, one execution per firing. */
 export interface ScheduleConfig {
@@ -76,6 +76,15 @@ export interface PgsipConfig {
     readonly tls?: 'verify-full' | 'require' | 'off';
     /** PEM file of CA certificates shipped with every function (e.g. the RDS global bundle), relative to the config file. */
     readonly caBundleFile?: string;
+    /**
+     * The database endpoint, for a secret that does not hold it (an RDS-managed master-user secret holds only
+     * `username` and `password`). A field both the secret and the config name must agree. @default - the secret's
+     */
+    readonly host?: string;
+    /** @default - the secret's `port`, else 5432 */
+    readonly port?: number;
+    /** @default - the secret's `dbname`, else `postgres` */
+    readonly dbname?: string;
   };
   readonly network?: {
     readonly vpcId: string;
@@ -108,7 +117,8 @@ export interface PgsipConfig {
   readonly retention?: { readonly keepRuns: number; readonly graceMinutes?: number };
   /**
    * Register each committed table in this Glue database (Commit creates or updates one table per exported
-   * table). `createDatabase`: the stack creates the database. @default - no catalog
+   * table). `createDatabase`: Commit creates the database on its first commit if it does not exist (the stack
+   * does not own it: it outlives `cdk destroy`, and a redeploy never fails on it). @default - no catalog
    */
   readonly catalog?: { readonly glueDatabase: string; readonly createDatabase?: boolean };
 }
@@ -185,10 +195,13 @@ export function validateConfig(raw: unknown, baseDir = process.cwd()): PgsipConf
   const config: { -readonly [K in keyof PgsipConfig]: PgsipConfig[K] } = {};
   config.stackName = opt(root, 'stackName', (v) => str(v, 'stackName', /^[A-Za-z][A-Za-z0-9-]{0,127}$/, 'a CloudFormation stack name'));
   if (root.database !== undefined) {
-    const d = object(root.database, 'database', ['secretArn', 'connectionBudget', 'tls', 'caBundleFile']);
+    const d = object(root.database, 'database', ['secretArn', 'connectionBudget', 'tls', 'caBundleFile', 'host', 'port', 'dbname']);
     config.database = {
       secretArn: opt(d, 'secretArn', (v) => str(v, 'database.secretArn', SECRET_ARN, 'arn:aws:secretsmanager:<region>:<account>:secret:<name>-AbCdEf (the complete ARN)')),
       connectionBudget: opt(d, 'connectionBudget', (v) => int(v, 'database.connectionBudget', 1, 10_000)),
+      host: opt(d, 'host', (v) => str(v, 'database.host', /^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$/, 'a host name or IP address (e.g. prod.cluster-abc.eu-west-1.rds.amazonaws.com)')),
+      port: opt(d, 'port', (v) => int(v, 'database.port', 1, 65_535)),
+      dbname: opt(d, 'dbname', (v) => str(v, 'database.dbname', /^.{1,63}$/u, 'a database name of at most 63 characters')),
       tls: opt(d, 'tls', (v) => oneOf(v, 'database.tls', ['verify-full', 'require', 'off'] as const)),
       caBundleFile: opt(d, 'caBundleFile', (v) => {
         const file = str(v, 'database.caBundleFile');
@@ -257,6 +270,14 @@ export function validateConfig(raw: unknown, baseDir = process.cwd()): PgsipConf
   config.schedules?.forEach((s, i) => {
     if (s.concurrency !== undefined && s.concurrency > budget) {
       throw new ConfigError(`schedules[${i}].concurrency`, `${s.concurrency} is more than database.connectionBudget (${budget})`);
+    }
+    // CloudFormation would refuse it at deploy time, after everything else had been built.
+    const bytes = Buffer.byteLength(JSON.stringify(scheduleInput(s)));
+    if (bytes > SCHEDULE_INPUT_MAX_BYTES) {
+      throw new ConfigError(
+        `schedules[${i}]`,
+        `its execution input is ${bytes.toLocaleString('en-US')} bytes, more than EventBridge Scheduler's ${SCHEDULE_INPUT_MAX_BYTES.toLocaleString('en-US')}: split the tables over two schedules, or select them with patterns (public.*)`,
+      );
     }
   });
   if (root.alarms !== undefined) {

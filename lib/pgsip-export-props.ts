@@ -25,6 +25,21 @@ export interface PgsipExportProps {
   readonly databaseSecret: ISecret;
 
   /**
+   * The database's host, for a secret that does not hold it: an RDS-managed master-user secret
+   * (`ManageMasterUserPassword`) holds only `username` and `password`. E.g. `instance.dbInstanceEndpointAddress`.
+   * A field the secret holds too must have the same value there (else the first connection fails, naming both).
+   *
+   * @default - the secret's `host`
+   */
+  readonly databaseHost?: string;
+
+  /** The database's port, for a secret that does not hold it. @default - the secret's `port`, else 5432 */
+  readonly databasePort?: number;
+
+  /** The database to export from, for a secret that does not name it. @default - the secret's `dbname`, else `postgres` */
+  readonly databaseName?: string;
+
+  /**
    * The most shards a run exports at once, i.e. the connections pgsip may hold against the source: each
    * run's concurrency defaults to it and may not exceed it. 1 to 10,000.
    *
@@ -110,7 +125,8 @@ export interface PgsipExportProps {
   readonly retention?: PgsipConfig['retention'];
 
   /**
-   * Commit registers each committed table in this Glue database; `createDatabase` creates it (retained).
+   * Commit registers each committed table in this Glue database; with `createDatabase`, Commit creates the
+   * database on its first commit if it does not exist (never deleted by pgsip: not a stack resource).
    *
    * @default - no catalog
    */
@@ -124,6 +140,9 @@ const FIELD_OF: readonly [RegExp, string][] = [
   [/^database\.connectionBudget/, 'connectionBudget'],
   [/^database\.caBundleFile/, 'caBundleFile'],
   [/^database\.tls/, 'databaseTls'],
+  [/^database\.host/, 'databaseHost'],
+  [/^database\.port/, 'databasePort'],
+  [/^database\.dbname/, 'databaseName'],
   [/^storage\.exportPrefix/, 'exportPrefix'],
   [/^alarms\.emails/, 'alarmEmails'],
   [/^runTimeoutHours/, 'runTimeout'],
@@ -157,7 +176,15 @@ export function validateExportProps(props: PgsipExportProps): ValidatedExportPro
     runTimeoutHours = minutes / 60;
   }
   const raw = {
-    database: { connectionBudget: props.connectionBudget, tls: props.databaseTls, caBundleFile: props.caBundleFile },
+    database: {
+      connectionBudget: props.connectionBudget,
+      tls: props.databaseTls,
+      caBundleFile: props.caBundleFile,
+      // Tokens (an RDS instance's endpoint) are checked by CloudFormation, not here.
+      host: props.databaseHost !== undefined && Token.isUnresolved(props.databaseHost) ? undefined : props.databaseHost,
+      port: props.databasePort !== undefined && Token.isUnresolved(props.databasePort) ? undefined : props.databasePort,
+      dbname: props.databaseName !== undefined && Token.isUnresolved(props.databaseName) ? undefined : props.databaseName,
+    },
     storage: { exportPrefix: props.exportPrefix },
     schedules: props.schedules,
     alarms: props.alarmEmails ? { emails: props.alarmEmails } : undefined,

@@ -1,14 +1,13 @@
 /**
  * `PgsipExport`: everything one pgsip deployment needs, as a construct for any CDK stack — the SSE-KMS export
  * bucket (with an access-log bucket), the Plan/Export/Commit/holder functions with one least-privilege role each,
- * the export state machine, schedules, alarms and a dashboard, and optionally a Glue database. Props take CDK
+ * the export state machine, schedules, alarms and a dashboard, and optionally a Glue catalog. Props take CDK
  * objects (an `ISecret`, an `IVpc`, an existing `IBucket`/`IKey`/`ITopic`), each documented with its default
  * and validated before anything is built (`validateExportProps`). `PgsipStack` maps the JSON config onto it.
  */
-import { ArnFormat, Aws, Duration, RemovalPolicy, Stack, TimeZone } from 'aws-cdk-lib';
+import { ArnFormat, Aws, Duration, RemovalPolicy, Stack, TimeZone, Token } from 'aws-cdk-lib';
 import { type ISecurityGroup, SecurityGroup, SubnetType } from 'aws-cdk-lib/aws-ec2';
-import { CfnDatabase } from 'aws-cdk-lib/aws-glue';
-import { AnyPrincipal, Effect, PolicyStatement, ServicePrincipal, type IGrantable } from 'aws-cdk-lib/aws-iam';
+import { AnyPrincipal, Effect, Policy, PolicyStatement, ServicePrincipal, type IGrantable } from 'aws-cdk-lib/aws-iam';
 import { type IKey, Key } from 'aws-cdk-lib/aws-kms';
 import { BlockPublicAccess, Bucket, BucketEncryption, type IBucket, ObjectOwnership } from 'aws-cdk-lib/aws-s3';
 import { Schedule, ScheduleExpression, ScheduleTargetInput } from 'aws-cdk-lib/aws-scheduler';
@@ -22,6 +21,7 @@ import { ExportStateMachine } from './export-state-machine';
 import { PgsipFunction } from './pgsip-function';
 import { PgsipMonitoring } from './pgsip-monitoring';
 import { acknowledgeNagFindings } from './pgsip-nag';
+import { scheduleDescription, scheduleInput } from './schedule-selection';
 import { type PgsipExportProps, validateExportProps } from './pgsip-export-props';
 
 export type { PgsipExportProps };
@@ -45,11 +45,11 @@ export class PgsipExport extends Construct {
   public readonly commitFunction: PgsipFunction;
   /** Holds each run's one snapshot for the whole run (lambdas/engine/hold-snapshot.ts). */
   public readonly holderFunction: PgsipFunction;
+  /** After a failed run, finds the error that ended it (a failed shard's own) for the execution to fail with. */
+  public readonly failureFunction: PgsipFunction;
   public readonly exportStateMachine: ExportStateMachine;
   public readonly schedules: Schedule[] = [];
   public readonly monitoring: PgsipMonitoring;
-  /** The Glue database Commit registers tables in, when pgsip created it. */
-  public readonly glueDatabase?: CfnDatabase;
 
   constructor(scope: Construct, id: string, props: PgsipExportProps) {
     super(scope, id);
@@ -177,6 +177,9 @@ export class PgsipExport extends Construct {
       PGSIP_DB_SECRET_ARN: this.databaseSecret.secretArn,
       PGSIP_KMS_KEY_ID: this.key.keyArn,
       PGSIP_DB_TLS: props.databaseTls ?? 'verify-full',
+      ...(props.databaseHost !== undefined ? { PGSIP_DB_HOST: props.databaseHost } : {}),
+      ...(props.databasePort !== undefined ? { PGSIP_DB_PORT: Token.asString(props.databasePort) } : {}),
+      ...(props.databaseName !== undefined ? { PGSIP_DB_NAME: props.databaseName } : {}),
       POWERTOOLS_SERVICE_NAME: Stack.of(this).stackName,
       POWERTOOLS_METRICS_NAMESPACE: METRIC_NAMESPACE,
     };
@@ -197,14 +200,26 @@ export class PgsipExport extends Construct {
     });
     this.exportFunction = new PgsipFunction(this, 'ExportFunction', { kind: 'export', ...common, environment });
     // Commit never connects to the database: no secret, no TLS settings.
-    const { PGSIP_DB_SECRET_ARN: _secret, PGSIP_DB_TLS: _tls, ...commitEnvironment } = environment;
+    const { PGSIP_DB_SECRET_ARN: _secret, PGSIP_DB_TLS: _tls, PGSIP_DB_HOST: _host, PGSIP_DB_PORT: _port, PGSIP_DB_NAME: _name, ...commitEnvironment } = environment;
     this.commitFunction = new PgsipFunction(this, 'CommitFunction', {
       kind: 'commit',
       ...common,
       caBundleFile: undefined,
-      environment: { ...commitEnvironment, ...(props.catalog ? { PGSIP_GLUE_DATABASE: props.catalog.glueDatabase } : {}) },
+      environment: {
+        ...commitEnvironment,
+        ...(props.catalog ? { PGSIP_GLUE_DATABASE: props.catalog.glueDatabase } : {}),
+        ...(props.catalog?.createDatabase ? { PGSIP_GLUE_CREATE_DATABASE: 'true' } : {}),
+      },
     });
     this.holderFunction = new PgsipFunction(this, 'HolderFunction', { kind: 'holder', ...common, environment });
+    // The failure function reads only Step Functions' record of the execution: no bucket, key or secret. It
+    // runs where the others run (in the VPC, when there is one: it then needs a route to Step Functions, an
+    // interface endpoint or NAT; without one the run fails with the Map's own error instead).
+    this.failureFunction = new PgsipFunction(this, 'FailureFunction', {
+      kind: 'failure',
+      network,
+      environment: { POWERTOOLS_SERVICE_NAME: environment.POWERTOOLS_SERVICE_NAME, POWERTOOLS_METRICS_NAMESPACE: METRIC_NAMESPACE },
+    });
 
     // Least privilege by key class (lib/export-key-classes.ts; docs/operations.md, "What gets deployed"), evaluated
     // request by request in test/lib/iam-evaluation.test.ts.
@@ -241,17 +256,12 @@ export class PgsipExport extends Construct {
     this.grantKey(this.holderFunction);
 
     // Catalog: Commit reads, creates and updates the tables of one Glue database, nothing else of the catalog.
-    // Glue authorizes a table action on the catalog, the database and the table together.
+    // Glue authorizes a table action on the catalog, the database and the table together. With
+    // `createDatabase`, Commit creates the database on its first commit rather than the stack: a database the
+    // stack created would either be dropped with the stack (and every table users query with it) or, retained,
+    // make the next deployment fail with AlreadyExists.
     if (props.catalog) {
       const database = props.catalog.glueDatabase;
-      if (props.catalog.createDatabase) {
-        this.glueDatabase = new CfnDatabase(this, 'GlueDatabase', {
-          catalogId: Stack.of(this).account,
-          databaseInput: { name: database, description: `Tables pgsip exports from Postgres (stack ${Stack.of(this).stackName})` },
-        });
-        // Kept with the data it describes: deleting the stack must not drop the tables Athena users query.
-        this.glueDatabase.applyRemovalPolicy(RemovalPolicy.RETAIN);
-      }
       const arn = (resource: string) => Stack.of(this).formatArn({ service: 'glue', resource, arnFormat: ArnFormat.NO_RESOURCE_NAME });
       this.commitFunction.addToRolePolicy(
         new PolicyStatement({
@@ -259,6 +269,11 @@ export class PgsipExport extends Construct {
           resources: [arn('catalog'), arn(`database/${database}`), arn(`table/${database}/*`)],
         }),
       );
+      if (props.catalog.createDatabase) {
+        this.commitFunction.addToRolePolicy(
+          new PolicyStatement({ actions: ['glue:CreateDatabase'], resources: [arn('catalog'), arn(`database/${database}`)] }),
+        );
+      }
     }
 
     // Listing, limited to the prefix, for those that read keys that may be missing (a shard manifest not yet
@@ -283,27 +298,32 @@ export class PgsipExport extends Construct {
       exportFunction: this.exportFunction,
       commitFunction: this.commitFunction,
       holderFunction: this.holderFunction,
+      failureFunction: this.failureFunction,
       timeout: props.runTimeout ?? Duration.hours(6),
     });
     const stateMachine = this.exportStateMachine.stateMachine;
+    // The failure function reads the execution's Map Runs and their failed child executions, of this state
+    // machine only. A policy of its own (not the role's default one, which the function depends on), so that
+    // naming the state machine here does not make it depend on itself through its definition.
+    const states = (resource: string, name: string) =>
+      Stack.of(this).formatArn({ service: 'states', resource, resourceName: name, arnFormat: ArnFormat.COLON_RESOURCE_NAME });
+    new Policy(this, 'FailureFunctionReadsExecutions', {
+      roles: [this.failureFunction.role!],
+      statements: [
+        new PolicyStatement({ actions: ['states:ListMapRuns'], resources: [states('execution', `${stateMachine.stateMachineName}:*`)] }),
+        new PolicyStatement({ actions: ['states:ListExecutions'], resources: [states('mapRun', `${stateMachine.stateMachineName}/*`)] }),
+        new PolicyStatement({ actions: ['states:DescribeExecution'], resources: [states('execution', `${stateMachine.stateMachineName}/*`)] }),
+      ],
+    });
     // The Distributed Map reads the run's shard list itself (ItemReader), through S3 only.
     this.grantObjects(stateMachine, ['s3:GetObject'], [keys.shardList]);
     this.grantKey(stateMachine, ['kms:Decrypt']);
 
     for (const s of schedules) {
-      const input: Record<string, unknown> = { tables: s.tables };
-      if (s.shards !== undefined) input.shards = s.shards;
-      if (s.concurrency !== undefined) input.concurrency = s.concurrency;
-      if (s.types !== undefined) input.types = s.types;
-      if (s.infinity !== undefined) input.infinity = s.infinity;
-      if (s.keepRuns !== undefined) input.keepRuns = s.keepRuns;
-      if (s.incremental !== undefined) input.incremental = { ...s.incremental };
-      if (s.compression !== undefined) input.compression = s.compression;
-      if (s.holdSnapshot === false) input.holdSnapshot = false;
-      for (const key of ['excludeTables', 'excludeColumns', 'hashColumns'] as const) if (s[key] !== undefined) input[key] = s[key];
+      const input = scheduleInput(s);
       this.schedules.push(
         new Schedule(this, `Schedule-${s.name}`, {
-          description: `pgsip: export ${s.tables.join(', ')}`,
+          description: scheduleDescription(s),
           schedule: ScheduleExpression.expression(s.expression, s.timeZone ? TimeZone.of(s.timeZone) : undefined),
           enabled: s.enabled ?? true,
           target: new StepFunctionsStartExecution(stateMachine, {
@@ -318,7 +338,7 @@ export class PgsipExport extends Construct {
     // Observability -------------------------------------------------------------------------------------
     this.monitoring = new PgsipMonitoring(this, 'Monitoring', {
       stateMachine,
-      functions: { plan: this.planFunction, export: this.exportFunction, commit: this.commitFunction, holder: this.holderFunction },
+      functions: { plan: this.planFunction, export: this.exportFunction, commit: this.commitFunction, holder: this.holderFunction, failure: this.failureFunction },
       exportTimeout: this.exportFunction.timeout ?? Duration.minutes(15),
       service: Stack.of(this).stackName,
       schedules,

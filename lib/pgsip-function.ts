@@ -1,5 +1,5 @@
 /**
- * The four Lambda functions of pgsip (Plan, Export, Commit, the snapshot holder) with the defaults they share: one place decides
+ * The five Lambda functions of pgsip (Plan, Export, Commit, the snapshot holder, the failure describer) with the defaults they share: one place decides
  * runtime, architecture, bundling, tracing and logging, so the functions cannot drift apart.
  */
 import { Duration, Stack } from 'aws-cdk-lib';
@@ -44,6 +44,12 @@ const KIND_DEFAULTS: Record<PgsipFunctionKind, { memorySize: number; timeout: Du
     timeout: Duration.minutes(15),
     description: "pgsip Holder: keep the run's one snapshot open, handing it over to a successor before its time runs out",
   },
+  // Runs only after a failed run: a few Step Functions reads.
+  failure: {
+    memorySize: 256,
+    timeout: Duration.minutes(1),
+    description: 'pgsip Failure: find the error that ended a failed run (a failed shard names its table and shard)',
+  },
 };
 
 export interface PgsipFunctionProps {
@@ -53,14 +59,15 @@ export interface PgsipFunctionProps {
   /**
    * Memory in MB (CPU scales with it: ~1 vCPU per 1,769 MB).
    *
-   * @default - 1769 for `export`, 512 for `plan` and `commit`, 256 for `holder`
+   * @default - 1769 for `export`, 512 for `plan` and `commit`, 256 for `holder` and `failure`
    */
   readonly memorySize?: number;
 
   /**
-   * Function timeout. A timeout surfaces in Step Functions as `Lambda.Unknown`.
+   * Function timeout. A timeout surfaces in Step Functions as `Sandbox.Timedout` (retried once).
    *
-   * @default - 15 minutes for `export` and `holder` (the Lambda maximum), 5 minutes for `plan` and `commit`
+   * @default - 15 minutes for `export` and `holder` (the Lambda maximum), 5 minutes for `plan` and `commit`,
+   * 1 minute for `failure`
    */
   readonly timeout?: Duration;
 

@@ -10,7 +10,6 @@ import {
   GraphWidget,
   MathExpression,
   Metric,
-  SingleValueWidget,
   TextWidget,
   TreatMissingData,
   type IMetric,
@@ -23,13 +22,12 @@ import type { IStateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 import { Topic, type ITopic } from 'aws-cdk-lib/aws-sns';
 import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Construct } from 'constructs';
-import { hasWildcard } from '../lambdas/engine/selection/name-pattern';
 import { METRIC_NAMESPACE, METRICS } from '../lambdas/shared/metric-names';
 import type { ScheduleConfig } from './pgsip-config';
 
 export interface PgsipMonitoringProps {
   readonly stateMachine: IStateMachine;
-  readonly functions: { plan: IFunction; export: IFunction; commit: IFunction; holder: IFunction };
+  readonly functions: { plan: IFunction; export: IFunction; commit: IFunction; holder: IFunction; failure: IFunction };
   readonly exportTimeout: Duration;
   /** The `service` dimension of pgsip's own metrics (the stack name). */
   readonly service: string;
@@ -50,8 +48,8 @@ export const RUNBOOK = {
   ExecutionThrottled: 'Step Functions throttled state transitions or StartExecution. Spread the schedules apart or request a quota increase.',
   LambdaErrors: 'A pgsip function threw. Search its log group for level ERROR (executionId, table and shard are on every line); retries may already have recovered, check the execution.',
   LambdaThrottles: 'Lambda throttled a pgsip function (account or reserved concurrency). Lower the connection budget or raise the Lambda concurrency quota; the state machine retries with backoff.',
-  ExportNearTimeout: 'An Export shard ran for more than 80% of the Lambda maximum (15 min). Use more shards per table (shards) before one hits the limit and fails as Lambda.Unknown.',
-  Freshness: 'No successful commit of this table within its expected interval. Check that the schedule is enabled and its executions (failed? not started?), then the other alarms.',
+  ExportNearTimeout: 'An Export shard ran for more than 80% of the Lambda maximum (15 min). Use more shards per table (shards) before one hits the limit and fails as Sandbox.Timedout.',
+  Freshness: "No run of this schedule committed all its tables within its expected interval. Check that the schedule is enabled and its executions (failed? not started?), then the other alarms; pgsip status --execution <arn> names a failed run's table and shard.",
 } as const;
 
 export class PgsipMonitoring extends Construct {
@@ -134,35 +132,39 @@ export class PgsipMonitoring extends Construct {
       { threshold: Math.round(props.exportTimeout.toMilliseconds() * 0.8), comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD },
     );
 
-    // Freshness: TableCommitted (Commit emits 1 per committed table) summed per hour; the alarm fires when
-    // every one of the last `freshnessHours` hours had none. Missing data (no commit at all) is breaching.
-    const perTable = (metricName: string, table: string, statistic = 'Sum', p = period) =>
-      new Metric({ namespace: METRIC_NAMESPACE, metricName, dimensionsMap: { service: props.service, table }, statistic, period: p });
+    // Freshness, one alarm per schedule (not per table: the stack must not grow with the tables, and a
+    // pattern's tables are only known at run time): ScheduleCommitted (Commit emits 1 when a run the schedule
+    // started has committed every table it selected; a run commits all its tables or fails) summed per hour;
+    // the alarm fires when every one of the last `freshnessHours` hours had none. No data is breaching.
     for (const s of props.schedules) {
       // A disabled schedule commits nothing on purpose: no freshness alarm for it.
       if (s.freshnessHours === undefined || s.enabled === false) continue;
-      for (const table of s.tables) {
-        alarm(
-          `Freshness-${s.name}-${s.tables.indexOf(table)}-${alarmIdPart(table)}`,
-          perTable(METRICS.tableCommitted, table, 'Sum', Duration.hours(1)),
-          `${RUNBOOK.Freshness} Table ${table}, schedule ${s.name}, expected within ${s.freshnessHours} h.`,
-          {
-            threshold: 1,
-            comparisonOperator: ComparisonOperator.LESS_THAN_THRESHOLD,
-            evaluationPeriods: s.freshnessHours,
-            datapointsToAlarm: s.freshnessHours,
-            treatMissingData: TreatMissingData.BREACHING,
-          },
-        );
-      }
+      alarm(
+        `Freshness-${s.name}`,
+        new Metric({
+          namespace: METRIC_NAMESPACE,
+          metricName: METRICS.scheduleCommitted,
+          dimensionsMap: { service: props.service, schedule: s.name },
+          statistic: 'Sum',
+          period: Duration.hours(1),
+        }),
+        `${RUNBOOK.Freshness} Schedule ${s.name}, expected within ${s.freshnessHours} h.`,
+        {
+          threshold: 1,
+          comparisonOperator: ComparisonOperator.LESS_THAN_THRESHOLD,
+          evaluationPeriods: s.freshnessHours,
+          datapointsToAlarm: s.freshnessHours,
+          treatMissingData: TreatMissingData.BREACHING,
+        },
+      );
     }
 
     // Dashboard ----------------------------------------------------------------------------------------
-    const search = (metricName: string, statistic: string, label: string) =>
+    const search = (metricName: string, statistic: string, label: string, dimension = 'table', seconds = 300) =>
       new MathExpression({
-        expression: `SEARCH('{${METRIC_NAMESPACE},service,table} MetricName="${metricName}" service="${props.service}"', '${statistic}', 300)`,
+        expression: `SEARCH('{${METRIC_NAMESPACE},service,${dimension}} MetricName="${metricName}" service="${props.service}"', '${statistic}', ${seconds})`,
         label,
-        period,
+        period: Duration.seconds(seconds),
       });
     this.dashboard = new Dashboard(this, 'Dashboard', { dashboardName: `${props.service}-pgsip`, defaultInterval: Duration.days(7) });
     this.dashboard.addWidgets(
@@ -206,21 +208,10 @@ export class PgsipMonitoring extends Construct {
         width: 8,
       }),
     );
-    // Named tables only: a pattern (`"public".*`) is no table's dimension.
-    const freshnessTables = props.schedules.flatMap((s) => s.tables).filter((t) => !hasWildcard(t));
-    if (freshnessTables.length > 0) {
-      this.dashboard.addWidgets(
-        new SingleValueWidget({
-          title: 'Commits per table (last 24 h)',
-          metrics: freshnessTables.map((t) => perTable(METRICS.tableCommitted, t, 'Sum', Duration.days(1))),
-          width: 24,
-        }),
-      );
-    }
+    // Searches, not a metric per table: the dashboard's size does not grow with the tables either.
+    this.dashboard.addWidgets(
+      new GraphWidget({ title: 'Commits per table (daily)', left: [search(METRICS.tableCommitted, 'Sum', '', 'table', 86_400)], width: 12 }),
+      new GraphWidget({ title: 'Complete runs per schedule (hourly)', left: [search(METRICS.scheduleCommitted, 'Sum', '', 'schedule', 3600)], width: 12 }),
+    );
   }
-}
-
-/** A construct id fragment from a quoted table name: `"public"."orders"` -> `public.orders`. */
-function alarmIdPart(table: string): string {
-  return table.replace(/[^A-Za-z0-9_.-]/g, '') || 'table';
 }

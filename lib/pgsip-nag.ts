@@ -48,14 +48,17 @@ function wildcardReason(resource: string, actions: string[], targets: NagTargets
       return `one class of keys under the export prefix, ${KEY_CLASSES[keyClass].what} (${keyPattern(exportPrefix, keyClass)}); tables, runs and parts are named at run time`;
     }
   }
-  if (actions.every((a) => a === 'lambda:InvokeFunction') && /^<\w*(Plan|Export|Commit|Holder)Function[0-9A-F]{8}\.Arn>:\*$/.test(resource)) {
-    return 'the state machine invokes its own four functions, any version or alias of them (CDK LambdaInvoke grant)';
+  if (actions.every((a) => a === 'lambda:InvokeFunction') && /^<\w*(Plan|Export|Commit|Holder|Failure)Function[0-9A-F]{8}\.Arn>:\*$/.test(resource)) {
+    return 'the state machine invokes its own five functions, any version or alias of them (CDK LambdaInvoke grant)';
   }
   if (glueDatabase && actions.every((a) => CATALOG_ACTIONS.has(a)) && resource.endsWith(`:glue:<AWS::Region>:<AWS::AccountId>:table/${glueDatabase}/*`)) {
     return `the tables of the one Glue database Commit registers exports in (${glueDatabase}); their names follow the exported tables`;
   }
   if (actions.every((a) => a.startsWith('states:')) && resource.includes(':execution:')) {
     return 'Distributed Map child executions of this state machine, named by Step Functions at run time';
+  }
+  if (actions.every((a) => a === 'states:ListExecutions') && /:mapRun:<\w+\.Name>\/\*$/.test(resource)) {
+    return "the Map Runs of this state machine's executions (the failure function lists their failed children), named by Step Functions at run time";
   }
   return undefined;
 }

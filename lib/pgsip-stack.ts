@@ -46,6 +46,13 @@ export interface PgsipStackProps extends StackProps {
    */
   readonly databaseSecretArn?: string;
 
+  /** The database endpoint when the secret lacks it (`database.host`, `port`, `dbname`). @default - the secret's */
+  readonly databaseHost?: string;
+  /** @default - the secret's `port`, else 5432 */
+  readonly databasePort?: number;
+  /** @default - the secret's `dbname`, else `postgres` */
+  readonly databaseName?: string;
+
   /** TLS to the database (PGSIP_DB_TLS). @default 'verify-full' */
   readonly databaseTls?: 'verify-full' | 'require' | 'off';
 
@@ -75,7 +82,7 @@ export interface PgsipStackProps extends StackProps {
 
   /**
    * Commit registers each committed table in this Glue database (`glue:GetTable`, `CreateTable`, `UpdateTable`
-   * on its tables only); `createDatabase` creates it. @default - no catalog
+   * on its tables only); `createDatabase`: Commit creates it on its first commit if missing. @default - no catalog
    */
   readonly catalog?: PgsipConfig['catalog'];
 }
@@ -87,6 +94,9 @@ export function propsFromConfig(config: PgsipConfig): PgsipStackProps {
     concurrency: config.database?.connectionBudget,
     databaseSecretArn: config.database?.secretArn,
     databaseTls: config.database?.tls,
+    databaseHost: config.database?.host,
+    databasePort: config.database?.port,
+    databaseName: config.database?.dbname,
     caBundleFile: config.database?.caBundleFile,
     network: config.network,
     exportPrefix: config.storage?.exportPrefix,
@@ -174,6 +184,9 @@ export class PgsipStack extends Stack {
       databaseSecret,
       connectionBudget: props.concurrency,
       databaseTls: props.databaseTls,
+      databaseHost: props.databaseHost,
+      databasePort: props.databasePort,
+      databaseName: props.databaseName,
       caBundleFile: props.caBundleFile,
       ...network,
       existingBucketObj: bucket,
@@ -210,7 +223,6 @@ export class PgsipStack extends Stack {
   get exportStateMachine() { return this.export.exportStateMachine; }
   get schedules() { return this.export.schedules; }
   get monitoring() { return this.export.monitoring; }
-  get glueDatabase() { return this.export.glueDatabase; }
 }
 
 export type { ScheduleConfig, PgsipConfig };

@@ -1,11 +1,13 @@
 /**
  * The selection fields of a schedule in the deployment config (`tables` patterns, `excludeTables`,
  * `excludeColumns`, `hashColumns`), checked at synth with one line naming the field, and passed into the
- * schedule's execution input as they are (Plan expands and checks them against the catalog at each run).
+ * schedule's execution input as they are (Plan expands and checks them against the catalog at each run);
+ * the execution input and description each schedule fires with.
  */
+import type { Compression, ExecutionInput, IncrementalSpec, InfinityPolicy, TypeProfile } from '../lambdas/engine/contracts';
 import { ConfigError } from '../lambdas/engine/errors';
 import { parseColumnEntry } from '../lambdas/engine/selection/column-rules';
-import { canonicalPattern, hasWildcard, parseNamePattern } from '../lambdas/engine/selection/name-pattern';
+import { canonicalPattern, parseNamePattern } from '../lambdas/engine/selection/name-pattern';
 
 type Obj = Record<string, unknown>;
 
@@ -33,9 +35,65 @@ function strings(v: unknown, field: string): string[] {
 }
 
 /**
+ * What a schedule's execution input is made of: the fields of `ScheduleConfig` (lib/pgsip-config.ts, which
+ * imports this module) that become run options.
+ */
+export interface ScheduleRunOptions {
+  readonly name: string;
+  readonly tables: readonly string[];
+  readonly shards?: number | 'auto';
+  readonly concurrency?: number;
+  readonly compression?: Compression;
+  readonly types?: TypeProfile;
+  readonly infinity?: InfinityPolicy;
+  readonly keepRuns?: number;
+  readonly incremental?: Readonly<Record<string, IncrementalSpec>>;
+  readonly holdSnapshot?: boolean;
+  readonly excludeTables?: readonly string[];
+  readonly excludeColumns?: readonly string[];
+  readonly hashColumns?: readonly string[];
+}
+
+/** EventBridge Scheduler's cap on `Description` (CloudFormation refuses a longer one; cfn-lint E3033). */
+export const SCHEDULE_DESCRIPTION_MAX = 512;
+
+/** EventBridge Scheduler's cap on a target's `Input` (8 KB). */
+export const SCHEDULE_INPUT_MAX_BYTES = 8192;
+
+/**
+ * `pgsip schedule nightly: public.orders, public.customers`, its tables cut short with `… and N more` so that
+ * it fits EventBridge Scheduler's 512 characters whatever the schedule holds.
+ */
+export function scheduleDescription(s: Pick<ScheduleRunOptions, 'name' | 'tables'>): string {
+  const head = `pgsip schedule ${s.name}: `;
+  const all = head + s.tables.join(', ');
+  if (all.length <= SCHEDULE_DESCRIPTION_MAX) return all;
+  for (let shown = s.tables.length - 1; shown >= 0; shown--) {
+    const text = `${head}${s.tables.slice(0, shown).join(', ')}${shown ? ', ' : ''}… and ${s.tables.length - shown} more`;
+    if (text.length <= SCHEDULE_DESCRIPTION_MAX) return text;
+  }
+  return `${head}${s.tables.length} tables`.slice(0, SCHEDULE_DESCRIPTION_MAX);
+}
+
+/** The execution input a schedule starts each run with: its own name and the run options it sets. */
+export function scheduleInput(s: ScheduleRunOptions): ExecutionInput {
+  const input: ExecutionInput = { tables: [...s.tables], schedule: s.name };
+  if (s.shards !== undefined) input.shards = s.shards;
+  if (s.concurrency !== undefined) input.concurrency = s.concurrency;
+  if (s.types !== undefined) input.types = s.types;
+  if (s.infinity !== undefined) input.infinity = s.infinity;
+  if (s.keepRuns !== undefined) input.keepRuns = s.keepRuns;
+  if (s.incremental !== undefined) input.incremental = { ...s.incremental };
+  if (s.compression !== undefined) input.compression = s.compression;
+  if (s.holdSnapshot === false) input.holdSnapshot = false;
+  for (const key of ['excludeTables', 'excludeColumns', 'hashColumns'] as const) if (s[key] !== undefined) input[key] = [...s[key]];
+  return input;
+}
+
+/**
  * The schedule's selection fields (only those it sets). `canonical` canonicalizes a table name or pattern as
- * `tables` does. Freshness alarms are per named table, so a schedule with `freshnessHours` may use neither
- * patterns nor `excludeTables`: its alarms would watch names no run reports.
+ * `tables` does. Freshness is watched per schedule (whatever its patterns match), so patterns and
+ * `excludeTables` go with `freshnessHours` too.
  */
 export function scheduleSelection(
   s: Obj,
@@ -50,15 +108,6 @@ export function scheduleSelection(
       asConfigError(`${f}.${key}[${i}]`, () => parseColumnEntry(c, key));
       return c;
     });
-  }
-  if (s.freshnessHours !== undefined) {
-    const pattern = Array.isArray(s.tables) ? s.tables.find((t) => typeof t === 'string' && hasWildcard(t)) : undefined;
-    if (pattern !== undefined || out.excludeTables) {
-      throw new ConfigError(
-        `${f}.freshnessHours`,
-        `freshness alarms watch named tables, so a schedule with them cannot use ${pattern !== undefined ? `the pattern ${JSON.stringify(pattern)}` : 'excludeTables'} (name the tables, or move the pattern to a schedule without freshnessHours)`,
-      );
-    }
   }
   return out;
 }

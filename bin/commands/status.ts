@@ -1,7 +1,8 @@
 /**
  * `pgsip status`: where a deployed export stands. With `--execution ARN`, one execution: its status and, while
  * the Distributed Map runs, shards succeeded/running/failed out of the total (`--follow` keeps printing until
- * it ends). With `--state-machine ARN`, the most recent executions. Control plane only (Step Functions API).
+ * it ends); once it failed, one line per failed shard with the shard's own error (lambdas/shared/map-run-failures.ts).
+ * With `--state-machine ARN`, the most recent executions. Control plane only (Step Functions API).
  */
 import {
   DescribeExecutionCommand,
@@ -12,6 +13,9 @@ import {
   SFNClient,
 } from '@aws-sdk/client-sfn';
 import { InputError } from '../../lambdas/engine/errors';
+import { causeLine, describeShard } from '../../lambdas/engine/run-failure';
+import { failedShards } from '../../lambdas/shared/map-run-failures';
+import { formatBytes } from '../local/progress';
 
 /** Only `send` is used, so tests can hand in a mocked client. */
 export type SfnLike = Pick<SFNClient, 'send'>;
@@ -80,32 +84,76 @@ export function describeLine(e: DescribeExecutionCommandOutput, progress: string
 /** The final word on an ended execution: its output (SUCCEEDED) or one line with its error and cause. */
 export function outcome(e: DescribeExecutionCommandOutput): { ok: boolean; line: string } {
   if (e.status === 'SUCCEEDED') return { ok: true, line: summarizeOutput(e.output) };
-  const cause = firstLine(e.cause ?? '');
+  // A Lambda error's cause is JSON ({"errorType","errorMessage",...}): the message is the useful part.
+  const cause = causeLine(e.cause, 2000);
   return { ok: false, line: `execution ${e.name} ${e.status}${e.error ? `: ${e.error}` : ''}${cause ? `: ${cause}` : ''}` };
 }
 
-function firstLine(text: string): string {
-  // A Lambda error's cause is JSON ({"errorType","errorMessage",...}): the message is the useful part.
+/** Failed shards `pgsip status` lists one by one; the rest are counted. */
+export const FAILED_SHARD_LINES = 20;
+
+/**
+ * The failed shards of an ended execution, one line each with the shard's own error (at most
+ * `FAILED_SHARD_LINES`, then how many more), and how many shards the failure stopped. A lookup that fails
+ * (no permission for the child executions) is one line saying so: the execution's own error still follows.
+ */
+export async function failedShardLines(client: SfnLike, executionArn: string, limit = FAILED_SHARD_LINES): Promise<string[]> {
   try {
-    const parsed = JSON.parse(text) as { errorMessage?: string };
-    if (parsed.errorMessage) return parsed.errorMessage.split('\n')[0];
-  } catch {
-    // not JSON
+    const found = await failedShards(client, executionArn, { limit });
+    const lines = found.shards.map((s) => `  ${clip(describeShard(s), 500)}`);
+    if (found.total > found.shards.length) lines.push(`  and ${found.total - found.shards.length} more`);
+    const failures = found.counts.failed + found.counts.timedOut;
+    if (failures > 0 && found.counts.aborted > 0) lines.push(`  ${found.counts.aborted} other shard(s) stopped unfinished when the run failed`);
+    return lines;
+  } catch (error) {
+    const e = error as Error;
+    return [`  (failed shards could not be listed: ${e?.name ?? 'Error'}: ${causeLine(e?.message, 300)})`];
   }
-  return text.split('\n')[0];
 }
 
-function summarizeOutput(output: string | undefined): string {
+/**
+ * Commit's result as one line (and a line per table when it lists them). Two shapes: the counts Commit answers
+ * now (`{ runId, tables: 3, rows, bytes, parts, runManifest?, catalog? }`), and the per-table list of earlier
+ * versions (`{ runId, tables: [{ table, rows, parts, manifest }] }`), which executions of an older stack still hold.
+ */
+export function summarizeOutput(output: string | undefined): string {
   try {
-    const result = JSON.parse(output ?? '{}') as { runId?: string; tables?: { table: string; rows: number; parts: number; manifest: string }[] };
-    const tables = result.tables ?? [];
-    const lines = [`run ${result.runId}: ${tables.length} table(s), ${tables.reduce((s, t) => s + (t.rows ?? 0), 0)} rows`];
-    for (const t of tables) lines.push(`  ${t.table}: ${t.rows} rows, ${t.parts} part(s) -> ${t.manifest}`);
-    return lines.join('\n');
+    const result = JSON.parse(output ?? '{}') as {
+      runId?: string;
+      tables?: unknown;
+      rows?: unknown;
+      bytes?: unknown;
+      parts?: unknown;
+      runManifest?: unknown;
+      catalog?: unknown;
+    };
+    if (typeof result.tables === 'number') {
+      const parts = [`${result.tables} table(s)`, `${num(result.rows)} rows`];
+      if (typeof result.parts === 'number') parts.push(`${result.parts} part(s)`);
+      if (typeof result.bytes === 'number') parts.push(formatBytes(result.bytes));
+      const lines = [`run ${result.runId}: ${parts.join(', ')}`];
+      if (result.catalog && typeof result.catalog === 'object') {
+        const outcomes = Object.entries(result.catalog as Record<string, unknown>).map(([k, v]) => `${num(v)} ${k}`);
+        if (outcomes.length > 0) lines.push(`  catalog: ${outcomes.join(', ')}`);
+      }
+      if (typeof result.runManifest === 'string') lines.push(`  run manifest: ${result.runManifest}`);
+      return lines.join('\n');
+    }
+    if (Array.isArray(result.tables)) {
+      const tables = result.tables as { table: string; rows: number; parts: number; manifest: string }[];
+      const lines = [`run ${result.runId}: ${tables.length} table(s), ${tables.reduce((s, t) => s + (t.rows ?? 0), 0)} rows`];
+      for (const t of tables) lines.push(`  ${t.table}: ${t.rows} rows, ${t.parts} part(s) -> ${t.manifest}`);
+      return lines.join('\n');
+    }
+    return output ?? '';
   } catch {
     return output ?? '';
   }
 }
+
+const num = (v: unknown) => (typeof v === 'number' ? v : 0);
+
+const clip = (line: string, max: number) => (line.length <= max ? line : `${line.slice(0, max - 1)}…`);
 
 /** Polls an execution until it ends, printing a line whenever its state or progress changes. */
 export async function followExecution(
@@ -142,7 +190,11 @@ export async function runStatus(options: StatusOptions, deps: StatusDeps = {}): 
     if (!options.follow) out(describeLine(e, e.status === 'RUNNING' ? await shardProgress(client, arn) : undefined));
     if (e.status === 'RUNNING') return;
     const result = outcome(e);
-    if (!result.ok) throw new Error(result.line);
+    if (!result.ok) {
+      // After the execution's own line, the shards that failed with their own errors; its error ends the command.
+      for (const line of await failedShardLines(client, arn)) out(line);
+      throw new Error(result.line);
+    }
     out(result.line);
     return;
   }

@@ -13,11 +13,12 @@
 import './polyfills';
 import { StateMachine } from 'aws-local-stepfunctions';
 import type pg from 'pg';
-import { commitRun } from '../../lambdas/engine/commit-run';
+import { commitOutput, commitRun } from '../../lambdas/engine/commit-run';
 import type { CommitEvent, CommitResult, ExecutionInput, ExportShardEvent, HolderEvent, PlanEvent, PlanResult } from '../../lambdas/engine/contracts';
 import type { EngineEnvironment } from '../../lambdas/engine/environment';
 import { exportShard, shardTaskOf } from '../../lambdas/engine/export-shard';
 import { planRun } from '../../lambdas/engine/plan-run';
+import { describeRunFailure, type RunFailureEvent } from '../../lambdas/engine/run-failure';
 import { snapshotHolder } from '../../lambdas/engine/hold-snapshot';
 import { removeHeldSnapshot } from '../../lambdas/engine/run/held-snapshot';
 import { InterruptedError, ShardRetryableError } from '../../lambdas/engine/errors';
@@ -175,6 +176,7 @@ export async function runLocally(options: LocalRunOptions): Promise<LocalRunResu
   const env = tasks.environment;
   const { interpreted, afterTask } = serveItemReaders(definition, env.destination);
   let plan: PlanResult | undefined;
+  let committed: CommitResult | undefined;
   const shardOf = (input: unknown) => {
     const task = shardTaskOf((input as LambdaInvokeInput).Payload as ExportShardEvent);
     return `${task.runDir}#${task.shard}`;
@@ -185,11 +187,16 @@ export async function runLocally(options: LocalRunOptions): Promise<LocalRunResu
   const handlers: Record<string, (input: unknown) => Promise<{ Payload: unknown }>> = {
     Plan: tasks.serve(asLambdaTask(async (event: PlanEvent) => (plan = await planRun(event, env)), afterTask.Plan)),
     ExportShard: tasks.serve(asLambdaTask((event: ExportShardEvent) => exportShard(shardTaskOf(event), env), afterTask.ExportShard), shardOf),
-    Commit: tasks.serve(asLambdaTask((event: CommitEvent) => commitRun(event, env), afterTask.Commit)),
+    // The state machine sees what the Commit function answers (counts); the CLI prints the tables from the
+    // engine's whole result.
+    Commit: tasks.serve(asLambdaTask(async (event: CommitEvent) => commitOutput((committed = await commitRun(event, env))), afterTask.Commit)),
     // Hold, Release and ReleaseAfterFailure all invoke the holder function.
     Hold: holder,
     Release: holder,
     ReleaseAfterFailure: holder,
+    // The interpreter runs the Distributed Map inline: a failed shard's own error reaches Run's Catch, so there
+    // is no Map Run to look into and the caught error passes through (the source is never asked).
+    DescribeFailure: tasks.serve(asLambdaTask((event: RunFailureEvent) => describeRunFailure(event, { source: { failedShards: async () => ({ shards: [], total: 0, counts: { failed: 0, timedOut: 0, aborted: 0 } }) } }))),
   };
   const unserved = [...Object.keys(taskFunctions), ...Object.keys(afterTask)].filter((state) => !(state in handlers));
   if (unserved.length > 0) throw new Error(`the state machine has Task states with no local handler: ${unserved.join(', ')}`);
@@ -218,8 +225,8 @@ export async function runLocally(options: LocalRunOptions): Promise<LocalRunResu
   const abort = () => execution.abort();
   options.signal?.addEventListener('abort', abort, { once: true });
   try {
-    const commit = (await execution.result) as unknown as CommitResult;
-    return { plan: plan!, commit, definition };
+    await execution.result;
+    return { plan: plan!, commit: committed!, definition };
   } catch (error) {
     // Whatever ended the run, nothing of it goes on: connections closed, shards in flight settled.
     await tasks.stop();

@@ -7,7 +7,7 @@
  */
 import type { CatalogOutcome } from './catalog/table-catalog';
 import { lakeLocation, lakeTable } from './catalog/lake-table';
-import type { CommitEvent, CommitResult, CommittedTable, LatestPointer, RunManifest, ShardManifest, TablePlan } from './contracts';
+import type { CommitEvent, CommitOutput, CommitResult, CommittedTable, LatestPointer, RunManifest, ShardManifest, TablePlan } from './contracts';
 import type { RunEnvironment } from './environment';
 import { CatalogError, CommitError, PgsipError, RunDocumentError } from './errors';
 import { faultPoint } from './run/fault-points';
@@ -26,7 +26,7 @@ export async function commitRun(event: CommitEvent, env: RunEnvironment): Promis
   const runId = checkRunId(event.runId);
   const run = await readDocument(env.destination, 'run', runPlanKey(runId));
   if (!run) throw new RunDocumentError(`no table list at ${env.destination.location(runPlanKey(runId))}: was run ${runId} planned?`);
-  const result: CommitResult = { runId, tables: [] };
+  const result: CommitResult = { runId, ...(run.schedule ? { schedule: run.schedule } : {}), tables: [] };
   for (const ref of run.tables) {
     const plan = await loadPlan(env.destination, ref.runDir);
     if (plan.runId !== event.runId) throw new CommitError(`${ref.runDir}: plan belongs to run ${plan.runId}, not ${event.runId}`);
@@ -45,6 +45,21 @@ export async function commitRun(event: CommitEvent, env: RunEnvironment): Promis
     result.tables.push(committed);
   }
   return result;
+}
+
+/** The Commit Task's answer to Step Functions: counts, never a list that grows with the run. */
+export function commitOutput(result: CommitResult): CommitOutput {
+  const output: CommitOutput = { runId: result.runId, tables: result.tables.length, rows: 0, bytes: 0, parts: 0 };
+  for (const t of result.tables) {
+    output.rows += t.rows;
+    output.bytes += t.bytes;
+    output.parts += t.parts;
+    if (t.catalog) {
+      output.catalog ??= {};
+      output.catalog[t.catalog.outcome] = (output.catalog[t.catalog.outcome] ?? 0) + 1;
+    }
+  }
+  return output;
 }
 
 /**

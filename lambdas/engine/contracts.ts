@@ -101,6 +101,11 @@ export interface ExecutionInput {
   incremental?: Record<string, IncrementalSpec>;
   /** Read every incremental table whole this time (a full run starts a new chain). Default false. */
   full?: boolean;
+  /**
+   * The deployment schedule that started the run (set by the schedule itself): Commit reports the run's
+   * success under it, which the schedule's freshness alarm watches.
+   */
+  schedule?: string;
 }
 
 /** How one table is read incrementally. */
@@ -314,6 +319,8 @@ export interface ObjectAddress {
 export interface RunPlan {
   version: 1;
   runId: string;
+  /** The schedule that started the run (ExecutionInput.schedule). */
+  schedule?: string;
   tables: PlannedTableRef[];
   shardCount: number;
   plannedAt: string;
@@ -475,9 +482,27 @@ export interface ShardResult {
   seconds: number;
 }
 
+/** What the engine's Commit phase answers: every table it committed, with its manifest's address. */
 export interface CommitResult {
   runId: string;
+  /** The schedule that started the run, if one did (RunPlan.schedule). */
+  schedule?: string;
   tables: CommittedTable[];
+}
+
+/**
+ * What the Commit Task answers Step Functions, and so the execution's output: counts only, the same size for
+ * one table or thousands (a state's output is capped at 256 KiB). Each table's details are in its
+ * `_manifest.json`; `pgsip run` prints them from the engine's `CommitResult`.
+ */
+export interface CommitOutput {
+  runId: string;
+  tables: number;
+  rows: number;
+  bytes: number;
+  parts: number;
+  /** Tables per catalog outcome (`{ "created": 2, "unchanged": 1 }`), when a catalog is configured. */
+  catalog?: Partial<Record<NonNullable<CommittedTable['catalog']>['outcome'], number>>;
 }
 
 export interface CommittedTable {

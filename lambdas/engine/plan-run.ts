@@ -174,6 +174,7 @@ export async function planRun(event: PlanEvent, env: EngineEnvironment): Promise
     {
       version: DOCUMENT_VERSION,
       runId,
+      ...(input.schedule ? { schedule: input.schedule } : {}),
       tables: recorded.map((p) => ({ table: p.table, runDir: p.runDir, shardCount: p.shards.length })),
       shardCount: shards.length,
       plannedAt: new Date().toISOString(),
@@ -272,6 +273,9 @@ function checkInput(input: ExecutionInput | undefined): ExecutionInput {
     throw new InputError('"incremental" must be an object: { "schema.table": { "cursor": "column", "lookbackSeconds": 600 } }');
   }
   if (input.full !== undefined && typeof input.full !== 'boolean') throw new InputError('"full" must be true or false');
+  if (input.schedule !== undefined && (typeof input.schedule !== 'string' || !/^[A-Za-z0-9_-]{1,64}$/.test(input.schedule))) {
+    throw new InputError(`"schedule" must be a schedule name (letters, digits, - and _), got ${JSON.stringify(input.schedule)}`);
+  }
   const shards = input.shards ?? 'auto';
   if (shards !== 'auto' && !(Number.isInteger(shards) && shards >= 1 && shards <= MAX_SHARDS_PER_RUN)) {
     throw new InputError(`"shards" must be "auto" or a whole number from 1 to ${MAX_SHARDS_PER_RUN}`);

@@ -3,6 +3,7 @@
  * apart so only Commit's bundle carries the Glue client.
  *
  * - `PGSIP_GLUE_DATABASE`: the Glue database of the committed tables; unset, nothing is registered.
+ * - `PGSIP_GLUE_CREATE_DATABASE`: `true` creates that database on the first commit if it does not exist.
  */
 import type { RunEnvironment } from '../engine/environment';
 import { GlueCatalog } from './glue-catalog';
@@ -11,7 +12,9 @@ import { logger } from './logger';
 
 export function createCommitEnvironment(env: NodeJS.ProcessEnv = process.env, log: LogTarget = logger): RunEnvironment {
   const base = createRunEnvironment(env, log);
-  return env.PGSIP_GLUE_DATABASE ? { ...base, catalog: new GlueCatalog({ database: env.PGSIP_GLUE_DATABASE }) } : base;
+  if (!env.PGSIP_GLUE_DATABASE) return base;
+  const createDatabase = env.PGSIP_GLUE_CREATE_DATABASE === 'true';
+  return { ...base, catalog: new GlueCatalog({ database: env.PGSIP_GLUE_DATABASE, createDatabase }) };
 }
 
 let environment: RunEnvironment | undefined;

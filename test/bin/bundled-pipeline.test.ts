@@ -2,13 +2,17 @@
  * The deployed path, run as Lambda runs it: the app synthesized with real esbuild bundling, and Plan -> every
  * Export shard -> Commit executed from the asset folders in cdk.out, each invocation a fresh process of the
  * Lambda runtime's Node major, with the function's environment from the template. AWS is stood in for by a
- * real S3-compatible server (s3rver) and a Secrets Manager stand-in; the test plays Step Functions (reading
- * the ItemReader's items, shaping each shard's event as the ItemSelector does). DuckDB checks the rows.
+ * real S3-compatible server (s3rver) and by moto (test/support/moto-server.ts) for Secrets Manager and Glue:
+ * the secret is created there through the SDK, moto's recorder counts the bundles' GetSecretValue calls, and
+ * Commit's table is read back with GetTable. The test plays Step Functions (reading the ItemReader's items,
+ * shaping each shard's event as the ItemSelector does). DuckDB checks the rows.
  *
  * The only variables that do not come from the template point the SDK at the stand-ins (endpoints, region,
  * dummy credentials) and turn TLS off (the embedded Postgres has none).
  */
-import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { CreateDatabaseCommand, GetTableCommand, GlueClient } from '@aws-sdk/client-glue';
+import { CreateBucketCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,15 +23,12 @@ import { type RunningPostgres, startEmbeddedPostgres } from '../../bin/local/emb
 import { type DeployedApp, type DeployedFunction, resolveEnvironment, synthesizeDeployedApp } from '../../bin/local/lambda/deployed-functions';
 import { type BundleOutcome, invokeBundle } from '../../bin/local/lambda/lambda-process';
 import { LAMBDA_NODE_VERSION, lambdaNode } from '../../bin/local/lambda/lambda-node';
-import { type SecretsStandIn, startSecretsStandIn } from '../../bin/local/lambda/secrets-manager-stand-in';
-import { type GlueStandIn, startGlueStandIn } from '../support/glue-stand-in';
-import type { CommitResult, ExecutionInput, HeldSnapshotDocument, HolderResult, PlanResult, RunManifest, ShardResult, ShardTask } from '../../lambdas/engine/contracts';
+import type { CommitOutput, ExecutionInput, HeldSnapshotDocument, HolderResult, PlanResult, RunManifest, ShardResult, ShardTask } from '../../lambdas/engine/contracts';
 import { LAMBDA_NODE_MAJOR } from '../../lib/pgsip-function';
+import { type RunningMoto, startMotoServer } from '../support/moto-server';
 import { type RunningS3, startS3Server } from '../support/s3-server';
-import { sessionsLike } from '../support/postgres-queries';
+import { queryRows, sessionsLike } from '../support/postgres-queries';
 
-const SECRET_ARN = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:pgsip/source-AbCdEf';
-const KEY_ARN = 'arn:aws:kms:eu-west-1:123456789012:key/0b1d2c3e-4f50-6172-8394-a5b6c7d8e9f0';
 const BUCKET = 'pgsip-lake';
 const PASSWORD = 'pgsip-local';
 const ROWS = 20_000;
@@ -35,8 +36,14 @@ const executionId = 'arn:aws:states:eu-west-1:123456789012:execution:Pgsip:bundl
 
 let postgres: RunningPostgres;
 let s3: RunningS3;
-let secrets: SecretsStandIn;
-let glue: GlueStandIn;
+/** Secrets Manager and Glue. */
+let moto: RunningMoto;
+/** The ARN moto gave the source's secret. */
+let secretArn: string;
+/** The stack key's ARN: a key moto's KMS made (s3rver ignores SSE; moto's S3 keeps it). */
+let keyArn: string;
+/** moto's S3, for the variant that writes there. */
+let motoS3: S3Client;
 let outdir: string;
 let deployed: DeployedApp;
 let duck: DuckDB;
@@ -44,13 +51,14 @@ let client: S3Client;
 
 function environment(fn: DeployedFunction, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   return {
-    ...resolveEnvironment(fn.environment, { [deployed.ids.bucket]: BUCKET }, { [`${deployed.ids.key}.Arn`]: KEY_ARN }),
+    ...resolveEnvironment(fn.environment, { [deployed.ids.bucket]: BUCKET }, { [`${deployed.ids.key}.Arn`]: keyArn }),
     PATH: process.env.PATH,
     AWS_REGION: 'eu-west-1',
+    // s3rver accepts only its own key; moto accepts any.
     AWS_ACCESS_KEY_ID: 'S3RVER',
     AWS_SECRET_ACCESS_KEY: 'S3RVER',
-    AWS_ENDPOINT_URL_SECRETS_MANAGER: secrets.endpoint,
-    AWS_ENDPOINT_URL_GLUE: glue.endpoint,
+    AWS_ENDPOINT_URL_SECRETS_MANAGER: moto.endpoint,
+    AWS_ENDPOINT_URL_GLUE: moto.endpoint,
     PGSIP_S3_ENDPOINT: s3.endpoint,
     PGSIP_DB_TLS: 'off',
     AWS_LAMBDA_FUNCTION_NAME: fn.logicalId,
@@ -84,19 +92,28 @@ function holderLoops(input: ExecutionInput, executionName: string, extra: Record
   return Promise.all([loop(0), loop(1)]);
 }
 
-async function object(key: string): Promise<Buffer> {
-  const out = await client.send(new GetObjectCommand({ Bucket: BUCKET, Key: key }));
+async function object(key: string, from = client): Promise<Buffer> {
+  const out = await from.send(new GetObjectCommand({ Bucket: BUCKET, Key: key }));
   return Buffer.from(await out.Body!.transformToByteArray());
 }
 
 beforeAll(async () => {
   outdir = await mkdtemp(join(tmpdir(), 'pgsip-bundled-'));
-  [postgres, s3] = await Promise.all([startEmbeddedPostgres(), startS3Server(BUCKET)]);
+  [postgres, s3, moto] = await Promise.all([startEmbeddedPostgres(), startS3Server(BUCKET), startMotoServer({ region: 'eu-west-1', record: true })]);
   const url = new URL(postgres.url);
-  secrets = await startSecretsStandIn({
-    [SECRET_ARN]: JSON.stringify({ engine: 'postgres', host: url.hostname, port: Number(url.port), dbname: 'postgres', username: 'postgres', password: PASSWORD }),
-  });
-  glue = await startGlueStandIn(['lake']);
+  const secretsManager = new SecretsManagerClient(moto.client);
+  const created = await secretsManager.send(new CreateSecretCommand({
+    Name: 'pgsip/source',
+    SecretString: JSON.stringify({ engine: 'postgres', host: url.hostname, port: Number(url.port), dbname: 'postgres', username: 'postgres', password: PASSWORD }),
+  }));
+  secretsManager.destroy();
+  secretArn = created.ARN!;
+  const glue = new GlueClient(moto.client);
+  await glue.send(new CreateDatabaseCommand({ DatabaseInput: { Name: 'lake' } }));
+  glue.destroy();
+  keyArn = (await moto.call<{ KeyMetadata: { Arn: string } }>('kms', 'TrentService.CreateKey', { Description: 'pgsip lake' })).KeyMetadata.Arn;
+  motoS3 = new S3Client({ ...moto.client, forcePathStyle: true });
+  await motoS3.send(new CreateBucketCommand({ Bucket: BUCKET, CreateBucketConfiguration: { LocationConstraint: 'eu-west-1' } }));
   client = new S3Client({ endpoint: s3.endpoint, forcePathStyle: true, region: 'eu-west-1', credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } });
   const db = new pg.Client(postgres.url);
   await db.connect();
@@ -110,14 +127,15 @@ beforeAll(async () => {
     ANALYZE public.orders;`);
   await db.end();
   // Real bundling of all three functions, exactly as `cdk deploy` ships them.
-  deployed = synthesizeDeployedApp(join(outdir, 'cdk.out'), { databaseSecretArn: SECRET_ARN, catalog: { glueDatabase: 'lake' } });
+  deployed = synthesizeDeployedApp(join(outdir, 'cdk.out'), { databaseSecretArn: secretArn, catalog: { glueDatabase: 'lake' } });
   lambdaNode();
   duck = await openDuckDB();
 }, 240_000);
 
 afterAll(async () => {
   duck?.close();
-  await Promise.all([postgres?.stop(), s3?.stop(), secrets?.stop(), glue?.stop()]);
+  motoS3?.destroy();
+  await Promise.all([postgres?.stop(), s3?.stop(), moto?.stop()]);
   if (outdir) await rm(outdir, { recursive: true, force: true });
 });
 
@@ -149,7 +167,7 @@ describe('the deployed bundles, on the Lambda runtime\'s Node', () => {
     for (const task of items) shards.push(await invoke<ShardResult>(deployed.export, { task, executionId, snapshot: plan.snapshot, heldSnapshot: plan.heldSnapshot }));
     expect(shards.reduce((n, s) => n + s.rows, 0)).toBe(ROWS);
 
-    const commit = await invoke<CommitResult>(deployed.commit, { runId: 'bundled', executionId });
+    const commit = await invoke<CommitOutput>(deployed.commit, { runId: 'bundled', executionId });
     await invoke(deployed.holder, { action: 'release', executionName: 'bundled' });
     const generations = await holding;
     // Both loops ran and each ended on the release (generation 1 took over before the shards ran).
@@ -159,11 +177,14 @@ describe('the deployed bundles, on the Lambda runtime\'s Node', () => {
     expect(await sessionsLike(postgres.url, 'pgsip bundled holder %')).toEqual([]);
     await writer.query('DELETE FROM public.orders WHERE id > 1000000');
     await writer.end();
-    expect(commit.tables).toEqual([expect.objectContaining({ table: '"public"."orders"', rows: ROWS, catalog: { table: 'public_orders', outcome: 'created' } })]);
+    // The function answers counts (the execution's output must not grow with the tables).
+    expect(commit).toEqual({ runId: 'bundled', tables: 1, rows: ROWS, bytes: expect.any(Number), parts: expect.any(Number), catalog: { created: 1 } });
     // The Glue table Commit registered, as the catalog holds it: the committed run folder, the run's columns.
-    const registered = glue.tables.get('lake.public_orders')!.TableInput;
-    expect(registered.StorageDescriptor.Location).toBe(`s3://${BUCKET}/exports/public/orders/run=bundled/`);
-    expect(registered.StorageDescriptor.Columns.map((c) => `${c.Name} ${c.Type}`)).toEqual([
+    const glue = new GlueClient(moto.client);
+    const registered = (await glue.send(new GetTableCommand({ DatabaseName: 'lake', Name: 'public_orders' }))).Table!;
+    glue.destroy();
+    expect(registered.StorageDescriptor!.Location).toBe(`s3://${BUCKET}/exports/public/orders/run=bundled/`);
+    expect(registered.StorageDescriptor!.Columns!.map((c) => `${c.Name} ${c.Type}`)).toEqual([
       'id bigint', 'amount decimal(12,2)', 'ordered_at timestamp', 'note string', 'details string', 'ref string', 'tags array<int>',
     ]);
     expect(registered.Parameters).toMatchObject({ 'pgsip.run_id': 'bundled', 'pgsip.rows': String(ROWS), 'pgsip.types': 'portable' });
@@ -196,7 +217,7 @@ describe('the deployed bundles, on the Lambda runtime\'s Node', () => {
     expect(fromDuck).toEqual(fromPostgres);
   });
 
-  it('log JSON lines only: each once, the codecs at start, no SDK warning, no password', () => {
+  it('log JSON lines only: each once, the codecs at start, no SDK warning, no password', async () => {
     expect(outcomes.length).toBeGreaterThanOrEqual(6);
     for (const { fn, outcome } of outcomes) {
       expect(outcome.stderr, `${fn} stderr`).toBe('');
@@ -213,7 +234,8 @@ describe('the deployed bundles, on the Lambda runtime\'s Node', () => {
     }
     // Each fresh process read the secret once: Plan, every Export and every holder (a release never connects).
     const holders = outcomes.filter((o) => o.fn === deployed.holder.logicalId && o.outcome.stdout.includes('holding the run snapshot'));
-    expect(secrets.calls.get(SECRET_ARN)).toBe(1 + exports.length + holders.length);
+    const secretReads = (await moto.recorded()).filter((r) => r.target === 'secretsmanager.GetSecretValue' && (JSON.parse(r.body) as { SecretId?: string }).SecretId === secretArn);
+    expect(secretReads.length).toBe(1 + exports.length + holders.length);
   });
 
   it('keep their error names through minification, so Step Functions retries what it should', { timeout: 60_000 }, async () => {
@@ -226,6 +248,19 @@ describe('the deployed bundles, on the Lambda runtime\'s Node', () => {
     expect((missing as Error).message).toMatch(/no table list at s3:\/\/pgsip-lake\/exports\/_runs\/never-planned\/_run\.json/);
   });
 
+  it('include the failure function, which passes a Plan error through and, asking Step Functions (moto: no Map Runs) about a Map failure, keeps the caught error', { timeout: 60_000 }, async () => {
+    expect(deployed.failure.runtime).toBe(`nodejs${LAMBDA_NODE_MAJOR}.x`);
+    const planFailed = { Error: 'TableLockedError', Cause: '{"errorType":"TableLockedError","errorMessage":"table \\"public\\".\\"orders\\" is locked"}' };
+    expect(await invoke(deployed.failure, { caught: planFailed, executionId })).toEqual(planFailed);
+    const mapFailed = { Error: 'States.ExceedToleratedFailureThreshold', Cause: 'The specified tolerated failure threshold was exceeded' };
+    expect(await invoke(deployed.failure, { caught: mapFailed, executionId }, { AWS_ENDPOINT_URL_SFN: moto.endpoint })).toEqual(mapFailed);
+    const asked = outcomes.filter((o) => o.fn === deployed.failure.logicalId).at(-1)!.outcome;
+    // Powertools writes warnings to stderr, as JSON lines like the rest.
+    const warning = JSON.parse(asked.stderr.trim()) as { level: string; message: string };
+    expect(warning).toMatchObject({ level: 'WARN', message: 'the Map failed but no failed shard was found; the execution fails with the Map error' });
+    expect((await moto.recorded()).some((r) => r.target === 'AWSStepFunctions.ListMapRuns')).toBe(true);
+  });
+
   it('leave the database driver, the secret client and the CA bundle out of Commit, and the Glue client out of Plan and Export', async () => {
     const bundle = await readFile(join(deployed.commit.assetDir, 'index.mjs'), 'utf8');
     for (const absent of ['pg-protocol', 'GetSecretValueCommand', 'Amazon RDS', 'pg_export_snapshot']) expect(bundle, absent).not.toContain(absent);
@@ -233,5 +268,70 @@ describe('the deployed bundles, on the Lambda runtime\'s Node', () => {
     const exportBundle = await readFile(join(deployed.export.assetDir, 'index.mjs'), 'utf8');
     expect(exportBundle).toContain('GetSecretValueCommand');
     for (const fn of [deployed.plan, deployed.export]) expect(await readFile(join(fn.assetDir, 'index.mjs'), 'utf8'), fn.logicalId).not.toContain('AWSGlue');
+  });
+});
+
+describe('the deployed bundles, against moto\'s S3', () => {
+  it('write create-only shard manifests (of two attempts at once, one wins and both answer its result), every object SSE-KMS with the stack key, and move the Glue table to the run', { timeout: 120_000 }, async () => {
+    const onMoto = { PGSIP_S3_ENDPOINT: moto.endpoint };
+    const input = { tables: ['public.orders'], shards: 2, runId: 'bundled-moto', holdSnapshot: false };
+    const plan = await invoke<PlanResult>(deployed.plan, { input, executionName: 'bundled-moto', executionId }, onMoto);
+    const items = JSON.parse((await object(plan.items.key, motoS3)).toString('utf8')) as ShardTask[];
+    // Shard 0 runs twice at once (Step Functions retrying a shard whose answer was lost while the first attempt
+    // still runs): both find no manifest and export, moto's If-None-Match lets one manifest in, and the other
+    // attempt answers the winner's result. A lock on the table holds both attempts at their read until each has
+    // looked for the manifest and found none. The other shard runs once.
+    const before = outcomes.length;
+    const lock = new pg.Client(postgres.url);
+    await lock.connect();
+    await lock.query('BEGIN; LOCK TABLE public.orders IN ACCESS EXCLUSIVE MODE');
+    const racing = Promise.all([0, 1].map(() => invoke<ShardResult>(deployed.export, { task: items[0], executionId, snapshot: plan.snapshot }, onMoto)));
+    try {
+      const waiting = async () =>
+        (await queryRows<{ n: number }>(postgres.url, `SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name LIKE 'pgsip bundled-moto % #0' AND wait_event_type = 'Lock'`))[0].n;
+      for (const until = Date.now() + 8_000; (await waiting()) < 2 && Date.now() < until; ) await new Promise((ok) => setTimeout(ok, 100));
+      expect(await waiting()).toBe(2);
+    } finally {
+      await lock.query('ROLLBACK');
+      await lock.end();
+    }
+    const [first, second] = await racing;
+    const shards: ShardResult[] = [];
+    expect(second).toEqual(first);
+    const attempts = outcomes.slice(before).map((o) => o.outcome.stdout);
+    expect(attempts.filter((out) => out.includes('"shard exported"'))).toHaveLength(1);
+    expect(attempts.filter((out) => out.includes('shard already finished'))).toHaveLength(0);
+    shards.push(first);
+    for (const task of items.slice(1)) shards.push(await invoke<ShardResult>(deployed.export, { task, executionId, snapshot: plan.snapshot }, onMoto));
+    await invoke(deployed.commit, { runId: 'bundled-moto', executionId }, onMoto);
+
+    const db = new pg.Client(postgres.url);
+    await db.connect();
+    const { n } = (await db.query<{ n: string }>('SELECT count(*)::text AS n FROM public.orders')).rows[0];
+    await db.end();
+    const runDir = 'exports/public/orders/run=bundled-moto';
+    const manifest = JSON.parse((await object(`${runDir}/_manifest.json`, motoS3)).toString('utf8')) as RunManifest;
+    expect(manifest.rows).toBe(Number(n));
+    expect(shards.reduce((sum, s) => sum + s.rows, 0)).toBe(Number(n));
+    const keys: string[] = [];
+    let ContinuationToken: string | undefined;
+    do {
+      const page = await motoS3.send(new ListObjectsV2Command({ Bucket: BUCKET, Prefix: 'exports/', ContinuationToken }));
+      keys.push(...(page.Contents ?? []).map((o) => o.Key!));
+      ContinuationToken = page.NextContinuationToken;
+    } while (ContinuationToken);
+    // Only the parts the manifest lists are left in the run folder: the retried attempt's were swept.
+    expect(keys.filter((k) => k.startsWith(`${runDir}/`) && k.endsWith('.parquet')).sort()).toEqual(manifest.parts.map((p) => `${runDir}/${p.path}`).sort());
+    expect(keys).toContain(`${runDir}/_SUCCESS`);
+    // Every object the functions wrote asked for SSE-KMS with the stack's key (s3rver cannot show this).
+    for (const key of keys) {
+      const head = await motoS3.send(new HeadObjectCommand({ Bucket: BUCKET, Key: key }));
+      expect({ key, sse: head.ServerSideEncryption, keyId: head.SSEKMSKeyId }).toEqual({ key, sse: 'aws:kms', keyId: keyArn });
+    }
+    const glue = new GlueClient(moto.client);
+    const table = (await glue.send(new GetTableCommand({ DatabaseName: 'lake', Name: 'public_orders' }))).Table!;
+    glue.destroy();
+    expect(table.StorageDescriptor!.Location).toBe(`s3://${BUCKET}/${runDir}/`);
+    expect(table.Parameters).toMatchObject({ 'pgsip.run_id': 'bundled-moto', 'pgsip.rows': n });
   });
 });

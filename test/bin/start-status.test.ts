@@ -16,6 +16,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { executionInput, runStart } from '../../bin/commands/start';
 import { runStatus } from '../../bin/commands/status';
+import { awsError, child, childInput, children, FAILURES, MAP_RUN as FAILED_MAP_RUN, listed } from '../support/sfn-map-runs';
 
 const SM = 'arn:aws:states:eu-west-1:123456789012:stateMachine:PgsipExportStateMachine';
 const EXEC = 'arn:aws:states:eu-west-1:123456789012:execution:PgsipExportStateMachine:20261121T230000Z-abc123';
@@ -160,6 +161,90 @@ describe('pgsip status', () => {
     const t = io();
     await runStatus({ stateMachine: SM }, t.deps);
     expect(t.out).toEqual([`2026-11-21T23:00:00.000Z SUCCEEDED 20261121T230000Z-abc123 ${EXEC}`]);
+  });
+
+  it('after a failed execution’s line, lists each failed shard with its own error, then fails with the execution’s error', async () => {
+    sfn.on(DescribeExecutionCommand, { executionArn: EXEC }).resolves({
+      ...running,
+      status: 'FAILED',
+      stopDate: new Date(t0.getTime() + 902_000),
+      // As DescribeFailure leaves it (lambdas/engine/run-failure.ts).
+      error: 'ShardRetryableError',
+      cause: `table "public"."orders" shard 3: connection lost (ECONNRESET): read ECONNRESET (3 shards failed; pgsip status --execution ${EXEC} lists them)`,
+    });
+    children(sfn, [
+      { id: 'c-oom', status: 'FAILED', stop: 300, input: childInput('"public"."orders"', 5), failure: FAILURES.oom },
+      { id: 'c-pgsip', status: 'FAILED', stop: 120, input: childInput('"public"."orders"', 3), failure: FAILURES.pgsip },
+      { id: 'c-timeout', status: 'FAILED', stop: 901, input: childInput('"sales"."Weird Table"', 0, 2), failure: FAILURES.timeout },
+      { id: 'c-stopped-1', status: 'ABORTED', stop: 302, input: childInput('"public"."orders"', 6) },
+      { id: 'c-stopped-2', status: 'ABORTED', stop: 302, input: childInput('"public"."orders"', 7) },
+    ]);
+    const t = io();
+    await expect(runStatus({ execution: EXEC }, t.deps)).rejects.toThrow(
+      /^execution 20261121T230000Z-abc123 FAILED: ShardRetryableError: table "public"\."orders" shard 3: connection lost \(ECONNRESET\): read ECONNRESET \(3 shards failed; /,
+    );
+    expect(t.out).toEqual([
+      '20261121T230000Z-abc123 FAILED 902 s',
+      '  table "public"."orders" shard 3: ShardRetryableError: connection lost (ECONNRESET): read ECONNRESET',
+      '  table "public"."orders" shard 5: Runtime.OutOfMemory: Runtime exited with error: signal: killed',
+      '  table "sales"."Weird Table" shard 0: Sandbox.Timedout: Task timed out after 900.00 seconds',
+      '  2 other shard(s) stopped unfinished when the run failed',
+    ]);
+  });
+
+  it('lists at most 20 failed shards across pages of children, then how many more', async () => {
+    sfn.on(DescribeExecutionCommand).callsFake(({ executionArn }: { executionArn: string }) => {
+      if (executionArn === EXEC) return { ...running, status: 'FAILED', stopDate: t0, error: 'States.ExceedToleratedFailureThreshold', cause: 'The specified tolerated failure threshold was exceeded' };
+      const n = Number(executionArn.slice(executionArn.lastIndexOf('-') + 1));
+      return { executionArn, status: 'FAILED', input: childInput('"public"."orders"', n, 32), error: FAILURES.pgsip.error, cause: FAILURES.pgsip.cause.replaceAll('shard 3', `shard ${n}`) };
+    });
+    sfn.on(ListMapRunsCommand).resolves({ mapRuns: [{ mapRunArn: FAILED_MAP_RUN, executionArn: EXEC, stateMachineArn: SM, startDate: t0 }] });
+    sfn.on(ListExecutionsCommand).resolves({ executions: [] });
+    // 25 shards failed one second apart; listed newest first, 15 on the first page and 10 on the next.
+    const all = Array.from({ length: 25 }, (_, n) => listed(`c-${n}`, 'FAILED', n)).reverse();
+    sfn.on(ListExecutionsCommand, { mapRunArn: FAILED_MAP_RUN, statusFilter: 'FAILED', nextToken: undefined }).resolves({ executions: all.slice(0, 15), nextToken: 'p2' });
+    sfn.on(ListExecutionsCommand, { mapRunArn: FAILED_MAP_RUN, statusFilter: 'FAILED', nextToken: 'p2' }).resolves({ executions: all.slice(15) });
+    const t = io();
+    await expect(runStatus({ execution: EXEC }, t.deps)).rejects.toThrow(/^execution 20261121T230000Z-abc123 FAILED: States\.ExceedToleratedFailureThreshold: The specified tolerated failure threshold was exceeded$/);
+    expect(t.out).toHaveLength(1 + 20 + 1);
+    expect(t.out[1]).toBe('  table "public"."orders" shard 0: ShardRetryableError: connection lost (ECONNRESET): read ECONNRESET');
+    expect(t.out[20]).toBe('  table "public"."orders" shard 19: ShardRetryableError: connection lost (ECONNRESET): read ECONNRESET');
+    expect(t.out[21]).toBe('  and 5 more');
+    const described = sfn.commandCalls(DescribeExecutionCommand).map((c) => c.args[0].input.executionArn);
+    expect(described.filter((a) => a !== EXEC)).toEqual(Array.from({ length: 20 }, (_, n) => child(`c-${n}`)));
+  });
+
+  it('says so when the failed shards cannot be listed, and still fails with the execution’s error', async () => {
+    sfn.on(DescribeExecutionCommand).resolves({ ...running, status: 'FAILED', stopDate: t0, error: 'States.ExceedToleratedFailureThreshold', cause: 'The specified tolerated failure threshold was exceeded' });
+    sfn.on(ListMapRunsCommand).rejects(awsError('AccessDeniedException', `User: arn:aws:iam::123456789012:user/ops is not authorized to perform: states:ListMapRuns on resource: ${EXEC}`));
+    const t = io();
+    await expect(runStatus({ execution: EXEC }, t.deps)).rejects.toThrow(/^execution 20261121T230000Z-abc123 FAILED: States\.ExceedToleratedFailureThreshold/);
+    expect(t.out.slice(1)).toEqual([`  (failed shards could not be listed: AccessDeniedException: User: arn:aws:iam::123456789012:user/ops is not authorized to perform: states:ListMapRuns on resource: ${EXEC})`]);
+  });
+
+  it('summarizes a succeeded run from Commit’s counts, and from the per-table list of earlier stacks', async () => {
+    const succeeded = (output: unknown) => ({ ...running, status: 'SUCCEEDED' as const, stopDate: t0, output: JSON.stringify(output) });
+    sfn.on(DescribeExecutionCommand).resolvesOnce(
+      succeeded({ runId: 'nightly-1', tables: 3, rows: 1234567, bytes: 98_765_432, parts: 12, runManifest: 's3://b/exports/_runs/nightly-1.json', catalog: { created: 2, unchanged: 1 } }),
+    ).resolvesOnce(succeeded({ runId: 'nightly-1', tables: 1, rows: 0, bytes: 0, parts: 0 }))
+      .resolves(
+        succeeded({
+          runId: 'nightly-0',
+          tables: [
+            { table: '"public"."orders"', rows: 1000, bytes: 9, parts: 2, manifest: 's3://b/exports/public/orders/run=nightly-0/_manifest.json' },
+            { table: '"public"."items"', rows: 5, bytes: 1, parts: 1, manifest: 's3://b/exports/public/items/run=nightly-0/_manifest.json' },
+          ],
+        }),
+      );
+    const t = io();
+    await runStatus({ execution: EXEC }, t.deps);
+    await runStatus({ execution: EXEC }, t.deps);
+    await runStatus({ execution: EXEC }, t.deps);
+    expect(t.out.filter((_, i) => i % 2 === 1)).toEqual([
+      'run nightly-1: 3 table(s), 1234567 rows, 12 part(s), 98.8 MB\n  catalog: 2 created, 1 unchanged\n  run manifest: s3://b/exports/_runs/nightly-1.json',
+      'run nightly-1: 1 table(s), 0 rows, 0 part(s), 0 B',
+      'run nightly-0: 2 table(s), 1005 rows\n  "public"."orders": 1000 rows, 2 part(s) -> s3://b/exports/public/orders/run=nightly-0/_manifest.json\n  "public"."items": 5 rows, 1 part(s) -> s3://b/exports/public/items/run=nightly-0/_manifest.json',
+    ]);
   });
 
   it('needs exactly one of --execution and --state-machine', async () => {

@@ -22,6 +22,7 @@ function synth(props: Partial<ExportStateMachineProps> = {}) {
     exportFunction: fn('ExportFn'),
     commitFunction: fn('CommitFn'),
     holderFunction: fn('HolderFn'),
+    failureFunction: fn('FailureFn'),
     ...props,
   });
   const template = Template.fromStack(stack);
@@ -35,9 +36,16 @@ const TRANSIENT = [
   'Lambda.AWSLambdaException',
   'Lambda.SdkClientException',
   'Lambda.TooManyRequestsException',
+  'Lambda.ClientExecutionTimeoutException',
   'Lambda.Unknown',
 ];
+/** What a killed function reaches Step Functions as (a timeout, an out-of-memory kill): retried once. */
+const KILLED = ['Sandbox.Timedout', 'Runtime.OutOfMemory', 'Runtime.ExitError'];
 const BACKOFF = { IntervalSeconds: 2, MaxAttempts: 3, BackoffRate: 2, JitterStrategy: 'FULL' };
+const LAMBDA_RETRIES = [
+  { ErrorEquals: TRANSIENT, ...BACKOFF },
+  { ErrorEquals: KILLED, ...BACKOFF, MaxAttempts: 1 },
+];
 
 
 describe('ExportStateMachine', () => {
@@ -47,9 +55,9 @@ describe('ExportStateMachine', () => {
   const [exportBranch, holderBranch] = (run?.Branches ?? []) as State[];
   const states = allStates(definition);
 
-  it('runs one Parallel state, Run, and on any failure ReleaseAfterFailure -> RunFailed; nothing else at the top level', () => {
+  it('runs one Parallel state, Run, and on any failure ReleaseAfterFailure -> DescribeFailure -> RunFailed; nothing else at the top level', () => {
     expect(definition.StartAt).toBe('Run');
-    expect(Object.keys(top).sort()).toEqual(['ReleaseAfterFailure', 'Run', 'RunFailed']);
+    expect(Object.keys(top).sort()).toEqual(['DescribeFailure', 'ReleaseAfterFailure', 'Run', 'RunFailed']);
     expect(run.Type).toBe('Parallel');
     expect(run.End).toBe(true);
     expect(run.Next).toBeUndefined();
@@ -82,7 +90,7 @@ describe('ExportStateMachine', () => {
     expect(states.Hold.Next).toBe('HoldAgain');
     // Every state, nested ones included: the names the local runner serves Tasks by.
     expect(Object.keys(states).sort()).toEqual(
-      ['Commit', 'ExportShard', 'ExportShards', 'Held', 'Hold', 'HoldAgain', 'HoldSnapshot', 'Holders', 'Plan', 'Release', 'ReleaseAfterFailure', 'Run', 'RunFailed'].sort(),
+      ['Commit', 'DescribeFailure', 'ExportShard', 'ExportShards', 'Held', 'Hold', 'HoldAgain', 'HoldSnapshot', 'Holders', 'Plan', 'Release', 'ReleaseAfterFailure', 'Run', 'RunFailed'].sort(),
     );
   });
 
@@ -94,20 +102,21 @@ describe('ExportStateMachine', () => {
       Hold: logicalId('HolderFn'),
       Release: logicalId('HolderFn'),
       ReleaseAfterFailure: logicalId('HolderFn'),
+      DescribeFailure: logicalId('FailureFn'),
     });
     const tasks = Object.entries(states).filter(([, s]) => s.Type === 'Task').map(([name]) => name);
     expect(tasks.sort()).toEqual(Object.keys(taskFunctions).sort());
     for (const name of tasks) expect(states[name].Resource, name).toBe('arn:aws:states:::lambda:invoke');
   });
 
-  it('lets the state machine invoke exactly its four functions (any version or alias), and no other', () => {
+  it('lets the state machine invoke exactly its five functions (any version or alias), and no other', () => {
     const policies = Object.values(template.findResources('AWS::IAM::Policy'));
     const invoke = policies
       .flatMap((p) => p.Properties.PolicyDocument.Statement as State[])
       .filter((s) => [s.Action].flat().some((a: string) => a.startsWith('lambda:')));
     expect(invoke.flatMap((s) => [s.Action].flat())).toEqual(invoke.map(() => 'lambda:InvokeFunction'));
     const invoked = new Set(invoke.flatMap((s) => [s.Resource].flat()).map((r) => JSON.stringify(r).match(/"Fn::GetAtt":\["(\w+)","Arn"\]/)?.[1]));
-    expect([...invoked].sort()).toEqual([logicalId('PlanFn'), logicalId('ExportFn'), logicalId('CommitFn'), logicalId('HolderFn')].sort());
+    expect([...invoked].sort()).toEqual([logicalId('PlanFn'), logicalId('ExportFn'), logicalId('CommitFn'), logicalId('HolderFn'), logicalId('FailureFn')].sort());
   });
 
   it('Plan receives the whole input, the execution name and id, and outputs its Payload', () => {
@@ -149,33 +158,32 @@ describe('ExportStateMachine', () => {
     });
   });
 
-  it('ExportShard invokes the export function with the item and outputs its Payload', () => {
+  it('ExportShard invokes the export function with the item and outputs nothing, so the Map gathers no results (aws-cdk#24799)', () => {
     const processor = states.ExportShards.ItemProcessor;
     expect(processor.StartAt).toBe('ExportShard');
     expect(Object.keys(processor.States)).toEqual(['ExportShard']);
     const task = processor.States.ExportShard;
     expect(task.Parameters['Payload.$']).toBe('$');
-    expect(task.OutputPath).toBe('$.Payload');
+    // OutputPath null: the child's output is {}, whatever Export answers.
+    expect(task).toHaveProperty('OutputPath', null);
+    expect(task.ResultSelector).toBeUndefined();
     expect(task.End).toBe(true);
   });
 
-  it('retries transient Lambda errors (TooManyRequests included) and ShardRetryableError on ExportShard', () => {
+  it('retries transient Lambda errors (TooManyRequests, ClientExecutionTimeout included), a killed function once, and ShardRetryableError on ExportShard', () => {
     const retry = states.ExportShard.Retry as State[];
-    expect(retry).toEqual([
-      { ErrorEquals: TRANSIENT, ...BACKOFF },
-      { ErrorEquals: ['ShardRetryableError'], ...BACKOFF },
-    ]);
+    expect(retry).toEqual([...LAMBDA_RETRIES, { ErrorEquals: ['ShardRetryableError'], ...BACKOFF }]);
   });
 
-  it('retries the same transient list, without ShardRetryableError, on Plan, Commit, Hold, Release and ReleaseAfterFailure', () => {
-    for (const name of ['Plan', 'Commit', 'Hold', 'Release', 'ReleaseAfterFailure']) {
-      expect(states[name].Retry, name).toEqual([{ ErrorEquals: TRANSIENT, ...BACKOFF }]);
+  it('retries the same Lambda errors, without ShardRetryableError, on Plan, Commit, Hold, Release, ReleaseAfterFailure and DescribeFailure', () => {
+    for (const name of ['Plan', 'Commit', 'Hold', 'Release', 'ReleaseAfterFailure', 'DescribeFailure']) {
+      expect(states[name].Retry, name).toEqual(LAMBDA_RETRIES);
     }
   });
 
   it('gives every Task an explicit 16-minute timeout (the local interpreter would default to 60 s)', () => {
     const tasks = Object.entries(states).filter(([, s]) => s.Type === 'Task');
-    expect(tasks).toHaveLength(6);
+    expect(tasks).toHaveLength(7);
     for (const [name, task] of tasks) expect(task.TimeoutSeconds, name).toBe(960);
   });
 
@@ -246,7 +254,7 @@ describe('ExportStateMachine', () => {
     expect(states.Held).toEqual({ Type: 'Succeed' });
   });
 
-  it('ReleaseAfterFailure lets the holders go, keeps the error as its output, and fails the run with it even if it fails itself', () => {
+  it('ReleaseAfterFailure lets the holders go, keeps the error as its output, and goes on to DescribeFailure even if it fails itself', () => {
     const release = states.ReleaseAfterFailure;
     expect(release.Type).toBe('Task');
     expect(release.Parameters).toEqual({
@@ -255,8 +263,21 @@ describe('ExportStateMachine', () => {
     });
     expect(release.ResultPath).toBeNull();
     expect(release.OutputPath).toBeUndefined();
-    expect(release.Next).toBe('RunFailed');
-    expect(release.Catch).toEqual([{ ErrorEquals: ['States.ALL'], ResultPath: null, Next: 'RunFailed' }]);
+    expect(release.Next).toBe('DescribeFailure');
+    expect(release.Catch).toEqual([{ ErrorEquals: ['States.ALL'], ResultPath: null, Next: 'DescribeFailure' }]);
+  });
+
+  it('DescribeFailure hands the caught error and the execution to the failure function, whose { Error, Cause } the run fails with (the caught one if it fails)', () => {
+    const describe = states.DescribeFailure;
+    expect(describe.Type).toBe('Task');
+    expect(describe.Parameters).toEqual({
+      FunctionName: expect.stringContaining(logicalId('FailureFn')),
+      Payload: { 'caught.$': '$', 'executionId.$': '$$.Execution.Id' },
+    });
+    expect(describe.OutputPath).toBe('$.Payload');
+    expect(describe.ResultPath).toBeUndefined();
+    expect(describe.Next).toBe('RunFailed');
+    expect(describe.Catch).toEqual([{ ErrorEquals: ['States.ALL'], ResultPath: null, Next: 'RunFailed' }]);
     expect(states.RunFailed).toEqual({ Type: 'Fail', ErrorPath: '$.Error', CausePath: '$.Cause' });
   });
 
@@ -277,6 +298,21 @@ describe('ExportStateMachine', () => {
       Properties: { RetentionInDays: 90 },
       DeletionPolicy: 'Retain',
     });
+    expect(construct.stateMachine).toBeDefined();
+  });
+
+  it("logs under /aws/vendedlogs/states/ (no entry in the account's 5,120-character log resource policy), named anew by each stack creation", () => {
+    const [group] = Object.values(template.findResources('AWS::Logs::LogGroup')) as State[];
+    const name = group.Properties.LogGroupName;
+    // '/aws/vendedlogs/states/<construct path>-' then the stack id's UUID: a group kept after `cdk destroy`
+    // cannot collide with the next deployment's.
+    expect(name['Fn::Join'][0]).toBe('');
+    const [prefix, uuid] = name['Fn::Join'][1];
+    expect(prefix).toMatch(/^\/aws\/vendedlogs\/states\/[A-Za-z0-9-]+-$/);
+    expect(uuid).toEqual({ 'Fn::Select': [2, { 'Fn::Split': ['/', { Ref: 'AWS::StackId' }] }] });
+    // CloudWatch Logs: at most 512 characters of [.\-_/#A-Za-z0-9]; a stack id's UUID is 36 of them.
+    expect(prefix.length + 36).toBeLessThanOrEqual(512);
+    expect(prefix).toMatch(/^[.\-_/#A-Za-z0-9]+$/);
     expect(construct.stateMachine).toBeDefined();
   });
 

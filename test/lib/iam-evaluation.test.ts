@@ -53,9 +53,9 @@ const HELD = heldSnapshotKey(EXECUTION);
 const RELEASED = releasedSnapshotKey(EXECUTION);
 const FAILED = failedHolderKey(EXECUTION);
 
-type Who = 'Plan' | 'Export' | 'Commit' | 'Holder' | 'StateMachine' | 'Scheduler' | 'OtherAccountAdmin' | `${string}.amazonaws.com`;
+type Who = 'Plan' | 'Export' | 'Commit' | 'Holder' | 'Failure' | 'StateMachine' | 'Scheduler' | 'OtherAccountAdmin' | `${string}.amazonaws.com`;
 
-type FunctionKind = 'plan' | 'export' | 'commit' | 'holder';
+type FunctionKind = 'plan' | 'export' | 'commit' | 'holder' | 'failure';
 
 /** What a row asks about, resolved against each synthesized stack (ARNs follow the logical ids). */
 type Target =
@@ -63,6 +63,8 @@ type Target =
   | { readonly kind: 'bucket' }
   | { readonly kind: 'accessLog'; readonly key: string }
   | { readonly kind: 'kmsKey' | 'topic' | 'secret' | 'stateMachine' }
+  /** An ARN of the deployment's own state machine's executions or Map Runs: `<name>` stands for its name. */
+  | { readonly kind: 'states'; readonly arn: string }
   | { readonly kind: 'function'; readonly fn: FunctionKind }
   | { readonly kind: 'logStream'; readonly fn: FunctionKind } // a stream of the function's own log group
   | { readonly kind: 'role'; readonly of: FunctionKind | 'stateMachine' | 'scheduler' }
@@ -106,6 +108,11 @@ const OTHER_KEY = `arn:aws:kms:${REGION}:${ACCOUNT}:key/99999999-0000-4000-8000-
 const OTHER_FUNCTION = `arn:aws:lambda:${REGION}:${ACCOUNT}:function:someone-elses`;
 /** Stands for the deployment's own state machine ARN in a row's context (rows are written before synthesis). */
 const THIS_STATE_MACHINE = '<this state machine>';
+/** Step Functions ARNs of this deployment's executions, Map Runs and Map children (`<name>`: the state machine's name). */
+const states = (resource: string): Target => ({ kind: 'states', arn: `arn:aws:states:${REGION}:${ACCOUNT}:${resource}` });
+const RUN_EXECUTION = states(`execution:<name>:${EXECUTION}`);
+const MAP_RUN = states(`mapRun:<name>/ExportShards:7d1e4c02-9f3a-4d51-8e0b-3c2a1f0e9d8c`);
+const MAP_CHILD = states(`execution:<name>/ExportShards:5a4b3c2d-1e0f-4a9b-8c7d-6e5f4a3b2c1d`);
 const OTHER_STATE_MACHINE = `arn:aws:states:${REGION}:${ACCOUNT}:stateMachine:someone-elses`;
 
 const ALLOWED: Outcome = 'Allowed';
@@ -238,7 +245,13 @@ const MATRIX: readonly Row[] = [
     { who: 'Holder', does, on: glueArn('table/pgsip_lake/public_orders'), expect: DENIED },
   ]),
   { who: 'Commit', does: 'glue:DeleteTable', on: glueArn('table/pgsip_lake/public_orders'), expect: DENIED },
-  { who: 'Commit', does: 'glue:CreateDatabase', on: GLUE_CATALOG, expect: DENIED },
+  // `catalog.createDatabase`: Commit creates that one database on its first commit if it is missing (the
+  // stack does not own it), no other.
+  { who: 'Commit', does: 'glue:CreateDatabase', on: GLUE_CATALOG, expect: ALLOWED },
+  { who: 'Commit', does: 'glue:CreateDatabase', on: glueArn('database/pgsip_lake'), expect: ALLOWED },
+  { who: 'Commit', does: 'glue:CreateDatabase', on: glueArn('database/finance'), expect: DENIED },
+  { who: 'Commit', does: 'glue:DeleteDatabase', on: glueArn('database/pgsip_lake'), expect: DENIED },
+  { who: 'Plan', does: 'glue:CreateDatabase', on: glueArn('database/pgsip_lake'), expect: DENIED },
   { who: 'Commit', does: 'glue:UpdateDatabase', on: glueArn('database/pgsip_lake'), expect: DENIED },
   { who: 'Commit', does: 'glue:GetTables', on: glueArn('database/pgsip_lake'), expect: DENIED },
   { who: 'Commit', does: 'glue:GetTable', on: arn(`arn:aws:glue:us-east-1:${ACCOUNT}:table/pgsip_lake/public_orders`), expect: DENIED },
@@ -283,6 +296,28 @@ const MATRIX: readonly Row[] = [
   { who: 'Holder', does: 'lambda:InvokeFunction', on: fn('holder'), expect: DENIED },
   { who: 'Holder', does: 'states:StartExecution', on: { kind: 'stateMachine' }, expect: DENIED },
 
+  // Failure (DescribeFailure): reads the execution's Map Runs and their failed children, of this state machine
+  // only; it stops, starts or redrives nothing, and touches neither the bucket, the key nor the database.
+  { who: 'Failure', does: 'states:ListMapRuns', on: RUN_EXECUTION, expect: ALLOWED },
+  { who: 'Failure', does: 'states:ListExecutions', on: MAP_RUN, expect: ALLOWED },
+  { who: 'Failure', does: 'states:DescribeExecution', on: MAP_CHILD, expect: ALLOWED },
+  { who: 'Failure', does: 'states:ListMapRuns', on: arn(`arn:aws:states:${REGION}:${ACCOUNT}:execution:someone-elses:${EXECUTION}`), expect: DENIED },
+  { who: 'Failure', does: 'states:ListExecutions', on: arn(`arn:aws:states:${REGION}:${ACCOUNT}:mapRun:someone-elses/Map:7d1e4c02-9f3a-4d51-8e0b-3c2a1f0e9d8c`), expect: DENIED },
+  { who: 'Failure', does: 'states:DescribeExecution', on: arn(`arn:aws:states:${REGION}:${ACCOUNT}:execution:someone-elses/Map:5a4b3c2d-1e0f-4a9b-8c7d-6e5f4a3b2c1d`), expect: DENIED },
+  { who: 'Failure', does: 'states:GetExecutionHistory', on: RUN_EXECUTION, expect: DENIED },
+  { who: 'Failure', does: 'states:StopExecution', on: RUN_EXECUTION, expect: DENIED },
+  { who: 'Failure', does: 'states:RedriveExecution', on: RUN_EXECUTION, expect: DENIED },
+  { who: 'Failure', does: 'states:StartExecution', on: { kind: 'stateMachine' }, expect: DENIED },
+  { who: 'Failure', does: 's3:GetObject', on: under(shardManifestKey(ORDERS, 3)), expect: DENIED },
+  { who: 'Failure', does: 's3:ListBucket', on: BUCKET, with: prefix('exports/'), expect: DENIED },
+  { who: 'Failure', does: 'secretsmanager:GetSecretValue', on: SECRET, expect: DENIED },
+  { who: 'Failure', does: 'kms:Decrypt', on: KEY, with: VIA_S3, expect: DENIED },
+  { who: 'Failure', does: 'logs:PutLogEvents', on: logsOf('failure'), expect: ALLOWED },
+  { who: 'Failure', does: 'logs:PutLogEvents', on: logsOf('export'), expect: DENIED },
+  // The others do not read executions.
+  { who: 'Export', does: 'states:DescribeExecution', on: MAP_CHILD, expect: DENIED },
+  { who: 'Holder', does: 'states:ListMapRuns', on: RUN_EXECUTION, expect: DENIED },
+
   // Each function logs to its own log group only.
   { who: 'Plan', does: 'logs:CreateLogStream', on: logsOf('plan'), expect: ALLOWED },
   { who: 'Plan', does: 'logs:PutLogEvents', on: logsOf('plan'), expect: ALLOWED },
@@ -309,6 +344,7 @@ const MATRIX: readonly Row[] = [
   { who: 'StateMachine', does: 'lambda:InvokeFunction', on: fn('export'), expect: ALLOWED },
   { who: 'StateMachine', does: 'lambda:InvokeFunction', on: fn('commit'), expect: ALLOWED },
   { who: 'StateMachine', does: 'lambda:InvokeFunction', on: fn('holder'), expect: ALLOWED },
+  { who: 'StateMachine', does: 'lambda:InvokeFunction', on: fn('failure'), expect: ALLOWED },
   { who: 'StateMachine', does: 'lambda:InvokeFunction', on: arn(OTHER_FUNCTION), expect: DENIED },
   { who: 'StateMachine', does: 'states:StartExecution', on: { kind: 'stateMachine' }, expect: ALLOWED },
   { who: 'StateMachine', does: 'states:StartExecution', on: arn(OTHER_STATE_MACHINE), expect: DENIED },
@@ -374,6 +410,8 @@ const MATRIX: readonly Row[] = [
   { who: 'lambda.amazonaws.com', does: 'sts:AssumeRole', on: role('export'), expect: ALLOWED },
   { who: 'lambda.amazonaws.com', does: 'sts:AssumeRole', on: role('commit'), expect: ALLOWED },
   { who: 'lambda.amazonaws.com', does: 'sts:AssumeRole', on: role('holder'), expect: ALLOWED },
+  { who: 'lambda.amazonaws.com', does: 'sts:AssumeRole', on: role('failure'), expect: ALLOWED },
+  { who: 'states.amazonaws.com', does: 'sts:AssumeRole', on: role('failure'), with: { 'aws:SourceAccount': ACCOUNT, 'aws:SourceArn': THIS_STATE_MACHINE }, expect: DENIED },
   { who: 'lambda.amazonaws.com', does: 'sts:AssumeRole', on: role('stateMachine'), expect: DENIED },
   { who: 'states.amazonaws.com', does: 'sts:AssumeRole', on: role('stateMachine'), with: { 'aws:SourceAccount': ACCOUNT, 'aws:SourceArn': THIS_STATE_MACHINE }, expect: ALLOWED },
   { who: 'states.amazonaws.com', does: 'sts:AssumeRole', on: role('stateMachine'), with: { 'aws:SourceAccount': OTHER_ACCOUNT, 'aws:SourceArn': `arn:aws:states:${REGION}:${OTHER_ACCOUNT}:stateMachine:theirs` }, expect: DENIED },
@@ -393,6 +431,7 @@ const CREATED_SECRET_MATRIX: readonly Row[] = [
   // No catalog configured: Commit has no Glue rights at all.
   { who: 'Commit', does: 'glue:GetTable', on: glueArn('table/pgsip_lake/public_orders'), expect: DENIED },
   { who: 'Commit', does: 'glue:CreateTable', on: glueArn('table/pgsip_lake/public_orders'), expect: DENIED },
+  { who: 'Commit', does: 'glue:CreateDatabase', on: glueArn('database/pgsip_lake'), expect: DENIED },
   { who: 'Plan', does: 'secretsmanager:DescribeSecret', on: SECRET, expect: DENIED },
   { who: 'Plan', does: 'kms:Decrypt', on: KEY, with: VIA_SECRETS, expect: ALLOWED },
   { who: 'Export', does: 'kms:Decrypt', on: KEY, with: VIA_SECRETS, expect: ALLOWED },
@@ -423,6 +462,7 @@ interface Deployment {
     readonly topic: string;
     readonly secret: string;
     readonly stateMachine: string;
+    readonly stateMachineName: string;
     readonly functions: Readonly<Record<FunctionKind, string>>;
     readonly logGroups: Readonly<Record<FunctionKind, string>>;
   };
@@ -435,7 +475,13 @@ function deploy(props: PgsipStackProps, change?: (stack: PgsipStack) => void): D
   const json = Template.fromStack(stack).toJSON() as { Resources: Record<string, { Type: string; Properties?: Record<string, Json> }> };
   const iam = new IamTemplate(json, { ...TEST_ENVIRONMENT, stackName: stack.stackName });
   const id = (c: { node: { defaultChild?: unknown } }) => stack.getLogicalId(c.node.defaultChild as Parameters<PgsipStack['getLogicalId']>[0]);
-  const fnIds = { plan: id(stack.planFunction), export: id(stack.exportFunction), commit: id(stack.commitFunction), holder: id(stack.export.holderFunction) };
+  const fnIds = {
+    plan: id(stack.planFunction),
+    export: id(stack.exportFunction),
+    commit: id(stack.commitFunction),
+    holder: id(stack.export.holderFunction),
+    failure: id(stack.export.failureFunction),
+  };
   const machineId = id(stack.exportStateMachine.stateMachine);
   const schedule = Object.values(json.Resources).find((r) => r.Type === 'AWS::Scheduler::Schedule');
   const schedulerRoleId = (schedule?.Properties?.Target as { RoleArn?: { 'Fn::GetAtt'?: [string, string] } } | undefined)?.RoleArn?.['Fn::GetAtt']?.[0];
@@ -450,6 +496,7 @@ function deploy(props: PgsipStackProps, change?: (stack: PgsipStack) => void): D
   const exp = iam.roleOf(fnIds.export);
   const commit = iam.roleOf(fnIds.commit);
   const holder = iam.roleOf(fnIds.holder);
+  const failure = iam.roleOf(fnIds.failure);
   const machine = iam.roleOf(machineId);
   const scheduler = schedulerRoleId === undefined ? undefined : iam.roles.get(schedulerRoleId);
   const everything = { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: '*', Resource: '*' }] };
@@ -460,11 +507,12 @@ function deploy(props: PgsipStackProps, change?: (stack: PgsipStack) => void): D
       Export: asPrincipal(exp),
       Commit: asPrincipal(commit),
       Holder: asPrincipal(holder),
+      Failure: asPrincipal(failure),
       StateMachine: asPrincipal(machine),
       ...(scheduler ? { Scheduler: asPrincipal(scheduler) } : {}),
       OtherAccountAdmin: { arn: `arn:aws:iam::${OTHER_ACCOUNT}:role/admin`, identityPolicies: [{ name: 'their AdministratorAccess', policy: everything }] },
     },
-    roles: { plan: plan.arn, export: exp.arn, commit: commit.arn, holder: holder.arn, stateMachine: machine.arn, ...(scheduler ? { scheduler: scheduler.arn } : {}) },
+    roles: { plan: plan.arn, export: exp.arn, commit: commit.arn, holder: holder.arn, failure: failure.arn, stateMachine: machine.arn, ...(scheduler ? { scheduler: scheduler.arn } : {}) },
     arns: {
       bucket: iam.getAtt(id(stack.bucket), 'Arn'),
       accessLogs: stack.accessLogsBucket ? iam.getAtt(id(stack.accessLogsBucket), 'Arn') : undefined,
@@ -472,8 +520,9 @@ function deploy(props: PgsipStackProps, change?: (stack: PgsipStack) => void): D
       topic: iam.ref(id(stack.monitoring.topic)),
       secret: props.databaseSecretArn ?? iam.ref(id(stack.databaseSecret)),
       stateMachine: iam.ref(machineId),
-      functions: { plan: iam.getAtt(fnIds.plan, 'Arn'), export: iam.getAtt(fnIds.export, 'Arn'), commit: iam.getAtt(fnIds.commit, 'Arn'), holder: iam.getAtt(fnIds.holder, 'Arn') },
-      logGroups: { plan: logGroupOf(fnIds.plan), export: logGroupOf(fnIds.export), commit: logGroupOf(fnIds.commit), holder: logGroupOf(fnIds.holder) },
+      stateMachineName: iam.getAtt(machineId, 'Name'),
+      functions: Object.fromEntries(Object.entries(fnIds).map(([kind, fnId]) => [kind, iam.getAtt(fnId, 'Arn')])) as Record<FunctionKind, string>,
+      logGroups: Object.fromEntries(Object.entries(fnIds).map(([kind, fnId]) => [kind, logGroupOf(fnId)])) as Record<FunctionKind, string>,
     },
   };
 }
@@ -495,6 +544,8 @@ function resourceArn(d: Deployment, target: Target): string {
       return d.arns.secret;
     case 'stateMachine':
       return d.arns.stateMachine;
+    case 'states':
+      return target.arn.replace('<name>', d.arns.stateMachineName);
     case 'function':
       return d.arns.functions[target.fn];
     case 'logStream':
@@ -544,6 +595,7 @@ function describeTarget(t: Target): string {
     case 'role':
       return `${t.of} role`;
     case 'arn':
+    case 'states':
       return t.arn;
     default:
       return t.kind;
@@ -602,7 +654,7 @@ describe('least privilege, by evaluation (example config)', () => {
     expect([...example.iam.bucketPolicies.keys()].sort()).toEqual([example.arns.accessLogs, example.arns.bucket].sort());
     expect([...example.iam.keyPolicies.keys()]).toEqual([example.arns.key]);
     expect([...example.iam.topicPolicies.keys()]).toEqual([example.arns.topic]);
-    for (const name of ['Plan', 'Export', 'Commit', 'Holder', 'StateMachine', 'Scheduler'] as const) {
+    for (const name of ['Plan', 'Export', 'Commit', 'Holder', 'Failure', 'StateMachine', 'Scheduler'] as const) {
       expect(example.principals[name]?.identityPolicies.length, name).toBeGreaterThan(0);
     }
   });

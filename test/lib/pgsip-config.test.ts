@@ -132,6 +132,7 @@ describe('config file: schedule selection and masking', () => {
       Target: Match.objectLike({
         Input: JSON.stringify({
           tables: ['"public".*'],
+          schedule: 'n',
           excludeTables: ['"public".audit_*', '"public"."tmp"'],
           excludeColumns: ['public.users.password_hash'],
           hashColumns: ['public.*.email', 'public."Users"."E-mail"'],
@@ -147,9 +148,36 @@ describe('config file: schedule selection and masking', () => {
       const schedule = Object.values(template.findResources('AWS::Scheduler::Schedule'))[0] as { Properties: { Target: { Input: string } } };
       return JSON.parse(schedule.Properties.Target.Input) as Record<string, unknown>;
     };
-    expect(input({ holdSnapshot: false })).toEqual({ tables: ['"public"."a"'], holdSnapshot: false });
-    expect(input({ holdSnapshot: true })).toEqual({ tables: ['"public"."a"'] });
-    expect(input({})).toEqual({ tables: ['"public"."a"'] });
+    expect(input({ holdSnapshot: false })).toEqual({ tables: ['"public"."a"'], schedule: 'n', holdSnapshot: false });
+    expect(input({ holdSnapshot: true })).toEqual({ tables: ['"public"."a"'], schedule: 'n' });
+    expect(input({})).toEqual({ tables: ['"public"."a"'], schedule: 'n' });
+  });
+
+  it('watches freshness per schedule, so patterns and excludeTables go with freshnessHours: one alarm on ScheduleCommitted for the schedule', () => {
+    const config = validateConfig(schedule({ freshnessHours: 3, excludeTables: ['public.audit_*'] }), dir);
+    const template = Template.fromStack(buildApp(new App({ context: { 'aws:cdk:bundling-stacks': [] } }), propsFromConfig(config)));
+    const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm')).filter((a) => (a as { Properties: { MetricName?: string } }).Properties.MetricName === 'ScheduleCommitted');
+    expect(alarms).toHaveLength(1);
+    expect((alarms[0] as { Properties: { Dimensions: unknown[] } }).Properties.Dimensions).toEqual(expect.arrayContaining([{ Name: 'schedule', Value: 'n' }]));
+  });
+
+  it('describes a schedule within EventBridge Scheduler\'s 512 characters however many tables it names, saying how many it left out', () => {
+    const tables = Array.from({ length: 16 }, (_, i) => `public.customer_lifetime_value_${String(i).padStart(4, '0')}`);
+    const config = validateConfig({ schedules: [{ name: 'wide', tables, expression: 'rate(1 hour)' }] }, dir);
+    const template = Template.fromStack(buildApp(new App({ context: { 'aws:cdk:bundling-stacks': [] } }), propsFromConfig(config)));
+    const [scheduled] = Object.values(template.findResources('AWS::Scheduler::Schedule')) as { Properties: { Description: string } }[];
+    const description = scheduled.Properties.Description;
+    expect(description.length).toBeLessThanOrEqual(512);
+    expect(description).toMatch(/^pgsip schedule wide: "public"\."customer_lifetime_value_0000", .*… and \d+ more$/);
+    const shown = description.split(': ')[1].split(', ').length - 1;
+    expect(Number(/and (\d+) more$/.exec(description)![1])).toBe(16 - shown);
+  });
+
+  it("refuses, with one line naming the schedule, a schedule whose execution input is over EventBridge Scheduler's 8,192 bytes", () => {
+    const tables = Array.from({ length: 150 }, (_, i) => `warehouse.customer_lifetime_value_snapshot_${String(i).padStart(4, '0')}`);
+    expect(() => validateConfig({ schedules: [{ name: 'huge', tables, expression: 'rate(1 hour)' }] }, dir)).toThrow(
+      /^config schedules\[0\]: its execution input is [\d,]+ bytes, more than EventBridge Scheduler's 8,192: split the tables over two schedules, or select them with patterns/,
+    );
   });
 
   const refused: [string, Record<string, unknown>, RegExp][] = [
@@ -159,8 +187,6 @@ describe('config file: schedule selection and masking', () => {
     ['an unqualified exclusion', { excludeTables: ['tmp'] }, /^config schedules\[0\]\.excludeTables\[0\]: must be schema-qualified/],
     ['a two-part column', { hashColumns: ['public.users'] }, /^config schedules\[0\]\.hashColumns\[0\]: bad "hashColumns" entry "public\.users": expected schema\.table\.column$/],
     ['a non-string column', { excludeColumns: [3] }, /^config schedules\[0\]\.excludeColumns\[0\]: must be a non-empty string/],
-    ['freshness over a pattern', { freshnessHours: 2 }, /^config schedules\[0\]\.freshnessHours: freshness alarms watch named tables, so a schedule with them cannot use the pattern "Public\.\*"/],
-    ['freshness with excludeTables', { tables: ['public.a', 'public.b'], excludeTables: ['public.b'], freshnessHours: 2 }, /^config schedules\[0\]\.freshnessHours: .*cannot use excludeTables/],
   ];
   for (const [what, extra, message] of refused) {
     it(`refuses ${what} with one line naming the field`, () => {

@@ -30,8 +30,8 @@ describe('PgsipExport', () => {
     const { app, stack, databaseSecret } = userStack();
     const pgsip = new PgsipExport(stack, 'Export', { databaseSecret });
     const template = Template.fromStack(stack);
-    // Plan, Export, Commit and the snapshot holder.
-    template.resourceCountIs('AWS::Lambda::Function', 4);
+    // Plan, Export, Commit, the snapshot holder and the failure describer.
+    template.resourceCountIs('AWS::Lambda::Function', 5);
     template.resourceCountIs('AWS::StepFunctions::StateMachine', 1);
     template.resourceCountIs('AWS::KMS::Key', 1);
     template.resourceCountIs('AWS::S3::Bucket', 2);

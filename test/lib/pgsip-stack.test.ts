@@ -43,6 +43,7 @@ describe('PgsipStack', () => {
     export: logicalIdOf(stack, stack.exportFunction),
     commit: logicalIdOf(stack, stack.commitFunction),
     holder: logicalIdOf(stack, stack.export.holderFunction),
+    failure: logicalIdOf(stack, stack.export.failureFunction),
   };
 
   it('has a rotating KMS key, retained', () => {
@@ -163,7 +164,7 @@ describe('PgsipStack', () => {
       expect(fn.Properties.LoggingConfig.LogGroup).toEqual({ Ref: expect.stringMatching(/LogGroup/) });
     }
     // One per function, and the state machine's.
-    template.resourcePropertiesCountIs('AWS::Logs::LogGroup', { RetentionInDays: 90 }, 5);
+    template.resourcePropertiesCountIs('AWS::Logs::LogGroup', { RetentionInDays: 90 }, 6);
   });
 
   it('sizes Export for one vCPU and the Lambda maximum timeout, Plan and Commit smaller, the holder small but as long as Lambda allows', () => {
@@ -173,6 +174,8 @@ describe('PgsipStack', () => {
     expect([props(functions.commit).MemorySize, props(functions.commit).Timeout]).toEqual([512, 300]);
     // A holder mostly waits: one lifetime for its turn, one holding the snapshot.
     expect([props(functions.holder).MemorySize, props(functions.holder).Timeout]).toEqual([256, 900]);
+    // The failure function makes a few Step Functions reads after a failed run.
+    expect([props(functions.failure).MemorySize, props(functions.failure).Timeout]).toEqual([256, 60]);
   });
 
   it('gives every function the destination, the KMS key, Powertools names and source maps; Plan, Export and the holder the database; Plan the limits', () => {
@@ -191,6 +194,8 @@ describe('PgsipStack', () => {
     expect(variables(functions.export)).toEqual({ ...common, ...database });
     expect(variables(functions.commit)).toEqual(common);
     expect(variables(functions.holder)).toEqual({ ...common, ...database });
+    // The failure function touches neither the bucket, the key nor the database.
+    expect(variables(functions.failure)).toEqual({ POWERTOOLS_SERVICE_NAME: 'Pgsip', POWERTOOLS_METRICS_NAMESPACE: 'pgsip', NODE_OPTIONS: '--enable-source-maps' });
     for (const id of Object.values(functions)) expect(json.Resources[id].Properties.VpcConfig).toBeUndefined();
   });
 
@@ -281,8 +286,10 @@ describe('PgsipStack', () => {
       expect(actions(functions.commit).filter((a) => a.startsWith('secretsmanager:'))).toEqual([]);
     });
 
-    it('lets every function use the stack key only through S3 (and the placeholder secret through Secrets Manager)', () => {
+    it('lets every function use the stack key only through S3 (and the placeholder secret through Secrets Manager); the failure function not at all', () => {
+      expect(roleStatements(json, functions.failure).filter((s) => asList<string>(s.Action).some((a) => a.startsWith('kms:')))).toEqual([]);
       for (const [kind, fn] of Object.entries(functions)) {
+        if (kind === 'failure') continue;
         const kms = roleStatements(json, fn).filter((s) => asList<string>(s.Action).some((a) => a.startsWith('kms:')));
         const viaS3 = kms.filter((s) => JSON.stringify(s.Condition).includes('s3.'));
         expect(viaS3.map((s) => asList<string>(s.Action).sort()), kind).toEqual([['kms:Decrypt', 'kms:GenerateDataKey']]);
@@ -301,7 +308,7 @@ describe('PgsipStack', () => {
 
     it('gives each function its own role with no managed policies, logging only to its own log group', () => {
       const roles = new Set(Object.values(functions).map((id) => json.Resources[id].Properties.Role['Fn::GetAtt'][0]));
-      expect(roles.size).toBe(4);
+      expect(roles.size).toBe(5);
       for (const role of roles) expect(json.Resources[role].Properties.ManagedPolicyArns).toBeUndefined();
       for (const [kind, fn] of Object.entries(functions)) {
         const logs = roleStatements(json, fn).filter((s) => asList<string>(s.Action).some((a) => a.startsWith('logs:')));
@@ -309,7 +316,7 @@ describe('PgsipStack', () => {
       }
     });
 
-    it('lets the state machine invoke only its four functions (and start its own Map children)', () => {
+    it('lets the state machine invoke only its five functions (and start its own Map children)', () => {
       const machine = Object.values<Json>(json.Resources).find((r) => r.Type === 'AWS::StepFunctions::StateMachine');
       const roleId = machine.Properties.RoleArn['Fn::GetAtt'][0];
       const statements = Object.values<Json>(json.Resources)
@@ -317,11 +324,11 @@ describe('PgsipStack', () => {
         .flatMap((r) => r.Properties.PolicyDocument.Statement);
       const invoke = statements.filter((s) => asList<string>(s.Action).some((a) => a.startsWith('lambda:')));
       const invoked = invoke.flatMap((s) => asList<Json>(s.Resource)).map((r) => JSON.stringify(r));
-      for (const r of invoked) expect(r).toMatch(/"(PlanFunction|ExportFunction|CommitFunction|HolderFunction)[0-9A-F]{8}"/);
-      // Each of the four, itself and any version or alias of it.
+      for (const r of invoked) expect(r).toMatch(/"(PlanFunction|ExportFunction|CommitFunction|HolderFunction|FailureFunction)[0-9A-F]{8}"/);
+      // Each of the five, itself and any version or alias of it.
       const named = (r: string) => Object.values(functions).find((id) => r.includes(`"${id}"`));
       expect(new Set(invoked.map(named))).toEqual(new Set(Object.values(functions)));
-      expect(invoked).toHaveLength(8);
+      expect(invoked).toHaveLength(10);
       expect(invoke.flatMap((s) => asList<string>(s.Action))).toEqual(invoke.map(() => 'lambda:InvokeFunction'));
       for (const s of statements) {
         if (asList(s.Resource).includes('*')) {
@@ -331,7 +338,7 @@ describe('PgsipStack', () => {
     });
   });
 
-  it('wires the state machine to the four functions, its concurrency from Plan (which knows the budget, default 4)', () => {
+  it('wires the state machine to the five functions, its concurrency from Plan (which knows the budget, default 4)', () => {
     const { definition, taskFunctions } = definitionFromTemplate(json);
     expect(taskFunctions).toEqual({
       Plan: functions.plan,
@@ -340,6 +347,7 @@ describe('PgsipStack', () => {
       Hold: functions.holder,
       Release: functions.holder,
       ReleaseAfterFailure: functions.holder,
+      DescribeFailure: functions.failure,
     });
     const exportBranch = (definition.States as Json).Run.Branches[0].States;
     expect(exportBranch.ExportShards.MaxConcurrencyPath).toBe('$.concurrency');

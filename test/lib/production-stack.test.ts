@@ -85,14 +85,14 @@ describe('production stack (example config)', () => {
       FlexibleTimeWindow: { Mode: 'OFF' },
       Target: Match.objectLike({
         Arn: { Ref: machineId },
-        Input: JSON.stringify({ tables: ['"public"."orders"', '"public"."customers"'], shards: 'auto', compression: 'SNAPPY' }),
+        Input: JSON.stringify({ tables: ['"public"."orders"', '"public"."customers"'], schedule: 'nightly', shards: 'auto', compression: 'SNAPPY' }),
         RetryPolicy: { MaximumRetryAttempts: 3, MaximumEventAgeInSeconds: 3600 },
       }),
     });
     template.hasResourceProperties('AWS::Scheduler::Schedule', {
       ScheduleExpression: 'rate(1 hour)',
       Target: Match.objectLike({
-        Input: JSON.stringify({ tables: ['"analytics"."Page Views"'], shards: 4, incremental: { '"analytics"."Page Views"': { cursor: 'viewed_at', lookbackSeconds: 600 } } }),
+        Input: JSON.stringify({ tables: ['"analytics"."Page Views"'], schedule: 'hourly-events', shards: 4, incremental: { '"analytics"."Page Views"': { cursor: 'viewed_at', lookbackSeconds: 600 } } }),
       }),
     });
     // The scheduler's role may start this state machine and nothing else.
@@ -138,13 +138,13 @@ describe('production stack (example config)', () => {
     });
   });
 
-  it('alarms on freshness: no committed run of a scheduled table within its interval (missing data breaches)', () => {
+  it('alarms on freshness, one alarm per schedule: no run of it committed all its tables within its interval (missing data breaches)', () => {
     const fresh = alarm('Freshness');
-    expect(fresh).toHaveLength(3);
-    const orders = fresh.find((p) => p.Dimensions.some((d: Json) => d.Value === '"public"."orders"'));
-    expect(orders).toMatchObject({
+    expect(fresh).toHaveLength(2);
+    const nightly = fresh.find((p) => p.Dimensions.some((d: Json) => d.Value === 'nightly'));
+    expect(nightly).toMatchObject({
       Namespace: 'pgsip',
-      MetricName: 'TableCommitted',
+      MetricName: 'ScheduleCommitted',
       Statistic: 'Sum',
       Period: 3600,
       EvaluationPeriods: 26,
@@ -153,16 +153,16 @@ describe('production stack (example config)', () => {
       ComparisonOperator: 'LessThanThreshold',
       TreatMissingData: 'breaching',
     });
-    expect(orders.Dimensions).toEqual([
+    expect(nightly.Dimensions).toEqual([
+      { Name: 'schedule', Value: 'nightly' },
       { Name: 'service', Value: 'Pgsip' },
-      { Name: 'table', Value: '"public"."orders"' },
     ]);
-    expect(fresh.find((p) => p.Dimensions.some((d: Json) => d.Value === '"analytics"."Page Views"')).EvaluationPeriods).toBe(3);
+    expect(fresh.find((p) => p.Dimensions.some((d: Json) => d.Value === 'hourly-events')).EvaluationPeriods).toBe(3);
   });
 
   it('sends every alarm to the SNS topic, each with its runbook line', () => {
-    // Executions 4, errors and throttles of 4 functions, Export near its timeout, 3 freshness.
-    expect(alarms()).toHaveLength(4 + 8 + 1 + 3);
+    // Executions 4, errors and throttles of 5 functions, Export near its timeout, 2 freshness (one per schedule).
+    expect(alarms()).toHaveLength(4 + 10 + 1 + 2);
     for (const [id, a] of alarms()) {
       expect(a.Properties.AlarmActions, id).toEqual([{ Ref: topicId }]);
       expect(a.Properties.AlarmDescription, id).toMatch(/^pgsip Pgsip: /);
@@ -186,7 +186,7 @@ describe('production stack (example config)', () => {
   it('has a dashboard over executions, Lambda health and the per-table metrics the handlers emit', () => {
     template.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
     const body = JSON.stringify(Object.values<Json>(json.Resources).find((r) => r.Type === 'AWS::CloudWatch::Dashboard').Properties.DashboardBody);
-    for (const metric of ['ExecutionsFailed', 'ShardRows', 'ShardBytes', 'ShardRowsPerSecond', 'ShardSeconds', 'ShardFailures', 'TableCommitted']) {
+    for (const metric of ['ExecutionsFailed', 'ShardRows', 'ShardBytes', 'ShardRowsPerSecond', 'ShardSeconds', 'ShardFailures', 'TableCommitted', 'ScheduleCommitted']) {
       expect(body).toContain(metric);
     }
   });
@@ -200,15 +200,21 @@ describe('production stack (example config)', () => {
     expect(Annotations.fromStack(stack).findWarning('*', Match.stringLikeRegexp('CA'))).toEqual([]);
   });
 
-  it('creates the Glue database and tells only Commit to register tables in it', () => {
-    template.resourceCountIs('AWS::Glue::Database', 1);
-    template.hasResource('AWS::Glue::Database', { DeletionPolicy: 'Retain', Properties: { CatalogId: { Ref: 'AWS::AccountId' }, DatabaseInput: Match.objectLike({ Name: 'pgsip_lake' }) } });
-    expect(json.Resources[commitId].Properties.Environment.Variables.PGSIP_GLUE_DATABASE).toBe('pgsip_lake');
+  it('tells only Commit to register tables in the Glue database and to create it if missing; the stack owns no database (a redeploy after destroy cannot fail on it)', () => {
+    template.resourceCountIs('AWS::Glue::Database', 0);
+    const variables = json.Resources[commitId].Properties.Environment.Variables;
+    expect([variables.PGSIP_GLUE_DATABASE, variables.PGSIP_GLUE_CREATE_DATABASE]).toEqual(['pgsip_lake', 'true']);
     for (const id of connecting) expect(json.Resources[id].Properties.Environment.Variables.PGSIP_GLUE_DATABASE).toBeUndefined();
-    const { template: noCatalog } = synth({ ...EXAMPLE, catalog: undefined });
-    noCatalog.resourceCountIs('AWS::Glue::Database', 0);
-    const { template: existing } = synth({ ...EXAMPLE, catalog: { glueDatabase: 'their_lake' } });
-    existing.resourceCountIs('AWS::Glue::Database', 0);
+    const { json: existing } = synth({ ...EXAMPLE, catalog: { glueDatabase: 'their_lake' } });
+    expect(existing.Resources[commitId].Properties.Environment.Variables.PGSIP_GLUE_CREATE_DATABASE).toBeUndefined();
+    // Nothing in the stack is both fixed-named and retained: the next deploy after `cdk destroy` never meets
+    // a leftover of the last one (the log group's name ends with the stack's id, so it is new each time).
+    const retainedWithFixedName = Object.entries<Json>(json.Resources).filter(([, r]) => {
+      if (r.DeletionPolicy !== 'Retain') return false;
+      const props = r.Properties ?? {};
+      return Object.entries(props).some(([k, v]) => /Name$/.test(k) && k !== 'KeyName' && typeof v === 'string');
+    });
+    expect(retainedWithFixedName.map(([id]) => id)).toEqual([]);
   });
 
   it('passes cdk-nag AwsSolutionsChecks with every finding acknowledged', () => {

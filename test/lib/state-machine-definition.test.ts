@@ -149,6 +149,8 @@ async function runStandIns(overrides: { commit?: () => Promise<unknown>; release
               calls.push(['ReleaseAfterFailure', input]);
               return { Payload: (await (overrides.releaseAfterFailure?.() ?? Promise.resolve({ released: true }))) as any };
             },
+            // What the failure function answers when there is nothing to add: the caught error as it was.
+            DescribeFailure: async (input: any) => (calls.push(['DescribeFailure', input]), { Payload: input.Payload.caught }),
           },
         },
       },
@@ -171,7 +173,8 @@ describe('synthesizeDefinition', () => {
     // Run options (concurrency included) travel in the input: the definition is the same for every budget.
     expect(definition).toEqual(synthesizeDefinition({ concurrency: 9 }).definition);
     expect(allStates(definition).ExportShards.MaxConcurrencyPath).toBe('$.concurrency');
-    expect(Object.keys(taskFunctions).sort()).toEqual(['Commit', 'ExportShard', 'Hold', 'Plan', 'Release', 'ReleaseAfterFailure']);
+    expect(Object.keys(taskFunctions).sort()).toEqual(['Commit', 'DescribeFailure', 'ExportShard', 'Hold', 'Plan', 'Release', 'ReleaseAfterFailure']);
+    expect(taskFunctions.DescribeFailure).toMatch(/^FailureFunction/);
     expect(taskFunctions.Plan).toMatch(/^PlanFunction/);
     expect(taskFunctions.ExportShard).toMatch(/^ExportFunction/);
     expect(taskFunctions.Commit).toMatch(/^CommitFunction/);
@@ -213,6 +216,10 @@ describe('synthesizeDefinition', () => {
       expect(payloads('Commit')).toHaveLength(1);
       expect(payloads('Release')).toEqual([]);
       expect(payloads('ReleaseAfterFailure')).toEqual([{ action: 'release', executionName: 'exec-1' }]);
+      // DescribeFailure is handed the caught error whole, and the execution's id.
+      expect(payloads('DescribeFailure')).toEqual([
+        { caught: { Error: 'CountMismatchError', Cause: expect.stringContaining('2 rows expected, 1 exported') }, executionId: EXECUTION_ID },
+      ]);
       expect('error' in result && result.error.cause).toMatchObject({
         name: 'CountMismatchError',
         message: 'table "public"."t": 2 rows expected, 1 exported',
@@ -256,7 +263,7 @@ describe('npx cdk synth (real bundling, no AWS credentials)', () => {
 
     const template = JSON.parse(readFileSync(join(outdir, 'Pgsip.template.json'), 'utf8'));
     const functions = Object.entries<any>(template.Resources).filter(([, r]) => r.Type === 'AWS::Lambda::Function');
-    expect(functions).toHaveLength(4);
+    expect(functions).toHaveLength(5);
     for (const [id, fn] of functions) {
       const assetDir = join(outdir, fn.Metadata['aws:asset:path']);
       expect(existsSync(join(assetDir, 'index.mjs')), `${id}: ${assetDir}/index.mjs`).toBe(true);

@@ -231,6 +231,8 @@ export class IamTemplate {
         return this.ref(logicalId);
       case 'AWS::StepFunctions::StateMachine.Arn':
         return this.ref(logicalId);
+      case 'AWS::StepFunctions::StateMachine.Name':
+        return this.explicitName(r, 'StateMachineName') ?? logicalId;
       default:
         throw new Error(`iam-template: cannot resolve { "Fn::GetAtt": [${logicalId}, ${attribute}] } of a ${r.Type}`);
     }

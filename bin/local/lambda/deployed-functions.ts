@@ -1,5 +1,5 @@
 /**
- * The three functions as `cdk deploy` would ship them: the app synthesized with real esbuild bundling (no
+ * The five functions as `cdk deploy` would ship them: the app synthesized with real esbuild bundling (no
  * Docker), each function's asset folder in the cloud assembly, its handler, runtime, memory and environment.
  * Environment values that are CloudFormation references (the bucket, the key, the secret) are resolved with
  * values the caller supplies for each logical id, since there is no account to resolve them in.
@@ -24,6 +24,7 @@ export interface DeployedApp {
   export: DeployedFunction;
   commit: DeployedFunction;
   holder: DeployedFunction;
+  failure: DeployedFunction;
   template: { Resources: Record<string, { Type: string; Properties?: Record<string, unknown>; Metadata?: Record<string, unknown> }> };
   /** Logical ids of the resources the environments refer to. */
   ids: { bucket: string; key: string; secret?: string };
@@ -53,6 +54,7 @@ export function synthesizeDeployedApp(outdir: string, props: PgsipStackProps = {
     export: describe(stack.exportFunction),
     commit: describe(stack.commitFunction),
     holder: describe(stack.holderFunction),
+    failure: describe(stack.export.failureFunction),
     template,
     ids: {
       bucket: logicalId(stack.bucket as never),

@@ -171,6 +171,7 @@ const latestSchema: v.GenericSchema<unknown, LatestPointer> = v.pipe(
 const runPlanSchema: v.GenericSchema<RunPlan> = v.object({
   version,
   runId: v.string(),
+  schedule: v.optional(v.string()),
   tables: v.array(v.object({ table: v.string(), runDir: v.string(), shardCount: count })),
   shardCount: count,
   plannedAt: v.string(),

@@ -13,7 +13,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type RunningPostgres, startEmbeddedPostgres } from '../../../bin/local/embedded-postgres';
 import { createCommitLambdaHandler } from '../../../lambdas/commit/handler';
-import type { PlanResult, ShardTask } from '../../../lambdas/engine/contracts';
+import type { ExecutionInput, PlanResult, ShardTask } from '../../../lambdas/engine/contracts';
 import { shardTaskOf } from '../../../lambdas/engine/export-shard';
 import { readShardList } from '../../../lambdas/engine/run/documents';
 import { createExportLambdaHandler } from '../../../lambdas/export/handler';
@@ -62,9 +62,9 @@ const handlers = (r: Recorders) => ({
 });
 
 /** Plan as the state machine runs it: beside the first snapshot holder, which is released once Plan is done. */
-async function planned(runId: string): Promise<{ plan: PlanResult; tasks: ShardTask[] }> {
+async function planned(runId: string, extra: Partial<ExecutionInput> = {}): Promise<{ plan: PlanResult; tasks: ShardTask[] }> {
   const r = recorders();
-  const input = { tables: ['public.orders'], shards: 2, runId };
+  const input = { tables: ['public.orders'], shards: 2, runId, ...extra };
   const holding = handlers(r).holder({ action: 'hold', generation: 0, input, executionName: runId, executionId });
   try {
     const plan = await handlers(r).plan({ input, executionName: runId, executionId });
@@ -200,22 +200,35 @@ describe('Plan and Commit handlers', () => {
     expect(r.calls).toContainEqual(['metric', 'PlanFailures', 'Count', 1]);
   });
 
-  it('Commit emits TableCommitted (freshness), rows and bytes per table, one log line each', async () => {
+  it('Commit emits TableCommitted, rows and bytes per table, one log line each, and answers counts only', async () => {
     const { tasks } = await planned('c1');
     const r = recorders();
     for (const t of tasks) await handlers(r).export(t);
     const committing = recorders();
     const result = await handlers(committing).commit({ runId: 'c1', executionId });
-    const [orders] = result.tables;
-    expect(orders.rows).toBe(1000);
+    // Counts, not a list that grows with the tables (the execution's output is capped at 256 KiB).
+    expect(result).toEqual({ runId: 'c1', tables: 1, rows: 1000, bytes: expect.any(Number), parts: expect.any(Number) });
     expect(committing.calls).toEqual([
       ['dimension', 'table', '"public"."orders"'],
       ['metric', 'TableCommitted', 'Count', 1],
       ['metric', 'CommittedRows', 'Count', 1000],
-      ['metric', 'CommittedBytes', 'Bytes', orders.bytes],
+      ['metric', 'CommittedBytes', 'Bytes', result.bytes],
       ['publish'],
     ]);
     expect(committing.lines.map((l) => l.message)).toEqual(['committed']);
     expect(committing.lines[0]).toMatchObject({ executionId, runId: 'c1', table: '"public"."orders"', rows: 1000 });
+  });
+
+  it('Commit of a run a schedule started emits ScheduleCommitted for that schedule (its freshness alarm), once, after the tables', async () => {
+    const { tasks } = await planned('c2', { schedule: 'nightly' });
+    for (const t of tasks) await handlers(recorders()).export(t);
+    const committing = recorders();
+    const result = await handlers(committing).commit({ runId: 'c2', executionId });
+    expect(committing.calls.slice(5)).toEqual([['dimension', 'schedule', 'nightly'], ['metric', 'ScheduleCommitted', 'Count', 1], ['publish']]);
+    expect(result.tables).toBe(1);
+    // A Plan refuses a schedule name that is not one.
+    await expect(handlers(recorders()).plan({ input: { tables: ['public.orders'], schedule: 'a b' }, executionName: 'c3' })).rejects.toThrow(
+      '"schedule" must be a schedule name (letters, digits, - and _), got "a b"',
+    );
   });
 });

@@ -102,6 +102,33 @@ describe('lambda environment: database credentials from Secrets Manager', () => 
     await expect(environment.connect('x')).rejects.toThrow(/is not JSON in RDS's shape/);
   });
 
+  it("connects with an RDS-managed master-user secret (username and password only), the endpoint from the deployment's database.host, port and dbname", async () => {
+    // The shape RDS writes for `ManageMasterUserPassword`: nothing but the credentials.
+    sm.on(GetSecretValueCommand).resolves({ SecretString: JSON.stringify({ username: 'postgres', password: 'pw' }) });
+    const { environment, targets } = setup({ PGSIP_DB_SECRET_ARN: ARN, PGSIP_DB_HOST: 'prod.cluster-abc.eu-west-1.rds.amazonaws.com', PGSIP_DB_PORT: '5433', PGSIP_DB_NAME: 'shop' }, async () => client);
+    await environment.connect('x');
+    expect(targets[0]).toMatchObject({ host: 'prod.cluster-abc.eu-west-1.rds.amazonaws.com', port: 5433, database: 'shop', user: 'postgres', password: 'pw' });
+  });
+
+  it('completes a secret that has the host with the deployment\'s dbname, and refuses a field the two set differently, naming both', async () => {
+    sm.on(GetSecretValueCommand).resolves({ SecretString: JSON.stringify({ host: 'db.example.internal', username: 'app', password: 'pw' }) });
+    const completed = setup({ PGSIP_DB_SECRET_ARN: ARN, PGSIP_DB_NAME: 'shop', PGSIP_DB_HOST: 'db.example.internal' }, async () => client);
+    await completed.environment.connect('x');
+    expect(completed.targets[0]).toMatchObject({ host: 'db.example.internal', port: 5432, database: 'shop' });
+    const conflicting = setup({ PGSIP_DB_SECRET_ARN: ARN, PGSIP_DB_HOST: 'other.example.internal' }, async () => client);
+    await expect(conflicting.environment.connect('x')).rejects.toThrow(
+      `database secret ${ARN} has "host" "db.example.internal" but the deployment sets database.host "other.example.internal"; remove one of them`,
+    );
+  });
+
+  it('names both places a host may come from when neither has one', async () => {
+    sm.on(GetSecretValueCommand).resolves({ SecretString: JSON.stringify({ username: 'postgres', password: 'pw' }) });
+    const { environment } = setup({ PGSIP_DB_SECRET_ARN: ARN }, async () => client);
+    const error = await environment.connect('x').catch((e: Error) => e);
+    expect((error as Error).message).toMatch(new RegExp(`^database secret ${ARN.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} has no "host", and the deployment sets no database\\.host \\(an RDS-managed master-user secret`));
+    expect((error as Error).message).not.toContain('pw');
+  });
+
   it('verifies the server against the bundled CA file (PGSIP_DB_CA_FILE), read once', async () => {
     sm.on(GetSecretValueCommand).resolves(secret('pw'));
     const pem = '-----BEGIN CERTIFICATE-----\nMII...\n-----END CERTIFICATE-----\n';
