@@ -11,7 +11,7 @@ import { checkRunId, newRunId } from '../../lambdas/engine/run/layout';
 import { splitTableList } from '../../lambdas/engine/postgres/table-name';
 import { checkTableSelection } from '../../lambdas/engine/selection/table-patterns';
 import { parsePositive, parseShards, type SharedRunOptions, sharedRunInput } from './run';
-import { checkArn, clientFor, followExecution, outcome, parseInterval, type StatusDeps } from './status';
+import { checkArn, clientFor, failedShardLines, followExecution, outcome, parseInterval, type StatusDeps } from './status';
 
 export interface StartOptions extends SharedRunOptions {
   stateMachine: string;
@@ -57,7 +57,11 @@ export async function runStart(options: StartOptions, deps: StatusDeps & { newNa
   }
   const e = await followExecution(client, executionArn, { err, sleep: deps.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms))), intervalMs });
   const result = outcome(e);
-  if (!result.ok) throw new Error(result.line);
+  if (!result.ok) {
+    // Each failed shard with its own error, as `pgsip status` lists them; then the execution's one line.
+    if (e.status === 'FAILED') for (const line of await failedShardLines(client, executionArn)) err(line);
+    throw new Error(result.line);
+  }
   out(result.line);
   return { executionArn, status: e.status ?? 'UNKNOWN' };
 }

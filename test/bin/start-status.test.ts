@@ -124,6 +124,27 @@ describe('pgsip start', () => {
     );
   });
 
+  it('lists each failed shard with its own error before failing, when a shard failed the run', async () => {
+    sfn.on(StartExecutionCommand).resolves({ executionArn: EXEC, startDate: t0 });
+    sfn.on(DescribeExecutionCommand, { executionArn: EXEC }).resolves({
+      ...running,
+      status: 'FAILED',
+      stopDate: t0,
+      error: 'ShardRetryableError',
+      cause: `table "public"."orders" shard 3: connection lost (ECONNRESET): read ECONNRESET (2 shards failed; pgsip status --execution ${EXEC} lists them)`,
+    });
+    children(sfn, [
+      { id: 'c-pgsip', status: 'FAILED', stop: 120, input: childInput('"public"."orders"', 3), failure: FAILURES.pgsip },
+      { id: 'c-timeout', status: 'FAILED', stop: 901, input: childInput('"public"."orders"', 1), failure: FAILURES.timeout },
+    ]);
+    const t = io();
+    await expect(runStart({ stateMachine: SM, tables: 'public.orders' }, t.deps)).rejects.toThrow(/^execution 20261121T230000Z-abc123 FAILED: ShardRetryableError: table "public"\."orders" shard 3/);
+    expect(t.err.slice(-2)).toEqual([
+      '  table "public"."orders" shard 3: ShardRetryableError: connection lost (ECONNRESET): read ECONNRESET',
+      '  table "public"."orders" shard 1: Sandbox.Timedout: Task timed out after 900.00 seconds',
+    ]);
+  });
+
   it('refuses a bad ARN or table list before calling AWS', async () => {
     const t = io();
     await expect(runStart({ stateMachine: 'PgsipStateMachine', tables: 'a.b' }, t.deps)).rejects.toThrow(/--state-machine must be a Step Functions state machine ARN/);
