@@ -9,59 +9,31 @@
  */
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
-import { COMPRESSIONS, type Compression, INFINITY_POLICIES, type IncrementalSpec, type InfinityPolicy, TYPE_PROFILES, type TypeProfile } from '../lambdas/engine/contracts';
+import { COMPRESSIONS, INFINITY_POLICIES, type IncrementalSpec, TYPE_PROFILES } from '../lambdas/engine/contracts';
 import { ConfigError } from '../lambdas/engine/errors';
 
 export { ConfigError };
 import { parseTableName, quoteTable } from '../lambdas/engine/postgres/table-name';
 import { hasWildcard } from '../lambdas/engine/selection/name-pattern';
-import { canonicalTablePattern, SCHEDULE_INPUT_MAX_BYTES, scheduleInput, scheduleSelection } from './schedule-selection';
+import { canonicalTablePattern, SCHEDULE_INPUT_MAX_BYTES, scheduleInput, type ScheduleRunOptions, scheduleSelection } from './schedule-selection';
 
-/** One scheduled group of tables: one EventBridge Scheduler schedule, one execution per firing. */
-export interface ScheduleConfig {
-  /** Names the schedule (letters, digits, `-`, `_`), e.g. `nightly`. */
-  readonly name: string;
-  /** Schema-qualified tables, Postgres quoting: `public.orders`, `public."Weird Table"`. */
-  readonly tables: readonly string[];
+/**
+ * One scheduled group of tables: one EventBridge Scheduler schedule, one execution per firing. Its run options
+ * (`tables`, `shards`, `incremental`, ...) are `ScheduleRunOptions` (lib/schedule-selection.ts), what its
+ * execution input is made of.
+ */
+export interface ScheduleConfig extends ScheduleRunOptions {
   /** An EventBridge Scheduler expression: `cron(0 2 * * ? *)`, `rate(6 hours)`. */
   readonly expression: string;
   /** IANA time zone for a `cron(...)` expression. @default 'UTC' */
   readonly timeZone?: string;
-  /** Shards per table: a positive integer or `auto`. @default 'auto' */
-  readonly shards?: number | 'auto';
-  /** Shards exported at once, at most `database.connectionBudget`. @default - the budget */
-  readonly concurrency?: number;
-  /** Parquet codec. @default 'ZSTD' */
-  readonly compression?: Compression;
-  /** Type profile. @default 'portable' */
-  readonly types?: TypeProfile;
-  /** ±infinity dates and timestamps. @default - 'error' for portable, 'keep' for native */
-  readonly infinity?: InfinityPolicy;
-  /** Committed runs kept per table (overrides `retention.keepRuns`). @default - `retention.keepRuns` */
-  readonly keepRuns?: number;
   /**
-   * Tables of the schedule read incrementally: `{ "public.events": { "cursor": "id" }, "public.orders":
-   * { "cursor": "updated_at", "lookbackSeconds": 600 } }` (README, "Incremental runs"). @default - full runs
-   */
-  readonly incremental?: Readonly<Record<string, IncrementalSpec>>;
-  /**
-   * Whether a run holds one snapshot for all its tables and shards (README, "One moment for the whole run");
-   * false: each shard reads its own, and nothing holds back VACUUM for the run's length. @default true
-   */
-  readonly holdSnapshot?: boolean;
-  /**
-   * Hours after which a table of this group without a successful commit raises the freshness alarm
-   * (a little more than the schedule's interval). 1 to 168. Omit for no freshness alarm.
+   * Hours after which the schedule, when no run it started has committed all its tables, raises its freshness
+   * alarm (a little more than the schedule's interval). 1 to 168. Omit for no freshness alarm.
    */
   readonly freshnessHours?: number;
   /** Whether the schedule fires (false creates it disabled). @default true */
   readonly enabled?: boolean;
-  /** Tables left out of `tables` (names or patterns; `tables` may hold patterns such as `public.*`). */
-  readonly excludeTables?: readonly string[];
-  /** Columns left out of the export, `schema.table.column` (parts may be globs). */
-  readonly excludeColumns?: readonly string[];
-  /** Columns written as hex HMAC-SHA-256 under the database secret's `hashKey`, `schema.table.column`. */
-  readonly hashColumns?: readonly string[];
 }
 
 export interface PgsipConfig {

@@ -118,7 +118,7 @@ export interface PgsipExportProps {
 
   /**
    * Committed runs kept per table by default; older ones are deleted once out of the newest `keepRuns` for
-   * `graceMinutes` (README, "Retention").
+   * `graceMinutes` (docs/export.md, "Retention").
    *
    * @default - every run is kept
    */

@@ -34,23 +34,39 @@ function strings(v: unknown, field: string): string[] {
   });
 }
 
-/**
- * What a schedule's execution input is made of: the fields of `ScheduleConfig` (lib/pgsip-config.ts, which
- * imports this module) that become run options.
- */
+/** What a schedule's execution input is made of: the run options of a schedule (`ScheduleConfig` adds its timing). */
 export interface ScheduleRunOptions {
+  /** Names the schedule (letters, digits, `-`, `_`), e.g. `nightly`; the run reports its success under it. */
   readonly name: string;
+  /** Schema-qualified tables or patterns, Postgres quoting: `public.orders`, `public."Weird Table"`, `public.*`. */
   readonly tables: readonly string[];
+  /** Shards per table: a positive integer or `auto`. @default 'auto' */
   readonly shards?: number | 'auto';
+  /** Shards exported at once, at most `database.connectionBudget`. @default - the budget */
   readonly concurrency?: number;
+  /** Parquet codec. @default 'ZSTD' */
   readonly compression?: Compression;
+  /** Type profile. @default 'portable' */
   readonly types?: TypeProfile;
+  /** ±infinity dates and timestamps. @default - 'error' for portable, 'keep' for native */
   readonly infinity?: InfinityPolicy;
+  /** Committed runs kept per table (overrides `retention.keepRuns`). @default - `retention.keepRuns` */
   readonly keepRuns?: number;
+  /**
+   * Tables of the schedule read incrementally: `{ "public.events": { "cursor": "id" }, "public.orders":
+   * { "cursor": "updated_at", "lookbackSeconds": 600 } }` (docs/export.md, "Incremental runs"). @default - full runs
+   */
   readonly incremental?: Readonly<Record<string, IncrementalSpec>>;
+  /**
+   * Whether a run holds one snapshot for all its tables and shards (docs/export.md, "One moment for the whole run");
+   * false: each shard reads its own, and nothing holds back VACUUM for the run's length. @default true
+   */
   readonly holdSnapshot?: boolean;
+  /** Tables left out of `tables` (names or patterns). */
   readonly excludeTables?: readonly string[];
+  /** Columns left out of the export, `schema.table.column` (parts may be globs). */
   readonly excludeColumns?: readonly string[];
+  /** Columns written as hex HMAC-SHA-256 under the database secret's `hashKey`, `schema.table.column`. */
   readonly hashColumns?: readonly string[];
 }
 

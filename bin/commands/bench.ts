@@ -179,7 +179,7 @@ export async function runBench(options: BenchOptions, out: (line: string) => voi
       await shape(HUGE_TABLE, HUGE_ROWS, 'huge values', createHugeTable);
       const huge = results[results.length - 1];
       const bound = 256 + (2 * HUGE_LARGEST_BYTES) / 1024 / 1024;
-      out(`  huge values: a 100 MB bytea, a 50 MB text and a 20 MB jsonb among ${formatCount(HUGE_ROWS)} rows; peak RSS ${huge.peakRssMB ?? '-'} MB (README's bound: 256 MB + twice the largest value = ${bound} MB)`);
+      out(`  huge values: a 100 MB bytea, a 50 MB text and a 20 MB jsonb among ${formatCount(HUGE_ROWS)} rows; peak RSS ${huge.peakRssMB ?? '-'} MB (docs/performance.md's bound: 256 MB + twice the largest value = ${bound} MB)`);
     }
 
     if (!options.skipNaive) {

@@ -1,7 +1,7 @@
 /**
  * Large values (a 24 MB bytea, a 12 MB text, a 6 MB jsonb, and a row holding two of them) among small ones,
  * exported by `pgsip run` as a child process: every value comes back byte for byte through DuckDB, each large
- * value in a row group of its own, and the process's peak RSS stays well within the README's bound (256 MB
+ * value in a row group of its own, and the process's peak RSS stays well within docs/performance.md's bound (256 MB
  * plus about twice the largest value). The bound asserted is generous; the figure is printed. The benchmark
  * measures the same with a 100 MB value (`pgsip bench`, "huge values").
  */

@@ -14,7 +14,7 @@ export const WIDE_TABLE = 'public.bench_wide';
 export const WIDE_COLUMNS = 1000;
 export const HUGE_TABLE = 'public.bench_huge';
 export const HUGE_ROWS = 10_000;
-/** The largest value of the huge table, for the README's memory bound (256 MB plus about twice it). */
+/** The largest value of the huge table, for docs/performance.md's memory bound (256 MB plus about twice it). */
 export const HUGE_LARGEST_BYTES = 100 * 1024 * 1024;
 
 const WIDE_TYPES: [string, (g: string, c: number) => string][] = [

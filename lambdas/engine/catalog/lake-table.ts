@@ -106,7 +106,7 @@ export function lakeTable(manifest: RunManifest, location: string): LakeTable {
 export const RUN_PARTITION = 'pgsip_run';
 
 /**
- * An incremental table (README, "Incremental runs") as a catalog holds it: one table over its run folders,
+ * An incremental table (docs/export.md, "Incremental runs") as a catalog holds it: one table over its run folders,
  * partitioned by run, and a view that keeps, for each primary key, the row of the newest run — together
  * exactly what `_latest.json`'s runs mean.
  */

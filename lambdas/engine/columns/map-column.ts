@@ -1,5 +1,5 @@
 /**
- * Postgres column → Parquet column, per the type mapping of docs/architecture.md ("Contracts") and the README's table (lossless or loud).
+ * Postgres column → Parquet column, per the type mapping of docs/architecture.md ("Contracts") and docs/types.md's table (lossless or loud).
  *
  * Policies decided here:
  * - numeric(p,s) with p <= 38 → DECIMAL(p,s): INT32 up to 9 digits, INT64 up to 18, FIXED_LEN_BYTE_ARRAY of the

@@ -6,7 +6,7 @@
  * instead of trusting a cast. The schemas are checked against the interfaces in contracts.ts by the compiler.
  *
  * Validation uses valibot: a few kilobytes in the Lambda bundles, where a full schema library would be
- * hundreds (see README, "Dependencies").
+ * hundreds (see docs/architecture.md, "Dependencies").
  */
 import * as v from 'valibot';
 import {

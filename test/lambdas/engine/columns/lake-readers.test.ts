@@ -37,7 +37,7 @@ const READERS: readonly { name: ReaderName; read(file: string): Promise<Canonica
 ];
 
 /**
- * What each column is expected to read back as, per profile (README "### Types"): the same in both profiles
+ * What each column is expected to read back as, per profile (docs/types.md, "The mapping"): the same in both profiles
  * except `time`, which portable writes as the text Postgres prints and native as TIME(MICROS). A uuid is a
  * UUID in both: portable's text is its canonical text, and native's UUID type reads as that text in a reader
  * that knows it.
