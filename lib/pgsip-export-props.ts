@@ -117,6 +117,15 @@ export interface PgsipExportProps {
   readonly runTimeout?: Duration;
 
   /**
+   * How tables land in the lake when a run names no `tableFormat`: `iceberg` (an Apache Iceberg table per
+   * source table, each run one snapshot, committed through the Glue catalog when `catalog` is set) or `hive`
+   * (a folder per run). docs/iceberg.md.
+   *
+   * @default 'hive'
+   */
+  readonly tableFormat?: 'iceberg' | 'hive';
+
+  /**
    * Committed runs kept per table by default; older ones are deleted once out of the newest `keepRuns` for
    * `graceMinutes` (docs/export.md, "Retention").
    *
@@ -146,6 +155,7 @@ const FIELD_OF: readonly [RegExp, string][] = [
   [/^storage\.exportPrefix/, 'exportPrefix'],
   [/^alarms\.emails/, 'alarmEmails'],
   [/^runTimeoutHours/, 'runTimeout'],
+  [/^tableFormat/, 'tableFormat'],
 ];
 
 function fail(field: string, problem: string): never {
@@ -189,6 +199,7 @@ export function validateExportProps(props: PgsipExportProps): ValidatedExportPro
     schedules: props.schedules,
     alarms: props.alarmEmails ? { emails: props.alarmEmails } : undefined,
     runTimeoutHours,
+    tableFormat: props.tableFormat,
     retention: props.retention,
     catalog: props.catalog,
   };

@@ -193,6 +193,7 @@ export class PgsipExport extends Construct {
         ...environment,
         PGSIP_CONNECTION_BUDGET: String(concurrency),
         PGSIP_DEFAULT_COMPRESSION: 'ZSTD',
+        ...(props.tableFormat ? { PGSIP_DEFAULT_TABLE_FORMAT: props.tableFormat } : {}),
         ...(props.retention
           ? { PGSIP_KEEP_RUNS: String(props.retention.keepRuns), PGSIP_RETENTION_GRACE_MINUTES: String(props.retention.graceMinutes ?? 60) }
           : {}),
@@ -231,6 +232,8 @@ export class PgsipExport extends Construct {
     this.grantObjects(this.planFunction, ['s3:GetObject', 's3:PutObject'], [keys.plan, keys.runPlan]);
     this.grantObjects(this.planFunction, ['s3:PutObject'], [keys.shardList]);
     this.grantObjects(this.planFunction, ['s3:GetObject'], [keys.heldSnapshot]);
+    // Iceberg tables: the current schema, whose field ids the run's files carry.
+    this.grantObjects(this.planFunction, ['s3:GetObject'], [keys.icebergMetadata]);
     this.grantKey(this.planFunction);
 
     // Export: reads its table's plan and its shard's manifest (present when an earlier attempt finished),
@@ -247,6 +250,9 @@ export class PgsipExport extends Construct {
     this.grantObjects(this.commitFunction, ['s3:GetObject'], [keys.runPlan, keys.plan, keys.shardManifest]);
     this.grantObjects(this.commitFunction, ['s3:GetObject', 's3:PutObject'], [keys.manifest, keys.success, keys.latest]);
     this.grantObjects(this.commitFunction, ['s3:DeleteObject'], [keys.runFolder]);
+    // Iceberg tables: the metadata, manifests and manifest lists of each commit (and those of an attempt that
+    // lost a race, removed).
+    this.grantObjects(this.commitFunction, ['s3:GetObject', 's3:PutObject', 's3:DeleteObject'], [keys.icebergMetadata]);
     this.grantKey(this.commitFunction);
 
     // Holder: reads the database (the horizon, then one snapshot it exports) and writes and reads only the

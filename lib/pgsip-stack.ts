@@ -77,6 +77,9 @@ export interface PgsipStackProps extends StackProps {
   /** @default 6 */
   readonly runTimeoutHours?: number;
 
+  /** How tables land in the lake when a run names none (`tableFormat` in the config). @default 'hive' */
+  readonly tableFormat?: PgsipConfig['tableFormat'];
+
   /** Committed runs kept per table (Commit deletes older ones after the grace period). @default - keep every run */
   readonly retention?: PgsipConfig['retention'];
 
@@ -105,6 +108,7 @@ export function propsFromConfig(config: PgsipConfig): PgsipStackProps {
     schedules: config.schedules,
     alarms: config.alarms,
     runTimeoutHours: config.runTimeoutHours,
+    tableFormat: config.tableFormat,
     retention: config.retention,
     catalog: config.catalog,
   };
@@ -198,6 +202,7 @@ export class PgsipStack extends Stack {
       runTimeout: props.runTimeoutHours === undefined ? undefined : Duration.hours(props.runTimeoutHours),
       retention: props.retention,
       catalog: props.catalog,
+      tableFormat: props.tableFormat,
     });
 
     const stateMachine = this.export.exportStateMachine.stateMachine;

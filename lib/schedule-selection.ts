@@ -4,7 +4,7 @@
  * schedule's execution input as they are (Plan expands and checks them against the catalog at each run);
  * the execution input and description each schedule fires with.
  */
-import type { Compression, ExecutionInput, IncrementalSpec, InfinityPolicy, TypeProfile } from '../lambdas/engine/contracts';
+import type { Compression, ExecutionInput, IncrementalSpec, InfinityPolicy, TableFormat, TypeProfile } from '../lambdas/engine/contracts';
 import { ConfigError } from '../lambdas/engine/errors';
 import { parseColumnEntry } from '../lambdas/engine/selection/column-rules';
 import { canonicalPattern, parseNamePattern } from '../lambdas/engine/selection/name-pattern';
@@ -48,6 +48,8 @@ export interface ScheduleRunOptions {
   readonly compression?: Compression;
   /** Type profile. @default 'portable' */
   readonly types?: TypeProfile;
+  /** How the schedule's tables land in the lake. @default - the deployment's `tableFormat` */
+  readonly tableFormat?: TableFormat;
   /** ±infinity dates and timestamps. @default - 'error' for portable, 'keep' for native */
   readonly infinity?: InfinityPolicy;
   /** Committed runs kept per table (overrides `retention.keepRuns`). @default - `retention.keepRuns` */
@@ -97,6 +99,7 @@ export function scheduleInput(s: ScheduleRunOptions): ExecutionInput {
   if (s.shards !== undefined) input.shards = s.shards;
   if (s.concurrency !== undefined) input.concurrency = s.concurrency;
   if (s.types !== undefined) input.types = s.types;
+  if (s.tableFormat !== undefined) input.tableFormat = s.tableFormat;
   if (s.infinity !== undefined) input.infinity = s.infinity;
   if (s.keepRuns !== undefined) input.keepRuns = s.keepRuns;
   if (s.incremental !== undefined) input.incremental = { ...s.incremental };

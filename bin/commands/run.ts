@@ -40,6 +40,8 @@ export interface RunOptions extends SharedRunOptions {
 
 /** The run options `pgsip run` and `pgsip start` share (`runOptions` in bin/cli.ts). */
 export interface SharedRunOptions {
+  /** `iceberg` or `hive` (the run's `tableFormat`). */
+  tableFormat?: string;
   types?: string;
   infinity?: string;
   keepRuns?: string;
@@ -67,6 +69,7 @@ export function sharedRunInput(
   if (options.incremental !== undefined) input.incremental = parseIncremental(options.incremental, tables, options.lookback);
   else if (options.lookback !== undefined) throw new InputError('--lookback needs --incremental');
   if (options.full) input.full = true;
+  if (options.tableFormat !== undefined) input.tableFormat = options.tableFormat as ExecutionInput['tableFormat'];
   if (options.types !== undefined) input.types = options.types as ExecutionInput['types'];
   if (options.infinity !== undefined) input.infinity = options.infinity as ExecutionInput['infinity'];
   if (options.keepRuns !== undefined) input.keepRuns = parsePositive('--keep-runs', options.keepRuns);
@@ -165,6 +168,8 @@ export async function runExport(options: RunOptions, log: (line: string) => void
   }
   // Imported only when asked for: a run without a catalog never loads the Glue client.
   const catalog = options.glueDatabase === undefined ? undefined : new (await import('../../lambdas/shared/glue-catalog')).GlueCatalog({ database: options.glueDatabase });
+  const icebergCatalog =
+    options.glueDatabase === undefined ? undefined : new (await import('../../lambdas/shared/glue-iceberg-catalog')).GlueIcebergCatalog({ database: options.glueDatabase, destination });
   const guarded = guardConnect((applicationName) => connect(target, { applicationName, connectTimeoutMs }));
   const reporter = progressReporter(options.quiet ? () => {} : log);
   const started = Date.now();
@@ -181,6 +186,7 @@ export async function runExport(options: RunOptions, log: (line: string) => void
       environment: {
         destination,
         ...(catalog ? { catalog } : {}),
+        ...(icebergCatalog ? { icebergCatalog } : {}),
         ...keyOption,
         connect: guarded,
         // The flag is the budget: a local run connects no more often than it says.

@@ -18,6 +18,8 @@ import { loadPlan } from './run/plan-store';
 import { DOCUMENT_VERSION, readDocument, serializeDocument } from './run/documents';
 import { checksumKeyOf, selectionOf } from './selection/column-rules';
 import { checkPageSplitSnapshot } from './run/page-split';
+import { commitToIcebergTable } from './iceberg/commit-table';
+import { icebergCatalogOf } from './iceberg/plan-iceberg-table';
 import { checkRunId, latestKey, manifestKey, PART_PATTERN, runPlanKey, shardManifestKey, successKey } from './run/layout';
 
 
@@ -41,7 +43,14 @@ export async function commitRun(event: CommitEvent, env: RunEnvironment): Promis
       parts: manifest.parts.length,
       ...(manifest.incremental ? { incremental: { mode: manifest.incremental.mode, from: manifest.incremental.from, reason: manifest.incremental.reason } } : {}),
     };
-    if (env.catalog) committed.catalog = await registerTable(plan, manifest, env, latest);
+    if (plan.options.tableFormat === 'iceberg') {
+      // The run becomes one snapshot of the table, once (a retried Commit finds it there). The catalog that
+      // names Iceberg tables is the Iceberg catalog's business: the folder table's registration is not done.
+      faultPoint('before-iceberg-commit');
+      committed.iceberg = await commitToIcebergTable({ plan, manifest }, { destination: env.destination, catalog: icebergCatalogOf(env), log: env.log });
+    } else if (env.catalog) {
+      committed.catalog = await registerTable(plan, manifest, env, latest);
+    }
     result.tables.push(committed);
   }
   return result;

@@ -7,6 +7,8 @@
  * and 10,000 shards. Commit trusts the shard manifests on the destination, never the Map's results.
  */
 
+import type { IcebergSchema } from './iceberg/model';
+
 /** Parquet codecs pgsip writes. */
 export const COMPRESSIONS = ['SNAPPY', 'ZSTD', 'UNCOMPRESSED'] as const;
 export type Compression = (typeof COMPRESSIONS)[number];
@@ -26,6 +28,14 @@ export type TypeProfile = (typeof TYPE_PROFILES)[number];
  */
 export const INFINITY_POLICIES = ['error', 'clamp', 'keep'] as const;
 export type InfinityPolicy = (typeof INFINITY_POLICIES)[number];
+
+/**
+ * How a table lands in the lake (docs/iceberg.md). `iceberg`: an Apache Iceberg (format v2) table, each run one
+ * atomic snapshot, found by path (`metadata/version-hint.text`) or in a catalog. `hive`: a folder per run and
+ * `_latest.json`, registered in Glue as a plain Parquet table.
+ */
+export const TABLE_FORMATS = ['iceberg', 'hive'] as const;
+export type TableFormat = (typeof TABLE_FORMATS)[number];
 
 /** What starts a run: the execution input of the state machine (schedules, manual runs, the CLI). */
 export interface ExecutionInput {
@@ -47,6 +57,8 @@ export interface ExecutionInput {
   compression?: Compression;
   /** Type profile. Default `portable`. */
   types?: TypeProfile;
+  /** How each table lands in the lake. Default `hive` (Iceberg tables are being built: docs/iceberg.md). */
+  tableFormat?: TableFormat;
   /** ±infinity dates and timestamps. Default `error` for `portable`, `keep` for `native`. */
   infinity?: InfinityPolicy;
   /**
@@ -245,6 +257,8 @@ export interface ExportOptions {
   /** null: keep every committed run. */
   keepRuns: number | null;
   retentionGraceMinutes: number;
+  /** Plans written before table formats are `hive`. */
+  tableFormat: TableFormat;
 }
 
 /**
@@ -353,6 +367,23 @@ export interface ColumnPlan extends CatalogColumn {
   infinity?: InfinityPolicy;
   /** Written as the hex HMAC-SHA-256 of its text (`hashColumns`); its parquetType is STRING. */
   hashed?: boolean;
+  /** Iceberg tables: the column's field id, written on its Parquet column (and a list's element id). */
+  fieldId?: number;
+  elementId?: number;
+}
+
+/** What Plan decided about a table's Iceberg side (TablePlan.iceberg). */
+export interface IcebergTablePlan {
+  /** The table's location, an absolute URI (`s3://bucket/prefix/schema/table`, `file:///...`). */
+  location: string;
+  /** The schema the run's files are written with (its ids are the table's, lambdas/engine/iceberg/iceberg-schema.ts). */
+  schema: IcebergSchema;
+  /** Highest field id the table has given, this schema's included. */
+  lastColumnId: number;
+  /** The metadata file Plan read the table's schema from; null for a new table. */
+  base: string | null;
+  /** Columns added, dropped or widened against the table's current schema. */
+  changes: string[];
 }
 
 /** `_plan.json`: everything Export and Commit need to know about one table in one run. */
@@ -379,6 +410,8 @@ export interface TablePlan {
   incremental?: IncrementalPlan;
   /** Columns of the table left out (`excludeColumns`): never selected, and not in `columns`. */
   excluded?: string[];
+  /** Iceberg tables: the table's location and the run's schema. */
+  iceberg?: IcebergTablePlan;
 }
 
 export interface PartEntry {
@@ -386,6 +419,22 @@ export interface PartEntry {
   path: string;
   rows: number;
   bytes: number;
+  /** Iceberg tables: the part's column metrics, as its manifest entry carries them. */
+  metrics?: PartMetrics;
+}
+
+/**
+ * A data file's Iceberg metrics in JSON (lambdas/engine/iceberg/model.ts DataFileMetrics): counts by field id,
+ * bounds as base64 of their single-value serialization, and the row groups' start offsets.
+ */
+export interface PartMetrics {
+  columnSizes: Record<string, number>;
+  valueCounts: Record<string, number>;
+  nullValueCounts: Record<string, number>;
+  nanValueCounts: Record<string, number>;
+  lowerBounds: Record<string, string>;
+  upperBounds: Record<string, string>;
+  splitOffsets: number[];
 }
 
 /** `_shards/<n>.json`: what one shard wrote; its presence means the shard finished. */
@@ -515,4 +564,19 @@ export interface CommittedTable {
   incremental?: { mode: RunMode; from: string | null; reason: string };
   /** Set when a catalog is configured: the catalog table and what registering did (see CatalogOutcome). */
   catalog?: { table: string; outcome: 'created' | 'updated' | 'unchanged' | 'kept-newer' | 'not-latest' | 'incremental-not-registered' };
+  /** Iceberg tables: the snapshot the run committed (or found committed), and the metadata file naming it. */
+  iceberg?: IcebergCommit;
+}
+
+/** What committing a run to its Iceberg table did. */
+export interface IcebergCommit {
+  /**
+   * `committed`: this Commit made the snapshot; `unchanged`: an earlier Commit of the run had; `kept-newer`: a
+   * run planned later is already the table's current snapshot, so this one is not added (`snapshotId` is that).
+   */
+  outcome: 'committed' | 'unchanged' | 'kept-newer';
+  snapshotId: number;
+  operation: 'append' | 'overwrite';
+  /** The table's metadata file after the commit. */
+  metadata: string;
 }

@@ -5,6 +5,7 @@
 import type pg from 'pg';
 import type { TableCatalog } from './catalog/table-catalog';
 import type { Compression, ExecutionInput } from './contracts';
+import type { IcebergCatalog } from './iceberg/iceberg-catalog';
 import type { Destination } from './destinations/destination';
 
 export interface EngineLog {
@@ -46,6 +47,11 @@ export interface RunEnvironment {
   log: EngineLog;
   /** Where Commit registers each committed table; none: nothing is registered. */
   catalog?: TableCatalog;
+  /**
+   * Where Iceberg tables' current metadata is found and swapped (lambdas/engine/iceberg/iceberg-catalog.ts);
+   * none: each table by its path (`metadata/version-hint.text`).
+   */
+  icebergCatalog?: IcebergCatalog;
 }
 
 /** What Plan and Export need: the destination, the source and the deployment's limits. */
@@ -60,7 +66,7 @@ export interface EngineEnvironment extends RunEnvironment {
   /** The codec of runs that name none (ZSTD on Lambda, SNAPPY elsewhere). */
   defaultCompression?: Compression;
   /** The deployment's retention, for runs that name none. */
-  runDefaults?: Pick<ExecutionInput, 'keepRuns' | 'retentionGraceMinutes'>;
+  runDefaults?: Pick<ExecutionInput, 'keepRuns' | 'retentionGraceMinutes' | 'tableFormat'>;
   /**
    * How long one snapshot holder holds the run's snapshot before a successor takes it over
    * (lambdas/engine/hold-snapshot.ts): `PGSIP_SNAPSHOT_HOLDER_SECONDS`. Default 360.

@@ -29,6 +29,8 @@ import { shardPredicate } from './postgres/shard-planner';
 import { cursorFilter } from './incremental/cursor';
 import { quoteIdent } from './postgres/table-name';
 import { mapColumn, mappingFromPlan } from './columns/map-column';
+import { icebergColumnSchema } from './iceberg/iceberg-schema';
+import { metricsColumnsOf } from './iceberg/data-file-metrics';
 import type { ColumnBuilder } from './columns/column-mapping';
 import { explainShardFailure } from './shard-failure';
 import { checksumKeyOf } from './selection/column-rules';
@@ -71,7 +73,12 @@ export async function exportShard(task: ShardTask, env: EngineEnvironment): Prom
   const attempt = randomBytes(4).toString('hex');
   const profile = { types: plan.options.types, infinity: plan.options.infinity };
   const hashKey = await hashKeyFor([plan], env);
-  const mappings = plan.columns.map((c) => mappingFromPlan(c, profile, hashKey));
+  // An Iceberg table's files carry its field ids and the names readers that go by name look for.
+  const iceberg = plan.options.tableFormat === 'iceberg' ? plan.iceberg : undefined;
+  const mappings = plan.columns.map((c) => {
+    const mapping = mappingFromPlan(c, profile, hashKey);
+    return iceberg ? { ...mapping, schema: icebergColumnSchema(mapping.schema, c) } : mapping;
+  });
   const builders = mappings.map((m) => m.newBuilder());
   const parts = new PartSequence({
     destination,
@@ -82,7 +89,14 @@ export async function exportShard(task: ShardTask, env: EngineEnvironment): Prom
     compression: plan.options.compression,
     pageVersion: plan.options.types === 'portable' ? 1 : 2,
     partBytes: plan.options.partBytes,
-    metadata: { 'pgsip.runId': task.runId, 'pgsip.table': task.table, 'pgsip.shard': String(task.shard) },
+    metadata: {
+      'pgsip.runId': task.runId,
+      'pgsip.table': task.table,
+      'pgsip.shard': String(task.shard),
+      // What Iceberg Java writes too; readers that map columns by it (icebird) need it.
+      ...(iceberg ? { 'iceberg.schema': JSON.stringify(iceberg.schema) } : {}),
+    },
+    icebergColumns: iceberg ? metricsColumnsOf(iceberg.schema.fields) : undefined,
   });
   let rows = 0;
   let checksum: ShardChecksum = { rows: 0, keySum: null };

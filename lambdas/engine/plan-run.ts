@@ -8,6 +8,7 @@ import {
   COMPRESSIONS,
   INFINITY_POLICIES,
   type InfinityPolicy,
+  TABLE_FORMATS,
   TYPE_PROFILES,
   type TypeProfile,
   type ExecutionInput,
@@ -39,6 +40,7 @@ import { DOCUMENT_VERSION, readDocument, serializeDocument } from './run/documen
 import { planSplit, shardCountFor } from './postgres/shard-planner';
 import { resumePageSplit } from './run/page-split';
 import { mapColumn } from './columns/map-column';
+import { planIcebergTable } from './iceberg/plan-iceberg-table';
 import { checkTableSelection, resolveTables } from './selection/table-patterns';
 import { ColumnRules, selectionOf } from './selection/column-rules';
 import { hashKeyFor } from './selection/hash-key';
@@ -57,6 +59,7 @@ export const DEFAULT_OPTIONS: ExportOptions = {
   infinity: 'error',
   keepRuns: null,
   retentionGraceMinutes: 60,
+  tableFormat: 'hive',
 };
 
 /** ±infinity by default: loud where engines would misread DuckDB's INT64 extremes, kept where they do not. */
@@ -110,7 +113,11 @@ export async function planRun(event: PlanEvent, env: EngineEnvironment): Promise
     for (const { table } of tables) {
       reading = table.quoted;
       const selected = columnRules.select(table);
-      const columns = selected.columns.map((c) => mapColumn(c, options).plan);
+      const mappings = selected.columns.map((c) => mapColumn(c, options));
+      // An Iceberg table's columns carry the table's field ids (lambdas/engine/iceberg/plan-iceberg-table.ts).
+      const icebergTable = options.tableFormat === 'iceberg' ? await planIcebergTable(table, mappings, env) : null;
+      const columns = icebergTable?.columns ?? mappings.map((m) => m.plan);
+      if (icebergTable && icebergTable.iceberg.changes.length > 0) env.log.info('Iceberg schema evolves', { table: table.quoted, changes: icebergTable.iceberg.changes });
       const spec = specs.get(table.quoted);
       const droppedKey = table.primaryKey.find((k) => selected.excluded.includes(k.name));
       if (spec && droppedKey) {
@@ -150,6 +157,7 @@ export async function planRun(event: PlanEvent, env: EngineEnvironment): Promise
         estimatedRows: table.estimatedRows,
         ...(incremental ? { incremental } : {}),
         ...(selected.excluded.length > 0 ? { excluded: selected.excluded } : {}),
+        ...(icebergTable ? { iceberg: icebergTable.iceberg } : {}),
       });
     }
     columnRules.checkAllMatched();
@@ -307,8 +315,23 @@ function checkOptions(input: ExecutionInput, defaultCompression: ExportOptions['
   if (!TYPE_PROFILES.includes(types)) throw new InputError(`"types" must be one of ${TYPE_PROFILES.join(', ')} (got ${JSON.stringify(types)})`);
   const infinity = input.infinity ?? DEFAULT_INFINITY[types];
   if (!INFINITY_POLICIES.includes(infinity)) throw new InputError(`"infinity" must be one of ${INFINITY_POLICIES.join(', ')} (got ${JSON.stringify(infinity)})`);
+  const tableFormat = input.tableFormat ?? DEFAULT_OPTIONS.tableFormat;
+  if (!TABLE_FORMATS.includes(tableFormat)) throw new InputError(`"tableFormat" must be one of ${TABLE_FORMATS.join(', ')} (got ${JSON.stringify(tableFormat)})`);
+  // Iceberg tables are read by engines that take only the portable types (docs/iceberg.md, "Types").
+  if (tableFormat === 'iceberg' && types !== 'portable') {
+    throw new InputError('"types" must be portable for Iceberg tables: the native profile\'s uuid and time columns are not read by Athena or Spark (use tableFormat hive for native types)');
+  }
   const keepRuns = input.keepRuns ?? null;
   if (keepRuns !== null && !(Number.isInteger(keepRuns) && keepRuns >= 1)) throw new InputError(`"keepRuns" must be a whole number of at least 1 (got ${JSON.stringify(keepRuns)})`);
+  // Rows an incremental run reads again must be deduplicated before they join an Iceberg table, which is
+  // not built yet: refused rather than appended twice.
+  if (tableFormat === 'iceberg' && input.incremental !== undefined && input.full !== true) {
+    throw new InputError('incremental runs of Iceberg tables are not built yet (docs/limitations.md): run them full (--full), or use tableFormat hive');
+  }
+  // Deleting a run folder an Iceberg snapshot still names would break the table: snapshot expiry comes first.
+  if (keepRuns !== null && tableFormat === 'iceberg') {
+    throw new InputError('"keepRuns" does not apply to Iceberg tables yet: their snapshot expiry is not built (docs/limitations.md); leave keepRuns out, or use tableFormat hive');
+  }
   return {
     compression,
     rowGroupBytes: size('rowGroupBytes', 1024),
@@ -320,5 +343,6 @@ function checkOptions(input: ExecutionInput, defaultCompression: ExportOptions['
     infinity,
     keepRuns,
     retentionGraceMinutes: size('retentionGraceMinutes', 0),
+    tableFormat,
   };
 }

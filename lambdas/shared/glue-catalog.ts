@@ -14,10 +14,7 @@
 import {
   AlreadyExistsException,
   ConcurrentModificationException,
-  CreateDatabaseCommand,
   CreateTableCommand,
-  EntityNotFoundException,
-  GetTableCommand,
   GlueClient,
   UpdateTableCommand,
   type Table,
@@ -26,6 +23,7 @@ import { glueTableInput } from '../engine/catalog/glue-table-input';
 import { PARAMETER, type LakeTable } from '../engine/catalog/lake-table';
 import type { CatalogOutcome, TableCatalog } from '../engine/catalog/table-catalog';
 import { CatalogError } from '../engine/errors';
+import { glueTableOrNull } from './glue-table-lookup';
 
 /** Read-decide-write rounds before giving up on a table other writers keep changing. */
 const ATTEMPTS = 5;
@@ -83,34 +81,8 @@ export class GlueCatalog implements TableCatalog {
     throw new CatalogError(`${where} kept changing under ${ATTEMPTS} attempts to register run ${table.parameters[PARAMETER.runId]}`);
   }
 
-  private async current(database: string, name: string): Promise<Table | null> {
-    try {
-      const out = await this.client.send(new GetTableCommand({ CatalogId: this.options.catalogId, DatabaseName: database, Name: name }));
-      return out.Table ?? null;
-    } catch (error) {
-      if (error instanceof EntityNotFoundException) {
-        // Glue answers EntityNotFound for a missing database too; say which.
-        if (/database/i.test(error.message) && !/table/i.test(error.message)) {
-          if (!this.options.createDatabase) throw new CatalogError(`Glue database ${database} does not exist (create it, or set catalog.createDatabase)`);
-          await this.createDatabase(database);
-        }
-        return null;
-      }
-      throw error;
-    }
-  }
-
-  private async createDatabase(database: string): Promise<void> {
-    try {
-      await this.client.send(
-        new CreateDatabaseCommand({
-          CatalogId: this.options.catalogId,
-          DatabaseInput: { Name: database, Description: this.options.databaseDescription ?? 'Tables pgsip exports from Postgres' },
-        }),
-      );
-    } catch (error) {
-      // Another Commit (or a person) created it first: that is the database wanted.
-      if (!(error instanceof AlreadyExistsException)) throw error;
-    }
+  private current(database: string, name: string): Promise<Table | null> {
+    const { catalogId, createDatabase, databaseDescription } = this.options;
+    return glueTableOrNull({ client: this.client, database, catalogId, createDatabase, databaseDescription }, name);
   }
 }

@@ -16,6 +16,7 @@
  *   AWS's published bundles by bin/refresh-rds-certificates.ts), so RDS and Aurora verify as they are.
  * - `PGSIP_CONNECTION_BUDGET`: shards a run may export at once (Plan).
  * - `PGSIP_KEEP_RUNS`, `PGSIP_RETENTION_GRACE_MINUTES`: the deployment's retention, for runs that name none (Plan).
+ * - `PGSIP_DEFAULT_TABLE_FORMAT`: `iceberg` or `hive`, for runs that name none (Plan).
  * - `PGSIP_SNAPSHOT_HOLDER_SECONDS`: how long one snapshot holder holds before a successor takes over
  *   (lambdas/engine/hold-snapshot.ts; default 360, at most 420).
  * - `PGSIP_DEFAULT_COMPRESSION`: the codec of runs that name none (Plan); ZSTD falls back to SNAPPY, with a
@@ -31,7 +32,7 @@ import type pg from 'pg';
 import { guardConnect } from '../engine/postgres/connection-guard';
 import { RDS_ROOT_CERTIFICATES } from '../engine/postgres/rds-root-certificates';
 import { connect as pgConnect, type ConnectionTarget, type ConnectOptions, targetFromUrl } from '../engine/postgres/connection';
-import { COMPRESSIONS, type Compression } from '../engine/contracts';
+import { COMPRESSIONS, type Compression, TABLE_FORMATS, type TableFormat } from '../engine/contracts';
 import type { EngineEnvironment } from '../engine/environment';
 import { ConnectionError, InputError } from '../engine/errors';
 import { compressionAvailable } from '../engine/parquet/codecs';
@@ -144,6 +145,7 @@ export function createLambdaEnvironment(deps: LambdaEnvironmentDeps = {}): Engin
     runDefaults: {
       keepRuns: positiveVariable(env, 'PGSIP_KEEP_RUNS'),
       retentionGraceMinutes: positiveVariable(env, 'PGSIP_RETENTION_GRACE_MINUTES', 0),
+      tableFormat: tableFormatVariable(env),
     },
     // Retries with backoff and jitter while Postgres says "not now". No breaker here: a container outlives
     // runs, and in AWS the Distributed Map failing on the first failed shard is what stops the fan-out.
@@ -188,6 +190,14 @@ function endpointOf(secret: Record<string, string | number | undefined>, env: No
   const port = Number(field('port', 'PGSIP_DB_PORT', 'database.port') ?? 5432);
   if (!Number.isInteger(port) || port < 1 || port > 65_535) throw new ConnectionError(`database port must be a whole number from 1 to 65535 (database secret ${secretArn} or database.port)`);
   return { host, port, database: field('dbname', 'PGSIP_DB_NAME', 'database.dbname') ?? 'postgres' };
+}
+
+/** `PGSIP_DEFAULT_TABLE_FORMAT`: how tables land when a run names no format (docs/iceberg.md). */
+function tableFormatVariable(env: NodeJS.ProcessEnv): TableFormat | undefined {
+  const text = env.PGSIP_DEFAULT_TABLE_FORMAT;
+  if (text === undefined || text === '') return undefined;
+  if (!(TABLE_FORMATS as readonly string[]).includes(text)) throw new InputError(`PGSIP_DEFAULT_TABLE_FORMAT must be one of ${TABLE_FORMATS.join(', ')} (got ${JSON.stringify(text)})`);
+  return text as TableFormat;
 }
 
 /** A whole-number variable of at least `min`, or undefined when unset. */

@@ -31,6 +31,7 @@ import {
   shardManifestKey,
   successKey,
 } from '../../lambdas/engine/run/layout';
+import { metadataFileKey, VERSION_HINT } from '../../lambdas/engine/iceberg/file-system-catalog';
 import { buildApp } from '../../lib/pgsip-app';
 import { loadConfig } from '../../lib/pgsip-config';
 import { REPO_ROOT } from '../../lib/pgsip-function';
@@ -52,6 +53,10 @@ const EXECUTION = '0f1e2d3c-4b5a-4697-8887-a9b8c7d6e5f4';
 const HELD = heldSnapshotKey(EXECUTION);
 const RELEASED = releasedSnapshotKey(EXECUTION);
 const FAILED = failedHolderKey(EXECUTION);
+// An Iceberg table's files (lambdas/engine/iceberg/file-system-catalog.ts, commit-table.ts).
+const ICEBERG_METADATA = metadataFileKey('public/orders', 3);
+const ICEBERG_HINT = `public/orders/${VERSION_HINT}`;
+const ICEBERG_MANIFEST = 'public/orders/metadata/6d4090a1-df5c-48a5-ab91-96e5d608bab0-m0.avro';
 
 type Who = 'Plan' | 'Export' | 'Commit' | 'Holder' | 'Failure' | 'StateMachine' | 'Scheduler' | 'OtherAccountAdmin' | `${string}.amazonaws.com`;
 
@@ -295,6 +300,22 @@ const MATRIX: readonly Row[] = [
   { who: 'Holder', does: 'kms:Decrypt', on: KEY, with: VIA_SECRETS, expect: DENIED },
   { who: 'Holder', does: 'lambda:InvokeFunction', on: fn('holder'), expect: DENIED },
   { who: 'Holder', does: 'states:StartExecution', on: { kind: 'stateMachine' }, expect: DENIED },
+
+  // Iceberg tables (lambdas/engine/iceberg/): Plan reads a table's current metadata (its schema's field ids);
+  // Commit reads, writes and removes metadata files, manifests and manifest lists of tables, nothing else new.
+  { who: 'Plan', does: 's3:GetObject', on: under(ICEBERG_METADATA), expect: ALLOWED },
+  { who: 'Plan', does: 's3:GetObject', on: under(ICEBERG_HINT), expect: ALLOWED },
+  { who: 'Plan', does: 's3:PutObject', on: under(ICEBERG_METADATA), expect: DENIED },
+  { who: 'Commit', does: 's3:GetObject', on: under(ICEBERG_METADATA), expect: ALLOWED },
+  { who: 'Commit', does: 's3:PutObject', on: under(ICEBERG_METADATA), expect: ALLOWED },
+  { who: 'Commit', does: 's3:PutObject', on: under(ICEBERG_HINT), expect: ALLOWED },
+  { who: 'Commit', does: 's3:PutObject', on: under(ICEBERG_MANIFEST), expect: ALLOWED },
+  { who: 'Commit', does: 's3:DeleteObject', on: under(ICEBERG_MANIFEST), expect: ALLOWED },
+  { who: 'Commit', does: 's3:PutObject', on: outside(`other/${ICEBERG_METADATA}`), expect: DENIED },
+  { who: 'Export', does: 's3:PutObject', on: under(ICEBERG_METADATA), expect: DENIED },
+  { who: 'Export', does: 's3:GetObject', on: under(ICEBERG_METADATA), expect: DENIED },
+  { who: 'Holder', does: 's3:GetObject', on: under(ICEBERG_METADATA), expect: DENIED },
+  { who: 'Failure', does: 's3:GetObject', on: under(ICEBERG_METADATA), expect: DENIED },
 
   // Failure (DescribeFailure): reads the execution's Map Runs and their failed children, of this state machine
   // only; it stops, starts or redrives nothing, and touches neither the bucket, the key nor the database.
@@ -677,6 +698,7 @@ describe('least privilege, by evaluation (example config)', () => {
       `Export s3:PutObject exports/${shardListKey(RUN_ID)}: expected ImplicitlyDenied, got Allowed`,
       `Export s3:PutObject exports/${HELD}: expected ImplicitlyDenied, got Allowed`,
       `Export s3:PutObject exports/${RELEASED}: expected ImplicitlyDenied, got Allowed`,
+      `Export s3:PutObject exports/${ICEBERG_METADATA}: expected ImplicitlyDenied, got Allowed`,
     ]);
   });
 });

@@ -180,6 +180,16 @@ describe('config file: schedule selection and masking', () => {
     );
   });
 
+  it('refuses at synth, naming the field, what Iceberg tables do not do yet', () => {
+    const iceberg = (extra: Record<string, unknown>, top: Record<string, unknown> = {}) => () =>
+      validateConfig({ tableFormat: 'iceberg', ...top, schedules: [{ name: 'n', tables: ['public.a'], expression: 'rate(1 hour)', ...extra }] }, dir);
+    expect(iceberg({ keepRuns: 3 })).toThrow(/^config schedules\[0\]\.keepRuns: does not apply to Iceberg tables yet/);
+    expect(iceberg({ incremental: { 'public.a': { cursor: 'id' } } })).toThrow(/^config schedules\[0\]\.incremental: incremental runs of Iceberg tables are not built yet/);
+    expect(iceberg({}, { retention: { keepRuns: 2 } })).toThrow(/^config retention: does not apply to Iceberg tables yet/);
+    // A schedule of folder tables in an Iceberg deployment keeps them.
+    expect(iceberg({ tableFormat: 'hive', keepRuns: 3 })()).toMatchObject({ tableFormat: 'iceberg', schedules: [{ tableFormat: 'hive', keepRuns: 3 }] });
+  });
+
   const refused: [string, Record<string, unknown>, RegExp][] = [
     ['a pattern without a schema', { tables: ['*'] }, /^config schedules\[0\]\.tables\[0\]: a pattern must name its schema \(e\.g\. public\.\*\), got "\*"$/],
     ['a malformed pattern', { tables: ['public.*;drop'] }, /^config schedules\[0\]\.tables\[0\]: bad table pattern "public\.\*;drop": unexpected ";"/],

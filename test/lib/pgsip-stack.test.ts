@@ -235,6 +235,8 @@ describe('PgsipStack', () => {
         { actions: ['s3:GetObject', 's3:PutObject'], resource: keys('*/run=*/_plan.json', '_runs/*/_run.json'), condition: undefined },
         { actions: ['s3:PutObject'], resource: keys('_runs/*/_shards.json'), condition: undefined },
         { actions: ['s3:GetObject'], resource: keys('_runs/_snapshots/*'), condition: undefined },
+        // Iceberg tables: the current schema's field ids.
+        { actions: ['s3:GetObject'], resource: keys('*/metadata/*'), condition: undefined },
         list,
       ]);
       expect(s3Grants(functions.export)).toEqual([
@@ -247,6 +249,8 @@ describe('PgsipStack', () => {
         { actions: ['s3:GetObject'], resource: keys('_runs/*/_run.json', '*/run=*/_plan.json', '*/run=*/_shards/*.json'), condition: undefined },
         { actions: ['s3:GetObject', 's3:PutObject'], resource: keys('*/run=*/_manifest.json', '*/run=*/_SUCCESS', '*/_latest.json'), condition: undefined },
         { actions: ['s3:DeleteObject'], resource: keys('*/run=*/*'), condition: undefined },
+        // Iceberg tables: each commit's metadata, manifests and manifest list (a lost attempt's removed).
+        { actions: ['s3:DeleteObject', 's3:GetObject', 's3:PutObject'], resource: keys('*/metadata/*'), condition: undefined },
         list,
       ]);
       // The holder (Hold and Release) reads and writes the held-snapshot files of executions, nothing else.
@@ -267,8 +271,12 @@ describe('PgsipStack', () => {
         }
         const deletes = s3Statements(fn).filter((st) => asList<string>(st.Action).some((a) => a.startsWith('s3:Delete')));
         if (kind === 'commit') {
-          // Commit sweeps parts of abandoned attempts and abandoned runs: one action, inside run folders only.
-          expect(deletes.map((st) => [st.Action, st.Resource])).toEqual([['s3:DeleteObject', keys('*/run=*/*')]]);
+          // Commit sweeps parts of abandoned attempts and abandoned runs, inside run folders, and removes an
+          // Iceberg commit attempt's files that lost a race, inside tables' metadata folders.
+          expect(deletes.map((st) => [asList<string>(st.Action).filter((a) => a.startsWith('s3:Delete')), st.Resource])).toEqual([
+            [['s3:DeleteObject'], keys('*/run=*/*')],
+            [['s3:DeleteObject'], keys('*/metadata/*')],
+          ]);
         } else {
           expect(deletes, kind).toEqual([]);
         }

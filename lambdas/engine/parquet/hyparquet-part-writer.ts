@@ -25,6 +25,7 @@ import { ByteWriter, ParquetWriter } from 'hyparquet-writer';
 import { writeColumn } from 'hyparquet-writer/src/column.js';
 import { encodeNestedValues } from 'hyparquet-writer/src/dremel.js';
 import { schemaPathResolver } from 'hyparquet-writer/src/schema.js';
+import { unconvertStatistics } from 'hyparquet-writer/src/unconvert.js';
 import type { ColumnChunk, KeyValue, SchemaElement, SchemaTree } from 'hyparquet';
 import type { ColumnValues } from '../columns/column-mapping';
 import { isFlatColumn } from '../columns/flat-column';
@@ -34,7 +35,7 @@ import { PAGE_BYTES, writeFlatColumnChunk } from './flat-chunk-writer';
 import { writeV1Chunk } from './v1-pages';
 import { InternalError } from '../errors';
 import { compressorsFor } from './codecs';
-import type { PartWriter, PartWriterOptions } from './part-writer';
+import type { ChunkStatisticsFacts, ColumnChunkFacts, PartFooterFacts, PartWriter, PartWriterOptions } from './part-writer';
 import { WRITER } from '../version';
 
 type ColumnEncoder = Parameters<typeof writeColumn>[0]['column'];
@@ -125,6 +126,46 @@ function detachStatistics(parquet: ParquetWriter): void {
   }
 }
 
+/**
+ * A column chunk's footer facts. The statistics go through the very conversion the footer's writer applies
+ * (`unconvertStatistics`, same leaf, same truncation length), so they are the bytes the file holds, cut and
+ * rounded up where the file's are.
+ */
+function chunkFacts(chunk: ColumnChunk, leaf: SchemaElement, truncateLength: number | undefined): ColumnChunkFacts {
+  const meta = chunk.meta_data;
+  if (!meta) throw new InternalError(`a column chunk of leaf "${leaf.name}" has no metadata`);
+  let statistics: ChunkStatisticsFacts | null = null;
+  if (meta.statistics) {
+    const thrift = unconvertStatistics(meta.statistics, leaf, truncateLength) as {
+      field_3?: bigint;
+      field_5?: Uint8Array;
+      field_6?: Uint8Array;
+      field_7?: boolean;
+      field_8?: boolean;
+      field_9?: bigint;
+    };
+    statistics = {
+      nullCount: thrift.field_3 === undefined ? null : Number(thrift.field_3),
+      nanCount: thrift.field_9 === undefined ? null : Number(thrift.field_9),
+      minValue: thrift.field_6 ? thrift.field_6.slice() : null,
+      maxValue: thrift.field_5 ? thrift.field_5.slice() : null,
+      minExact: thrift.field_8 !== false,
+      maxExact: thrift.field_7 !== false,
+    };
+  }
+  const dictionary = meta.dictionary_page_offset;
+  const start = dictionary !== undefined && dictionary < meta.data_page_offset ? dictionary : meta.data_page_offset;
+  return {
+    path: meta.path_in_schema,
+    physicalType: meta.type,
+    ...(leaf.type_length !== undefined ? { typeLength: leaf.type_length } : {}),
+    totalCompressedSize: Number(meta.total_compressed_size),
+    numValues: Number(meta.num_values),
+    startOffset: Number(start),
+    statistics,
+  };
+}
+
 export function createHyparquetPartWriter(options: PartWriterOptions): PartWriter {
   const { columns, compression, sink, metadata } = options;
   const pageVersion = options.pageVersion ?? 2;
@@ -174,6 +215,7 @@ export function createHyparquetPartWriter(options: PartWriterOptions): PartWrite
   // The same codec table the per-value columns use (hyparquet-writer's JS snappy unless a faster one is given).
   const compress: Compressor | null = compression === 'UNCOMPRESSED' ? null : (parquet.compressors[compression] ?? null);
   let state: 'open' | 'finished' | 'aborted' = 'open';
+  let footer: PartFooterFacts | null = null;
 
   function checkOpen(what: string): void {
     if (state !== 'open') throw new InternalError(`cannot ${what}: the part is already ${state}`);
@@ -182,6 +224,19 @@ export function createHyparquetPartWriter(options: PartWriterOptions): PartWrite
   return {
     get bytesWritten() {
       return writer.handed;
+    },
+
+    get footer(): PartFooterFacts {
+      if (state !== 'finished') throw new InternalError(`the footer of a part is known once it is finished; this one is ${state}`);
+      // One leaf per column (a LIST column's leaf is its element), in the order of the chunks.
+      const leaves = columns.map((c) => c.schema[c.schema.length - 1]);
+      footer ??= {
+        rowGroups: parquet.row_groups.map((group) => {
+          const chunks = group.columns.map((chunk, i) => chunkFacts(chunk, leaves[i], parquet.statisticsTruncateLength));
+          return { numRows: Number(group.num_rows), startOffset: chunks[0]?.startOffset ?? 0, columns: chunks };
+        }),
+      };
+      return footer;
     },
 
     async writeRowGroup(values: ColumnValues[], rows: number): Promise<void> {

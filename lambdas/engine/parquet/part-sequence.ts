@@ -6,6 +6,8 @@
 import type { PartWriter } from './part-writer';
 import type { Compression } from '../contracts';
 import type { PartEntry } from '../contracts';
+import { dataFileMetrics, type MetricsColumn, splitOffsets } from '../iceberg/data-file-metrics';
+import { partMetrics } from '../iceberg/part-metrics';
 import type { Destination } from '../destinations/destination';
 import { createHyparquetPartWriter } from './hyparquet-part-writer';
 import { partName } from '../run/layout';
@@ -21,6 +23,8 @@ export interface PartSequenceOptions {
   pageVersion: 1 | 2;
   partBytes: number;
   metadata: Record<string, string>;
+  /** An Iceberg table's columns: each part's metrics are computed from its footer (its manifest entry's). */
+  icebergColumns?: MetricsColumn[];
 }
 
 export class PartSequence {
@@ -64,7 +68,9 @@ export class PartSequence {
     if (!writer) return;
     this.writer = null;
     const bytes = await writer.finish();
-    this.parts.push({ path: this.name(this.parts.length), rows: this.rowsInPart, bytes });
+    const columns = this.options.icebergColumns;
+    const metrics = columns ? partMetrics(dataFileMetrics(writer.footer, columns), splitOffsets(writer.footer)) : undefined;
+    this.parts.push({ path: this.name(this.parts.length), rows: this.rowsInPart, bytes, ...(metrics ? { metrics } : {}) });
     this.rowsInPart = 0;
   }
 
@@ -87,3 +93,4 @@ export class PartSequence {
     return `${this.options.runDir}/${name}`;
   }
 }
+

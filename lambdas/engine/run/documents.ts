@@ -13,6 +13,7 @@ import {
   COMPRESSIONS,
   INFINITY_POLICIES,
   RUN_MODES,
+  TABLE_FORMATS,
   TYPE_PROFILES,
   type HeldSnapshotDocument,
   type LatestPointer,
@@ -24,6 +25,7 @@ import {
   type TablePlan,
 } from '../contracts';
 import type { Destination } from '../destinations/destination';
+import type { IcebergPrimitive, IcebergType } from '../iceberg/model';
 import { RunDocumentError } from '../errors';
 
 /** The format version this pgsip writes and reads, for every document. */
@@ -33,7 +35,33 @@ const count = v.pipe(v.number(), v.integer(), v.minValue(0));
 const bound = v.nullable(v.union([v.string(), v.pipe(v.array(v.string()), v.minLength(2))]));
 const range = v.object({ lo: bound, hi: bound });
 const splitColumn = v.object({ name: v.string(), pgType: v.string() });
-const part = v.object({ path: v.string(), rows: count, bytes: count });
+const countsById = v.record(v.string(), count);
+const boundsById = v.record(v.string(), v.string());
+const partMetrics = v.object({
+  columnSizes: countsById,
+  valueCounts: countsById,
+  nullValueCounts: countsById,
+  nanValueCounts: countsById,
+  lowerBounds: boundsById,
+  upperBounds: boundsById,
+  splitOffsets: v.array(count),
+});
+const part = v.object({ path: v.string(), rows: count, bytes: count, metrics: v.optional(partMetrics) });
+
+/** Iceberg types in a schema pgsip wrote (model.ts): primitives by name, lists as objects. */
+const icebergType: v.GenericSchema<unknown, IcebergType> = v.union([
+  v.pipe(
+    v.string(),
+    v.check((t) => /^(boolean|int|long|float|double|date|timestamp|timestamptz|string|binary|decimal\(\d+, \d+\))$/.test(t), 'an Iceberg primitive type pgsip writes'),
+    v.transform((t) => t as IcebergPrimitive),
+  ),
+  v.object({ type: v.literal('list'), 'element-id': count, 'element-required': v.boolean(), element: v.lazy(() => icebergType) }),
+]);
+const icebergSchema = v.object({
+  type: v.literal('struct'),
+  'schema-id': count,
+  fields: v.array(v.object({ id: count, name: v.string(), required: v.boolean(), type: icebergType, doc: v.optional(v.string()) })),
+});
 const checksum = v.object({ rows: count, keySum: v.nullable(v.string()) });
 const version = v.literal(DOCUMENT_VERSION);
 
@@ -81,6 +109,8 @@ const planSchema: v.GenericSchema<unknown, TablePlan> = v.object({
       parquetType: v.string(),
       infinity: v.optional(v.picklist(INFINITY_POLICIES)),
       hashed: v.optional(v.boolean()),
+      fieldId: v.optional(count),
+      elementId: v.optional(count),
     }),
   ),
   splitKey: v.nullable(splitColumn),
@@ -105,11 +135,16 @@ const planSchema: v.GenericSchema<unknown, TablePlan> = v.object({
     infinity: v.optional(v.picklist(INFINITY_POLICIES), 'keep'),
     keepRuns: v.optional(v.nullable(v.pipe(v.number(), v.integer(), v.minValue(1))), null),
     retentionGraceMinutes: v.optional(v.number(), 60),
+    // Plans written before table formats are of folder tables.
+    tableFormat: v.optional(v.picklist(TABLE_FORMATS), 'hive'),
   }),
   plannedAt: v.string(),
   estimatedRows: v.number(),
   incremental: v.optional(incrementalPlan),
   excluded: v.optional(v.array(v.string())),
+  iceberg: v.optional(
+    v.object({ location: v.string(), schema: icebergSchema, lastColumnId: count, base: v.nullable(v.string()), changes: v.array(v.string()) }),
+  ),
 });
 
 const shardManifestSchema: v.GenericSchema<ShardManifest> = v.object({

@@ -16,7 +16,8 @@ export type FaultPoint =
   | 'after-part' // a shard wrote a part, before its manifest
   | 'after-shard-manifest' // a shard's manifest is written, before it returns
   | 'before-commit' // Commit was called, nothing committed yet
-  | 'after-run-manifest'; // `_manifest.json` written, `_SUCCESS` not yet
+  | 'after-run-manifest' // `_manifest.json` written, `_SUCCESS` not yet
+  | 'before-iceberg-commit'; // the run is committed to its folders, its Iceberg snapshot not yet
 
 const failed = new Set<string>();
 

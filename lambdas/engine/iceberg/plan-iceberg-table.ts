@@ -1,0 +1,65 @@
+/**
+ * Plan's part for an Iceberg table: where the table is, and the schema the run's files are written with. The
+ * table's current schema is read through its catalog, so a column keeps its field id across runs and a
+ * change Iceberg cannot take stops the run here, before a row is read (iceberg-schema.ts).
+ */
+import type { ColumnPlan, IcebergTablePlan } from '../contracts';
+import type { ColumnMapping } from '../columns/column-mapping';
+import type { Destination } from '../destinations/destination';
+import { InputError } from '../errors';
+import { tableDir } from '../run/layout';
+import { FileSystemCatalog } from './file-system-catalog';
+import { type IcebergCatalog, objectUri } from './iceberg-catalog';
+import { icebergTypeOf, parquetColumnName, runSchema, withFieldIds } from './iceberg-schema';
+import { currentSchema } from './table-metadata';
+
+/** The catalog of a run's Iceberg tables: the configured one, else the tables' own paths. */
+export function icebergCatalogOf(env: { destination: Destination; icebergCatalog?: IcebergCatalog }): IcebergCatalog {
+  return env.icebergCatalog ?? new FileSystemCatalog(env.destination, (key) => objectUri(env.destination, key));
+}
+
+export interface PlannedIcebergTable {
+  columns: ColumnPlan[];
+  iceberg: IcebergTablePlan;
+}
+
+/**
+ * The run's Iceberg side of one table: its columns with field ids, and what Plan saw of the table. A column
+ * change Iceberg allows (added, dropped, widened) evolves the schema; `full` lets nothing else pass either:
+ * a new history of an Iceberg table is a new table (drop it, or export to another destination).
+ */
+export async function planIcebergTable(
+  table: { quoted: string; schema: string; name: string },
+  mappings: ColumnMapping[],
+  env: { destination: Destination; icebergCatalog?: IcebergCatalog },
+): Promise<PlannedIcebergTable> {
+  const dir = tableDir(table.schema, table.name);
+  const location = objectUri(env.destination, dir);
+  const catalog = icebergCatalogOf(env);
+  const loaded = await catalog.load({ table: table.quoted, dir, location, schema: table.schema, name: table.name });
+  // Readers that find columns by name look for the sanitized one: two names must not meet there.
+  const byParquetName = new Map<string, string>();
+  for (const m of mappings) {
+    const physical = parquetColumnName(m.plan.name);
+    const other = byParquetName.get(physical);
+    if (other !== undefined) {
+      throw new InputError(`table ${table.quoted}: columns "${other}" and "${m.plan.name}" have the same Parquet name in an Iceberg table (${physical}); exclude or rename one`);
+    }
+    byParquetName.set(physical, m.plan.name);
+  }
+  const schema = runSchema(
+    mappings.map((m) => ({ name: m.plan.name, type: icebergTypeOf(m.schema, m.plan.name) })),
+    loaded ? { schema: currentSchema(loaded.metadata), lastColumnId: loaded.metadata['last-column-id'] } : null,
+    table.quoted,
+  );
+  return {
+    columns: mappings.map((m, i) => withFieldIds(m.plan, schema.schema.fields[i])),
+    iceberg: {
+      location,
+      schema: schema.schema,
+      lastColumnId: schema.lastColumnId,
+      base: loaded?.metadataLocation ?? null,
+      changes: schema.changes,
+    },
+  };
+}

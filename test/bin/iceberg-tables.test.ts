@@ -1,0 +1,227 @@
+/**
+ * `pgsip run --table-format iceberg` to a folder: each table an Iceberg (format v2) table found by its path,
+ * each run one snapshot, read back by readers nobody here wrote: icebird (the whole table, through its own
+ * metadata, manifest and Parquet reading), fastavro (every manifest and manifest list) and pyarrow (each data
+ * file the manifests name, with its field ids), compared with Postgres value by value.
+ */
+import { readFileSync } from 'node:fs';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runExport } from '../../bin/commands/run';
+import { type RunningPostgres, startEmbeddedPostgres } from '../../bin/local/embedded-postgres';
+import type { TableMetadata } from '../../lambdas/engine/iceberg/model';
+import { type FastavroValue, readWithFastavro } from '../support/fastavro-read';
+import { readIcebergTable } from '../support/icebird-local';
+import { queryRows } from '../support/postgres-queries';
+import { readWithPyarrow } from '../support/pyarrow-table';
+
+let postgres: RunningPostgres;
+let work: string;
+
+const sql = async (text: string) => ({ rows: await queryRows(postgres.url, text) });
+
+const exportIceberg = (dest: string, extra: Record<string, unknown> = {}) =>
+  runExport({ databaseUrl: postgres.url, tables: 'public.events', dest, shards: '4', concurrency: '2', compression: 'snappy', quiet: true, tableFormat: 'iceberg', ...extra } as never, () => {});
+
+/** The table's current metadata, as the version hint names it. */
+async function metadataOf(table: string): Promise<{ version: number; metadata: TableMetadata }> {
+  const version = Number(await readFile(join(table, 'metadata', 'version-hint.text'), 'utf8'));
+  return { version, metadata: JSON.parse(await readFile(join(table, 'metadata', `v${version}.metadata.json`), 'utf8')) as TableMetadata };
+}
+
+const str = (v: FastavroValue): string => (typeof v === 'string' ? v : JSON.stringify(v));
+const num = (v: FastavroValue): number => (typeof v === 'object' && v !== null && '$long' in v ? Number(v.$long) : Number(v));
+
+/**
+ * The live data files of a snapshot, as fastavro reads its manifest list and manifests: paths and record
+ * counts of entries not deleted.
+ */
+function liveFiles(metadata: TableMetadata, snapshotId: number): { path: string; records: number }[] {
+  const snapshot = metadata.snapshots.find((s) => s['snapshot-id'] === snapshotId)!;
+  const listPath = fileURLToPath(snapshot['manifest-list']);
+  const list = readWithFastavro({ list: new Uint8Array(readFileSync(listPath)) }).list;
+  const files: { path: string; records: number }[] = [];
+  for (const record of list.records as Record<string, FastavroValue>[]) {
+    const manifestPath = fileURLToPath(str(record.manifest_path));
+    const manifest = readWithFastavro({ m: new Uint8Array(readFileSync(manifestPath)) }).m;
+    expect(manifest.metadata['format-version']).toBe('2');
+    for (const entry of manifest.records as Record<string, FastavroValue>[]) {
+      if (num(entry.status) === 2) continue;
+      const dataFile = entry.data_file as Record<string, FastavroValue>;
+      files.push({ path: fileURLToPath(str(dataFile.file_path)), records: num(dataFile.record_count) });
+    }
+  }
+  return files;
+}
+
+/** The source, one text per value as pyarrow prints the same Parquet value. */
+async function sourceRows(): Promise<string[][]> {
+  const result = await sql(`
+    SELECT id::text, to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US') || 'Z' AS at, amount::text, note,
+           to_json(tags)::text AS tags, ratio::text, ref::text, "Order Lines"::text AS ol
+      FROM public.events ORDER BY events.id`);
+  return result.rows.map((r) => [r.id, r.at, r.amount, r.note, r.tags, r.ratio, r.ref, r.ol]);
+}
+
+/** Every row of the data files, as pyarrow reads them, in the source's column order, by id. */
+function pyarrowRows(paths: string[], fieldIds: Map<string, number>): string[][] {
+  const rows: string[][] = [];
+  for (const file of readWithPyarrow(paths)) {
+    // Columns are found by field id, as Iceberg readers find them: never by position.
+    const byId = new Map(file.columns.map((c) => [c.fieldId, c]));
+    const order = ['id', 'at', 'amount', 'note', 'tags', 'ratio', 'ref', 'Order Lines'].map((name) => byId.get(fieldIds.get(name)!)!);
+    for (let i = 0; i < file.rows; i++) rows.push(order.map((c) => c.values[i] as string));
+  }
+  return rows.sort((a, b) => Number(a[0]) - Number(b[0]));
+}
+
+/** pyarrow's and Postgres's texts of one value, made comparable where they spell it differently. */
+function comparable(row: (string | null)[]): unknown[] {
+  const [id, at, amount, note, tags, ratio, ref, ol] = row;
+  return [id, at?.replace('T', ' ').replace(/(\.\d{6})?Z$/, (m) => (m.length === 1 ? '.000000Z' : m)), amount, note, tags === null ? null : JSON.parse(tags), ratio === null ? null : Number(ratio === 'nan' || ratio === 'NaN' ? Number.NaN : ratio), ref, ol];
+}
+
+beforeAll(async () => {
+  postgres = await startEmbeddedPostgres();
+  work = await mkdtemp(join(tmpdir(), 'pgsip-iceberg-'));
+  await sql(`
+    CREATE TABLE public.events (
+      id bigint PRIMARY KEY, at timestamptz NOT NULL, amount numeric(12,2), note text, tags int[], ratio float8, ref uuid,
+      "Order Lines" integer);
+    INSERT INTO public.events
+    SELECT g, timestamptz '1969-12-31 23:00:00+00' + g * interval '1 hour 1.000001 second',
+           CASE WHEN g % 11 = 0 THEN NULL ELSE (g * 7919 % 100000)::numeric / 100 END,
+           CASE WHEN g % 5 = 0 THEN NULL ELSE 'note ' || g || CASE WHEN g % 3 = 0 THEN ' ünï ✓' ELSE '' END END,
+           CASE WHEN g % 4 = 0 THEN NULL ELSE ARRAY[g, NULL, -g] END,
+           CASE WHEN g % 13 = 0 THEN 'NaN'::float8 ELSE g / 8.0 END,
+           md5(g::text)::uuid, g % 17
+      FROM generate_series(1, 3000) g;
+    ANALYZE public.events;`);
+}, 120_000);
+
+afterAll(async () => {
+  await postgres?.stop();
+  if (work) await rm(work, { recursive: true, force: true });
+});
+
+describe('Iceberg tables by path (no catalog)', () => {
+  let dest: string;
+  let table: string;
+  let firstRun: string;
+  let firstSource: string[][];
+
+  it('commits a full run as one snapshot of a v2 table: icebird reads the source back, pyarrow reads each data file by field id', async () => {
+    dest = join(work, 'lake');
+    table = join(dest, 'public', 'events');
+    const summary = await exportIceberg(dest);
+    firstRun = summary.runId;
+    expect(summary.commit.tables[0].iceberg).toMatchObject({ outcome: 'committed', operation: 'overwrite', metadata: `file://${table}/metadata/v1.metadata.json` });
+    const { version, metadata } = await metadataOf(table);
+    expect(version).toBe(1);
+    expect(metadata['format-version']).toBe(2);
+    expect(metadata.snapshots).toHaveLength(1);
+    const [snapshot] = metadata.snapshots;
+    expect(snapshot.summary).toMatchObject({ operation: 'append', 'added-records': '3000', 'total-records': '3000', 'pgsip.run-id': firstRun });
+    // The portable types, as Iceberg names them: uuid as string, a list of ints, the decimal kept.
+    const fields = metadata.schemas[0].fields;
+    expect(fields.map((f) => [f.name, typeof f.type === 'string' ? f.type : `list<${f.type.element as string}>`])).toEqual([
+      ['id', 'long'], ['at', 'timestamptz'], ['amount', 'decimal(12, 2)'], ['note', 'string'], ['tags', 'list<int>'], ['ratio', 'double'], ['ref', 'string'], ['Order Lines', 'int'],
+    ]);
+
+    firstSource = await sourceRows();
+    const files = liveFiles(metadata, snapshot['snapshot-id']);
+    expect(files.reduce((n, f) => n + f.records, 0)).toBe(3000);
+    const ids = new Map(fields.map((f) => [f.name, f.id]));
+    expect(pyarrowRows(files.map((f) => f.path), ids).map(comparable)).toEqual(firstSource.map(comparable));
+
+    // icebird: the table as a reader finds it, by path. It reads decimals as numbers and timestamps to the
+    // millisecond (docs/iceberg.md, "Reading it back"): compared at that precision.
+    const read = await readIcebergTable(table);
+    const byIcebird = read.map((r) => [String(r.id), r.note ?? null, r.amount === null || r.amount === undefined ? null : Number(r.amount).toFixed(2), (r.at as Date).getTime(), r['Order Lines']]);
+    byIcebird.sort((a, b) => Number(a[0]) - Number(b[0]));
+    const expected = await sql(`SELECT id::text, note, amount::text, floor(extract(epoch FROM at) * 1000)::bigint AS ms, "Order Lines" AS ol FROM public.events ORDER BY events.id`);
+    expect(byIcebird).toEqual(expected.rows.map((r) => [r.id, r.note, r.amount, Math.floor(Number(r.ms)), r.ol]));
+  });
+
+  it('parses every manifest and manifest list with fastavro, with the headers Iceberg readers need', async () => {
+    const names = await readdir(join(table, 'metadata'));
+    const avro = names.filter((n) => n.endsWith('.avro'));
+    expect(avro.length).toBeGreaterThanOrEqual(2);
+    const files = readWithFastavro(Object.fromEntries(await Promise.all(avro.map(async (n) => [n, new Uint8Array(await readFile(join(table, 'metadata', n)))] as const))));
+    for (const [name, file] of Object.entries(files)) {
+      expect(file.metadata['format-version'], name).toBe('2');
+      if (name.startsWith('snap-')) {
+        expect(Object.keys(file.metadata)).toEqual(expect.arrayContaining(['snapshot-id', 'parent-snapshot-id', 'sequence-number']));
+      } else {
+        expect(file.metadata).toMatchObject({ content: 'data', 'partition-spec-id': '0', 'schema-id': '0' });
+        expect(JSON.parse(file.metadata.schema).fields).toHaveLength(8);
+      }
+    }
+  });
+
+  it('commits the same run once: running it again changes nothing', async () => {
+    const again = await exportIceberg(dest, { runId: firstRun });
+    expect(again.commit.tables[0].iceberg).toMatchObject({ outcome: 'unchanged' });
+    const { version, metadata } = await metadataOf(table);
+    expect(version).toBe(1);
+    expect(metadata.snapshots).toHaveLength(1);
+  });
+
+  it('commits the next full run as an overwrite; the first snapshot is still readable as it was (time travel)', async () => {
+    await sql(`DELETE FROM public.events WHERE id % 10 = 0; UPDATE public.events SET note = 'changed' WHERE id % 7 = 1;
+               INSERT INTO public.events SELECT g, now(), 1, 'new', NULL, 0, NULL, 0 FROM generate_series(3001, 3100) g;`);
+    const second = await exportIceberg(dest);
+    expect(second.commit.tables[0].iceberg).toMatchObject({ outcome: 'committed', operation: 'overwrite' });
+    const { version, metadata } = await metadataOf(table);
+    expect(version).toBe(2);
+    expect(metadata.snapshots).toHaveLength(2);
+    const [first, latest] = metadata.snapshots;
+    expect(latest['parent-snapshot-id']).toBe(first['snapshot-id']);
+    expect(latest.summary).toMatchObject({ operation: 'overwrite', 'deleted-records': '3000', 'total-records': String(3000 - 300 + 100) });
+    expect(metadata['snapshot-log'].map((e) => e['snapshot-id'])).toEqual([first['snapshot-id'], latest['snapshot-id']]);
+    expect(metadata['metadata-log'].map((e) => e['metadata-file'])).toEqual([`file://${table}/metadata/v1.metadata.json`]);
+
+    const now = (await readIcebergTable(table)).map((r) => String(r.id)).sort((a, b) => Number(a) - Number(b));
+    expect(now).toEqual((await sourceRows()).map((r) => r[0]));
+    // The first snapshot's metadata still reads the table as the first run saw it.
+    const then = (await readIcebergTable(table, 'v1.metadata.json')).map((r) => [String(r.id), r.note ?? null]).sort((a, b) => Number(a[0]) - Number(b[0]));
+    expect(then).toEqual(firstSource.map((r) => [r[0], r[3]]));
+  });
+
+  it('evolves the schema by field id: a column added, one dropped, an int widened to bigint; one table, the kept ids unchanged', async () => {
+    await sql(`ALTER TABLE public.events ADD COLUMN region text DEFAULT 'eu'; ALTER TABLE public.events DROP COLUMN ratio;
+               ALTER TABLE public.events ALTER COLUMN "Order Lines" TYPE bigint;`);
+    await exportIceberg(dest);
+    const { metadata } = await metadataOf(table);
+    expect(metadata.schemas).toHaveLength(2);
+    const [before, after] = metadata.schemas;
+    const idOf = (s: typeof before, name: string) => s.fields.find((f) => f.name === name)?.id;
+    for (const name of ['id', 'at', 'amount', 'note', 'tags', 'ref', 'Order Lines']) expect(idOf(after, name), name).toBe(idOf(before, name));
+    expect(idOf(after, 'ratio')).toBeUndefined();
+    expect(idOf(after, 'region')).toBe(metadata['last-column-id']);
+    expect(after.fields.find((f) => f.name === 'Order Lines')?.type).toBe('long');
+    expect(metadata['current-schema-id']).toBe(after['schema-id']);
+    expect(metadata.snapshots.at(-1)!['schema-id']).toBe(after['schema-id']);
+    const read = await readIcebergTable(table);
+    expect(read.every((r) => r.region === 'eu')).toBe(true);
+  });
+
+  it('refuses, in one line each and before anything is written, what Iceberg tables do not do yet', async () => {
+    const fresh = join(work, 'refused');
+    await expect(exportIceberg(fresh, { incremental: 'id' })).rejects.toThrow(/^incremental runs of Iceberg tables are not built yet \(docs\/limitations\.md\)/);
+    await expect(exportIceberg(fresh, { keepRuns: '3' })).rejects.toThrow(/^"keepRuns" does not apply to Iceberg tables yet/);
+    await expect(exportIceberg(fresh, { types: 'native' })).rejects.toThrow(/^"types" must be portable for Iceberg tables/);
+    expect(await readdir(fresh).catch(() => [])).toEqual([]);
+  });
+
+  it('refuses a change Iceberg cannot take with one line naming the column, before anything is written', async () => {
+    await sql(`ALTER TABLE public.events ALTER COLUMN note TYPE integer USING length(note)`);
+    await expect(exportIceberg(dest)).rejects.toThrow(
+      /^table "public"\."events", column "note": it was string in the Iceberg table and is int now, a change Iceberg tables cannot take/,
+    );
+    expect((await metadataOf(table)).version).toBe(3);
+  });
+});
