@@ -281,7 +281,6 @@ export function validateConfig(raw: unknown, baseDir = process.cwd()): PgsipConf
   config.schedules?.forEach((s, i) => {
     if ((s.tableFormat ?? config.tableFormat) !== 'iceberg') return;
     if (s.keepRuns !== undefined) throw new ConfigError(`schedules[${i}].keepRuns`, 'does not apply to Iceberg tables yet (their snapshot expiry is not built)');
-    if (s.incremental !== undefined) throw new ConfigError(`schedules[${i}].incremental`, 'incremental runs of Iceberg tables are not built yet: leave it out, or use tableFormat hive for this schedule');
     if (s.types === 'native') throw new ConfigError(`schedules[${i}].types`, 'Iceberg tables take the portable types');
   });
   if (root.catalog !== undefined) {

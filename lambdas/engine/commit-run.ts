@@ -34,7 +34,22 @@ export async function commitRun(event: CommitEvent, env: RunEnvironment): Promis
     if (plan.runId !== event.runId) throw new CommitError(`${ref.runDir}: plan belongs to run ${plan.runId}, not ${event.runId}`);
     // A run committed earlier (a retried Commit) has its pointer read when the catalog needs it.
     const done = await committedManifest(plan, env);
-    const { manifest, latest } = done ? { manifest: done, latest: null } : await commitTable(plan, env);
+    // An Iceberg table takes the run as one snapshot before `_latest.json` moves to it, so that a run whose
+    // snapshot is not in the table is never the watermark the next incremental run reads from.
+    let iceberg: CommittedTable['iceberg'];
+    const toIceberg = plan.options.tableFormat === 'iceberg'
+      ? async (m: RunManifest) => {
+          faultPoint('before-iceberg-commit');
+          iceberg = await commitToIcebergTable({ plan, manifest: m }, { destination: env.destination, catalog: icebergCatalogOf(env), log: env.log });
+          faultPoint('after-iceberg-commit');
+        }
+      : undefined;
+    let { manifest, latest } = done ? { manifest: done, latest: null as LatestPointer | null } : await commitTable(plan, env, toIceberg);
+    if (done && toIceberg) {
+      // A retried Commit: the snapshot (once), then the pointer (never moved backwards).
+      await toIceberg(done);
+      latest = await pointLatestAt(plan, done, env);
+    }
     const committed: CommittedTable = {
       table: plan.table,
       manifest: env.destination.location(manifestKey(plan.runDir)),
@@ -43,11 +58,9 @@ export async function commitRun(event: CommitEvent, env: RunEnvironment): Promis
       parts: manifest.parts.length,
       ...(manifest.incremental ? { incremental: { mode: manifest.incremental.mode, from: manifest.incremental.from, reason: manifest.incremental.reason } } : {}),
     };
-    if (plan.options.tableFormat === 'iceberg') {
-      // The run becomes one snapshot of the table, once (a retried Commit finds it there). The catalog that
-      // names Iceberg tables is the Iceberg catalog's business: the folder table's registration is not done.
-      faultPoint('before-iceberg-commit');
-      committed.iceberg = await commitToIcebergTable({ plan, manifest }, { destination: env.destination, catalog: icebergCatalogOf(env), log: env.log });
+    if (iceberg) {
+      // The catalog that names Iceberg tables is the Iceberg catalog's business: no folder table registered.
+      committed.iceberg = iceberg;
     } else if (env.catalog) {
       committed.catalog = await registerTable(plan, manifest, env, latest);
     }
@@ -107,7 +120,7 @@ async function committedManifest(plan: TablePlan, env: RunEnvironment): Promise<
   return manifest;
 }
 
-async function commitTable(plan: TablePlan, env: RunEnvironment): Promise<{ manifest: RunManifest; latest: LatestPointer }> {
+async function commitTable(plan: TablePlan, env: RunEnvironment, beforeLatest?: (manifest: RunManifest) => Promise<void>): Promise<{ manifest: RunManifest; latest: LatestPointer }> {
   const { destination } = env;
   const shards: ShardManifest[] = [];
   for (const task of plan.shards) {
@@ -170,6 +183,7 @@ async function commitTable(plan: TablePlan, env: RunEnvironment): Promise<{ mani
 
   // An empty byte body: an empty string makes the AWS SDK warn about a stream of unknown length.
   await destination.put(successKey(plan.runDir), new Uint8Array(0));
+  await beforeLatest?.(manifest);
   // The pointer as it stands now: retention and the catalog go by it.
   const latest = await pointLatestAt(plan, manifest, env);
 

@@ -132,6 +132,7 @@ export async function planRun(event: PlanEvent, env: EngineEnvironment): Promise
             full: input.full === true,
             shape: chainShape(columns),
             types: options.types,
+            columnsEvolve: options.tableFormat === 'iceberg',
           })
         : undefined;
       const filter = cursorFilter(incremental);
@@ -323,11 +324,6 @@ function checkOptions(input: ExecutionInput, defaultCompression: ExportOptions['
   }
   const keepRuns = input.keepRuns ?? null;
   if (keepRuns !== null && !(Number.isInteger(keepRuns) && keepRuns >= 1)) throw new InputError(`"keepRuns" must be a whole number of at least 1 (got ${JSON.stringify(keepRuns)})`);
-  // Rows an incremental run reads again must be deduplicated before they join an Iceberg table, which is
-  // not built yet: refused rather than appended twice.
-  if (tableFormat === 'iceberg' && input.incremental !== undefined && input.full !== true) {
-    throw new InputError('incremental runs of Iceberg tables are not built yet (docs/limitations.md): run them full (--full), or use tableFormat hive');
-  }
   // Deleting a run folder an Iceberg snapshot still names would break the table: snapshot expiry comes first.
   if (keepRuns !== null && tableFormat === 'iceberg') {
     throw new InputError('"keepRuns" does not apply to Iceberg tables yet: their snapshot expiry is not built (docs/limitations.md); leave keepRuns out, or use tableFormat hive');

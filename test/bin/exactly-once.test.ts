@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type DuckDB, openDuckDB, sqlString } from '../../bin/local/duckdb-reader';
 import { type RunningPostgres, startEmbeddedPostgres } from '../../bin/local/embedded-postgres';
 import type { RunManifest } from '../../lambdas/engine/contracts';
+import { readIcebergTable } from '../support/icebird-local';
 
 const CLI = fileURLToPath(new URL('../../bin/pgsip.js', import.meta.url));
 const ROWS = 20_000;
@@ -63,8 +64,8 @@ async function exported(dest: string, runId: string) {
   return { manifest, rows: fromManifest.n, distinct: fromManifest.k, globbed: fromGlob.n };
 }
 
-const run = (dest: string, runId: string, env: NodeJS.ProcessEnv = {}) =>
-  pgsip(['run', '--tables', 'public.events', '--dest', dest, '--shards', '4', '--concurrency', '2', '--run-id', runId, '--quiet'], {
+const run = (dest: string, runId: string, env: NodeJS.ProcessEnv = {}, extra: string[] = []) =>
+  pgsip(['run', '--tables', 'public.events', '--dest', dest, '--shards', '4', '--concurrency', '2', '--run-id', runId, '--quiet', ...extra], {
     DATABASE_URL: postgres.url,
     ...env,
   });
@@ -95,6 +96,24 @@ describe('a run killed at any moment and run again ends with every row exactly o
       expect(verified.stdout).toContain(`verified "public"."events" run ${runId}: 20,000 rows`);
     },
   );
+
+  it.each(['before-iceberg-commit', 'after-iceberg-commit'])('killed %s, an Iceberg table takes the run as one snapshot, once', async (fault) => {
+    const dest = join(work, `iceberg-${fault}`);
+    const runId = `crash-${fault}`;
+    const crashed = await run(dest, runId, { PGSIP_FAULT: fault }, ['--table-format', 'iceberg']);
+    expect(crashed.stderr + crashed.stdout).toBe('');
+    expect(crashed.signal).toBe('SIGKILL');
+    const again = await run(dest, runId, {}, ['--table-format', 'iceberg']);
+    expect(again.stderr).toBe('');
+    expect(again.code).toBe(0);
+    const table = join(dest, 'public', 'events');
+    const hint = Number(await readFile(join(table, 'metadata', 'version-hint.text'), 'utf8'));
+    const metadata = JSON.parse(await readFile(join(table, 'metadata', `v${hint}.metadata.json`), 'utf8')) as { snapshots: { summary: Record<string, string> }[] };
+    expect(metadata.snapshots.map((s) => s.summary['pgsip.run-id'])).toEqual([runId]);
+    const ids = (await readIcebergTable(table)).map((r) => r.id);
+    expect({ rows: ids.length, distinct: new Set(ids.map(String)).size }).toEqual({ rows: ROWS, distinct: ROWS });
+    expect(JSON.parse(await readFile(join(table, '_latest.json'), 'utf8'))).toMatchObject({ runId });
+  });
 
   it('a shard that fails after writing a part is retried by the state machine, and its first attempt leaves nothing', async () => {
     const dest = join(work, 'retry');

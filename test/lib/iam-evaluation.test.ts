@@ -24,6 +24,7 @@ import {
   manifestKey,
   partName,
   planKey,
+  positionDeletesName,
   releasedSnapshotKey,
   runDirOf,
   runPlanKey,
@@ -56,6 +57,7 @@ const FAILED = failedHolderKey(EXECUTION);
 // An Iceberg table's files (lambdas/engine/iceberg/file-system-catalog.ts, commit-table.ts).
 const ICEBERG_METADATA = metadataFileKey('public/orders', 3);
 const ICEBERG_HINT = `public/orders/${VERSION_HINT}`;
+const ICEBERG_DELETES = `${ORDERS}/${positionDeletesName('5f0c1d2e')}`;
 const ICEBERG_MANIFEST = 'public/orders/metadata/6d4090a1-df5c-48a5-ab91-96e5d608bab0-m0.avro';
 
 type Who = 'Plan' | 'Export' | 'Commit' | 'Holder' | 'Failure' | 'StateMachine' | 'Scheduler' | 'OtherAccountAdmin' | `${string}.amazonaws.com`;
@@ -230,7 +232,6 @@ const MATRIX: readonly Row[] = [
   { who: 'Commit', does: 's3:PutObject', on: under(shardManifestKey(ORDERS, 3)), expect: DENIED },
   { who: 'Commit', does: 's3:PutObject', on: under(runPlanKey(RUN_ID)), expect: DENIED },
   { who: 'Commit', does: 's3:PutObject', on: under(shardListKey(RUN_ID)), expect: DENIED },
-  { who: 'Commit', does: 's3:GetObject', on: under(PART), expect: DENIED },
   // The held snapshot is the holders' and its readers': Commit neither reads, releases nor removes it.
   { who: 'Commit', does: 's3:GetObject', on: under(HELD), expect: DENIED },
   { who: 'Commit', does: 's3:PutObject', on: under(HELD), expect: DENIED },
@@ -311,6 +312,13 @@ const MATRIX: readonly Row[] = [
   { who: 'Commit', does: 's3:PutObject', on: under(ICEBERG_HINT), expect: ALLOWED },
   { who: 'Commit', does: 's3:PutObject', on: under(ICEBERG_MANIFEST), expect: ALLOWED },
   { who: 'Commit', does: 's3:DeleteObject', on: under(ICEBERG_MANIFEST), expect: ALLOWED },
+  // An incremental run's commit reads parts' key and cursor columns and writes the position deletes of the
+  // rows it read again (lambdas/engine/iceberg/reread-rows.ts), in run folders only.
+  { who: 'Commit', does: 's3:GetObject', on: under(PART), expect: ALLOWED },
+  { who: 'Commit', does: 's3:PutObject', on: under(ICEBERG_DELETES), expect: ALLOWED },
+  { who: 'Commit', does: 's3:PutObject', on: outside(`other/${ICEBERG_DELETES}`), expect: DENIED },
+  { who: 'Export', does: 's3:PutObject', on: under(ICEBERG_DELETES), expect: DENIED },
+  { who: 'Plan', does: 's3:GetObject', on: under(PART), expect: DENIED },
   { who: 'Commit', does: 's3:PutObject', on: outside(`other/${ICEBERG_METADATA}`), expect: DENIED },
   { who: 'Export', does: 's3:PutObject', on: under(ICEBERG_METADATA), expect: DENIED },
   { who: 'Export', does: 's3:GetObject', on: under(ICEBERG_METADATA), expect: DENIED },
@@ -698,6 +706,7 @@ describe('least privilege, by evaluation (example config)', () => {
       `Export s3:PutObject exports/${shardListKey(RUN_ID)}: expected ImplicitlyDenied, got Allowed`,
       `Export s3:PutObject exports/${HELD}: expected ImplicitlyDenied, got Allowed`,
       `Export s3:PutObject exports/${RELEASED}: expected ImplicitlyDenied, got Allowed`,
+      `Export s3:PutObject exports/${ICEBERG_DELETES}: expected ImplicitlyDenied, got Allowed`,
       `Export s3:PutObject exports/${ICEBERG_METADATA}: expected ImplicitlyDenied, got Allowed`,
     ]);
   });

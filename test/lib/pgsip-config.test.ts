@@ -184,7 +184,9 @@ describe('config file: schedule selection and masking', () => {
     const iceberg = (extra: Record<string, unknown>, top: Record<string, unknown> = {}) => () =>
       validateConfig({ tableFormat: 'iceberg', ...top, schedules: [{ name: 'n', tables: ['public.a'], expression: 'rate(1 hour)', ...extra }] }, dir);
     expect(iceberg({ keepRuns: 3 })).toThrow(/^config schedules\[0\]\.keepRuns: does not apply to Iceberg tables yet/);
-    expect(iceberg({ incremental: { 'public.a': { cursor: 'id' } } })).toThrow(/^config schedules\[0\]\.incremental: incremental runs of Iceberg tables are not built yet/);
+    expect(iceberg({ types: 'native' })).toThrow(/^config schedules\[0\]\.types: Iceberg tables take the portable types/);
+    // Incremental schedules of Iceberg tables append (docs/iceberg.md, "Commits").
+    expect(iceberg({ incremental: { 'public.a': { cursor: 'id' } } })()).toMatchObject({ schedules: [{ incremental: { '"public"."a"': { cursor: 'id' } } }] });
     expect(iceberg({}, { retention: { keepRuns: 2 } })).toThrow(/^config retention: does not apply to Iceberg tables yet/);
     // A schedule of folder tables in an Iceberg deployment keeps them.
     expect(iceberg({ tableFormat: 'hive', keepRuns: 3 })()).toMatchObject({ tableFormat: 'iceberg', schedules: [{ tableFormat: 'hive', keepRuns: 3 }] });

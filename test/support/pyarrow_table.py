@@ -18,7 +18,9 @@ for path in sys.argv[1:]:
         meta = field.metadata or {}
         field_id = int(meta[b'PARQUET:field_id']) if b'PARQUET:field_id' in meta else None
         column = table.column(i)
-        if pa.types.is_list(field.type):
+        if table.num_rows == 0:
+            values = []
+        elif pa.types.is_list(field.type):
             values = [None if v is None else json.dumps(v) for v in column.to_pylist()]
         else:
             values = column.cast(pa.string()).to_pylist()

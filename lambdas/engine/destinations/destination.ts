@@ -26,6 +26,8 @@ export interface Destination {
   putIfAbsent(key: string, body: string | Uint8Array): Promise<boolean>;
   /** The object's bytes, or null when there is none. */
   get(key: string): Promise<Buffer | null>;
+  /** Bytes [start, end) of an object that exists (a missing one is an error): Parquet is read by ranges. */
+  getRange(key: string, start: number, end: number): Promise<Uint8Array>;
   /** The object's size in bytes, or null when there is none. */
   size(key: string): Promise<number | null>;
   /** Keys under a prefix (for sweeping and tests; readers use manifests, not listings). */

@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { createWriteStream, type WriteStream } from 'node:fs';
-import { link, mkdir, readdir, readFile, rename, rm, rmdir, stat, unlink, writeFile } from 'node:fs/promises';
+import { link, mkdir, open, readdir, readFile, rename, rm, rmdir, stat, unlink, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import type { ObjectAddress } from '../contracts';
 import { DestinationError } from '../errors';
@@ -150,6 +150,22 @@ export class LocalFolderDestination implements Destination {
       throw writeRefused(error, target);
     } finally {
       await unlink(temp).catch(() => {});
+    }
+  }
+
+  async getRange(key: string, start: number, end: number): Promise<Uint8Array> {
+    const handle = await open(this.location(key), 'r');
+    try {
+      const buffer = new Uint8Array(end - start);
+      let read = 0;
+      while (read < buffer.length) {
+        const { bytesRead } = await handle.read(buffer, read, buffer.length - read, start + read);
+        if (bytesRead === 0) throw new DestinationError(`${this.location(key)} ends before byte ${start + read} of the ${end - start} asked for from ${start}`);
+        read += bytesRead;
+      }
+      return buffer;
+    } finally {
+      await handle.close();
     }
   }
 

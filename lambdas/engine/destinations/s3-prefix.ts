@@ -213,6 +213,12 @@ export class S3PrefixDestination implements Destination {
     }
   }
 
+  async getRange(key: string, start: number, end: number): Promise<Uint8Array> {
+    if (end <= start) return new Uint8Array(0);
+    const out = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.key(key), Range: `bytes=${start}-${end - 1}` }));
+    return out.Body!.transformToByteArray();
+  }
+
   async get(key: string): Promise<Buffer | null> {
     try {
       const out = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.key(key) }));

@@ -16,10 +16,13 @@ import type { IcebergCommit, PartMetrics, RunManifest, TablePlan } from '../cont
 import type { Destination } from '../destinations/destination';
 import type { EngineLog } from '../environment';
 import { CommitError, InternalError } from '../errors';
+import { positionDeletesName } from '../run/layout';
 import type { IcebergCatalog, IcebergTableRef, LoadedTable } from './iceberg-catalog';
 import { objectUri } from './iceberg-catalog';
 import { decodeManifest, decodeManifestList, encodeManifest, encodeManifestList } from './manifest-avro';
 import { dataFileMetricsOf } from './part-metrics';
+import { writePositionDeletes } from './position-deletes';
+import { rereadRows, type RowIdentity } from './reread-rows';
 import type { DataFile, ManifestEntry, ManifestFile, Snapshot, TableMetadata } from './model';
 import {
   currentSchema,
@@ -98,7 +101,7 @@ async function readUri(destination: Destination, uri: string, keyOf: (uri: strin
   return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
-function manifestFileOf(path: string, length: number, entries: ManifestEntry[], snapshotId: number, sequenceNumber: number): ManifestFile {
+function manifestFileOf(path: string, length: number, entries: ManifestEntry[], snapshotId: number, sequenceNumber: number, content: 0 | 1 = 0): ManifestFile {
   const sum = (status: number) => entries.filter((e) => e.status === status);
   const rows = (list: ManifestEntry[]) => list.reduce((n, e) => n + e.data_file.record_count, 0);
   const live = entries.filter((e) => e.status !== 2).map((e) => e.sequence_number ?? sequenceNumber);
@@ -106,7 +109,7 @@ function manifestFileOf(path: string, length: number, entries: ManifestEntry[], 
     manifest_path: path,
     manifest_length: length,
     partition_spec_id: UNPARTITIONED['spec-id'],
-    content: 0,
+    content,
     sequence_number: sequenceNumber,
     min_sequence_number: live.length > 0 ? Math.min(...live) : sequenceNumber,
     added_snapshot_id: snapshotId,
@@ -177,15 +180,29 @@ export async function commitToIcebergTable(run: IcebergRun, env: IcebergCommitEn
     const removed: ManifestEntry[] = operation === 'overwrite' ? previous.map((e) => ({ ...e, status: 2, snapshot_id: snapshotId })) : [];
 
     const written: string[] = [];
-    const writeManifest = async (entries: ManifestEntry[], n: number): Promise<ManifestFile> => {
-      const bytes = encodeManifest(entries, { schema, spec: UNPARTITIONED, content: 'data' });
+    // Rows an incremental run read again are deleted from its own files in the same snapshot (reread-rows.ts):
+    // a position delete applies to data of its own sequence number.
+    let deletes: DataFile | null = null;
+    if (operation === 'append' && previous.length > 0) {
+      const reread = await rereadRows(added.map((e) => e.data_file), previous.map((e) => e.data_file), rowIdentity(plan), { destination: env.destination, keyOf, table: plan.table });
+      if (reread.size > 0) {
+        const key = `${plan.runDir}/${positionDeletesName(commitId)}`;
+        written.push(key);
+        deletes = await writePositionDeletes(reread, { destination: env.destination, key, uri: objectUri(env.destination, key), compression: plan.options.compression });
+        env.log.info('rows read again are deleted from the run\'s files', { table: plan.table, runId: plan.runId, rows: deletes.record_count });
+      }
+    }
+
+    const writeManifest = async (entries: ManifestEntry[], n: number, content: 'data' | 'deletes' = 'data'): Promise<ManifestFile> => {
+      const bytes = encodeManifest(entries, { schema, spec: UNPARTITIONED, content });
       const key = `${ref.dir}/metadata/${commitId}-m${n}.avro`;
       await env.destination.put(key, bytes);
       written.push(key);
-      return manifestFileOf(objectUri(env.destination, key), bytes.byteLength, entries, snapshotId, sequenceNumber);
+      return manifestFileOf(objectUri(env.destination, key), bytes.byteLength, entries, snapshotId, sequenceNumber, content === 'data' ? 0 : 1);
     };
     const manifests: ManifestFile[] = [await writeManifest(added, 0)];
     if (removed.length > 0) manifests.push(await writeManifest(removed, 1));
+    if (deletes) manifests.push(await writeManifest([{ status: 1, snapshot_id: snapshotId, sequence_number: null, file_sequence_number: null, data_file: deletes }], 2, 'deletes'));
     if (operation === 'append' && head) {
       // The table's manifests carry over as they are: their files stay live.
       manifests.push(...decodeManifestList(await readUri(env.destination, head['manifest-list'], keyOf)));
@@ -196,6 +213,9 @@ export async function commitToIcebergTable(run: IcebergRun, env: IcebergCommitEn
 
     const bytes = (list: ManifestEntry[]) => list.reduce((n, e) => n + e.data_file.file_size_in_bytes, 0);
     const records = (list: ManifestEntry[]) => list.reduce((n, e) => n + e.data_file.record_count, 0);
+    // A full run's snapshot no longer lists the table's delete files: they go with the files they deleted from.
+    const parentDeletes = operation === 'overwrite' && head ? { removedDeleteFiles: Number(head.summary['total-delete-files'] ?? 0), removedPositionDeletes: Number(head.summary['total-position-deletes'] ?? 0) } : {};
+    const snapshotOperation: Snapshot['summary']['operation'] = deletes ? 'overwrite' : operation === 'overwrite' && previous.length === 0 ? 'append' : operation;
     const snapshot: Snapshot = {
       'snapshot-id': snapshotId,
       ...(head ? { 'parent-snapshot-id': head['snapshot-id'] } : {}),
@@ -203,8 +223,17 @@ export async function commitToIcebergTable(run: IcebergRun, env: IcebergCommitEn
       'timestamp-ms': Date.now(),
       'manifest-list': objectUri(env.destination, listKey),
       summary: snapshotSummary(
-        operation === 'overwrite' && previous.length === 0 ? 'append' : operation,
-        { addedFiles: added.length, addedRecords: records(added), addedBytes: bytes(added), deletedFiles: removed.length, deletedRecords: records(removed), removedBytes: bytes(removed) },
+        snapshotOperation,
+        {
+          addedFiles: added.length,
+          addedRecords: records(added),
+          addedBytes: bytes(added),
+          deletedFiles: removed.length,
+          deletedRecords: records(removed),
+          removedBytes: bytes(removed),
+          ...(deletes ? { addedDeleteFiles: 1, addedPositionDeletes: deletes.record_count } : {}),
+          ...parentDeletes,
+        },
         head,
         { [RUN_ID_SUMMARY_KEY]: plan.runId, [PLANNED_AT_SUMMARY_KEY]: plan.plannedAt },
       ),
@@ -242,4 +271,19 @@ function checkSchemaIds(metadata: TableMetadata | null, plan: TablePlan): void {
       );
     }
   }
+}
+
+/** How a row of the run is recognized in the table: its primary key, and the cursor a re-read row shares. */
+function rowIdentity(plan: TablePlan): RowIdentity {
+  const fields = new Map((plan.iceberg?.schema.fields ?? []).map((f) => [f.name, f]));
+  const field = (name: string) => {
+    const f = fields.get(name);
+    if (!f) throw new CommitError(`table ${plan.table}: column "${name}" is not in the run's Iceberg schema (excluded?)`);
+    return f;
+  };
+  const incremental = plan.incremental;
+  if (!incremental || incremental.primaryKey.length === 0) {
+    throw new CommitError(`table ${plan.table}: an incremental run of an Iceberg table needs the table's primary key to recognize the rows it read again`);
+  }
+  return { key: incremental.primaryKey.map(field), cursor: field(incremental.cursor) };
 }

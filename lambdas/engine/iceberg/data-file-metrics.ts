@@ -229,6 +229,11 @@ function leafMetrics(column: MetricsColumn, type: IcebergPrimitive, chunks: Colu
   }
 }
 
+/** Metrics of no column (a file whose readers need none, as position deletes). */
+export function noMetrics(): DataFileMetrics {
+  return { column_sizes: new Map(), value_counts: new Map(), null_value_counts: new Map(), nan_value_counts: new Map(), lower_bounds: new Map(), upper_bounds: new Map() };
+}
+
 /**
  * The metrics of a data file from its Parquet footer: one entry per column given (by field id), computed over
  * every row group. `columns` lists the file's columns with their leaf's index among a row group's chunks.
@@ -236,14 +241,7 @@ function leafMetrics(column: MetricsColumn, type: IcebergPrimitive, chunks: Colu
 export function dataFileMetrics(footer: PartFooterFacts, columns: MetricsColumn[], options: MetricsOptions = {}): DataFileMetrics {
   const truncateLength = options.truncateLength ?? DEFAULT_TRUNCATE_LENGTH;
   if (!(Number.isInteger(truncateLength) && truncateLength > 0)) throw new InternalError(`the metrics truncate length must be a positive integer, got ${truncateLength}`);
-  const out: DataFileMetrics = {
-    column_sizes: new Map(),
-    value_counts: new Map(),
-    null_value_counts: new Map(),
-    nan_value_counts: new Map(),
-    lower_bounds: new Map(),
-    upper_bounds: new Map(),
-  };
+  const out = noMetrics();
   for (const column of columns) {
     const chunks = footer.rowGroups.map((group, g) => {
       const chunk = group.columns[column.leafIndex];

@@ -118,6 +118,11 @@ export interface SnapshotChange {
   deletedFiles: number;
   deletedRecords: number;
   removedBytes: number;
+  /** Position delete files added (and the positions they delete), and those no longer live after it. */
+  addedDeleteFiles?: number;
+  addedPositionDeletes?: number;
+  removedDeleteFiles?: number;
+  removedPositionDeletes?: number;
 }
 
 /**
@@ -130,7 +135,15 @@ export function snapshotSummary(operation: SnapshotOperation, change: SnapshotCh
     'total-data-files': before('total-data-files') + change.addedFiles - change.deletedFiles,
     'total-records': before('total-records') + change.addedRecords - change.deletedRecords,
     'total-files-size': before('total-files-size') + change.addedBytes - change.removedBytes,
+    'total-delete-files': before('total-delete-files') + (change.addedDeleteFiles ?? 0) - (change.removedDeleteFiles ?? 0),
+    'total-position-deletes': before('total-position-deletes') + (change.addedPositionDeletes ?? 0) - (change.removedPositionDeletes ?? 0),
   };
+  const deletes: Record<string, string> = change.addedDeleteFiles
+    ? { 'added-delete-files': String(change.addedDeleteFiles), 'added-position-delete-files': String(change.addedDeleteFiles), 'added-position-deletes': String(change.addedPositionDeletes ?? 0) }
+    : {};
+  const removedDeletes: Record<string, string> = change.removedDeleteFiles
+    ? { 'removed-delete-files': String(change.removedDeleteFiles), 'removed-position-delete-files': String(change.removedDeleteFiles), 'removed-position-deletes': String(change.removedPositionDeletes ?? 0) }
+    : {};
   return {
     operation,
     'added-data-files': String(change.addedFiles),
@@ -139,12 +152,14 @@ export function snapshotSummary(operation: SnapshotOperation, change: SnapshotCh
     ...(change.deletedFiles > 0
       ? { 'deleted-data-files': String(change.deletedFiles), 'deleted-records': String(change.deletedRecords), 'removed-files-size': String(change.removedBytes) }
       : {}),
+    ...deletes,
+    ...removedDeletes,
     'changed-partition-count': String(change.addedFiles > 0 || change.deletedFiles > 0 ? 1 : 0),
     'total-data-files': String(totals['total-data-files']),
     'total-records': String(totals['total-records']),
     'total-files-size': String(totals['total-files-size']),
-    'total-delete-files': '0',
-    'total-position-deletes': '0',
+    'total-delete-files': String(totals['total-delete-files']),
+    'total-position-deletes': String(totals['total-position-deletes']),
     'total-equality-deletes': '0',
     'engine-name': 'pgsip',
     ...extra,

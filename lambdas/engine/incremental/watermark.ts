@@ -37,6 +37,11 @@ export interface WatermarkContext {
   /** The run's columns as mapped (chainShape) and its type profile: a chain continues only over the same. */
   shape: string;
   types: string;
+  /**
+   * Iceberg tables: the chain goes on across a column change, which the table's schema takes by field id
+   * (a change it cannot take stops Plan: lambdas/engine/iceberg/iceberg-schema.ts).
+   */
+  columnsEvolve?: boolean;
 }
 
 /** The incremental spec of each of the run's tables, by canonical name; a name that is not in the run is refused. */
@@ -92,7 +97,7 @@ export async function planIncremental(table: CatalogTable, spec: IncrementalSpec
   if (!last) return full(`the last run, ${newest.runId}, did not record an incremental cursor`);
   if (last.cursor !== cursor.name) return full(`the last run, ${newest.runId}, read by cursor "${last.cursor}", not "${cursor.name}"`);
   if (newest.manifest.types !== ctx.types) return full(`the last run, ${newest.runId}, was written with the ${newest.manifest.types} type profile`);
-  if (chainShape(newest.manifest.columns) !== ctx.shape) return full(`the table's columns changed since run ${newest.runId}`);
+  if (!ctx.columnsEvolve && chainShape(newest.manifest.columns) !== ctx.shape) return full(`the table's columns changed since run ${newest.runId}`);
   const openSince = last.openSince;
   if (openSince === null) return full(`when run ${newest.runId} read its snapshot, a transaction of unknown age was open (a prepared transaction, or a snapshot taken without its horizon)`);
 

@@ -285,7 +285,8 @@ export function createHyparquetPartWriter(options: PartWriterOptions): PartWrite
             const scratch = new ByteWriter(1 << 16);
             const encoded = writeColumn({ writer: scratch, column: { ...column, codec: 'UNCOMPRESSED' }, pageData });
             const hasRepetition = path.some((n) => n.element.repetition_type === 'REPEATED');
-            const result = writeV1Chunk(new Uint8Array(scratch.buffer, 0, scratch.offset), encoded.chunk, hasRepetition, writer, compression, compress);
+            const hasDefinition = path.slice(1).some((n) => n.element.repetition_type !== 'REQUIRED');
+            const result = writeV1Chunk(new Uint8Array(scratch.buffer, 0, scratch.offset), encoded.chunk, hasRepetition, hasDefinition, writer, compression, compress);
             chunks.push(result.chunk);
             parquet.pendingIndexes.push(result);
           }

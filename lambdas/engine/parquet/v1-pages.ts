@@ -3,7 +3,8 @@
  * which it writes as DATA_PAGE_V2 only. The portable profile needs V1 (Snowflake, older Spark and Iceberg
  * readers refuse V2), so such a chunk is encoded uncompressed into a scratch buffer first and then rewritten
  * page by page: a V2 page's levels (uncompressed, no length prefix) and values become one V1 body —
- * `[int32 LE length][repetition levels]` (LISTs only), `[int32 LE length][definition levels]`, values —
+ * `[int32 LE length][repetition levels]` (LISTs only), `[int32 LE length][definition levels]` (a column that
+ * can be null, i.e. not REQUIRED all the way down; a REQUIRED one has none), values —
  * compressed as a whole. Dictionary pages are carried over, compressed. Statistics are hyparquet-writer's.
  */
 import type { ColumnChunk, OffsetIndex, PageHeader } from 'hyparquet';
@@ -44,6 +45,7 @@ export function writeV1Chunk(
   scratch: Uint8Array,
   chunk: ColumnChunk,
   hasRepetition: boolean,
+  hasDefinition: boolean,
   writer: ByteWriter,
   codec: CompressionCodec,
   compress: Compressor | null,
@@ -85,8 +87,7 @@ export function writeV1Chunk(
     const values = body.subarray(v2.repetition_levels_byte_length + v2.definition_levels_byte_length);
     const v1 = withLength([
       ...(hasRepetition ? [lengthPrefix(repetition.length), repetition] : []),
-      lengthPrefix(definition.length),
-      definition,
+      ...(hasDefinition ? [lengthPrefix(definition.length), definition] : []),
       values,
     ]);
     const out = compressed(v1);

@@ -17,7 +17,8 @@ export type FaultPoint =
   | 'after-shard-manifest' // a shard's manifest is written, before it returns
   | 'before-commit' // Commit was called, nothing committed yet
   | 'after-run-manifest' // `_manifest.json` written, `_SUCCESS` not yet
-  | 'before-iceberg-commit'; // the run is committed to its folders, its Iceberg snapshot not yet
+  | 'before-iceberg-commit' // the run is committed to its folders, its Iceberg snapshot not yet
+  | 'after-iceberg-commit'; // the Iceberg snapshot is committed, the table's `_latest.json` not moved yet
 
 const failed = new Set<string>();
 

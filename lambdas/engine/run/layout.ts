@@ -92,6 +92,8 @@ export const manifestKey = (runDir: string) => `${runDir}/_manifest.json`;
 export const successKey = (runDir: string) => `${runDir}/_SUCCESS`;
 export const latestKey = (runDir: string) => `${runDir.slice(0, runDir.lastIndexOf('/'))}/_latest.json`;
 export const partName = (shard: number, seq: number, attempt: string) => `part-${pad(shard, 5)}-${pad(seq, 4)}-${attempt}.parquet`;
+/** An Iceberg position-delete file a commit of the run writes (lambdas/engine/iceberg/position-deletes.ts). */
+export const positionDeletesName = (commitId: string) => `deletes-${commitId}.parquet`;
 export const PART_PATTERN = /^part-\d{5}-\d{4}-[0-9a-f]+\.parquet$/;
 
 function pad(n: number, width: number): string {

@@ -12,6 +12,7 @@ import { writeColumn } from 'hyparquet-writer/src/column.js';
 import { writePageHeader } from 'hyparquet-writer/src/datapage.js';
 import { encodeNestedValues } from 'hyparquet-writer/src/dremel.js';
 import { schemaPathResolver } from 'hyparquet-writer/src/schema.js';
+import { unconvertStatistics } from 'hyparquet-writer/src/unconvert.js';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -38,6 +39,10 @@ describe('hyparquet-writer internals pgsip relies on', () => {
     expect(typeof schemaPathResolver).toBe('function');
     expect(typeof writePageHeader).toBe('function');
     expect(writePageHeader.length).toBe(2); // (writer, header)
+    // The footer's statistics as the footer holds them (Thrift field numbers), which Iceberg metrics read
+    // (hyparquet-part-writer.ts, chunkFacts).
+    const thrift = unconvertStatistics({ null_count: 2n, min_value: 'ab', max_value: 'abc', nan_count: 1n }, { name: 's', type: 'BYTE_ARRAY', converted_type: 'UTF8' }, 2) as Record<string, unknown>;
+    expect(thrift).toMatchObject({ field_3: 2n, field_6: new TextEncoder().encode('ab'), field_5: new TextEncoder().encode('ac'), field_9: 1n });
   });
 
   it('ByteWriter keeps buffer, view, index and offset as fields that a subclass may swap', () => {
