@@ -274,13 +274,9 @@ export function validateConfig(raw: unknown, baseDir = process.cwd()): PgsipConf
       graceMinutes: opt(r, 'graceMinutes', (v) => int(v, 'retention.graceMinutes', 0, 7 * 24 * 60)),
     };
   }
-  // What Iceberg tables cannot do yet (docs/limitations.md), refused at synth rather than at every run.
-  if (config.tableFormat === 'iceberg' && config.retention) {
-    throw new ConfigError('retention', 'does not apply to Iceberg tables yet (their snapshot expiry is not built): leave it out with tableFormat iceberg');
-  }
+  // What Iceberg tables cannot take (docs/iceberg.md), refused at synth rather than at every run.
   config.schedules?.forEach((s, i) => {
     if ((s.tableFormat ?? config.tableFormat) !== 'iceberg') return;
-    if (s.keepRuns !== undefined) throw new ConfigError(`schedules[${i}].keepRuns`, 'does not apply to Iceberg tables yet (their snapshot expiry is not built)');
     if (s.types === 'native') throw new ConfigError(`schedules[${i}].types`, 'Iceberg tables take the portable types');
   });
   if (root.catalog !== undefined) {

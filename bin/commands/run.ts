@@ -210,5 +210,11 @@ export function printSummary(summary: RunSummary, write: (line: string) => void)
     write(`  ${t.table}: ${formatCount(t.rows)} rows, ${t.parts} part(s), ${formatBytes(t.bytes)} -> ${t.manifest}`);
     if (t.incremental) write(`    ${t.incremental.mode}: ${t.incremental.reason}`);
     if (t.catalog) write(`    catalog table ${t.catalog.table}: ${t.catalog.outcome}`);
+    if (t.iceberg) {
+      const what = { committed: 'committed', unchanged: 'already committed, unchanged', 'kept-newer': 'not added: a run planned later is the current snapshot' }[t.iceberg.outcome];
+      write(`    iceberg ${t.iceberg.operation} snapshot ${t.iceberg.snapshotId}: ${what} -> ${t.iceberg.metadata}`);
+      const expired = t.iceberg.expired;
+      if (expired) write(`    retention: ${expired.snapshots} snapshot(s) expired${expired.runs.length > 0 ? `, run folder(s) deleted: ${expired.runs.join(', ')}` : ''}`);
+    }
   }
 }

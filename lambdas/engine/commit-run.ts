@@ -18,7 +18,8 @@ import { loadPlan } from './run/plan-store';
 import { DOCUMENT_VERSION, readDocument, serializeDocument } from './run/documents';
 import { checksumKeyOf, selectionOf } from './selection/column-rules';
 import { checkPageSplitSnapshot } from './run/page-split';
-import { commitToIcebergTable } from './iceberg/commit-table';
+import { commitToIcebergTable, tableRefOf } from './iceberg/commit-table';
+import { expireSnapshots } from './iceberg/expire-snapshots';
 import { icebergCatalogOf } from './iceberg/plan-iceberg-table';
 import { checkRunId, latestKey, manifestKey, PART_PATTERN, runPlanKey, shardManifestKey, successKey } from './run/layout';
 
@@ -61,6 +62,13 @@ export async function commitRun(event: CommitEvent, env: RunEnvironment): Promis
     if (iceberg) {
       // The catalog that names Iceberg tables is the Iceberg catalog's business: no folder table registered.
       committed.iceberg = iceberg;
+      if (plan.options.keepRuns !== null) {
+        const expired = await expireSnapshots(tableRefOf(plan), { destination: env.destination, catalog: icebergCatalogOf(env), log: env.log }, {
+          keepRuns: plan.options.keepRuns,
+          graceMinutes: plan.options.retentionGraceMinutes,
+        });
+        if (expired) committed.iceberg.expired = { snapshots: expired.snapshots, runs: expired.runs };
+      }
     } else if (env.catalog) {
       committed.catalog = await registerTable(plan, manifest, env, latest);
     }
@@ -193,7 +201,8 @@ async function commitTable(plan: TablePlan, env: RunEnvironment, beforeLatest?: 
     onSkip: (runDir, reason) => env.log.warn('left an unreadable run folder alone', { runDir, reason }),
   });
   if (swept.length > 0) env.log.warn('removed abandoned runs', { table: plan.table, runs: swept.map((r) => r.runId) });
-  if (plan.options.keepRuns !== null) {
+  // An Iceberg table's retention is its snapshots' expiry, once the pointer has moved (commitRun).
+  if (plan.options.keepRuns !== null && plan.options.tableFormat !== 'iceberg') {
     const retired = await retireOldRuns(destination, tableFolder, {
       keepRuns: plan.options.keepRuns,
       graceMinutes: plan.options.retentionGraceMinutes,

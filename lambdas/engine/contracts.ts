@@ -579,4 +579,6 @@ export interface IcebergCommit {
   operation: 'append' | 'overwrite';
   /** The table's metadata file after the commit. */
   metadata: string;
+  /** With `keepRuns`: the snapshots retention expired after the commit, and the run folders it deleted. */
+  expired?: { snapshots: number; runs: string[] };
 }

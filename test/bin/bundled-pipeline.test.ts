@@ -349,8 +349,8 @@ describe('the deployed bundles, against moto\'s S3', () => {
     };
     await sql(`CREATE TABLE public.log (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, at timestamptz NOT NULL DEFAULT clock_timestamp(), msg text);
                INSERT INTO public.log (msg) SELECT 'm' || g FROM generate_series(1, 3000) g;`);
-    const run = async (runId: string) => {
-      const input: ExecutionInput = { tables: ['public.log'], shards: 2, runId, holdSnapshot: false, tableFormat: 'iceberg', incremental: { 'public.log': { cursor: 'id' } } };
+    const run = async (runId: string, extra: Partial<ExecutionInput> = {}) => {
+      const input: ExecutionInput = { tables: ['public.log'], shards: 2, runId, holdSnapshot: false, tableFormat: 'iceberg', incremental: { 'public.log': { cursor: 'id' } }, ...extra };
       const plan = await invoke<PlanResult>(deployed.plan, { input, executionName: runId, executionId }, onMoto);
       for (const task of JSON.parse((await object(plan.items.key, motoS3)).toString('utf8')) as ShardTask[]) {
         await invoke<ShardResult>(deployed.export, { task, executionId, snapshot: plan.snapshot }, onMoto);
@@ -358,10 +358,12 @@ describe('the deployed bundles, against moto\'s S3', () => {
       return invoke<CommitOutput>(deployed.commit, { runId, executionId }, onMoto);
     };
     const glue = new GlueClient(moto.client);
+    let snapshots = 0;
     const expectTableEqualsSource = async () => {
       const table = (await glue.send(new GetTableCommand({ DatabaseName: 'lake', Name: 'public_log' }))).Table!;
       expect(table.Parameters).toMatchObject({ table_type: 'ICEBERG', metadata_location: expect.stringMatching(/^s3:\/\/pgsip-lake\/exports\/public\/log\/metadata\/v\d+\.metadata\.json$/) });
       const metadata = JSON.parse((await object(table.Parameters!.metadata_location!.slice(`s3://${BUCKET}/`.length), motoS3)).toString('utf8')) as { snapshots: { summary: Record<string, string> }[] };
+      snapshots = metadata.snapshots.length;
       const want = (await queryRows<{ id: string }>(postgres.url, 'SELECT id::text AS id FROM public.log ORDER BY log.id')).map((r) => r.id);
       const got = (await readIcebergTableOnS3(`s3://${BUCKET}/exports/public/log`, motoS3)).map((r) => String(r.id)).sort((a, b) => Number(a) - Number(b));
       expect(got).toEqual(want);
@@ -380,12 +382,16 @@ describe('the deployed bundles, against moto\'s S3', () => {
       await late.query('COMMIT');
       await late.end();
       await sql(`INSERT INTO public.log (msg) SELECT 'o' || g FROM generate_series(1, 50) g`);
-      await run('ice-3');
+      // With retention of one snapshot, no grace: the two before expire, through Glue, after the commit.
+      const third = await run('ice-3', { keepRuns: 1, retentionGraceMinutes: 0 });
+      // The late row, 50 new ones, and 201 read again (below).
+      expect(third).toMatchObject({ rows: 252 });
       // The third run read again the second's 200 rows and the first's last (its watermark, inclusive, stood at
       // the newest id before the open transaction) and deleted them from its own ZSTD files, read on the
       // runtime's Node.
       const head = await expectTableEqualsSource();
       expect(head).toMatchObject({ operation: 'overwrite', 'pgsip.run-id': 'ice-3', 'added-position-deletes': '201' });
+      expect(snapshots).toBe(1);
       const manifest = JSON.parse((await object('exports/public/log/run=ice-3/_manifest.json', motoS3)).toString('utf8')) as RunManifest;
       expect(manifest.compression).toBe('ZSTD');
     } finally {

@@ -4,13 +4,13 @@
  * metadata, manifest and Parquet reading), fastavro (every manifest and manifest list) and pyarrow (each data
  * file the manifests name, with its field ids), compared with Postgres value by value.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runExport } from '../../bin/commands/run';
+import { printSummary, runExport } from '../../bin/commands/run';
 import { type RunningPostgres, startEmbeddedPostgres } from '../../bin/local/embedded-postgres';
 import type { TableMetadata } from '../../lambdas/engine/iceberg/model';
 import { type FastavroValue, readWithFastavro } from '../support/fastavro-read';
@@ -237,9 +237,8 @@ describe('Iceberg tables by path (no catalog)', () => {
     expect(read.every((r) => r.region === 'eu')).toBe(true);
   });
 
-  it('refuses, in one line each and before anything is written, what Iceberg tables do not do yet', async () => {
+  it('refuses, in one line and before anything is written, the native types', async () => {
     const fresh = join(work, 'refused');
-    await expect(exportIceberg(fresh, { keepRuns: '3' })).rejects.toThrow(/^"keepRuns" does not apply to Iceberg tables yet/);
     await expect(exportIceberg(fresh, { types: 'native' })).rejects.toThrow(/^"types" must be portable for Iceberg tables/);
     expect(await readdir(fresh).catch(() => [])).toEqual([]);
   });
@@ -337,3 +336,74 @@ describe('incremental runs of an Iceberg table (append-only, rows committed out 
     expect(JSON.parse(await readFile(join(table, '_latest.json'), 'utf8')).runId).toBe(full.runId);
   });
 });
+
+describe('retention of an Iceberg table (keepRuns): snapshot expiry', () => {
+  it('expires the snapshots beyond the newest keepRuns and deletes only the files no kept snapshot references', async () => {
+    const dest = join(work, 'retention-lake');
+    const table = join(dest, 'public', 'kept');
+    await sql(`CREATE TABLE public.kept (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, msg text);
+               INSERT INTO public.kept (msg) SELECT 'a' || g FROM generate_series(1, 300) g;`);
+    const runKept = (extra: Record<string, unknown> = {}) =>
+      runExport({ databaseUrl: postgres.url, tables: 'public.kept', dest, shards: '2', concurrency: '2', compression: 'snappy', quiet: true, tableFormat: 'iceberg', incremental: 'id', keepRuns: '2', retentionGrace: '0m', ...extra } as never, () => {});
+    const add = (n: number) => sql(`INSERT INTO public.kept (msg) SELECT 'b' || g FROM generate_series(1, ${n}) g`);
+    const runFolders = async () => (await readdir(table)).filter((f) => f.startsWith('run=')).sort();
+    /** Every file the kept snapshots name is there, and icebird reads the source from the current one. */
+    const expectIntact = async () => {
+      const { metadata } = await metadataOf(table);
+      for (const s of metadata.snapshots) {
+        const { data, deletes } = snapshotFiles(metadata, s['snapshot-id']);
+        for (const path of [...data.map((d) => d.path), ...deletes]) expect(existsSync(path), path).toBe(true);
+      }
+      const ids = (await readIcebergTable(table)).map((r) => String(r.id)).sort((a, b) => Number(a) - Number(b));
+      expect(ids).toEqual((await queryRows<{ id: string }>(postgres.url, 'SELECT id::text AS id FROM public.kept ORDER BY kept.id')).map((r) => r.id));
+      return metadata;
+    };
+
+    const first = await runKept();
+    await add(10);
+    const second = await runKept();
+    await add(10);
+    // Three snapshots, two kept: the first is expired, but its files are live in the appends after it.
+    const third = await runKept();
+    expect(third.commit.tables[0].iceberg?.expired).toEqual({ snapshots: 1, runs: [] });
+    let metadata = await expectIntact();
+    expect(metadata.snapshots.map((s) => s.summary['pgsip.run-id'])).toEqual([second.runId, third.runId]);
+    expect(metadata['snapshot-log'].map((e) => e['snapshot-id'])).toEqual(metadata.snapshots.map((s) => s['snapshot-id']));
+    expect(await runFolders()).toEqual([first.runId, second.runId, third.runId].map((r) => `run=${r}`).sort());
+
+    // Two full runs replace the table: after the second, the appended chain is referenced by no kept snapshot.
+    const fourth = await runKept({ full: true });
+    expect(fourth.commit.tables[0].iceberg?.expired).toEqual({ snapshots: 1, runs: [] });
+    await add(5);
+    const fifth = await runKept({ full: true });
+    expect(fifth.commit.tables[0].iceberg?.expired).toEqual({ snapshots: 1, runs: [first.runId, second.runId, third.runId].sort() });
+    const lines: string[] = [];
+    printSummary(fifth, (l) => lines.push(l));
+    expect(lines).toContain(`    retention: 1 snapshot(s) expired, run folder(s) deleted: ${[first.runId, second.runId, third.runId].sort().join(', ')}`);
+    expect(lines).toContainEqual(expect.stringMatching(/^ {4}iceberg overwrite snapshot \d+: committed -> file:\/\/\/.*\/public\/kept\/metadata\/v\d+\.metadata\.json$/));
+    metadata = await expectIntact();
+    expect(metadata.snapshots.map((s) => s.summary['pgsip.run-id'])).toEqual([fourth.runId, fifth.runId]);
+    expect(await runFolders()).toEqual([fourth.runId, fifth.runId].map((r) => `run=${r}`).sort());
+    // The manifest lists of expired snapshots are gone, the kept ones' are there.
+    const lists = (await readdir(join(table, 'metadata'))).filter((f) => f.startsWith('snap-'));
+    expect(lists.sort()).toEqual(metadata.snapshots.map((s) => basename(fileURLToPath(s['manifest-list']))).sort());
+    // The older kept snapshot still reads as it was (time travel within retention): the newest metadata file
+    // in which it was current.
+    const fourthId = metadata.snapshots[0]['snapshot-id'];
+    const whenFourth = [...metadata['metadata-log']].reverse().map((e) => fileURLToPath(e['metadata-file']))
+      .find((file) => (JSON.parse(readFileSync(file, 'utf8')) as TableMetadata)['current-snapshot-id'] === fourthId)!;
+    expect((await readIcebergTable(table, basename(whenFourth))).length).toBe(320);
+  });
+
+  it('keeps what has not been out of the newest keepRuns for the grace period', async () => {
+    const dest = join(work, 'grace-lake');
+    const runGrace = () =>
+      runExport({ databaseUrl: postgres.url, tables: 'public.kept', dest, shards: '1', concurrency: '1', compression: 'snappy', quiet: true, tableFormat: 'iceberg', keepRuns: '1', retentionGrace: '1h' } as never, () => {});
+    await runGrace();
+    const second = await runGrace();
+    expect(second.commit.tables[0].iceberg?.expired).toBeUndefined();
+    const { metadata } = await metadataOf(join(dest, 'public', 'kept'));
+    expect(metadata.snapshots).toHaveLength(2);
+  });
+});
+

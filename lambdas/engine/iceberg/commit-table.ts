@@ -23,6 +23,7 @@ import { decodeManifest, decodeManifestList, encodeManifest, encodeManifestList 
 import { dataFileMetricsOf } from './part-metrics';
 import { writePositionDeletes } from './position-deletes';
 import { rereadRows, type RowIdentity } from './reread-rows';
+import { readTableFile, tableKeyResolver } from './table-files';
 import type { DataFile, ManifestEntry, ManifestFile, Snapshot, TableMetadata } from './model';
 import {
   currentSchema,
@@ -75,11 +76,11 @@ function dataFileOf(path: string, part: RunManifest['parts'][number]): DataFile 
 /** The live data files of the current snapshot, with the sequence numbers they were added with. */
 async function liveEntries(destination: Destination, snapshot: Snapshot | null, keyOf: (uri: string) => string): Promise<ManifestEntry[]> {
   if (!snapshot) return [];
-  const list = await readUri(destination, snapshot['manifest-list'], keyOf);
+  const list = await readTableFile(destination, snapshot['manifest-list'], keyOf);
   const live: ManifestEntry[] = [];
   for (const manifest of decodeManifestList(list)) {
     if (manifest.content !== 0) continue;
-    const { entries } = decodeManifest(await readUri(destination, manifest.manifest_path, keyOf));
+    const { entries } = decodeManifest(await readTableFile(destination, manifest.manifest_path, keyOf));
     for (const entry of entries) {
       if (entry.status === 2) continue;
       // An ADDED entry inherits its sequence numbers from the manifest that added it.
@@ -92,13 +93,6 @@ async function liveEntries(destination: Destination, snapshot: Snapshot | null, 
     }
   }
   return live;
-}
-
-async function readUri(destination: Destination, uri: string, keyOf: (uri: string) => string): Promise<Uint8Array> {
-  const key = keyOf(uri);
-  const bytes = await destination.get(key);
-  if (!bytes) throw new CommitError(`${uri} is missing: the Iceberg table's metadata names a file that is not there`);
-  return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
 function manifestFileOf(path: string, length: number, entries: ManifestEntry[], snapshotId: number, sequenceNumber: number, content: 0 | 1 = 0): ManifestFile {
@@ -137,11 +131,7 @@ export async function commitToIcebergTable(run: IcebergRun, env: IcebergCommitEn
   const iceberg = plan.iceberg;
   if (!iceberg) throw new InternalError(`${plan.runDir}: the plan has no Iceberg table`);
   const ref = tableRefOf(plan);
-  const tableRoot = objectUri(env.destination, ref.dir);
-  const keyOf = (uri: string): string => {
-    if (!uri.startsWith(`${tableRoot}/`)) throw new CommitError(`${uri} lies outside table ${plan.table}'s location ${tableRoot}`);
-    return `${ref.dir}/${decodeURIComponent(uri.slice(tableRoot.length + 1))}`;
-  };
+  const keyOf = tableKeyResolver(env.destination, ref);
   const operation: IcebergCommit['operation'] = manifest.mode === 'incremental' ? 'append' : 'overwrite';
 
   for (let attempt = 1; attempt <= ATTEMPTS; attempt++) {
@@ -205,7 +195,7 @@ export async function commitToIcebergTable(run: IcebergRun, env: IcebergCommitEn
     if (deletes) manifests.push(await writeManifest([{ status: 1, snapshot_id: snapshotId, sequence_number: null, file_sequence_number: null, data_file: deletes }], 2, 'deletes'));
     if (operation === 'append' && head) {
       // The table's manifests carry over as they are: their files stay live.
-      manifests.push(...decodeManifestList(await readUri(env.destination, head['manifest-list'], keyOf)));
+      manifests.push(...decodeManifestList(await readTableFile(env.destination, head['manifest-list'], keyOf)));
     }
     const listKey = `${ref.dir}/metadata/snap-${snapshotId}-${attempt}-${commitId}.avro`;
     await env.destination.put(listKey, encodeManifestList(manifests, { snapshotId, parentSnapshotId: head?.['snapshot-id'] ?? null, sequenceNumber }));

@@ -58,13 +58,21 @@ export async function retireOldRuns(destination: Destination, tableFolder: strin
     const newer = committed.slice(0, i).map((r) => Date.parse(r.committedAt)).sort((a, b) => a - b);
     const retiredAt = newer[options.keepRuns - 1];
     if (!(now - retiredAt >= options.graceMinutes * 60_000)) continue;
-    const objects = await destination.list(`${run.runDir}/`);
-    const success = successKey(run.runDir);
-    const plan = planKey(run.runDir);
-    await destination.delete([success]);
-    await destination.delete(objects.filter((k) => k !== success && k !== plan));
-    await destination.delete([plan]);
-    retired.push({ runId: run.runId, runDir: run.runDir, objects: objects.length });
+    retired.push({ runId: run.runId, runDir: run.runDir, objects: await deleteCommittedRun(destination, run.runDir) });
   }
   return retired;
+}
+
+/**
+ * Deletes a committed run's folder: `_SUCCESS` first (a deletion cut short leaves an uncommitted run, which
+ * the sweep removes), its plan last. Answers how many objects it held.
+ */
+export async function deleteCommittedRun(destination: Destination, runDir: string): Promise<number> {
+  const objects = await destination.list(`${runDir}/`);
+  const success = successKey(runDir);
+  const plan = planKey(runDir);
+  await destination.delete([success]);
+  await destination.delete(objects.filter((k) => k !== success && k !== plan));
+  await destination.delete([plan]);
+  return objects.length;
 }
