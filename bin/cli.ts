@@ -153,7 +153,7 @@ program
 
 program
   .command('catalog')
-  .description('Print what a catalog registers for the committed tables of a destination: Athena DDL or Glue TableInput JSON. Offline.')
+  .description('Print what a catalog registers for the committed tables of a destination: Athena DDL or Glue TableInput JSON (Iceberg tables: glue-json). Offline. Each table it cannot describe is named on stderr, and the exit is 1.')
   .requiredOption('--dest <dir|s3://bucket/prefix>', 'where the runs were written')
   .option('--tables <list>', 'comma-separated tables, Postgres quoting; unqualified names are in public (default: every committed table)')
   .addOption(new Option('--format <format>', 'athena-ddl (CREATE EXTERNAL TABLE) or glue-json (TableInput)').choices(['athena-ddl', 'glue-json']).default('athena-ddl'))
@@ -162,7 +162,11 @@ program
   .option('--s3-endpoint <url>', 'an S3-compatible endpoint for s3:// destinations')
   .action(async (options) => {
     const { describeCatalog } = await import('./commands/catalog');
-    out(await describeCatalog(options));
+    const { text, undescribed } = await describeCatalog(options);
+    if (text !== '') out(text);
+    // Every table that could be described is printed; each that could not is named, and the exit says so.
+    for (const why of undescribed) err(`pgsip: ${why}`);
+    if (undescribed.length > 0) code = 1;
   });
 
 program

@@ -17,17 +17,17 @@ import {
   CreateTableCommand,
   GlueClient,
   UpdateTableCommand,
-  type Column,
   type Table,
   type TableInput,
 } from '@aws-sdk/client-glue';
+import { glueIcebergTableInput } from '../engine/catalog/glue-iceberg-table-input';
 import { lakeTableName } from '../engine/catalog/lake-table';
 import type { Destination } from '../engine/destinations/destination';
 import { CatalogError, RunDocumentError } from '../engine/errors';
 import { metadataFileKey, VERSION_HINT } from '../engine/iceberg/file-system-catalog';
 import { type CommitAnswer, type IcebergCatalog, type IcebergTableRef, type LoadedTable, objectUri, parseTableMetadata } from '../engine/iceberg/iceberg-catalog';
-import type { IcebergType, TableMetadata } from '../engine/iceberg/model';
-import { currentSchema, serializeTableMetadata } from '../engine/iceberg/table-metadata';
+import type { TableMetadata } from '../engine/iceberg/model';
+import { serializeTableMetadata } from '../engine/iceberg/table-metadata';
 import { glueTableOrNull } from './glue-table-lookup';
 
 /** Metadata files of commits that never reached Glue, passed over before a commit gives up this attempt. */
@@ -39,14 +39,6 @@ export interface GlueIcebergCatalogOptions {
   /** Create the database on the first commit if it does not exist. */
   createDatabase?: boolean;
   client?: GlueClient;
-}
-
-/** Glue's column type of an Iceberg type, as Iceberg's Glue catalog writes it (for people; engines read the metadata). */
-function glueType(type: IcebergType): string {
-  if (typeof type !== 'string') return `array<${glueType(type.element)}>`;
-  if (type === 'long') return 'bigint';
-  if (type === 'timestamptz') return 'timestamp';
-  return type.replace(/^decimal\((\d+), (\d+)\)$/, 'decimal($1,$2)');
 }
 
 export class GlueIcebergCatalog implements IcebergCatalog {
@@ -116,23 +108,7 @@ export class GlueIcebergCatalog implements IcebergCatalog {
   }
 
   private tableInput(table: IcebergTableRef, metadata: TableMetadata, location: string, previous: string | null): TableInput {
-    const columns: Column[] = currentSchema(metadata).fields.map((f) => ({
-      Name: f.name.toLowerCase(),
-      Type: glueType(f.type),
-      Parameters: { 'iceberg.field.id': String(f.id), 'iceberg.field.optional': String(!f.required), 'iceberg.field.current': 'true' },
-    }));
-    return {
-      Name: this.tableName(table),
-      Description: `pgsip export of ${table.table} (Iceberg)`,
-      TableType: 'EXTERNAL_TABLE',
-      Parameters: {
-        table_type: 'ICEBERG',
-        metadata_location: location,
-        ...(previous ? { previous_metadata_location: previous } : {}),
-        'pgsip.table': table.table,
-      },
-      StorageDescriptor: { Location: metadata.location, Columns: columns },
-    };
+    return glueIcebergTableInput({ name: this.tableName(table), source: table.table, metadata, metadataLocation: location, previousMetadataLocation: previous });
   }
 
   /** The destination key of a metadata file this catalog named. */

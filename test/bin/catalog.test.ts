@@ -5,7 +5,8 @@
  * not there.
  */
 import { execFile } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { CreateDatabaseCommand, CreateTableCommand, GlueClient, type TableInput } from '@aws-sdk/client-glue';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,6 +14,9 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type DuckDB, openDuckDB, sqlString } from '../../bin/local/duckdb-reader';
 import { type RunningPostgres, startEmbeddedPostgres } from '../../bin/local/embedded-postgres';
+import { LocalFolderDestination } from '../../lambdas/engine/destinations/local-folder';
+import { GlueIcebergCatalog } from '../../lambdas/shared/glue-iceberg-catalog';
+import { startMotoServer } from '../support/moto-server';
 
 const CLI = fileURLToPath(new URL('../../bin/pgsip.js', import.meta.url));
 
@@ -128,3 +132,57 @@ describe('pgsip catalog', () => {
     expect(format.code).toBe(2);
   });
 });
+
+describe('pgsip catalog over a destination of several kinds of table', () => {
+  it('describes every table it can, and names each one it cannot with why, exiting 1', { timeout: 120_000 }, async () => {
+    const mixed = join(work, 'mixed');
+    const client = new pg.Client(postgres.url);
+    await client.connect();
+    await client.query(`
+      CREATE TABLE public.ids (id bigint PRIMARY KEY, u uuid);
+      INSERT INTO public.ids SELECT g, md5(g::text)::uuid FROM generate_series(1, 10) g;
+      CREATE TABLE public.ice (id bigint PRIMARY KEY, note text, amount numeric(10,2), tags int[]);
+      INSERT INTO public.ice SELECT g, 'n' || g, g * 1.25, ARRAY[g] FROM generate_series(1, 10) g;`);
+    await client.end();
+    for (const args of [['--tables', 'public.orders'], ['--tables', 'public.ids', '--types', 'native'], ['--tables', 'public.ice', '--table-format', 'iceberg']]) {
+      const run = await pgsip(['run', '--database-url', postgres.url, '--dest', mixed, '--quiet', ...args]);
+      expect(run.stderr).toBe('');
+      expect(run.code).toBe(0);
+    }
+
+    const ddl = await pgsip(['catalog', '--dest', mixed]);
+    expect(ddl.code).toBe(1);
+    expect(ddl.stdout.match(/^CREATE EXTERNAL TABLE `(\w+)`/gm)).toEqual(['CREATE EXTERNAL TABLE `public_orders`']);
+    expect(ddl.stderr.split('\n').filter(Boolean)).toEqual([
+      'pgsip: table "public"."ice" is an Iceberg table, which Athena DDL cannot register (CREATE TABLE makes a new, empty one): use --format glue-json with aws glue create-table, or pgsip run --glue-database',
+      expect.stringMatching(/^pgsip: table "public"\."ids", column "u": the catalog has no uuid type/),
+    ]);
+
+    // The Glue JSON of the Iceberg table is what Iceberg's Glue catalog registers: Glue (moto) takes it, and
+    // pgsip's own Glue catalog then finds the table's current metadata through it.
+    const json = await pgsip(['catalog', '--dest', mixed, '--format', 'glue-json', '--database', 'lake']);
+    expect(json.code).toBe(1);
+    const inputs = JSON.parse(json.stdout) as { DatabaseName: string; TableInput: TableInput }[];
+    expect(inputs.map((i) => i.TableInput.Name)).toEqual(['public_ice', 'public_orders']);
+    const hint = (await readFile(join(mixed, 'public', 'ice', 'metadata', 'version-hint.text'), 'utf8')).trim();
+    expect(inputs[0].TableInput).toMatchObject({
+      Parameters: { table_type: 'ICEBERG', metadata_location: `file://${mixed}/public/ice/metadata/v${hint}.metadata.json` },
+      StorageDescriptor: { Location: `file://${mixed}/public/ice` },
+    });
+    expect(inputs[0].TableInput.StorageDescriptor!.Columns!.map((c) => `${c.Name} ${c.Type}`)).toEqual(['id bigint', 'note string', 'amount decimal(10,2)', 'tags array<int>']);
+    const moto = await startMotoServer();
+    try {
+      const glue = new GlueClient(moto.client);
+      await glue.send(new CreateDatabaseCommand({ DatabaseInput: { Name: 'lake' } }));
+      for (const input of inputs) await glue.send(new CreateTableCommand(input));
+      const catalog = new GlueIcebergCatalog({ database: 'lake', destination: new LocalFolderDestination(mixed), client: glue });
+      const loaded = await catalog.load({ table: '"public"."ice"', dir: 'public/ice', location: `file://${mixed}/public/ice`, schema: 'public', name: 'ice' });
+      expect(loaded?.metadataLocation).toBe(inputs[0].TableInput.Parameters!.metadata_location);
+      expect(loaded?.metadata.snapshots).toHaveLength(1);
+      glue.destroy();
+    } finally {
+      await moto.stop();
+    }
+  });
+});
+
