@@ -21,6 +21,11 @@ function runOptions(command: Command): Command {
     .option('--incremental <cursor|table=cursor,...>', 'read only rows whose cursor column (an id or an updated_at the database sets) moved since the table\'s last run; the first run is full')
     .option('--lookback <age>', 'with --incremental on a timestamp: also re-read rows this much older than the watermark, e.g. 10m')
     .option('--full', 'read incremental tables whole this time (starts a new chain of runs)')
+    .option(
+      '--partition-by <spec|table=spec>',
+      'Iceberg tables: partition by transforms of columns, as Iceberg writes them: day(created_at), identity(region), bucket(16, id); repeat per table',
+      (value: string, previous: string[] = []) => [...previous, value],
+    )
     .option('--exclude-tables <list>', 'tables left out of --tables, names or patterns: public.audit_*,public.tmp')
     .option('--exclude-columns <list>', 'columns left out, schema.table.column (parts may be globs): public.users.password_hash')
     .option('--hash-columns <list>', 'columns written as hex HMAC-SHA-256 of their text under the hash key: public.users.email')

@@ -146,6 +146,18 @@ function incrementalTables(v: unknown, field: string, tables: readonly string[])
   return out;
 }
 
+/** A schedule's `partitionBy`: a partition spec per table of the schedule, keyed like `tables` (checked against the columns when a run is planned). */
+function partitionedTables(v: unknown, field: string, tables: readonly string[]): Record<string, string> {
+  if (!isObj(v)) throw new ConfigError(field, `must be an object of table: "day(created_at), identity(region)", got ${show(v)}`);
+  const out: Record<string, string> = {};
+  for (const [name, spec] of Object.entries(v)) {
+    const table = canonicalTable(name, `${field}[${show(name)}]`);
+    if (!tables.includes(table)) throw new ConfigError(`${field}[${show(name)}]`, `is not one of the schedule's tables`);
+    out[table] = str(spec, `${field}[${show(name)}]`);
+  }
+  return out;
+}
+
 function bool(v: unknown, field: string): boolean {
   if (typeof v !== 'boolean') throw new ConfigError(field, `must be true or false, got ${show(v)}`);
   return v;
@@ -216,7 +228,7 @@ export function validateConfig(raw: unknown, baseDir = process.cwd()): PgsipConf
     const names = new Set<string>();
     config.schedules = list(root.schedules, 'schedules', 0).map((raw, i) => {
       const f = `schedules[${i}]`;
-      const s = object(raw, f, ['name', 'tables', 'expression', 'timeZone', 'shards', 'concurrency', 'compression', 'types', 'tableFormat', 'infinity', 'keepRuns', 'freshnessHours', 'enabled', 'excludeTables', 'excludeColumns', 'hashColumns', 'incremental', 'holdSnapshot']);
+      const s = object(raw, f, ['name', 'tables', 'expression', 'timeZone', 'shards', 'concurrency', 'compression', 'types', 'tableFormat', 'infinity', 'keepRuns', 'freshnessHours', 'enabled', 'excludeTables', 'excludeColumns', 'hashColumns', 'incremental', 'partitionBy', 'holdSnapshot']);
       const name = str(s.name, `${f}.name`, /^[A-Za-z0-9_-]{1,40}$/, 'letters, digits, - and _ (at most 40)');
       if (names.has(name)) throw new ConfigError(`${f}.name`, `${show(name)} is used twice`);
       names.add(name);
@@ -236,6 +248,7 @@ export function validateConfig(raw: unknown, baseDir = process.cwd()): PgsipConf
         freshnessHours: opt(s, 'freshnessHours', (v) => int(v, `${f}.freshnessHours`, 1, 168)),
         enabled: opt(s, 'enabled', (v) => bool(v, `${f}.enabled`)),
         incremental: opt(s, 'incremental', (v) => incrementalTables(v, `${f}.incremental`, tables)),
+        partitionBy: opt(s, 'partitionBy', (v) => partitionedTables(v, `${f}.partitionBy`, tables)),
         holdSnapshot: opt(s, 'holdSnapshot', (v) => bool(v, `${f}.holdSnapshot`)),
         ...scheduleSelection(s, f, canonicalTable),
       };
@@ -278,6 +291,11 @@ export function validateConfig(raw: unknown, baseDir = process.cwd()): PgsipConf
   config.schedules?.forEach((s, i) => {
     if ((s.tableFormat ?? config.tableFormat) !== 'iceberg') return;
     if (s.types === 'native') throw new ConfigError(`schedules[${i}].types`, 'Iceberg tables take the portable types');
+  });
+  config.schedules?.forEach((s, i) => {
+    if (s.partitionBy !== undefined && (s.tableFormat ?? config.tableFormat) !== 'iceberg') {
+      throw new ConfigError(`schedules[${i}].partitionBy`, 'applies to Iceberg tables: set tableFormat iceberg');
+    }
   });
   if (root.catalog !== undefined) {
     const c = object(root.catalog, 'catalog', ['glueDatabase', 'createDatabase']);

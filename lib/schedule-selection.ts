@@ -60,6 +60,11 @@ export interface ScheduleRunOptions {
    */
   readonly incremental?: Readonly<Record<string, IncrementalSpec>>;
   /**
+   * Iceberg tables of the schedule partitioned: `{ "public.events": "day(created_at), identity(region)" }`
+   * (docs/iceberg.md, "Partitioning"). @default - unpartitioned
+   */
+  readonly partitionBy?: Readonly<Record<string, string>>;
+  /**
    * Whether a run holds one snapshot for all its tables and shards (docs/export.md, "One moment for the whole run");
    * false: each shard reads its own, and nothing holds back VACUUM for the run's length. @default true
    */
@@ -103,6 +108,7 @@ export function scheduleInput(s: ScheduleRunOptions): ExecutionInput {
   if (s.infinity !== undefined) input.infinity = s.infinity;
   if (s.keepRuns !== undefined) input.keepRuns = s.keepRuns;
   if (s.incremental !== undefined) input.incremental = { ...s.incremental };
+  if (s.partitionBy !== undefined) input.partitionBy = { ...s.partitionBy };
   if (s.compression !== undefined) input.compression = s.compression;
   if (s.holdSnapshot === false) input.holdSnapshot = false;
   for (const key of ['excludeTables', 'excludeColumns', 'hashColumns'] as const) if (s[key] !== undefined) input[key] = [...s[key]];

@@ -48,6 +48,8 @@ export interface SharedRunOptions {
   retentionGrace?: string;
   /** `COLUMN` for every table, or `TABLE=COLUMN,…`. */
   incremental?: string;
+  /** `--partition-by`, once per table (or once for every table of the run). */
+  partitionBy?: string[];
   /** Re-read this much before the watermark (`10m`, `600s`), for date and timestamp cursors. */
   lookback?: string;
   /** Read incremental tables whole this time. */
@@ -69,6 +71,7 @@ export function sharedRunInput(
   if (options.incremental !== undefined) input.incremental = parseIncremental(options.incremental, tables, options.lookback);
   else if (options.lookback !== undefined) throw new InputError('--lookback needs --incremental');
   if (options.full) input.full = true;
+  if (options.partitionBy !== undefined && options.partitionBy.length > 0) input.partitionBy = parsePartitionBy(options.partitionBy, tables);
   if (options.tableFormat !== undefined) input.tableFormat = options.tableFormat as ExecutionInput['tableFormat'];
   if (options.types !== undefined) input.types = options.types as ExecutionInput['types'];
   if (options.infinity !== undefined) input.infinity = options.infinity as ExecutionInput['infinity'];
@@ -101,6 +104,36 @@ export function parseIncremental(value: string, tables: readonly string[], lookb
     parseTableName(table);
     if (cursor === '') throw new InputError(`--incremental ${JSON.stringify(entry)}: no column after "="`);
     specs[table] = { cursor, ...(lookbackSeconds !== undefined ? { lookbackSeconds } : {}) };
+  }
+  return specs;
+}
+
+/**
+ * `--partition-by 'day(created_at)'` (every table of the run) or, once per table,
+ * `--partition-by 'public.events=day(created_at), identity(region)'`. The table is what comes before the first
+ * `=` outside double quotes; the spec is checked against the table's columns when the run is planned.
+ */
+export function parsePartitionBy(values: readonly string[], tables: readonly string[]): NonNullable<ExecutionInput['partitionBy']> {
+  const specs: NonNullable<ExecutionInput['partitionBy']> = {};
+  for (const value of values) {
+    let at = -1;
+    let quoted = false;
+    for (let i = 0; i < value.length && at < 0; i++) {
+      if (value[i] === '"') quoted = !quoted;
+      else if (value[i] === '=' && !quoted) at = i;
+    }
+    if (at < 0) {
+      if (values.length > 1) throw new InputError(`--partition-by ${JSON.stringify(value)}: with several --partition-by, name each one's table: --partition-by 'public.events=${value}'`);
+      if (tables.some((t) => t.includes('*'))) throw new InputError(`--partition-by ${JSON.stringify(value)}: with table patterns, name the table: --partition-by 'public.events=${value}'`);
+      for (const table of tables) specs[table] = value;
+      continue;
+    }
+    const table = value.slice(0, at).trim();
+    const spec = value.slice(at + 1).trim();
+    parseTableName(table);
+    if (spec === '') throw new InputError(`--partition-by ${JSON.stringify(value)}: no partition spec after "="`);
+    if (table in specs) throw new InputError(`--partition-by names ${table} twice`);
+    specs[table] = spec;
   }
   return specs;
 }

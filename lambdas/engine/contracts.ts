@@ -7,7 +7,7 @@
  * and 10,000 shards. Commit trusts the shard manifests on the destination, never the Map's results.
  */
 
-import type { IcebergSchema } from './iceberg/model';
+import type { IcebergSchema, PartitionSpec } from './iceberg/model';
 
 /** Parquet codecs pgsip writes. */
 export const COMPRESSIONS = ['SNAPPY', 'ZSTD', 'UNCOMPRESSED'] as const;
@@ -113,6 +113,12 @@ export interface ExecutionInput {
   incremental?: Record<string, IncrementalSpec>;
   /** Read every incremental table whole this time (a full run starts a new chain). Default false. */
   full?: boolean;
+  /**
+   * Iceberg tables: the partition spec of a table, by table name (any quoting), as Iceberg's `PARTITIONED BY`
+   * reads: `day(created_at), identity(region), bucket(16, id)` (docs/iceberg.md, "Partitioning"). A table not
+   * named is unpartitioned. A spec other than the table's current one evolves it; old files keep theirs.
+   */
+  partitionBy?: Record<string, string>;
   /**
    * The deployment schedule that started the run (set by the schedule itself): Commit reports the run's
    * success under it, which the schedule's freshness alarm watches.
@@ -384,6 +390,10 @@ export interface IcebergTablePlan {
   base: string | null;
   /** Columns added, dropped or widened against the table's current schema. */
   changes: string[];
+  /** The partition spec the run's files are written with (the table's, or a new one it evolves to). */
+  spec: PartitionSpec;
+  /** Highest partition field id the table has given, this spec's included. */
+  lastPartitionId: number;
 }
 
 /** `_plan.json`: everything Export and Commit need to know about one table in one run. */
@@ -421,7 +431,15 @@ export interface PartEntry {
   bytes: number;
   /** Iceberg tables: the part's column metrics, as its manifest entry carries them. */
   metrics?: PartMetrics;
+  /**
+   * Partitioned Iceberg tables: the part's partition, one value per spec field in spec order, in JSON
+   * (lambdas/engine/iceberg/partition-json.ts): every row of the part is in it.
+   */
+  partition?: PartitionJson;
 }
+
+/** A partition tuple in JSON: numbers for int and date, strings of digits for long, timestamps and decimals, base64 for binary. */
+export type PartitionJson = (string | number | boolean | null)[];
 
 /**
  * A data file's Iceberg metrics in JSON (lambdas/engine/iceberg/model.ts DataFileMetrics): counts by field id,

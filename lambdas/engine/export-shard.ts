@@ -30,6 +30,7 @@ import { cursorFilter } from './incremental/cursor';
 import { quoteIdent } from './postgres/table-name';
 import { mapColumn, mappingFromPlan } from './columns/map-column';
 import { icebergColumnSchema } from './iceberg/iceberg-schema';
+import { MAX_OPEN_PARTITIONS, type PartitionGroup, PartitionRouter } from './iceberg/partition-router';
 import { metricsColumnsOf } from './iceberg/data-file-metrics';
 import type { ColumnBuilder } from './columns/column-mapping';
 import { explainShardFailure } from './shard-failure';
@@ -128,12 +129,25 @@ export async function exportShard(task: ShardTask, env: EngineEnvironment): Prom
     await client.query(`SET LOCAL bytea_output = 'hex'`);
     await checkColumnsUnchanged(client, plan);
 
-    const select = mappings.map((m) => m.select(quoteIdent(m.plan.name))).join(', ');
-    const sql = `COPY (SELECT ${select} FROM ${plan.table}${shardPredicate(plan, task, cursorFilter(plan.incremental))}) TO STDOUT (FORMAT binary)`;
-    const parser = new BinaryCopyParser(builders);
+    // A partitioned table's rows go to their partitions' builders (iceberg/partition-router.ts), each partition's
+    // row groups to its own parts; otherwise every row to one set of builders.
+    const router = iceberg && iceberg.spec.fields.length > 0 ? new PartitionRouter(iceberg.spec, iceberg.schema.fields, mappings, quoteIdent) : null;
+    const select = [...(router?.leadingSelects ?? []), ...mappings.map((m) => m.select(quoteIdent(m.plan.name)))].join(', ');
+    const order = router && router.orderBy.length > 0 ? ` ORDER BY ${router.orderBy.join(', ')}` : '';
+    const sql = `COPY (SELECT ${select} FROM ${plan.table}${shardPredicate(plan, task, cursorFilter(plan.incremental))}${order}) TO STDOUT (FORMAT binary)`;
+    const parser = new BinaryCopyParser(router?.fields ?? builders);
     let rowsInGroup = 0;
     let lastReport = Date.now();
+    const flushPartition = async (group: PartitionGroup) => {
+      const { values, rows: n } = router!.take(group);
+      await parts.writeRowGroup(values, n, { key: group.key, values: group.values });
+    };
     const flushRowGroup = async () => {
+      if (router) {
+        for (const group of router.withRows()) await flushPartition(group);
+        rowsInGroup = 0;
+        return;
+      }
       const n = rowsInGroup;
       rowsInGroup = 0;
       await parts.writeRowGroup(
@@ -144,11 +158,26 @@ export async function exportShard(task: ShardTask, env: EngineEnvironment): Prom
 
     const groupRows = env.tuning?.rowGroupRows ?? Number.POSITIVE_INFINITY;
     const slice = env.tuning?.readSliceBytes ?? 0;
+    /** After each piece: a partition's row group when it is full, and memory held to a row group's worth. */
+    const routed = async (added: number) => {
+      const r = router!;
+      if (added > 0 && parser.tookLargeValue) return flushRowGroup();
+      if (r.size > 0 && parser.pendingBytes >= LARGE_VALUE_BYTES) return flushRowGroup();
+      for (const group of r.withRows()) if (group.rows >= groupRows) await flushPartition(group);
+      for (let group = r.largest(); group && r.heldBytes >= plan.options.rowGroupBytes; group = r.largest()) await flushPartition(group);
+      while (r.size > MAX_OPEN_PARTITIONS) {
+        const oldest = r.leastRecent()!;
+        if (oldest.rows > 0) await flushPartition(oldest);
+        await parts.closePart(oldest.key);
+        r.forget(oldest);
+      }
+    };
     const consume = async (piece: Buffer) => {
       const added = parser.push(piece);
       rowsInGroup += added;
       rows += added;
-      if (added > 0 && (rowsInGroup >= groupRows || parser.tookLargeValue || heldBytes(builders) >= plan.options.rowGroupBytes)) await flushRowGroup();
+      if (router) await routed(added);
+      else if (added > 0 && (rowsInGroup >= groupRows || parser.tookLargeValue || heldBytes(builders) >= plan.options.rowGroupBytes)) await flushRowGroup();
       // A large value closes row groups early, the one before it and its own (binary-copy-parser.ts).
       else if (rowsInGroup > 0 && parser.pendingBytes >= LARGE_VALUE_BYTES) await flushRowGroup();
     };

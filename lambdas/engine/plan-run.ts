@@ -9,6 +9,7 @@ import {
   INFINITY_POLICIES,
   type InfinityPolicy,
   TABLE_FORMATS,
+  type TableFormat,
   TYPE_PROFILES,
   type TypeProfile,
   type ExecutionInput,
@@ -106,16 +107,18 @@ export async function planRun(event: PlanEvent, env: EngineEnvironment): Promise
       seen.add(table.quoted);
       tables.push({ requested, table });
     }
-    const specs = specsByTable(input, (name) => {
+    const canonical = (name: string) => {
       const parsed = parseTableName(name);
       return tables.find((t) => t.requested === name || (t.table.name === parsed.name && (parsed.schema === null || t.table.schema === parsed.schema)))?.table.quoted;
-    });
+    };
+    const specs = specsByTable(input, canonical);
+    const partitionBy = partitionByTable(input, canonical, options.tableFormat);
     for (const { table } of tables) {
       reading = table.quoted;
       const selected = columnRules.select(table);
       const mappings = selected.columns.map((c) => mapColumn(c, options));
       // An Iceberg table's columns carry the table's field ids (lambdas/engine/iceberg/plan-iceberg-table.ts).
-      const icebergTable = options.tableFormat === 'iceberg' ? await planIcebergTable(table, mappings, env) : null;
+      const icebergTable = options.tableFormat === 'iceberg' ? await planIcebergTable(table, mappings, env, partitionBy.get(table.quoted)) : null;
       const columns = icebergTable?.columns ?? mappings.map((m) => m.plan);
       if (icebergTable && icebergTable.iceberg.changes.length > 0) env.log.info('Iceberg schema evolves', { table: table.quoted, changes: icebergTable.iceberg.changes });
       const spec = specs.get(table.quoted);
@@ -271,6 +274,19 @@ async function recordPlan(plan: TablePlan, env: EngineEnvironment, snapshot: str
   return existing;
 }
 
+/** `partitionBy` by canonical table name; every name must be one of the run's tables, and the tables Iceberg tables. */
+function partitionByTable(input: ExecutionInput, canonical: (requested: string) => string | undefined, tableFormat: TableFormat): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const [name, spec] of Object.entries(input.partitionBy ?? {})) {
+    if (tableFormat !== 'iceberg') throw new InputError(`"partitionBy" applies to Iceberg tables (tableFormat iceberg); ${name}'s runs are folders`);
+    const table = canonical(name);
+    if (table === undefined) throw new InputError(`"partitionBy" names ${name}, which is not among the run's tables`);
+    if (out.has(table)) throw new InputError(`"partitionBy" names ${table} twice`);
+    out.set(table, spec);
+  }
+  return out;
+}
+
 function checkInput(input: ExecutionInput | undefined): ExecutionInput {
   if (!input || typeof input !== 'object') throw new InputError('the execution input must be an object with "tables"');
   if (!Array.isArray(input.tables) || input.tables.length === 0 || input.tables.some((t) => typeof t !== 'string')) {
@@ -282,6 +298,12 @@ function checkInput(input: ExecutionInput | undefined): ExecutionInput {
     throw new InputError('"incremental" must be an object: { "schema.table": { "cursor": "column", "lookbackSeconds": 600 } }');
   }
   if (input.full !== undefined && typeof input.full !== 'boolean') throw new InputError('"full" must be true or false');
+  if (
+    input.partitionBy !== undefined &&
+    (typeof input.partitionBy !== 'object' || input.partitionBy === null || Array.isArray(input.partitionBy) || Object.values(input.partitionBy).some((s) => typeof s !== 'string'))
+  ) {
+    throw new InputError('"partitionBy" must be an object: { "schema.table": "day(created_at), identity(region)" }');
+  }
   if (input.schedule !== undefined && (typeof input.schedule !== 'string' || !/^[A-Za-z0-9_-]{1,64}$/.test(input.schedule))) {
     throw new InputError(`"schedule" must be a schedule name (letters, digits, - and _), got ${JSON.stringify(input.schedule)}`);
   }

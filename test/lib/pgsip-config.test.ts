@@ -10,6 +10,7 @@ import { buildApp, propsFromContext } from '../../lib/pgsip-app';
 import { ConfigError, loadConfig, validateConfig } from '../../lib/pgsip-config';
 import { REPO_ROOT } from '../../lib/pgsip-function';
 import { propsFromConfig } from '../../lib/pgsip-stack';
+import { scheduleInput } from '../../lib/schedule-selection';
 
 const EXAMPLE = join(REPO_ROOT, 'pgsip.config.example.json');
 const dir = mkdtempSync(join(tmpdir(), 'pgsip-config-'));
@@ -186,6 +187,11 @@ describe('config file: schedule selection and masking', () => {
     expect(iceberg({ types: 'native' })).toThrow(/^config schedules\[0\]\.types: Iceberg tables take the portable types/);
     // Incremental schedules of Iceberg tables append (docs/iceberg.md, "Commits").
     expect(iceberg({ incremental: { 'public.a': { cursor: 'id' } } })()).toMatchObject({ schedules: [{ incremental: { '"public"."a"': { cursor: 'id' } } }] });
+    // Partitioning is an Iceberg table's: a schedule of folders refuses it; the execution input carries it.
+    expect(iceberg({ tableFormat: 'hive', partitionBy: { 'public.a': 'day(at)' } })).toThrow(/^config schedules\[0\]\.partitionBy: applies to Iceberg tables/);
+    expect(iceberg({ partitionBy: { 'public.b': 'day(at)' } })).toThrow(/^config schedules\[0\]\.partitionBy\["public\.b"\]: is not one of the schedule's tables/);
+    const partitioned = iceberg({ partitionBy: { 'public.a': 'day(at), bucket(8, id)' } })();
+    expect(scheduleInput(partitioned.schedules![0]).partitionBy).toEqual({ '"public"."a"': 'day(at), bucket(8, id)' });
     // Retention of Iceberg tables is snapshot expiry (docs/iceberg.md, "Retention").
     expect(iceberg({ keepRuns: 3 }, { retention: { keepRuns: 2 } })()).toMatchObject({ retention: { keepRuns: 2 }, schedules: [{ keepRuns: 3 }] });
     // A schedule of folder tables in an Iceberg deployment keeps them.

@@ -39,6 +39,15 @@ export interface ColumnBuilder {
   take(): ColumnValues;
 }
 
+/** Turns one non-NULL binary field `buf[start, end)` into the value written for it. Must copy what it keeps. */
+export interface ValueDecoder {
+  decode(buf: Buffer, start: number, end: number): unknown;
+  /** Encoded bytes of one value of this type, or 0 when variable (then the field length plus 4 is used). */
+  readonly width: number;
+  /** Called when the values decoded so far were handed out (`take()`): drop references to shared storage. */
+  reset(): void;
+}
+
 /** A field's bytes set aside by `ColumnBuilder.stage`. */
 export interface StagedValue {
   /** Where the field's bytes go, all `length` of them, before `commit()`. */
@@ -56,5 +65,10 @@ export interface ColumnMapping {
   /** This column's Parquet schema elements (one for a primitive, three for a LIST), root excluded. */
   schema: SchemaElement[];
   newBuilder(): ColumnBuilder;
+  /**
+   * Scalar columns written as read (not hashed, not lists): one field decoded into the value its builder
+   * writes, for what is derived from it (an Iceberg partition, lambdas/engine/iceberg/partition-router.ts).
+   */
+  decoder?(): ValueDecoder;
 }
 

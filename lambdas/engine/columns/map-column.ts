@@ -317,6 +317,7 @@ export function mapColumn(col: CatalogColumn & { hashed?: boolean }, profile: Co
     select: (quotedIdent) => (textForm ? textForm.value(quotedIdent) : quotedIdent),
     schema: [{ name, repetition_type: 'OPTIONAL', ...scalar.leaf }],
     newBuilder: () => scalar.builder(name),
+    decoder: () => scalar.decoder(name),
   };
 }
 

@@ -19,12 +19,14 @@ import { CommitError, InternalError } from '../errors';
 import { positionDeletesName } from '../run/layout';
 import type { IcebergCatalog, IcebergTableRef, LoadedTable } from './iceberg-catalog';
 import { objectUri } from './iceberg-catalog';
-import { decodeManifest, decodeManifestList, encodeManifest, encodeManifestList } from './manifest-avro';
+import { decodeManifest, decodeManifestList, encodeManifest, encodeManifestList, type PartitionResultType, partitionResultTypes, partitionSummaries, typedPartitionFields } from './manifest-avro';
 import { dataFileMetricsOf } from './part-metrics';
 import { writePositionDeletes } from './position-deletes';
-import { rereadRows, type RowIdentity } from './reread-rows';
+import { type RereadPositions, rereadRows, type RowIdentity } from './reread-rows';
 import { readTableFile, tableKeyResolver } from './table-files';
-import type { DataFile, ManifestEntry, ManifestFile, Snapshot, TableMetadata } from './model';
+import type { DataFile, IcebergField, IcebergSchema, ManifestEntry, ManifestFile, PartitionSpec, Snapshot, TableMetadata } from './model';
+import { partitionFromJson } from './partition-json';
+import { serializeValue } from './single-value';
 import {
   currentSchema,
   currentSnapshot,
@@ -35,7 +37,7 @@ import {
   snapshotOfRun,
   snapshotSummary,
   succeeding,
-  UNPARTITIONED,
+  withPartitionSpec,
   withCurrentSchema,
   withSnapshot,
 } from './table-metadata';
@@ -55,15 +57,16 @@ export function tableRefOf(plan: TablePlan): IcebergTableRef {
   return { table: plan.table, dir: plan.runDir.replace(/\/run=[^/]+$/, ''), location: plan.iceberg.location, schema: plan.schema, name: plan.name };
 }
 
-/** A part of the run as a data file of the table. */
-function dataFileOf(path: string, part: RunManifest['parts'][number]): DataFile {
+/** A part of the run as a data file of the table, in the partition the part records. */
+function dataFileOf(path: string, part: RunManifest['parts'][number], spec: SpecWithTypes): DataFile {
   const metrics: PartMetrics | undefined = part.metrics;
   if (!metrics) throw new CommitError(`${path}: the part has no Iceberg metrics (was it written by a run planned for another table format?)`);
+  if (spec.spec.fields.length > 0 && !part.partition) throw new CommitError(`${path}: the part records no partition, but the run writes partition spec ${spec.spec['spec-id']}`);
   return {
     content: 0,
     file_path: path,
     file_format: 'PARQUET',
-    partition: {},
+    partition: part.partition ? partitionFromJson(part.partition, spec.spec, spec.types, path) : {},
     record_count: part.rows,
     file_size_in_bytes: part.bytes,
     ...dataFileMetricsOf(metrics),
@@ -73,11 +76,17 @@ function dataFileOf(path: string, part: RunManifest['parts'][number]): DataFile 
   };
 }
 
+/** A live data file of the table, and the partition spec it was written with. */
+interface LiveEntry {
+  entry: ManifestEntry;
+  specId: number;
+}
+
 /** The live data files of the current snapshot, with the sequence numbers they were added with. */
-async function liveEntries(destination: Destination, snapshot: Snapshot | null, keyOf: (uri: string) => string): Promise<ManifestEntry[]> {
+async function liveEntries(destination: Destination, snapshot: Snapshot | null, keyOf: (uri: string) => string): Promise<LiveEntry[]> {
   if (!snapshot) return [];
   const list = await readTableFile(destination, snapshot['manifest-list'], keyOf);
-  const live: ManifestEntry[] = [];
+  const live: LiveEntry[] = [];
   for (const manifest of decodeManifestList(list)) {
     if (manifest.content !== 0) continue;
     const { entries } = decodeManifest(await readTableFile(destination, manifest.manifest_path, keyOf));
@@ -85,24 +94,44 @@ async function liveEntries(destination: Destination, snapshot: Snapshot | null, 
       if (entry.status === 2) continue;
       // An ADDED entry inherits its sequence numbers from the manifest that added it.
       live.push({
-        ...entry,
-        snapshot_id: entry.snapshot_id ?? manifest.added_snapshot_id,
-        sequence_number: entry.sequence_number ?? manifest.sequence_number,
-        file_sequence_number: entry.file_sequence_number ?? manifest.sequence_number,
+        entry: {
+          ...entry,
+          snapshot_id: entry.snapshot_id ?? manifest.added_snapshot_id,
+          sequence_number: entry.sequence_number ?? manifest.sequence_number,
+          file_sequence_number: entry.file_sequence_number ?? manifest.sequence_number,
+        },
+        specId: manifest.partition_spec_id,
       });
     }
   }
   return live;
 }
 
-function manifestFileOf(path: string, length: number, entries: ManifestEntry[], snapshotId: number, sequenceNumber: number, content: 0 | 1 = 0): ManifestFile {
+/** A partition spec with the result type of each field. */
+interface SpecWithTypes {
+  spec: PartitionSpec;
+  types: PartitionResultType[];
+}
+
+/**
+ * A spec of the table with its fields' result types. A source column of an older spec may since have been
+ * dropped from the current schema: it is looked up in every schema the table has had.
+ */
+function specWithTypes(metadata: TableMetadata, spec: PartitionSpec): SpecWithTypes {
+  const byId = new Map<number, IcebergField>();
+  for (const s of metadata.schemas) for (const f of s.fields) byId.set(f.id, f);
+  const every: IcebergSchema = { type: 'struct', 'schema-id': metadata['current-schema-id'], fields: [...byId.values()] };
+  return { spec, types: partitionResultTypes(every, spec) };
+}
+
+function manifestFileOf(path: string, length: number, entries: ManifestEntry[], snapshotId: number, sequenceNumber: number, content: 0 | 1, spec: SpecWithTypes): ManifestFile {
   const sum = (status: number) => entries.filter((e) => e.status === status);
   const rows = (list: ManifestEntry[]) => list.reduce((n, e) => n + e.data_file.record_count, 0);
   const live = entries.filter((e) => e.status !== 2).map((e) => e.sequence_number ?? sequenceNumber);
   return {
     manifest_path: path,
     manifest_length: length,
-    partition_spec_id: UNPARTITIONED['spec-id'],
+    partition_spec_id: spec.spec['spec-id'],
     content,
     sequence_number: sequenceNumber,
     min_sequence_number: live.length > 0 ? Math.min(...live) : sequenceNumber,
@@ -113,7 +142,8 @@ function manifestFileOf(path: string, length: number, entries: ManifestEntry[], 
     added_rows_count: rows(sum(1)),
     existing_rows_count: rows(sum(0)),
     deleted_rows_count: rows(sum(2)),
-    partitions: [],
+    // Per partition field, the range of values the manifest's files hold: engines skip manifests by it.
+    partitions: partitionSummaries(entries, typedPartitionFields(spec.spec, spec.types), (v, t) => serializeValue(t, v)),
   };
 }
 
@@ -152,47 +182,72 @@ export async function commitToIcebergTable(run: IcebergRun, env: IcebergCommitEn
       );
     }
     checkSchemaIds(base?.metadata ?? null, plan);
+    checkSpec(base?.metadata ?? null, plan);
 
-    const start = base?.metadata ?? newTableMetadata({ location: iceberg.location, schema: iceberg.schema, lastColumnId: iceberg.lastColumnId });
-    const withSchema = withCurrentSchema(start, iceberg.schema, iceberg.lastColumnId);
+    const start = base?.metadata ?? newTableMetadata({ location: iceberg.location, schema: iceberg.schema, lastColumnId: iceberg.lastColumnId, spec: iceberg.spec });
+    const withSchema = withPartitionSpec(withCurrentSchema(start, iceberg.schema, iceberg.lastColumnId), iceberg.spec, iceberg.lastPartitionId);
     const snapshotId = newSnapshotId(withSchema);
     const sequenceNumber = withSchema['last-sequence-number'] + 1;
     const commitId = randomUUID();
     const schema = currentSchema(withSchema);
-    const added: ManifestEntry[] = manifest.parts.map((part) => ({
+    const runSpec = specWithTypes(withSchema, iceberg.spec);
+    // Empty parts (a shard with no rows) carry the schema for folder readers; an Iceberg table needs no empty file.
+    const addedParts = manifest.parts.filter((part) => part.rows > 0);
+    const added: ManifestEntry[] = addedParts.map((part) => ({
       status: 1,
       snapshot_id: snapshotId,
       sequence_number: null,
       file_sequence_number: null,
-      data_file: dataFileOf(objectUri(env.destination, `${plan.runDir}/${part.path}`), part),
+      data_file: dataFileOf(objectUri(env.destination, `${plan.runDir}/${part.path}`), part, runSpec),
     }));
     const previous = base ? await liveEntries(env.destination, head, keyOf) : [];
-    const removed: ManifestEntry[] = operation === 'overwrite' ? previous.map((e) => ({ ...e, status: 2, snapshot_id: snapshotId })) : [];
+    const removed: LiveEntry[] = operation === 'overwrite' ? previous.map((e) => ({ entry: { ...e.entry, status: 2, snapshot_id: snapshotId }, specId: e.specId })) : [];
 
     const written: string[] = [];
     // Rows an incremental run read again are deleted from its own files in the same snapshot (reread-rows.ts):
-    // a position delete applies to data of its own sequence number.
-    let deletes: DataFile | null = null;
+    // a position delete applies to data of its own sequence number, and within its partition: one delete file
+    // per partition of the run's files it deletes from.
+    const deletes: DataFile[] = [];
     if (operation === 'append' && previous.length > 0) {
-      const reread = await rereadRows(added.map((e) => e.data_file), previous.map((e) => e.data_file), rowIdentity(plan), { destination: env.destination, keyOf, table: plan.table });
-      if (reread.size > 0) {
-        const key = `${plan.runDir}/${positionDeletesName(commitId)}`;
+      const reread = await rereadRows(added.map((e) => e.data_file), previous.map((e) => e.entry.data_file), rowIdentity(plan), { destination: env.destination, keyOf, table: plan.table });
+      // Each of the run's files by URI: its partition, and that partition's JSON as the key to group by.
+      const fileOf = new Map(added.map((e, i) => [e.data_file.file_path, { partition: e.data_file.partition, key: JSON.stringify(addedParts[i].partition ?? []) }]));
+      const byPartition = new Map<string, { partition: DataFile['partition']; positions: RereadPositions }>();
+      for (const [path, positions] of reread) {
+        const file = fileOf.get(path);
+        if (!file) throw new InternalError(`table ${plan.table}: rows read again were found in ${path}, which is not one of the run's files`);
+        if (!byPartition.has(file.key)) byPartition.set(file.key, { partition: file.partition, positions: new Map() });
+        byPartition.get(file.key)!.positions.set(path, positions);
+      }
+      for (const { partition, positions } of byPartition.values()) {
+        const key = `${plan.runDir}/${positionDeletesName(`${commitId}-${deletes.length}`)}`;
         written.push(key);
-        deletes = await writePositionDeletes(reread, { destination: env.destination, key, uri: objectUri(env.destination, key), compression: plan.options.compression });
-        env.log.info('rows read again are deleted from the run\'s files', { table: plan.table, runId: plan.runId, rows: deletes.record_count });
+        deletes.push(await writePositionDeletes(positions, { destination: env.destination, key, uri: objectUri(env.destination, key), compression: plan.options.compression, partition }));
+      }
+      if (deletes.length > 0) {
+        env.log.info('rows read again are deleted from the run\'s files', { table: plan.table, runId: plan.runId, rows: deletes.reduce((n, d) => n + d.record_count, 0) });
       }
     }
 
-    const writeManifest = async (entries: ManifestEntry[], n: number, content: 'data' | 'deletes' = 'data'): Promise<ManifestFile> => {
-      const bytes = encodeManifest(entries, { schema, spec: UNPARTITIONED, content });
-      const key = `${ref.dir}/metadata/${commitId}-m${n}.avro`;
+    let manifestCount = 0;
+    const writeManifest = async (entries: ManifestEntry[], spec: SpecWithTypes, content: 'data' | 'deletes' = 'data'): Promise<ManifestFile> => {
+      const bytes = encodeManifest(entries, { schema, spec: spec.spec, partitionTypes: spec.types, content });
+      const key = `${ref.dir}/metadata/${commitId}-m${manifestCount++}.avro`;
       await env.destination.put(key, bytes);
       written.push(key);
-      return manifestFileOf(objectUri(env.destination, key), bytes.byteLength, entries, snapshotId, sequenceNumber, content === 'data' ? 0 : 1);
+      return manifestFileOf(objectUri(env.destination, key), bytes.byteLength, entries, snapshotId, sequenceNumber, content === 'data' ? 0 : 1, spec);
     };
-    const manifests: ManifestFile[] = [await writeManifest(added, 0)];
-    if (removed.length > 0) manifests.push(await writeManifest(removed, 1));
-    if (deletes) manifests.push(await writeManifest([{ status: 1, snapshot_id: snapshotId, sequence_number: null, file_sequence_number: null, data_file: deletes }], 2, 'deletes'));
+    const manifests: ManifestFile[] = [await writeManifest(added, runSpec)];
+    // The files a full run replaces, in one manifest per spec they were written with.
+    for (const specId of [...new Set(removed.map((e) => e.specId))].sort((a, b) => a - b)) {
+      const spec = withSchema['partition-specs'].find((s) => s['spec-id'] === specId);
+      if (!spec) throw new CommitError(`table ${plan.table}: a manifest names partition spec ${specId}, which the table metadata does not have`);
+      manifests.push(await writeManifest(removed.filter((e) => e.specId === specId).map((e) => e.entry), specWithTypes(withSchema, spec)));
+    }
+    if (deletes.length > 0) {
+      const entries = deletes.map((d): ManifestEntry => ({ status: 1, snapshot_id: snapshotId, sequence_number: null, file_sequence_number: null, data_file: d }));
+      manifests.push(await writeManifest(entries, runSpec, 'deletes'));
+    }
     if (operation === 'append' && head) {
       // The table's manifests carry over as they are: their files stay live.
       manifests.push(...decodeManifestList(await readTableFile(env.destination, head['manifest-list'], keyOf)));
@@ -205,7 +260,7 @@ export async function commitToIcebergTable(run: IcebergRun, env: IcebergCommitEn
     const records = (list: ManifestEntry[]) => list.reduce((n, e) => n + e.data_file.record_count, 0);
     // A full run's snapshot no longer lists the table's delete files: they go with the files they deleted from.
     const parentDeletes = operation === 'overwrite' && head ? { removedDeleteFiles: Number(head.summary['total-delete-files'] ?? 0), removedPositionDeletes: Number(head.summary['total-position-deletes'] ?? 0) } : {};
-    const snapshotOperation: Snapshot['summary']['operation'] = deletes ? 'overwrite' : operation === 'overwrite' && previous.length === 0 ? 'append' : operation;
+    const snapshotOperation: Snapshot['summary']['operation'] = deletes.length > 0 ? 'overwrite' : operation === 'overwrite' && previous.length === 0 ? 'append' : operation;
     const snapshot: Snapshot = {
       'snapshot-id': snapshotId,
       ...(head ? { 'parent-snapshot-id': head['snapshot-id'] } : {}),
@@ -219,9 +274,9 @@ export async function commitToIcebergTable(run: IcebergRun, env: IcebergCommitEn
           addedRecords: records(added),
           addedBytes: bytes(added),
           deletedFiles: removed.length,
-          deletedRecords: records(removed),
-          removedBytes: bytes(removed),
-          ...(deletes ? { addedDeleteFiles: 1, addedPositionDeletes: deletes.record_count } : {}),
+          deletedRecords: records(removed.map((e) => e.entry)),
+          removedBytes: bytes(removed.map((e) => e.entry)),
+          ...(deletes.length > 0 ? { addedDeleteFiles: deletes.length, addedPositionDeletes: deletes.reduce((n, d) => n + d.record_count, 0) } : {}),
           ...parentDeletes,
         },
         head,
@@ -260,6 +315,19 @@ function checkSchemaIds(metadata: TableMetadata | null, plan: TablePlan): void {
         `table ${plan.table}, column "${field.name}": the Iceberg table's schema changed since run ${plan.runId} was planned (field id ${field.id} is ${holder === undefined ? 'unknown' : `"${holder}"`} there); run again`,
       );
     }
+  }
+}
+
+/**
+ * The run's files are written with the partition spec Plan chose. If the table meanwhile gained another spec
+ * under the same id (a concurrent run evolved the partitioning), committing would misdescribe the files: refused.
+ */
+function checkSpec(metadata: TableMetadata | null, plan: TablePlan): void {
+  const spec = plan.iceberg?.spec;
+  if (!metadata || !spec) return;
+  const same = metadata['partition-specs'].find((s) => s['spec-id'] === spec['spec-id']);
+  if (same && JSON.stringify(same.fields) !== JSON.stringify(spec.fields)) {
+    throw new CommitError(`table ${plan.table}: the Iceberg table's partition spec ${spec['spec-id']} changed since run ${plan.runId} was planned; run again`);
   }
 }
 

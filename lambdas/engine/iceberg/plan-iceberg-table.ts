@@ -11,6 +11,8 @@ import { tableDir } from '../run/layout';
 import { FileSystemCatalog } from './file-system-catalog';
 import { type IcebergCatalog, objectUri } from './iceberg-catalog';
 import { icebergTypeOf, parquetColumnName, runSchema, withFieldIds } from './iceberg-schema';
+import type { IcebergField, PartitionField, PartitionSpec, TableMetadata } from './model';
+import { FIRST_PARTITION_FIELD_ID, parsePartitionBy, resolvePartitionSpec } from './partition-transforms';
 import { currentSchema } from './table-metadata';
 
 /** The catalog of a run's Iceberg tables: the configured one, else the tables' own paths. */
@@ -32,6 +34,8 @@ export async function planIcebergTable(
   table: { quoted: string; schema: string; name: string },
   mappings: ColumnMapping[],
   env: { destination: Destination; icebergCatalog?: IcebergCatalog },
+  /** The table's `partitionBy` text (ExecutionInput), if any: unpartitioned otherwise. */
+  partitionBy?: string,
 ): Promise<PlannedIcebergTable> {
   const dir = tableDir(table.schema, table.name);
   const location = objectUri(env.destination, dir);
@@ -52,6 +56,7 @@ export async function planIcebergTable(
     loaded ? { schema: currentSchema(loaded.metadata), lastColumnId: loaded.metadata['last-column-id'] } : null,
     table.quoted,
   );
+  const partitioning = planPartitionSpec(table.quoted, partitionBy ?? '', schema.schema.fields, mappings, loaded?.metadata ?? null);
   return {
     columns: mappings.map((m, i) => withFieldIds(m.plan, schema.schema.fields[i])),
     iceberg: {
@@ -60,6 +65,36 @@ export async function planIcebergTable(
       lastColumnId: schema.lastColumnId,
       base: loaded?.metadataLocation ?? null,
       changes: schema.changes,
+      spec: partitioning.spec,
+      lastPartitionId: partitioning.lastPartitionId,
     },
   };
+}
+
+/**
+ * The spec the run writes with: the table's own when it is the one asked for (an empty `partitionBy` asks for
+ * none), else a new one under the next spec id, reusing the field ids of earlier specs (partition-transforms.ts
+ * `resolvePartitionSpec`). A partition source must be a column the run writes as it reads it: not hashed.
+ */
+function planPartitionSpec(
+  table: string,
+  partitionBy: string,
+  fields: IcebergField[],
+  mappings: ColumnMapping[],
+  metadata: TableMetadata | null,
+): { spec: PartitionSpec; lastPartitionId: number } {
+  let wanted: PartitionField[];
+  try {
+    wanted = parsePartitionBy(partitionBy, fields);
+  } catch (error) {
+    if (error instanceof InputError) throw new InputError(`table ${table}: ${error.message}`);
+    throw error;
+  }
+  for (const field of wanted) {
+    const source = fields.find((f) => f.id === field['source-id'])!;
+    const mapping = mappings.find((m) => m.plan.name === source.name);
+    if (!mapping?.decoder) throw new InputError(`table ${table}: column "${source.name}" is hashed; a partition cannot be derived from it`);
+  }
+  const resolved = resolvePartitionSpec(wanted, metadata?.['partition-specs'] ?? [], metadata?.['last-partition-id'] ?? FIRST_PARTITION_FIELD_ID - 1);
+  return { spec: resolved.spec, lastPartitionId: resolved.lastPartitionId };
 }

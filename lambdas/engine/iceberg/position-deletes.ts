@@ -10,7 +10,7 @@ import type { Compression } from '../contracts';
 import type { Destination } from '../destinations/destination';
 import { InternalError } from '../errors';
 import { createHyparquetPartWriter } from '../parquet/hyparquet-part-writer';
-import type { DataFile } from './model';
+import type { DataFile, PartitionValues } from './model';
 import { noMetrics } from './data-file-metrics';
 
 export const FILE_PATH_FIELD_ID = 2147483546;
@@ -41,7 +41,7 @@ const COLUMNS: ColumnMapping[] = [
  */
 export async function writePositionDeletes(
   positions: Map<string, number[]>,
-  target: { destination: Destination; key: string; uri: string; compression: Compression },
+  target: { destination: Destination; key: string; uri: string; compression: Compression; partition?: PartitionValues },
 ): Promise<DataFile> {
   const paths = [...positions.keys()].sort();
   const filePaths: string[] = [];
@@ -66,7 +66,8 @@ export async function writePositionDeletes(
       content: 1,
       file_path: target.uri,
       file_format: 'PARQUET',
-      partition: {},
+      // The partition of the data files it deletes from (a delete file applies within its partition).
+      partition: target.partition ?? {},
       record_count: filePaths.length,
       file_size_in_bytes: bytes,
       ...noMetrics(),

@@ -73,6 +73,20 @@ export function withCurrentSchema(metadata: TableMetadata, schema: IcebergSchema
   };
 }
 
+/**
+ * The metadata with `spec` the default spec (the one new files are written with): added if the table does not
+ * have it (partition-transforms.ts `resolvePartitionSpec` chose its id), `last-partition-id` raised to cover it.
+ */
+export function withPartitionSpec(metadata: TableMetadata, spec: PartitionSpec, lastPartitionId: number): TableMetadata {
+  const has = metadata['partition-specs'].some((s) => s['spec-id'] === spec['spec-id']);
+  return {
+    ...metadata,
+    'partition-specs': has ? metadata['partition-specs'] : [...metadata['partition-specs'], spec],
+    'default-spec-id': spec['spec-id'],
+    'last-partition-id': Math.max(metadata['last-partition-id'], lastPartitionId),
+  };
+}
+
 /** The current schema. */
 export function currentSchema(metadata: TableMetadata): IcebergSchema {
   const schema = metadata.schemas.find((s) => s['schema-id'] === metadata['current-schema-id']);

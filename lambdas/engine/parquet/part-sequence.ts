@@ -5,7 +5,7 @@
  */
 import type { PartWriter } from './part-writer';
 import type { Compression } from '../contracts';
-import type { PartEntry } from '../contracts';
+import type { PartEntry, PartitionJson } from '../contracts';
 import { dataFileMetrics, type MetricsColumn, splitOffsets } from '../iceberg/data-file-metrics';
 import { partMetrics } from '../iceberg/part-metrics';
 import type { Destination } from '../destinations/destination';
@@ -27,60 +27,100 @@ export interface PartSequenceOptions {
   icebergColumns?: MetricsColumn[];
 }
 
+/** The partition a row group belongs to (partitioned Iceberg tables): its key, and its values for the manifest. */
+export interface PartPartition {
+  key: string;
+  values: PartitionJson;
+}
+
+interface OpenPart {
+  writer: PartWriter;
+  seq: number;
+  rows: number;
+  partition: PartPartition | null;
+}
+
+/**
+ * A shard's parts. Unpartitioned, one part is open at a time. Partitioned, one per partition that has rows
+ * waiting (partition-router.ts decides when one is closed early); every part holds rows of one partition only.
+ * Sequence numbers are the shard's, whatever the partition, so every part's name is unique.
+ */
 export class PartSequence {
   readonly parts: PartEntry[] = [];
-  private writer: PartWriter | null = null;
-  private rowsInPart = 0;
+  private readonly open = new Map<string, OpenPart>();
+  private readonly seqOf = new Map<string, number>();
+  private nextSeq = 0;
 
   constructor(private readonly options: PartSequenceOptions) {}
 
-  /** Bytes of finished parts plus what the open part has written. */
+  /** Bytes of finished parts plus what the open parts have written. */
   get bytes(): number {
-    return this.parts.reduce((n, p) => n + p.bytes, 0) + (this.writer?.bytesWritten ?? 0);
+    let open = 0;
+    for (const part of this.open.values()) open += part.writer.bytesWritten;
+    return this.parts.reduce((n, p) => n + p.bytes, 0) + open;
   }
 
-  async writeRowGroup(values: ColumnValues[], rows: number): Promise<void> {
+  /** Parts open now (one per partition with rows written and not yet closed). */
+  get openParts(): number {
+    return this.open.size;
+  }
+
+  async writeRowGroup(values: ColumnValues[], rows: number, partition: PartPartition | null = null): Promise<void> {
     if (rows === 0) return;
-    const writer = (this.writer ??= this.open());
-    await writer.writeRowGroup(values, rows);
-    this.rowsInPart += rows;
-    if (writer.bytesWritten >= this.options.partBytes) await this.closePart();
+    const key = partition?.key ?? '';
+    let part = this.open.get(key);
+    if (!part) {
+      part = { writer: this.openWriter(this.nextSeq), seq: this.nextSeq++, rows: 0, partition };
+      this.open.set(key, part);
+    }
+    await part.writer.writeRowGroup(values, rows);
+    part.rows += rows;
+    if (part.writer.bytesWritten >= this.options.partBytes) await this.closePart(key);
   }
 
-  /** Closes the open part (opening an empty one first if nothing was written at all). */
+  /** Closes the open part of a partition (`''` unpartitioned), if there is one. */
+  async closePart(key = ''): Promise<void> {
+    const part = this.open.get(key);
+    if (!part) return;
+    this.open.delete(key);
+    const bytes = await part.writer.finish();
+    const columns = this.options.icebergColumns;
+    const metrics = columns ? partMetrics(dataFileMetrics(part.writer.footer, columns), splitOffsets(part.writer.footer)) : undefined;
+    this.seqOf.set(this.name(part.seq), part.seq);
+    this.parts.push({
+      path: this.name(part.seq),
+      rows: part.rows,
+      bytes,
+      ...(metrics ? { metrics } : {}),
+      ...(part.partition ? { partition: part.partition.values } : {}),
+    });
+  }
+
+  /** Closes every open part (opening an empty one first if nothing was written at all, to carry the schema). */
   async finish(): Promise<PartEntry[]> {
-    if (this.writer === null && this.parts.length === 0) this.writer = this.open();
-    await this.closePart();
+    if (this.open.size === 0 && this.parts.length === 0) this.open.set('', { writer: this.openWriter(this.nextSeq), seq: this.nextSeq++, rows: 0, partition: null });
+    for (const key of [...this.open.keys()]) await this.closePart(key);
+    // In the order they were opened, as an unpartitioned shard lists them.
+    this.parts.sort((a, b) => this.seqOf.get(a.path)! - this.seqOf.get(b.path)!);
     return this.parts;
   }
 
   /**
-   * Abandons the open part (nothing becomes visible under its name). Finished parts of an abandoned attempt
+   * Abandons the open parts (nothing becomes visible under their names). Finished parts of an abandoned attempt
    * stay: Export may not delete (least privilege), and Commit removes every part no shard manifest lists.
    */
   async abandon(): Promise<void> {
-    await this.writer?.abort().catch(() => {});
-    this.writer = null;
+    for (const part of this.open.values()) await part.writer.abort().catch(() => {});
+    this.open.clear();
   }
 
-  private async closePart(): Promise<void> {
-    const writer = this.writer;
-    if (!writer) return;
-    this.writer = null;
-    const bytes = await writer.finish();
-    const columns = this.options.icebergColumns;
-    const metrics = columns ? partMetrics(dataFileMetrics(writer.footer, columns), splitOffsets(writer.footer)) : undefined;
-    this.parts.push({ path: this.name(this.parts.length), rows: this.rowsInPart, bytes, ...(metrics ? { metrics } : {}) });
-    this.rowsInPart = 0;
-  }
-
-  private open(): PartWriter {
+  private openWriter(seq: number): PartWriter {
     const { destination, columns, compression, metadata, pageVersion } = this.options;
     return createHyparquetPartWriter({
       columns,
       compression,
       pageVersion,
-      sink: destination.createObject(this.key(this.name(this.parts.length))),
+      sink: destination.createObject(this.key(this.name(seq))),
       metadata,
     });
   }
@@ -93,4 +133,3 @@ export class PartSequence {
     return `${this.options.runDir}/${name}`;
   }
 }
-

@@ -25,7 +25,7 @@ import {
   type TablePlan,
 } from '../contracts';
 import type { Destination } from '../destinations/destination';
-import type { IcebergPrimitive, IcebergType } from '../iceberg/model';
+import type { IcebergPrimitive, IcebergType, PartitionTransform } from '../iceberg/model';
 import { RunDocumentError } from '../errors';
 
 /** The format version this pgsip writes and reads, for every document. */
@@ -46,7 +46,8 @@ const partMetrics = v.object({
   upperBounds: boundsById,
   splitOffsets: v.array(count),
 });
-const part = v.object({ path: v.string(), rows: count, bytes: count, metrics: v.optional(partMetrics) });
+const partitionJson = v.array(v.union([v.string(), v.number(), v.boolean(), v.null()]));
+const part = v.object({ path: v.string(), rows: count, bytes: count, metrics: v.optional(partMetrics), partition: v.optional(partitionJson) });
 
 /** Iceberg types in a schema pgsip wrote (model.ts): primitives by name, lists as objects. */
 const icebergType: v.GenericSchema<unknown, IcebergType> = v.union([
@@ -61,6 +62,22 @@ const icebergSchema = v.object({
   type: v.literal('struct'),
   'schema-id': count,
   fields: v.array(v.object({ id: count, name: v.string(), required: v.boolean(), type: icebergType, doc: v.optional(v.string()) })),
+});
+/** A partition spec (model.ts): transforms as partition-transforms.ts writes them. */
+const partitionSpec = v.object({
+  'spec-id': count,
+  fields: v.array(
+    v.object({
+      name: v.string(),
+      transform: v.pipe(
+        v.string(),
+        v.check((t) => /^(identity|year|month|day|hour|bucket\[\d+\]|truncate\[\d+\])$/.test(t), 'a partition transform pgsip writes'),
+        v.transform((t) => t as PartitionTransform),
+      ),
+      'source-id': count,
+      'field-id': count,
+    }),
+  ),
 });
 const checksum = v.object({ rows: count, keySum: v.nullable(v.string()) });
 const version = v.literal(DOCUMENT_VERSION);
@@ -143,7 +160,15 @@ const planSchema: v.GenericSchema<unknown, TablePlan> = v.object({
   incremental: v.optional(incrementalPlan),
   excluded: v.optional(v.array(v.string())),
   iceberg: v.optional(
-    v.object({ location: v.string(), schema: icebergSchema, lastColumnId: count, base: v.nullable(v.string()), changes: v.array(v.string()) }),
+    v.object({
+      location: v.string(),
+      schema: icebergSchema,
+      lastColumnId: count,
+      base: v.nullable(v.string()),
+      changes: v.array(v.string()),
+      spec: partitionSpec,
+      lastPartitionId: count,
+    }),
   ),
 });
 

@@ -73,7 +73,7 @@ function run(runId: string, plannedAt: string, table = 'orders'): { plan: TableP
     options: { tableFormat: 'iceberg' },
     plannedAt,
     estimatedRows: 5,
-    iceberg: { location: objectUri(destination, `public/${table}`), schema: SCHEMA, lastColumnId: 2, base: null, changes: [] },
+    iceberg: { location: objectUri(destination, `public/${table}`), schema: SCHEMA, lastColumnId: 2, base: null, changes: [], spec: { 'spec-id': 0, fields: [] }, lastPartitionId: 999 },
   } as unknown as TablePlan;
   const manifest = { runId, rows: 5, bytes: 100, parts: [{ path: 'part-0-0-aaaa.parquet', rows: 5, bytes: 100, metrics }], mode: 'full' } as unknown as RunManifest;
   return { plan, manifest };

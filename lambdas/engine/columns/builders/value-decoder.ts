@@ -4,16 +4,9 @@
  * the elements of LIST columns).
  */
 import { CopyStreamError } from '../../errors';
-import type { ColumnBuilder, ColumnValues } from '../column-mapping';
+import type { ColumnBuilder, ColumnValues, ValueDecoder } from '../column-mapping';
 
-/** Turns one non-NULL binary field `buf[start, end)` into the value written for it. Must copy what it keeps. */
-export interface ValueDecoder {
-  decode(buf: Buffer, start: number, end: number): unknown;
-  /** Encoded bytes of one value of this type, or 0 when variable (then the field length plus 4 is used). */
-  readonly width: number;
-  /** Called when the values decoded so far were handed out (`take()`): drop references to shared storage. */
-  reset(): void;
-}
+export type { ValueDecoder } from '../column-mapping';
 
 /** Collects decoded values (or null) in a JS array. */
 export class DecodedColumnBuilder implements ColumnBuilder {

@@ -52,7 +52,7 @@ function run(runId: string, plannedAt: string): { plan: TablePlan; manifest: Run
     options: { tableFormat: 'iceberg' },
     plannedAt,
     estimatedRows: 10,
-    iceberg: { location: objectUri(destination, 'public/t'), schema: SCHEMA, lastColumnId: 1, base: null, changes: [] },
+    iceberg: { location: objectUri(destination, 'public/t'), schema: SCHEMA, lastColumnId: 1, base: null, changes: [], spec: { 'spec-id': 0, fields: [] }, lastPartitionId: 999 },
   } as unknown as TablePlan;
   const manifest = { runId, rows: 10, bytes: 200, parts, mode: 'full' } as unknown as RunManifest;
   return { plan, manifest };
