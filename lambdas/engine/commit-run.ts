@@ -172,6 +172,7 @@ async function commitTable(plan: TablePlan, env: RunEnvironment, beforeLatest?: 
     committedAt: new Date().toISOString(),
     writer: WRITER,
     ...selectionOf(plan),
+    ...(plan.iceberg && plan.iceberg.changes.length > 0 ? { schemaChanges: plan.iceberg.changes } : {}),
   };
   await destination.put(manifestKey(plan.runDir), serializeDocument(manifest));
   faultPoint('after-run-manifest');

@@ -390,6 +390,8 @@ export interface IcebergTablePlan {
   base: string | null;
   /** Columns added, dropped or widened against the table's current schema. */
   changes: string[];
+  /** Columns a `--full` run replaced by new ones (new field ids): their type changed in a way Iceberg cannot evolve. */
+  replaced?: string[];
   /** The partition spec the run's files are written with (the table's, or a new one it evolves to). */
   spec: PartitionSpec;
   /** Highest partition field id the table has given, this spec's included. */
@@ -513,6 +515,11 @@ export interface RunManifest {
   excluded?: string[];
   /** Columns written as the hex HMAC-SHA-256 of their text (`hashColumns`). */
   hashed?: string[];
+  /**
+   * Iceberg tables: how the run's schema changed the table's (columns added, dropped, widened, or replaced by
+   * a `--full` run), as its snapshot summary also says (`pgsip.schema-changes`). Absent when it did not.
+   */
+  schemaChanges?: string[];
 }
 
 /** `<schema>/<table>/_latest.json`: the newest committed run of a table. */

@@ -118,7 +118,7 @@ export async function planRun(event: PlanEvent, env: EngineEnvironment): Promise
       const selected = columnRules.select(table);
       const mappings = selected.columns.map((c) => mapColumn(c, options));
       // An Iceberg table's columns carry the table's field ids (lambdas/engine/iceberg/plan-iceberg-table.ts).
-      const icebergTable = options.tableFormat === 'iceberg' ? await planIcebergTable(table, mappings, env, partitionBy.get(table.quoted)) : null;
+      const icebergTable = options.tableFormat === 'iceberg' ? await planIcebergTable(table, mappings, env, partitionBy.get(table.quoted), input.full === true) : null;
       const columns = icebergTable?.columns ?? mappings.map((m) => m.plan);
       if (icebergTable && icebergTable.iceberg.changes.length > 0) env.log.info('Iceberg schema evolves', { table: table.quoted, changes: icebergTable.iceberg.changes });
       const spec = specs.get(table.quoted);

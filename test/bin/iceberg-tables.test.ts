@@ -248,9 +248,28 @@ describe('Iceberg tables by path (no catalog)', () => {
   it('refuses a change Iceberg cannot take with one line naming the column, before anything is written', async () => {
     await sql(`ALTER TABLE public.events ALTER COLUMN note TYPE integer USING length(note)`);
     await expect(exportIceberg(dest)).rejects.toThrow(
-      /^table "public"\."events", column "note": it was string in the Iceberg table and is int now, a change Iceberg tables cannot take/,
+      /^table "public"\."events", column "note": it was string in the Iceberg table and is int now, a change Iceberg tables cannot take .*; run with --full to replace the column/,
     );
     expect((await metadataOf(table)).version).toBe(3);
+  });
+
+  it('with --full, replaces such a column by a new one (a new field id), said in the manifest; earlier snapshots keep the old', async () => {
+    const before = (await metadataOf(table)).metadata;
+    const oldId = currentFieldId(before, 'note');
+    const full = await exportIceberg(dest, { full: true });
+    const { metadata } = await metadataOf(table);
+    const newId = currentFieldId(metadata, 'note');
+    expect(newId).toBe(before['last-column-id'] + 1);
+    const change = `replaced note: string is int now, a new column (field id ${newId}; earlier snapshots keep field ${oldId})`;
+    const manifest = JSON.parse(await readFile(join(table, `run=${full.runId}`, '_manifest.json'), 'utf8')) as { schemaChanges?: string[] };
+    expect(manifest.schemaChanges).toEqual([change]);
+    expect(metadata.snapshots.at(-1)!.summary['pgsip.schema-changes']).toBe(change);
+    // The current table reads the new column; the snapshot before reads the old one, by its own schema.
+    const now = await readIcebergTable(table);
+    const lengths = new Map((await sql('SELECT id::text AS id, note FROM public.events')).rows.map((r) => [String(r.id), r.note as number | null]));
+    for (const row of now) expect(row.note ?? null, String(row.id)).toBe(lengths.get(String(row.id)) ?? null);
+    const earlier = await readIcebergTable(table, `v${(await metadataOf(table)).version - 1}.metadata.json`);
+    expect(earlier.some((r) => typeof r.note === 'string')).toBe(true);
   });
 });
 

@@ -280,7 +280,11 @@ export async function commitToIcebergTable(run: IcebergRun, env: IcebergCommitEn
           ...parentDeletes,
         },
         head,
-        { [RUN_ID_SUMMARY_KEY]: plan.runId, [PLANNED_AT_SUMMARY_KEY]: plan.plannedAt },
+        {
+          [RUN_ID_SUMMARY_KEY]: plan.runId,
+          [PLANNED_AT_SUMMARY_KEY]: plan.plannedAt,
+          ...(iceberg.changes.length > 0 ? { 'pgsip.schema-changes': iceberg.changes.join('; ') } : {}),
+        },
       ),
       'schema-id': schema['schema-id'],
     };
@@ -307,10 +311,13 @@ function checkSchemaIds(metadata: TableMetadata | null, plan: TablePlan): void {
   const now = new Map(currentSchema(metadata).fields.map((f) => [f.name, f.id]));
   const ids = new Map<number, string>();
   for (const s of metadata.schemas) for (const f of s.fields) ids.set(f.id, f.name);
+  const replaced = new Set(plan.iceberg.replaced ?? []);
   for (const field of plan.iceberg.schema.fields) {
     const id = now.get(field.name);
     const holder = ids.get(field.id);
-    if ((id !== undefined && id !== field.id) || (holder !== undefined && holder !== field.name)) {
+    // A column the run replaced has a new id the table does not know yet, its name still the old id's.
+    const replacing = replaced.has(field.name) && holder === undefined;
+    if ((id !== undefined && id !== field.id && !replacing) || (holder !== undefined && holder !== field.name)) {
       throw new CommitError(
         `table ${plan.table}, column "${field.name}": the Iceberg table's schema changed since run ${plan.runId} was planned (field id ${field.id} is ${holder === undefined ? 'unknown' : `"${holder}"`} there); run again`,
       );

@@ -82,17 +82,26 @@ export interface RunSchema {
   changed: boolean;
   /** Columns added, dropped or widened, for the plan's log and the manifest. */
   changes: string[];
+  /** Columns replaced by new ones (new field ids) in a `--full` run. */
+  replaced: string[];
 }
 
 /**
  * The run's Iceberg schema: its columns, in order, typed and numbered against the table's current schema
- * (null for a new table). `full` allows a change Iceberg cannot evolve into only as a new table history (the
- * caller decides; here such a change throws).
+ * (null for a new table). A type change Iceberg cannot evolve into is refused, unless `replace` (a `--full`
+ * run): the column is then dropped and added again under a new field id, as Iceberg allows (a new column that
+ * reuses a name), so the run's files carry the new one and earlier snapshots keep reading the old one.
  */
-export function runSchema(columns: { name: string; type: IcebergType }[], current: { schema: IcebergSchema; lastColumnId: number } | null, table: string): RunSchema {
+export function runSchema(
+  columns: { name: string; type: IcebergType }[],
+  current: { schema: IcebergSchema; lastColumnId: number } | null,
+  table: string,
+  replace = false,
+): RunSchema {
   let lastColumnId = current?.lastColumnId ?? 0;
   const previous = new Map((current?.schema.fields ?? []).map((f) => [f.name, f]));
   const changes: string[] = [];
+  const replaced: string[] = [];
   const fields: IcebergField[] = columns.map(({ name, type }) => {
     const before = previous.get(name);
     if (!before) {
@@ -101,9 +110,15 @@ export function runSchema(columns: { name: string; type: IcebergType }[], curren
       return { id, name, required: false, type: typeof type === 'string' ? type : { ...type, 'element-id': ++lastColumnId } };
     }
     if (!canPromote(before.type, type)) {
-      throw new InputError(
-        `table ${table}, column "${name}": it was ${show(before.type)} in the Iceberg table and is ${show(type)} now, a change Iceberg tables cannot take (only int to long, float to double and a decimal's precision raised); run with --full to start the table's history again`,
-      );
+      if (!replace) {
+        throw new InputError(
+          `table ${table}, column "${name}": it was ${show(before.type)} in the Iceberg table and is ${show(type)} now, a change Iceberg tables cannot take (only int to long, float to double and a decimal's precision raised); run with --full to replace the column (earlier snapshots keep the old one)`,
+        );
+      }
+      const id = ++lastColumnId;
+      replaced.push(name);
+      changes.push(`replaced ${name}: ${show(before.type)} is ${show(type)} now, a new column (field id ${id}; earlier snapshots keep field ${before.id})`);
+      return { id, name, required: false, type: typeof type === 'string' ? type : { ...type, 'element-id': ++lastColumnId } };
     }
     if (show(before.type) !== show(type)) changes.push(`widened ${name} from ${show(before.type)} to ${show(type)}`);
     // A list keeps its element's id too.
@@ -116,7 +131,7 @@ export function runSchema(columns: { name: string; type: IcebergType }[], curren
   }
   const changed = current === null || changes.length > 0 || fields.map((f) => f.name).join('\0') !== current.schema.fields.map((f) => f.name).join('\0');
   const schemaId = current === null ? 0 : changed ? current.schema['schema-id'] + 1 : current.schema['schema-id'];
-  return { schema: { type: 'struct', 'schema-id': schemaId, fields }, lastColumnId, changed, changes };
+  return { schema: { type: 'struct', 'schema-id': schemaId, fields }, lastColumnId, changed, changes, replaced };
 }
 
 /** A column plan with the field ids of its Iceberg field (Export writes them into the Parquet schema). */

@@ -27,8 +27,8 @@ export interface PlannedIcebergTable {
 
 /**
  * The run's Iceberg side of one table: its columns with field ids, and what Plan saw of the table. A column
- * change Iceberg allows (added, dropped, widened) evolves the schema; `full` lets nothing else pass either:
- * a new history of an Iceberg table is a new table (drop it, or export to another destination).
+ * change Iceberg allows (added, dropped, widened) evolves the schema; any other is refused, or with `full`
+ * replaces the column (iceberg-schema.ts `runSchema`).
  */
 export async function planIcebergTable(
   table: { quoted: string; schema: string; name: string },
@@ -36,6 +36,8 @@ export async function planIcebergTable(
   env: { destination: Destination; icebergCatalog?: IcebergCatalog },
   /** The table's `partitionBy` text (ExecutionInput), if any: unpartitioned otherwise. */
   partitionBy?: string,
+  /** A `--full` run: a column whose type Iceberg cannot evolve is replaced by a new one instead of refused. */
+  full = false,
 ): Promise<PlannedIcebergTable> {
   const dir = tableDir(table.schema, table.name);
   const location = objectUri(env.destination, dir);
@@ -55,6 +57,7 @@ export async function planIcebergTable(
     mappings.map((m) => ({ name: m.plan.name, type: icebergTypeOf(m.schema, m.plan.name) })),
     loaded ? { schema: currentSchema(loaded.metadata), lastColumnId: loaded.metadata['last-column-id'] } : null,
     table.quoted,
+    full,
   );
   const partitioning = planPartitionSpec(table.quoted, partitionBy ?? '', schema.schema.fields, mappings, loaded?.metadata ?? null);
   return {
@@ -65,6 +68,7 @@ export async function planIcebergTable(
       lastColumnId: schema.lastColumnId,
       base: loaded?.metadataLocation ?? null,
       changes: schema.changes,
+      ...(schema.replaced.length > 0 ? { replaced: schema.replaced } : {}),
       spec: partitioning.spec,
       lastPartitionId: partitioning.lastPartitionId,
     },

@@ -166,6 +166,7 @@ const planSchema: v.GenericSchema<unknown, TablePlan> = v.object({
       lastColumnId: count,
       base: v.nullable(v.string()),
       changes: v.array(v.string()),
+      replaced: v.optional(v.array(v.string())),
       spec: partitionSpec,
       lastPartitionId: count,
     }),
@@ -210,6 +211,7 @@ const runManifestSchema: v.GenericSchema<unknown, RunManifest> = v.object({
   writer: v.string(),
   excluded: v.optional(v.array(v.string())),
   hashed: v.optional(v.array(v.string())),
+  schemaChanges: v.optional(v.array(v.string())),
 });
 
 const runRef = v.object({ runId: v.string(), manifest: v.string(), mode: v.picklist(RUN_MODES) });
