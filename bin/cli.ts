@@ -90,6 +90,7 @@ runOptions(program
   .option('--s3-endpoint <url>', 'an S3-compatible endpoint for s3:// destinations')
   .option('--connect-timeout <seconds>', 'give up on a connection the database does not answer', '10')
   .option('--glue-database <name>', 'register each committed table in this Glue database (s3:// destinations; AWS credentials from the usual variables)')
+  .option('--table-bucket <arn>', 'keep Iceberg tables in this Amazon S3 Tables table bucket, a namespace per schema (with --table-format iceberg)')
   .addOption(new Option('--compression <codec>', 'Parquet compression').choices(CODECS).default('snappy'))
   .option('--row-group-size <MiB>', 'column data a shard holds per row group before encoding it (default: 16)')
   .option('--part-size <MiB>', 'a shard starts a new part file past this size (default: 1024)')
@@ -151,6 +152,7 @@ program
   .requiredOption('--dest <dir|s3://bucket/prefix>', 'where the run was written')
   .requiredOption('--run-id <id>', 'the run to check')
   .option('--s3-endpoint <url>', 'an S3-compatible endpoint for s3:// destinations')
+  .option('--table-bucket <arn>', 'the S3 Tables table bucket the run kept its Iceberg tables in')
   .action(async (options) => {
     const { verifyRun } = await import('./commands/verify');
     await verifyRun(options, out);

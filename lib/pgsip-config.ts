@@ -95,6 +95,13 @@ export interface PgsipConfig {
    * does not own it: it outlives `cdk destroy`, and a redeploy never fails on it). @default - no catalog
    */
   readonly catalog?: { readonly glueDatabase: string; readonly createDatabase?: boolean };
+  /**
+   * Keep Iceberg tables in this Amazon S3 Tables table bucket (`arn:aws:s3tables:<region>:<account>:bucket/<name>`),
+   * a namespace per Postgres schema (docs/iceberg.md, "Amazon S3 Tables"): Plan creates each table, Export
+   * writes its files to the table's own storage, Commit commits it with S3 Tables' version token. Folder
+   * (`hive`) runs are unaffected. @default - Iceberg tables by path under the export prefix, or in `catalog`
+   */
+  readonly tableBucketArn?: string;
 }
 
 
@@ -177,7 +184,7 @@ const SCHEDULE = /^(cron\(.+\)|rate\(\d+ (minute|minutes|hour|hours|day|days)\)|
 
 /** Validates parsed JSON against `PgsipConfig`; `baseDir` resolves `caBundleFile`. */
 export function validateConfig(raw: unknown, baseDir = process.cwd()): PgsipConfig {
-  const root = object(raw, '', ['stackName', 'database', 'network', 'storage', 'schedules', 'alarms', 'runTimeoutHours', 'tableFormat', 'retention', 'catalog']);
+  const root = object(raw, '', ['stackName', 'database', 'network', 'storage', 'schedules', 'alarms', 'runTimeoutHours', 'tableFormat', 'retention', 'catalog', 'tableBucketArn']);
   const config: { -readonly [K in keyof PgsipConfig]: PgsipConfig[K] } = {};
   config.stackName = opt(root, 'stackName', (v) => str(v, 'stackName', /^[A-Za-z][A-Za-z0-9-]{0,127}$/, 'a CloudFormation stack name'));
   if (root.database !== undefined) {
@@ -305,6 +312,9 @@ export function validateConfig(raw: unknown, baseDir = process.cwd()): PgsipConf
       createDatabase: opt(c, 'createDatabase', (v) => bool(v, 'catalog.createDatabase')),
     };
   }
+  config.tableBucketArn = opt(root, 'tableBucketArn', (v) =>
+    str(v, 'tableBucketArn', /^arn:aws[a-z-]*:s3tables:[a-z0-9-]+:\d{12}:bucket\/[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$/, 'an S3 Tables table bucket ARN (arn:aws:s3tables:<region>:<account>:bucket/<name>)'),
+  );
   return JSON.parse(JSON.stringify(config)) as PgsipConfig; // drops undefined members
 }
 

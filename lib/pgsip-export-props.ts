@@ -140,6 +140,16 @@ export interface PgsipExportProps {
    * @default - no catalog
    */
   readonly catalog?: PgsipConfig['catalog'];
+
+  /**
+   * Keep Iceberg tables in this Amazon S3 Tables table bucket, a namespace per Postgres schema: Plan creates
+   * each table (`s3tables:CreateNamespace`, `CreateTable`), Export writes its files to the table's storage
+   * (`PutTableData`), Commit commits it with S3 Tables' version token (`UpdateTableMetadataLocation`), all
+   * on this bucket's tables only. docs/iceberg.md, "Amazon S3 Tables".
+   *
+   * @default - Iceberg tables by path under the export prefix, or in the Glue `catalog`
+   */
+  readonly tableBucketArn?: string;
 }
 
 
@@ -202,6 +212,7 @@ export function validateExportProps(props: PgsipExportProps): ValidatedExportPro
     tableFormat: props.tableFormat,
     retention: props.retention,
     catalog: props.catalog,
+    tableBucketArn: props.tableBucketArn !== undefined && Token.isUnresolved(props.tableBucketArn) ? undefined : props.tableBucketArn,
   };
   try {
     // Through JSON, as a config file arrives: drops undefined members, refuses what JSON cannot hold.

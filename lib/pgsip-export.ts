@@ -184,6 +184,8 @@ export class PgsipExport extends Construct {
       POWERTOOLS_METRICS_NAMESPACE: METRIC_NAMESPACE,
     };
     const common = { network, caBundleFile: props.caBundleFile };
+    // The table bucket is Plan's, Export's and Commit's business only.
+    const tableBucket: Record<string, string> = props.tableBucketArn ? { PGSIP_TABLE_BUCKET_ARN: props.tableBucketArn } : {};
     // Plan also learns the deployment's limits: the connection budget (the most shards a run may export at
     // once) and the codec of runs that name none (ZSTD: node:zlib in every Lambda Node runtime pgsip targets).
     this.planFunction = new PgsipFunction(this, 'PlanFunction', {
@@ -191,6 +193,7 @@ export class PgsipExport extends Construct {
       ...common,
       environment: {
         ...environment,
+        ...tableBucket,
         PGSIP_CONNECTION_BUDGET: String(concurrency),
         PGSIP_DEFAULT_COMPRESSION: 'ZSTD',
         ...(props.tableFormat ? { PGSIP_DEFAULT_TABLE_FORMAT: props.tableFormat } : {}),
@@ -199,7 +202,7 @@ export class PgsipExport extends Construct {
           : {}),
       },
     });
-    this.exportFunction = new PgsipFunction(this, 'ExportFunction', { kind: 'export', ...common, environment });
+    this.exportFunction = new PgsipFunction(this, 'ExportFunction', { kind: 'export', ...common, environment: { ...environment, ...tableBucket } });
     // Commit never connects to the database: no secret, no TLS settings.
     const { PGSIP_DB_SECRET_ARN: _secret, PGSIP_DB_TLS: _tls, PGSIP_DB_HOST: _host, PGSIP_DB_PORT: _port, PGSIP_DB_NAME: _name, ...commitEnvironment } = environment;
     this.commitFunction = new PgsipFunction(this, 'CommitFunction', {
@@ -208,6 +211,7 @@ export class PgsipExport extends Construct {
       caBundleFile: undefined,
       environment: {
         ...commitEnvironment,
+        ...tableBucket,
         ...(props.catalog ? { PGSIP_GLUE_DATABASE: props.catalog.glueDatabase } : {}),
         ...(props.catalog?.createDatabase ? { PGSIP_GLUE_CREATE_DATABASE: 'true' } : {}),
       },
@@ -286,6 +290,29 @@ export class PgsipExport extends Construct {
       }
     }
 
+    // S3 Tables (docs/iceberg.md, "Amazon S3 Tables"): Plan creates a table's namespace and the table, and reads
+    // its metadata location (the warehouse its files go to) and current metadata; Export writes the table's
+    // data files; Commit reads the table (its metadata, manifests, and the parts an incremental run re-reads),
+    // writes its manifests, delete and metadata files, and swaps the metadata location. The table storage is
+    // S3 Tables' own: its objects are authorized by s3tables:GetTableData and PutTableData on the table, not by
+    // s3: actions. Tables are named by id in ARNs, hence `table/*` of this one bucket. Nothing deletes a table.
+    if (props.tableBucketArn) {
+      const tables = `${props.tableBucketArn}/table/*`;
+      this.planFunction.addToRolePolicy(
+        new PolicyStatement({ actions: ['s3tables:CreateNamespace', 's3tables:CreateTable'], resources: [props.tableBucketArn] }),
+      );
+      this.planFunction.addToRolePolicy(
+        new PolicyStatement({ actions: ['s3tables:GetTableMetadataLocation', 's3tables:GetTableData'], resources: [tables] }),
+      );
+      this.exportFunction.addToRolePolicy(new PolicyStatement({ actions: ['s3tables:PutTableData'], resources: [tables] }));
+      this.commitFunction.addToRolePolicy(
+        new PolicyStatement({
+          actions: ['s3tables:GetTableMetadataLocation', 's3tables:UpdateTableMetadataLocation', 's3tables:GetTableData', 's3tables:PutTableData'],
+          resources: [tables],
+        }),
+      );
+    }
+
     // Listing, limited to the prefix, for those that read keys that may be missing (a shard manifest not yet
     // written, an uncommitted run's _SUCCESS, a table's first _latest.json, a held snapshot not yet published,
     // a release not yet written): without s3:ListBucket S3 answers
@@ -360,6 +387,7 @@ export class PgsipExport extends Construct {
     acknowledgeNagFindings(this, {
       exportPrefix,
       glueDatabase: props.catalog?.glueDatabase,
+      tableBucketArn: props.tableBucketArn,
     });
   }
 

@@ -36,7 +36,7 @@ const STAR_ONLY_ACTIONS: Record<string, string> = {
 
 /** Wildcard resources pgsip needs, by shape of the flattened resource, with the reason. */
 function wildcardReason(resource: string, actions: string[], targets: NagTargets): string | undefined {
-  const { exportPrefix, glueDatabase } = targets;
+  const { exportPrefix, glueDatabase, tableBucketArn } = targets;
   if (resource === '*') {
     const unexplained = actions.filter((a) => !(a in STAR_ONLY_ACTIONS));
     if (unexplained.length > 0) return undefined;
@@ -53,6 +53,9 @@ function wildcardReason(resource: string, actions: string[], targets: NagTargets
   }
   if (glueDatabase && actions.every((a) => CATALOG_ACTIONS.has(a)) && resource.endsWith(`:glue:<AWS::Region>:<AWS::AccountId>:table/${glueDatabase}/*`)) {
     return `the tables of the one Glue database Commit registers exports in (${glueDatabase}); their names follow the exported tables`;
+  }
+  if (tableBucketArn && actions.every((a) => a.startsWith('s3tables:')) && resource === `${tableBucketArn}/table/*`) {
+    return `the tables of the one S3 Tables table bucket Iceberg tables are kept in (${tableBucketArn}); S3 Tables names them by ids it assigns`;
   }
   if (actions.every((a) => a.startsWith('states:')) && resource.includes(':execution:')) {
     return 'Distributed Map child executions of this state machine, named by Step Functions at run time';
@@ -93,6 +96,8 @@ interface NagTargets {
   readonly exportPrefix: string;
   /** The Glue database Commit registers tables in, if any. */
   readonly glueDatabase?: string;
+  /** The S3 Tables table bucket Iceberg tables are kept in, if any. */
+  readonly tableBucketArn?: string;
 }
 
 /**

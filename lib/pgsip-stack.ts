@@ -88,6 +88,9 @@ export interface PgsipStackProps extends StackProps {
    * on its tables only); `createDatabase`: Commit creates it on its first commit if missing. @default - no catalog
    */
   readonly catalog?: PgsipConfig['catalog'];
+
+  /** Keep Iceberg tables in this S3 Tables table bucket (`tableBucketArn` in the config). @default - none */
+  readonly tableBucketArn?: PgsipConfig['tableBucketArn'];
 }
 
 /** Maps a validated config file onto stack props. */
@@ -111,6 +114,7 @@ export function propsFromConfig(config: PgsipConfig): PgsipStackProps {
     tableFormat: config.tableFormat,
     retention: config.retention,
     catalog: config.catalog,
+    tableBucketArn: config.tableBucketArn,
   };
   return Object.fromEntries(Object.entries(props).filter(([, v]) => v !== undefined)) as PgsipStackProps;
 }
@@ -202,6 +206,7 @@ export class PgsipStack extends Stack {
       runTimeout: props.runTimeoutHours === undefined ? undefined : Duration.hours(props.runTimeoutHours),
       retention: props.retention,
       catalog: props.catalog,
+      tableBucketArn: props.tableBucketArn,
       tableFormat: props.tableFormat,
     });
 

@@ -18,7 +18,7 @@ import { FileSystemCatalog } from '../../lambdas/engine/iceberg/file-system-cata
 import { objectUri } from '../../lambdas/engine/iceberg/iceberg-catalog';
 import { parseTableName, quoteTable, splitTableList } from '../../lambdas/engine/postgres/table-name';
 import { readDocument } from '../../lambdas/engine/run/documents';
-import { checkRunId, manifestKey, runDirOf, successKey, tableDir } from '../../lambdas/engine/run/layout';
+import { checkRunId, manifestKey, planKey, runDirOf, successKey, tableDir } from '../../lambdas/engine/run/layout';
 
 export const CATALOG_FORMATS = ['athena-ddl', 'glue-json'] as const;
 export type CatalogFormat = (typeof CATALOG_FORMATS)[number];
@@ -111,6 +111,13 @@ async function describeTable(destination: Destination, table: SelectedTable, run
   }
   const newest = chain[chain.length - 1].manifest;
   const iceberg = await icebergTableAt(destination, table.folder, newest.table);
+  // An Iceberg table kept in a catalog's own storage (S3 Tables) has nothing by path here: it is that catalog's.
+  const plan = iceberg ? null : await readDocument(destination, 'plan', planKey(table.runDirs[table.runDirs.length - 1]));
+  if (plan?.options.tableFormat === 'iceberg' && plan.iceberg && plan.iceberg.location !== objectUri(destination, table.folder)) {
+    throw new CatalogError(
+      `table ${newest.table} is an Iceberg table kept at ${plan.iceberg.location} (an S3 Tables table bucket): its own catalog registers it, and Athena reads it through the s3tablescatalog federation (docs/iceberg.md, "Amazon S3 Tables")`,
+    );
+  }
   if (iceberg) {
     if (runId !== undefined) {
       throw new InputError(`table ${newest.table} is an Iceberg table: it is described by its current metadata, not by a run; leave out --run-id (query a past snapshot with FOR VERSION AS OF)`);

@@ -34,6 +34,8 @@ export interface RunOptions extends SharedRunOptions {
   quiet?: boolean;
   /** Register committed tables in this Glue database. */
   glueDatabase?: string;
+  /** Keep Iceberg tables in this Amazon S3 Tables table bucket (its ARN). */
+  tableBucket?: string;
   /** The hash key's file (else `PGSIP_HASH_KEY`). */
   hashKeyFile?: string;
 }
@@ -199,10 +201,20 @@ export async function runExport(options: RunOptions, log: (line: string) => void
   if (options.glueDatabase !== undefined && !options.dest.startsWith('s3://')) {
     throw new InputError(`--glue-database needs an s3:// destination: Glue tables point at S3, not at ${destination.root}`);
   }
-  // Imported only when asked for: a run without a catalog never loads the Glue client.
+  if (options.tableBucket !== undefined) {
+    if (input.tableFormat !== 'iceberg') throw new InputError('--table-bucket holds Iceberg tables: add --table-format iceberg');
+    if (options.glueDatabase !== undefined) {
+      throw new InputError("--table-bucket and --glue-database: a table bucket's tables are in S3 Tables' own catalog (Athena reads them through the s3tablescatalog federation); pass one");
+    }
+  }
+  // Imported only when asked for: a run without a catalog never loads the Glue or S3 Tables client.
   const catalog = options.glueDatabase === undefined ? undefined : new (await import('../../lambdas/shared/glue-catalog')).GlueCatalog({ database: options.glueDatabase });
   const icebergCatalog =
-    options.glueDatabase === undefined ? undefined : new (await import('../../lambdas/shared/glue-iceberg-catalog')).GlueIcebergCatalog({ database: options.glueDatabase, destination });
+    options.tableBucket !== undefined
+      ? new (await import('../../lambdas/shared/s3-tables-catalog')).S3TablesCatalog({ tableBucketArn: options.tableBucket, s3Endpoint: options.s3Endpoint })
+      : options.glueDatabase === undefined
+        ? undefined
+        : new (await import('../../lambdas/shared/glue-iceberg-catalog')).GlueIcebergCatalog({ database: options.glueDatabase, destination });
   const guarded = guardConnect((applicationName) => connect(target, { applicationName, connectTimeoutMs }));
   const reporter = progressReporter(options.quiet ? () => {} : log);
   const started = Date.now();

@@ -12,7 +12,8 @@ import { LocalFolderDestination } from '../../lambdas/engine/destinations/local-
 import { openDestination } from '../../lambdas/engine/destinations/open-destination';
 import { InputError, VerificationError } from '../../lambdas/engine/errors';
 import { readDocument } from '../../lambdas/engine/run/documents';
-import { checkRunId, manifestKey, successKey } from '../../lambdas/engine/run/layout';
+import { tableDestinationOf } from '../../lambdas/engine/iceberg/table-storage';
+import { checkRunId, manifestKey, planKey, successKey } from '../../lambdas/engine/run/layout';
 import { quoteIdent } from '../../lambdas/engine/postgres/table-name';
 import { type DuckDB, openDuckDB, sqlString } from '../local/duckdb-reader';
 import { formatCount } from '../local/progress';
@@ -21,6 +22,8 @@ export interface VerifyOptions {
   dest: string;
   runId: string;
   s3Endpoint?: string;
+  /** The S3 Tables table bucket the run's Iceberg tables are kept in (their files are read from there). */
+  tableBucket?: string;
 }
 
 export interface VerifiedTable {
@@ -38,12 +41,16 @@ export async function verifyRun(options: VerifyOptions, log: (line: string) => v
   const manifests = (await destination.list('')).filter((k) => k.endsWith(suffix));
   if (manifests.length === 0) throw new InputError(`no committed run ${runId} under ${destination.root}`);
 
+  const icebergCatalog =
+    options.tableBucket === undefined ? undefined : new (await import('../../lambdas/shared/s3-tables-catalog')).S3TablesCatalog({ tableBucketArn: options.tableBucket, s3Endpoint: options.s3Endpoint });
   const duck = await openDuckDB();
   const verified: VerifiedTable[] = [];
   try {
     for (const key of manifests) {
       const runDir = key.slice(0, -'/_manifest.json'.length);
-      verified.push(await verifyTable(destination, runDir, duck));
+      // An Iceberg table in a table bucket keeps its parts in its own storage: read them there.
+      const plan = await readDocument(destination, 'plan', planKey(runDir));
+      verified.push(await verifyTable(plan ? tableDestinationOf({ destination, icebergCatalog }, plan) : destination, runDir, duck));
       const t = verified[verified.length - 1];
       log(`verified ${t.table} run ${runId}: ${formatCount(t.rows)} rows in ${t.parts} part(s) of ${t.shards} shard(s) match their counts and key checksums`);
     }

@@ -21,6 +21,7 @@ import { checkPageSplitSnapshot } from './run/page-split';
 import { commitToIcebergTable, tableRefOf } from './iceberg/commit-table';
 import { expireSnapshots } from './iceberg/expire-snapshots';
 import { icebergCatalogOf } from './iceberg/plan-iceberg-table';
+import { tableDestinationOf } from './iceberg/table-storage';
 import { checkRunId, latestKey, manifestKey, PART_PATTERN, runPlanKey, shardManifestKey, successKey } from './run/layout';
 
 
@@ -33,48 +34,56 @@ export async function commitRun(event: CommitEvent, env: RunEnvironment): Promis
   for (const ref of run.tables) {
     const plan = await loadPlan(env.destination, ref.runDir);
     if (plan.runId !== event.runId) throw new CommitError(`${ref.runDir}: plan belongs to run ${plan.runId}, not ${event.runId}`);
-    // A run committed earlier (a retried Commit) has its pointer read when the catalog needs it.
-    const done = await committedManifest(plan, env);
-    // An Iceberg table takes the run as one snapshot before `_latest.json` moves to it, so that a run whose
-    // snapshot is not in the table is never the watermark the next incremental run reads from.
-    let iceberg: CommittedTable['iceberg'];
-    const toIceberg = plan.options.tableFormat === 'iceberg'
-      ? async (m: RunManifest) => {
-          faultPoint('before-iceberg-commit');
-          iceberg = await commitToIcebergTable({ plan, manifest: m }, { destination: env.destination, catalog: icebergCatalogOf(env), log: env.log });
-          faultPoint('after-iceberg-commit');
-        }
-      : undefined;
-    let { manifest, latest } = done ? { manifest: done, latest: null as LatestPointer | null } : await commitTable(plan, env, toIceberg);
-    if (done && toIceberg) {
-      // A retried Commit: the snapshot (once), then the pointer (never moved backwards).
-      await toIceberg(done);
-      latest = await pointLatestAt(plan, done, env);
-    }
-    const committed: CommittedTable = {
-      table: plan.table,
-      manifest: env.destination.location(manifestKey(plan.runDir)),
-      rows: manifest.rows,
-      bytes: manifest.bytes,
-      parts: manifest.parts.length,
-      ...(manifest.incremental ? { incremental: { mode: manifest.incremental.mode, from: manifest.incremental.from, reason: manifest.incremental.reason } } : {}),
-    };
-    if (iceberg) {
-      // The catalog that names Iceberg tables is the Iceberg catalog's business: no folder table registered.
-      committed.iceberg = iceberg;
-      if (plan.options.keepRuns !== null) {
-        const expired = await expireSnapshots(tableRefOf(plan), { destination: env.destination, catalog: icebergCatalogOf(env), log: env.log }, {
-          keepRuns: plan.options.keepRuns,
-          graceMinutes: plan.options.retentionGraceMinutes,
-        });
-        if (expired) committed.iceberg.expired = { snapshots: expired.snapshots, runs: expired.runs };
-      }
-    } else if (env.catalog) {
-      committed.catalog = await registerTable(plan, manifest, env, latest);
-    }
-    result.tables.push(committed);
+    await commitPlannedTable(plan, { ...env, destination: tableDestinationOf(env, plan) }, result);
   }
   return result;
+}
+
+/**
+ * One table of the run: its manifest and pointer, then its Iceberg snapshot or catalog table. `env` writes
+ * the table's files where its catalog keeps them (lambdas/engine/iceberg/table-storage.ts).
+ */
+async function commitPlannedTable(plan: TablePlan, env: RunEnvironment, result: CommitResult): Promise<void> {
+  // A run committed earlier (a retried Commit) has its pointer read when the catalog needs it.
+  const done = await committedManifest(plan, env);
+  // An Iceberg table takes the run as one snapshot before `_latest.json` moves to it, so that a run whose
+  // snapshot is not in the table is never the watermark the next incremental run reads from.
+  let iceberg: CommittedTable['iceberg'];
+  const toIceberg = plan.options.tableFormat === 'iceberg'
+    ? async (m: RunManifest) => {
+        faultPoint('before-iceberg-commit');
+        iceberg = await commitToIcebergTable({ plan, manifest: m }, { destination: env.destination, catalog: icebergCatalogOf(env), log: env.log });
+        faultPoint('after-iceberg-commit');
+      }
+    : undefined;
+  let { manifest, latest } = done ? { manifest: done, latest: null as LatestPointer | null } : await commitTable(plan, env, toIceberg);
+  if (done && toIceberg) {
+    // A retried Commit: the snapshot (once), then the pointer (never moved backwards).
+    await toIceberg(done);
+    latest = await pointLatestAt(plan, done, env);
+  }
+  const committed: CommittedTable = {
+    table: plan.table,
+    manifest: env.destination.location(manifestKey(plan.runDir)),
+    rows: manifest.rows,
+    bytes: manifest.bytes,
+    parts: manifest.parts.length,
+    ...(manifest.incremental ? { incremental: { mode: manifest.incremental.mode, from: manifest.incremental.from, reason: manifest.incremental.reason } } : {}),
+  };
+  if (iceberg) {
+    // The catalog that names Iceberg tables is the Iceberg catalog's business: no folder table registered.
+    committed.iceberg = iceberg;
+    if (plan.options.keepRuns !== null) {
+      const expired = await expireSnapshots(tableRefOf(plan), { destination: env.destination, catalog: icebergCatalogOf(env), log: env.log }, {
+        keepRuns: plan.options.keepRuns,
+        graceMinutes: plan.options.retentionGraceMinutes,
+      });
+      if (expired) committed.iceberg.expired = { snapshots: expired.snapshots, runs: expired.runs };
+    }
+  } else if (env.catalog) {
+    committed.catalog = await registerTable(plan, manifest, env, latest);
+  }
+  result.tables.push(committed);
 }
 
 /** The Commit Task's answer to Step Functions: counts, never a list that grows with the run. */
@@ -150,7 +159,10 @@ async function commitTable(plan: TablePlan, env: RunEnvironment, beforeLatest?: 
   const present = new Set((await destination.list(`${plan.runDir}/`)).map((k) => k.slice(plan.runDir.length + 1)));
   const parts = shards.flatMap((s) => s.parts);
   for (const part of parts) {
-    if (!present.has(part.path)) throw new CommitError(`table ${plan.table}: part ${part.path} is listed by its shard but missing; nothing committed`);
+    // A table storage that answers no listing (S3 Tables) is asked part by part.
+    if (!present.has(part.path) && (await destination.size(`${plan.runDir}/${part.path}`)) === null) {
+      throw new CommitError(`table ${plan.table}: part ${part.path} is listed by its shard but missing; nothing committed`);
+    }
   }
 
   const manifest: RunManifest = {

@@ -17,6 +17,7 @@ import type { ExportShardEvent, ShardChecksum, ShardManifest, ShardResult, Shard
 import { BinaryCopyParser, LARGE_VALUE_BYTES } from './postgres/binary-copy-parser';
 import type { EngineEnvironment } from './environment';
 import { CountMismatchError, InternalError, SchemaChangedError, SnapshotGoneError } from './errors';
+import { tableDestinationOf } from './iceberg/table-storage';
 import { faultPoint } from './run/fault-points';
 import { beginReadOnly } from './postgres/snapshot';
 import { beginOnHeldSnapshot, heldSnapshotWait } from './run/held-snapshot';
@@ -57,8 +58,9 @@ export function shardTaskOf(event: ExportShardEvent): ShardTask {
 
 export async function exportShard(task: ShardTask, env: EngineEnvironment): Promise<ShardResult> {
   const started = Date.now();
-  const { destination } = env;
-  const plan = await loadPlan(destination, task.runDir);
+  const plan = await loadPlan(env.destination, task.runDir);
+  // The table's files go where its catalog keeps them (S3 Tables' storage); the run's documents stay here.
+  const destination = tableDestinationOf(env, plan);
   const manifestKey = shardManifestKey(task.runDir, task.shard);
   const progress = (state: 'started' | 'running' | 'done' | 'skipped', rows: number, bytes: number) =>
     env.onProgress?.({ runId: task.runId, table: task.table, shard: task.shard, shardCount: task.shardCount, rows, bytes, state });

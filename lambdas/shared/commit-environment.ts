@@ -22,7 +22,8 @@ export function createCommitEnvironment(env: NodeJS.ProcessEnv = process.env, lo
     ...base,
     // Folder tables are registered as Parquet tables; Iceberg tables are committed through Glue itself.
     catalog: new GlueCatalog({ database: env.PGSIP_GLUE_DATABASE, createDatabase }),
-    icebergCatalog: new GlueIcebergCatalog({ database: env.PGSIP_GLUE_DATABASE, destination: base.destination, createDatabase }),
+    // A table bucket keeps its own catalog: Glue then registers folder tables only.
+    icebergCatalog: base.icebergCatalog ?? new GlueIcebergCatalog({ database: env.PGSIP_GLUE_DATABASE, destination: base.destination, createDatabase }),
   };
 }
 

@@ -5,12 +5,15 @@
  *
  * - `PGSIP_DEST`: `s3://bucket/prefix` where runs are written (required).
  * - `PGSIP_S3_ENDPOINT`, `PGSIP_KMS_KEY_ID`: an S3-compatible endpoint (path-style); the KMS key for SSE-KMS.
+ * - `PGSIP_TABLE_BUCKET_ARN`: an Amazon S3 Tables table bucket; Iceberg tables are kept there
+ *   (s3-tables-catalog.ts): Plan creates them, Export writes their files, Commit commits them.
  */
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { openDestination } from '../engine/destinations/open-destination';
 import type { EngineLog, RunEnvironment } from '../engine/environment';
 import { InputError } from '../engine/errors';
 import { logger } from './logger';
+import { S3TablesCatalog } from './s3-tables-catalog';
 
 export type LogTarget = Pick<Logger, 'info' | 'warn' | 'error'>;
 
@@ -33,5 +36,6 @@ export function createRunEnvironment(env: NodeJS.ProcessEnv = process.env, log: 
   return {
     destination: openDestination(requiredVariable(env, 'PGSIP_DEST'), { s3Endpoint: env.PGSIP_S3_ENDPOINT, kmsKeyId: env.PGSIP_KMS_KEY_ID }),
     log: engineLog(log),
+    ...(env.PGSIP_TABLE_BUCKET_ARN ? { icebergCatalog: new S3TablesCatalog({ tableBucketArn: env.PGSIP_TABLE_BUCKET_ARN, s3Endpoint: env.PGSIP_S3_ENDPOINT }) } : {}),
   };
 }

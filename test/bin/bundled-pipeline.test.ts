@@ -12,6 +12,7 @@
  */
 import { CreateDatabaseCommand, GetTableCommand, GlueClient } from '@aws-sdk/client-glue';
 import { CreateBucketCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import { CreateTableBucketCommand, GetTableMetadataLocationCommand, S3TablesClient } from '@aws-sdk/client-s3tables';
 import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -397,6 +398,45 @@ describe('the deployed bundles, against moto\'s S3', () => {
       expect(manifest.compression).toBe('ZSTD');
     } finally {
       glue.destroy();
+    }
+  });
+  it('keep an Iceberg table in an S3 Tables table bucket exact across runs: Plan creates it, Export writes to its storage, Commit swaps its metadata location with the version token', { timeout: 180_000 }, async () => {
+    // moto serves S3 Tables in us-east-1 (its bundled endpoint data); the functions take the region from the ARN.
+    const tables = new S3TablesClient({ ...moto.client, region: 'us-east-1' });
+    const tableBucketArn = (await tables.send(new CreateTableBucketCommand({ name: 'bundled-lake' }))).arn!;
+    // PGSIP_TABLE_BUCKET_ARN is what the template gives Plan, Export and Commit when `tableBucketArn` is set
+    // (test/lib/production-stack.test.ts); the rest points the SDK at moto.
+    const onMoto = { PGSIP_S3_ENDPOINT: moto.endpoint, PGSIP_TABLE_BUCKET_ARN: tableBucketArn, AWS_ENDPOINT_URL_S3TABLES: moto.endpoint };
+    await queryRows(postgres.url, `CREATE TABLE public.events (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, msg text, amount numeric(10,2));
+                                   INSERT INTO public.events (msg, amount) SELECT 'e' || g, g / 8.0 FROM generate_series(1, 2000) g`);
+    const run = async (runId: string) => {
+      const input: ExecutionInput = { tables: ['public.events'], shards: 2, runId, holdSnapshot: false, tableFormat: 'iceberg', incremental: { 'public.events': { cursor: 'id' } } };
+      const plan = await invoke<PlanResult>(deployed.plan, { input, executionName: runId, executionId }, onMoto);
+      for (const task of JSON.parse((await object(plan.items.key, motoS3)).toString('utf8')) as ShardTask[]) {
+        await invoke<ShardResult>(deployed.export, { task, executionId, snapshot: plan.snapshot }, onMoto);
+      }
+      return invoke<CommitOutput>(deployed.commit, { runId, executionId }, onMoto);
+    };
+    const expectTableEqualsSource = async () => {
+      const found = await tables.send(new GetTableMetadataLocationCommand({ tableBucketARN: tableBucketArn, namespace: 'public', name: 'events' }));
+      const warehouse = found.warehouseLocation!;
+      expect(found.metadataLocation!.startsWith(`${warehouse}/metadata/`)).toBe(true);
+      const rows = await readIcebergTableOnS3(warehouse, motoS3, found.metadataLocation!.slice(found.metadataLocation!.lastIndexOf('/') + 1));
+      const want = await queryRows<{ id: string; msg: string }>(postgres.url, 'SELECT id::text AS id, msg FROM public.events ORDER BY events.id');
+      expect(rows.map((r) => ({ id: String(r.id), msg: r.msg })).sort((a, b) => Number(a.id) - Number(b.id))).toEqual(want);
+    };
+    try {
+      expect(await run('s3t-1')).toMatchObject({ rows: 2000 });
+      await expectTableEqualsSource();
+      await queryRows(postgres.url, `INSERT INTO public.events (msg, amount) SELECT 'f' || g, g FROM generate_series(1, 300) g`);
+      await run('s3t-2');
+      await expectTableEqualsSource();
+      // The export prefix holds the runs' documents and none of the table's files.
+      const keys = (await motoS3.send(new ListObjectsV2Command({ Bucket: BUCKET, Prefix: 'exports/public/events/' }))).Contents!.map((o) => o.Key!);
+      expect(keys).toContain('exports/public/events/run=s3t-2/_SUCCESS');
+      expect(keys.filter((k) => k.endsWith('.parquet') || k.includes('/metadata/'))).toEqual([]);
+    } finally {
+      tables.destroy();
     }
   });
 });

@@ -478,6 +478,44 @@ const CREATED_SECRET_MATRIX: readonly Row[] = [
   { who: 'Holder', does: 's3:PutObject', on: under(PART), expect: DENIED },
 ];
 
+// Iceberg tables in an S3 Tables table bucket (the example plus `tableBucketArn`). S3 Tables names a table
+// by an id it assigns, in ARNs; its objects (data, metadata) are authorized as s3tables:GetTableData and
+// PutTableData on the table.
+const TABLE_BUCKET = `arn:aws:s3tables:${REGION}:${ACCOUNT}:bucket/pgsip-lake`;
+const S3_TABLE = arn(`${TABLE_BUCKET}/table/0f1e2d3c-4b5a-4697-8887-a9b8c7d6e5f4`);
+const OTHER_BUCKET_TABLE = arn(`arn:aws:s3tables:${REGION}:${ACCOUNT}:bucket/finance/table/11111111-2222-4333-8444-555555555555`);
+const S3_TABLES_MATRIX: readonly Row[] = [
+  // Plan: creates the namespace and the table, reads where its files go and its current metadata.
+  { who: 'Plan', does: 's3tables:CreateNamespace', on: arn(TABLE_BUCKET), expect: ALLOWED },
+  { who: 'Plan', does: 's3tables:CreateTable', on: arn(TABLE_BUCKET), expect: ALLOWED },
+  { who: 'Plan', does: 's3tables:GetTableMetadataLocation', on: S3_TABLE, expect: ALLOWED },
+  { who: 'Plan', does: 's3tables:GetTableData', on: S3_TABLE, expect: ALLOWED },
+  { who: 'Plan', does: 's3tables:PutTableData', on: S3_TABLE, expect: DENIED },
+  { who: 'Plan', does: 's3tables:UpdateTableMetadataLocation', on: S3_TABLE, expect: DENIED },
+  // Export: writes the table's data files, and nothing else of S3 Tables.
+  { who: 'Export', does: 's3tables:PutTableData', on: S3_TABLE, expect: ALLOWED },
+  { who: 'Export', does: 's3tables:GetTableData', on: S3_TABLE, expect: DENIED },
+  { who: 'Export', does: 's3tables:UpdateTableMetadataLocation', on: S3_TABLE, expect: DENIED },
+  { who: 'Export', does: 's3tables:CreateTable', on: arn(TABLE_BUCKET), expect: DENIED },
+  // Commit: reads and writes the table's files, swaps its metadata location; creates nothing, deletes nothing.
+  { who: 'Commit', does: 's3tables:GetTableMetadataLocation', on: S3_TABLE, expect: ALLOWED },
+  { who: 'Commit', does: 's3tables:UpdateTableMetadataLocation', on: S3_TABLE, expect: ALLOWED },
+  { who: 'Commit', does: 's3tables:GetTableData', on: S3_TABLE, expect: ALLOWED },
+  { who: 'Commit', does: 's3tables:PutTableData', on: S3_TABLE, expect: ALLOWED },
+  { who: 'Commit', does: 's3tables:CreateTable', on: arn(TABLE_BUCKET), expect: DENIED },
+  { who: 'Commit', does: 's3tables:DeleteTable', on: S3_TABLE, expect: DENIED },
+  { who: 'Commit', does: 's3tables:PutTablePolicy', on: S3_TABLE, expect: DENIED },
+  { who: 'Plan', does: 's3tables:DeleteNamespace', on: arn(TABLE_BUCKET), expect: DENIED },
+  { who: 'Plan', does: 's3tables:PutTableBucketPolicy', on: arn(TABLE_BUCKET), expect: DENIED },
+  // Another table bucket's tables: nobody.
+  { who: 'Commit', does: 's3tables:UpdateTableMetadataLocation', on: OTHER_BUCKET_TABLE, expect: DENIED },
+  { who: 'Export', does: 's3tables:PutTableData', on: OTHER_BUCKET_TABLE, expect: DENIED },
+  { who: 'Plan', does: 's3tables:CreateTable', on: arn(`arn:aws:s3tables:${REGION}:${ACCOUNT}:bucket/finance`), expect: DENIED },
+  // Neither the holder nor the failure function touches S3 Tables.
+  { who: 'Holder', does: 's3tables:GetTableData', on: S3_TABLE, expect: DENIED },
+  { who: 'Failure', does: 's3tables:GetTableMetadataLocation', on: S3_TABLE, expect: DENIED },
+];
+
 /** A synthesized stack, as the evaluation sees it. */
 interface Deployment {
   readonly iam: IamTemplate;
@@ -709,6 +747,24 @@ describe('least privilege, by evaluation (example config)', () => {
       `Export s3:PutObject exports/${ICEBERG_DELETES}: expected ImplicitlyDenied, got Allowed`,
       `Export s3:PutObject exports/${ICEBERG_METADATA}: expected ImplicitlyDenied, got Allowed`,
     ]);
+  });
+});
+
+describe('least privilege, by evaluation (Iceberg tables in an S3 Tables table bucket)', () => {
+  const withTableBucket = deploy({ ...EXAMPLE, tableBucketArn: TABLE_BUCKET });
+
+  it('reads policies whose every action, condition operator and condition key exists', async () => {
+    expect((await policyVocabulary(everyPolicy(withTableBucket))).problems).toEqual([]);
+  });
+
+  it(`answers every row of the S3 Tables matrix (${S3_TABLES_MATRIX.length} requests) and of the example's as specified`, async () => {
+    expect(report(await mismatches(withTableBucket, S3_TABLES_MATRIX))).toEqual([]);
+    expect(report(await mismatches(withTableBucket, MATRIX))).toEqual([]);
+  });
+
+  it('grants no S3 Tables action where no table bucket is configured', async () => {
+    const without = S3_TABLES_MATRIX.filter((r) => r.expect === ALLOWED).map((r) => ({ ...r, expect: DENIED }));
+    expect(report(await mismatches(deploy(EXAMPLE), without))).toEqual([]);
   });
 });
 

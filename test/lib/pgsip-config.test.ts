@@ -68,6 +68,7 @@ describe('config file', () => {
     ['an upper-case Glue database', { catalog: { glueDatabase: 'Lake' } }, /^config catalog\.glueDatabase: must look like lower-case letters, digits and _/],
     ['a catalog without a database', { catalog: { createDatabase: true } }, /^config catalog\.glueDatabase: must be a non-empty string/],
     ['a non-boolean createDatabase', { catalog: { glueDatabase: 'lake', createDatabase: 'yes' } }, /^config catalog\.createDatabase: must be true or false/],
+    ['a table bucket that is not an S3 Tables ARN', { tableBucketArn: 's3://my-lake' }, /^config tableBucketArn: must look like an S3 Tables table bucket ARN/],
     ['a non-boolean holdSnapshot', { schedules: [{ name: 'n', tables: ['a.b'], expression: 'rate(1 hour)', holdSnapshot: 'no' }] }, /^config schedules\[0\]\.holdSnapshot: must be true or false/],
     ['not an object', [], /^config : must be an object/],
   ];

@@ -200,6 +200,14 @@ describe('production stack (example config)', () => {
     expect(Annotations.fromStack(stack).findWarning('*', Match.stringLikeRegexp('CA'))).toEqual([]);
   });
 
+  it('tells Plan, Export and Commit (not the holder) the S3 Tables table bucket when one is configured, and none otherwise', () => {
+    const tableBucketArn = 'arn:aws:s3tables:eu-west-1:123456789012:bucket/pgsip-lake';
+    const { json: withBucket } = synth({ ...EXAMPLE, tableBucketArn });
+    const [plan, exporter, commit, holder] = fns.map((id) => withBucket.Resources[id].Properties.Environment.Variables.PGSIP_TABLE_BUCKET_ARN);
+    expect([plan, exporter, commit, holder]).toEqual([tableBucketArn, tableBucketArn, tableBucketArn, undefined]);
+    for (const id of fns) expect(json.Resources[id].Properties.Environment.Variables.PGSIP_TABLE_BUCKET_ARN).toBeUndefined();
+  });
+
   it('tells only Commit to register tables in the Glue database and to create it if missing; the stack owns no database (a redeploy after destroy cannot fail on it)', () => {
     template.resourceCountIs('AWS::Glue::Database', 0);
     const variables = json.Resources[commitId].Properties.Environment.Variables;

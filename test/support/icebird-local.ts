@@ -32,9 +32,13 @@ export async function readIcebergTable(folder: string, metadataFileName?: string
   return readThrough(pathToFileURL(folder).href, undefined, metadataFileName);
 }
 
-/** The rows icebird reads from the Iceberg table at `tableUri` (`s3://bucket/prefix`), each object got by `client`. */
-export async function readIcebergTableOnS3(tableUri: string, client: S3Client): Promise<Record<string, unknown>[]> {
-  return readThrough(tableUri, client);
+/**
+ * The rows icebird reads from the Iceberg table at `tableUri` (`s3://bucket/prefix`), each object got by
+ * `client`: its current snapshot by `version-hint.text`, or the snapshot of `metadataFileName` (under
+ * `metadata/`; a catalog's table, S3 Tables', has no hint).
+ */
+export async function readIcebergTableOnS3(tableUri: string, client: S3Client, metadataFileName?: string): Promise<Record<string, unknown>[]> {
+  return readThrough(tableUri, client, metadataFileName);
 }
 
 async function s3Fetch(client: S3Client, bucket: string, key: string, init?: RequestInit): Promise<Response> {

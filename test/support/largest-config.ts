@@ -1,6 +1,6 @@
 /**
  * The largest deployment config the tests synthesize: a VPC, an existing bucket, key and alarm topic, a Glue
- * catalog, retention, and 50 schedules of 40 long table names each with freshness alarms (and incremental
+ * catalog, an S3 Tables table bucket, retention, and 50 schedules of 40 long table names each with freshness alarms (and incremental
  * tables), so that what grows with a deployment's size (resources, schedule inputs and descriptions) is
  * checked against CloudFormation's and EventBridge Scheduler's limits (test/lib/aws-rules.test.ts).
  */
@@ -51,5 +51,6 @@ export function largestConfig(): PgsipConfig {
     runTimeoutHours: 12,
     retention: { keepRuns: 14, graceMinutes: 120 },
     catalog: { glueDatabase: 'warehouse_lake', createDatabase: true },
+    tableBucketArn: 'arn:aws:s3tables:eu-west-1:123456789012:bucket/warehouse-lake',
   };
 }

@@ -12,6 +12,9 @@
  *    `_SUCCESS` first and its plan last (run/retention.ts), so a deletion cut short leaves an uncommitted
  *    run that the sweep removes. A run folder some of whose files are still referenced is kept whole.
  *
+ * A table whose storage refuses deletes (S3 Tables: IcebergCatalog.filesRemovedBy) has only the run
+ * documents of expired runs deleted here; its own files are left to the catalog's removal of unreferenced files.
+ *
  * Old metadata files (`v<N>.metadata.json`) are kept, as Iceberg Java keeps them by default: they are small,
  * and the metadata log names them. A snapshot leaves the newest `keepRuns` when the `keepRuns`-th snapshot
  * after it is committed; that moment, not its own commit, starts its grace period (the rule of folder
@@ -135,6 +138,7 @@ export async function expireSnapshots(ref: IcebergTableRef, env: SnapshotExpiryE
     snapshots: expired.length,
     runs: expired.map((s) => s.summary[RUN_ID_SUMMARY_KEY]).filter((r): r is string => r !== undefined),
     runFolders: runs.length,
+    ...(env.catalog.filesRemovedBy ? { filesLeftTo: env.catalog.filesRemovedBy } : {}),
   });
   return { snapshots: expired.length, runs, metadataFiles: metadataFiles.length };
 }

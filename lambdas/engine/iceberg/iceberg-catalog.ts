@@ -6,7 +6,8 @@
  * again and decides again (commit-table.ts), as Iceberg's own catalogs do.
  *
  * Catalogs: the file-system convention (file-system-catalog.ts: `metadata/v<N>.metadata.json` written
- * create-only, and `metadata/version-hint.text`), AWS Glue (lambdas/shared/glue-iceberg-catalog.ts).
+ * create-only, and `metadata/version-hint.text`), AWS Glue (lambdas/shared/glue-iceberg-catalog.ts), Amazon
+ * S3 Tables (lambdas/shared/s3-tables-catalog.ts), whose tables keep their files in storage of their own.
  */
 import { pathToFileURL } from 'node:url';
 import type { Destination } from '../destinations/destination';
@@ -55,6 +56,22 @@ export interface IcebergCatalog {
    * `base` (its metadata log names base's file).
    */
   commit(table: IcebergTableRef, base: LoadedTable | null, metadata: TableMetadata): Promise<CommitAnswer>;
+  /**
+   * For a catalog whose tables live in storage it assigns (S3 Tables' warehouse location): creates the table
+   * if it does not exist yet and answers its location. Absent: a table's location is its folder under the
+   * run's destination.
+   */
+  tableLocation?(table: IcebergTableRef): Promise<string>;
+  /**
+   * The storage at a location `tableLocation` answered, where the table's data, delete and metadata files
+   * are written and read (lambdas/engine/iceberg/table-storage.ts routes them there).
+   */
+  tableFiles?(location: string): Destination;
+  /**
+   * Set when the table's storage refuses deletes: who removes the files no snapshot references any more
+   * (for people and the log). pgsip then deletes none of them.
+   */
+  readonly filesRemovedBy?: string;
 }
 
 /**

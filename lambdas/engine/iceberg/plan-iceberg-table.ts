@@ -40,9 +40,11 @@ export async function planIcebergTable(
   full = false,
 ): Promise<PlannedIcebergTable> {
   const dir = tableDir(table.schema, table.name);
-  const location = objectUri(env.destination, dir);
   const catalog = icebergCatalogOf(env);
-  const loaded = await catalog.load({ table: table.quoted, dir, location, schema: table.schema, name: table.name });
+  const ref = { table: table.quoted, dir, location: objectUri(env.destination, dir), schema: table.schema, name: table.name };
+  // A catalog that assigns tables their storage (S3 Tables) creates the table now: Export writes there.
+  const location = (await catalog.tableLocation?.(ref)) ?? ref.location;
+  const loaded = await catalog.load({ ...ref, location });
   // Readers that find columns by name look for the sanitized one: two names must not meet there.
   const byParquetName = new Map<string, string>();
   for (const m of mappings) {

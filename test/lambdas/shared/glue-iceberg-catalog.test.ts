@@ -9,7 +9,6 @@
 import { ConcurrentModificationException, CreateDatabaseCommand, CreateTableCommand, GetTableCommand, GlueClient, UpdateTableCommand } from '@aws-sdk/client-glue';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import type { RunManifest, TablePlan } from '../../../lambdas/engine/contracts';
 import type { Destination } from '../../../lambdas/engine/destinations/destination';
 import { openDestination } from '../../../lambdas/engine/destinations/open-destination';
 import { silentLog } from '../../../lambdas/engine/environment';
@@ -19,6 +18,7 @@ import type { IcebergSchema } from '../../../lambdas/engine/iceberg/model';
 import { history } from '../../../lambdas/engine/iceberg/table-metadata';
 import { GlueIcebergCatalog } from '../../../lambdas/shared/glue-iceberg-catalog';
 import { type RunningMoto, startMotoServer } from '../../support/moto-server';
+import { icebergRun } from '../../support/iceberg-run';
 
 const BUCKET = 'pgsip-iceberg-glue';
 const SCHEMA: IcebergSchema = {
@@ -58,26 +58,8 @@ beforeEach(async () => {
   await glue.send(new CreateDatabaseCommand({ DatabaseInput: { Name: database } }));
 });
 
-function run(runId: string, plannedAt: string, table = 'orders'): { plan: TablePlan; manifest: RunManifest } {
-  const metrics = { columnSizes: { 1: 10 }, valueCounts: { 1: 5 }, nullValueCounts: { 1: 0 }, nanValueCounts: {}, lowerBounds: {}, upperBounds: {}, splitOffsets: [4] };
-  const plan = {
-    version: 1,
-    runId,
-    table: `"public"."${table}"`,
-    schema: 'public',
-    name: table,
-    runDir: `public/${table}/run=${runId}`,
-    columns: [],
-    splitKey: null,
-    shards: [],
-    options: { tableFormat: 'iceberg' },
-    plannedAt,
-    estimatedRows: 5,
-    iceberg: { location: objectUri(destination, `public/${table}`), schema: SCHEMA, lastColumnId: 2, base: null, changes: [], spec: { 'spec-id': 0, fields: [] }, lastPartitionId: 999 },
-  } as unknown as TablePlan;
-  const manifest = { runId, rows: 5, bytes: 100, parts: [{ path: 'part-0-0-aaaa.parquet', rows: 5, bytes: 100, metrics }], mode: 'full' } as unknown as RunManifest;
-  return { plan, manifest };
-}
+const run = (runId: string, plannedAt: string, table = 'orders') =>
+  icebergRun({ runId, plannedAt, table, location: objectUri(destination, `public/${table}`), schema: SCHEMA });
 
 const catalog = (client = new GlueClient(moto.client)) => new GlueIcebergCatalog({ database, destination, client });
 const commit = (r: ReturnType<typeof run>, c = catalog()) => commitToIcebergTable(r, { destination, catalog: c, log: silentLog });

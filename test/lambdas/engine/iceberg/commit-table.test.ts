@@ -8,7 +8,6 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { RunManifest, TablePlan } from '../../../../lambdas/engine/contracts';
 import { LocalFolderDestination } from '../../../../lambdas/engine/destinations/local-folder';
 import { silentLog } from '../../../../lambdas/engine/environment';
 import { commitToIcebergTable, tableRefOf } from '../../../../lambdas/engine/iceberg/commit-table';
@@ -17,6 +16,7 @@ import { type IcebergCatalog, objectUri } from '../../../../lambdas/engine/icebe
 import { decodeManifest, decodeManifestList } from '../../../../lambdas/engine/iceberg/manifest-avro';
 import type { IcebergSchema } from '../../../../lambdas/engine/iceberg/model';
 import { history } from '../../../../lambdas/engine/iceberg/table-metadata';
+import { icebergRun } from '../../../support/iceberg-run';
 
 const SCHEMA: IcebergSchema = { type: 'struct', 'schema-id': 0, fields: [{ id: 1, name: 'id', required: false, type: 'long' }] };
 
@@ -35,28 +35,7 @@ afterEach(async () => {
 });
 
 /** A committed full run of two parts, as Commit hands it over (the parts' files are not read). */
-function run(runId: string, plannedAt: string): { plan: TablePlan; manifest: RunManifest } {
-  const runDir = `public/t/run=${runId}`;
-  const metrics = { columnSizes: { 1: 10 }, valueCounts: { 1: 5 }, nullValueCounts: { 1: 0 }, nanValueCounts: {}, lowerBounds: {}, upperBounds: {}, splitOffsets: [4] };
-  const parts = [0, 1].map((n) => ({ path: `part-${n}-0-aaaa.parquet`, rows: 5, bytes: 100, metrics }));
-  const plan = {
-    version: 1,
-    runId,
-    table: '"public"."t"',
-    schema: 'public',
-    name: 't',
-    runDir,
-    columns: [],
-    splitKey: null,
-    shards: [],
-    options: { tableFormat: 'iceberg' },
-    plannedAt,
-    estimatedRows: 10,
-    iceberg: { location: objectUri(destination, 'public/t'), schema: SCHEMA, lastColumnId: 1, base: null, changes: [], spec: { 'spec-id': 0, fields: [] }, lastPartitionId: 999 },
-  } as unknown as TablePlan;
-  const manifest = { runId, rows: 10, bytes: 200, parts, mode: 'full' } as unknown as RunManifest;
-  return { plan, manifest };
-}
+const run = (runId: string, plannedAt: string) => icebergRun({ runId, plannedAt, table: 't', location: objectUri(destination, 'public/t'), schema: SCHEMA, parts: 2 });
 
 /** The catalog, with a hook that runs once just before the first commit it is asked for. */
 function racing(before: () => Promise<unknown>): IcebergCatalog {
