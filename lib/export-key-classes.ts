@@ -15,7 +15,7 @@ export const KEY_CLASSES = {
   latest: { pattern: '*/_latest.json', what: "a table's latest-run pointer" },
   heldSnapshot: { pattern: '_runs/_snapshots/*', what: "an execution's held snapshot (current.json, released, failed)" },
   runFolder: { pattern: '*/run=*/*', what: 'anything inside a run folder (Commit deletes strays and abandoned runs)' },
-  positionDeletes: { pattern: '*/run=*/deletes-*.parquet', what: "an Iceberg table's position deletes (the rows an incremental run read again)" },
+  positionDeletes: { pattern: '*/run=*/deletes-*.parquet', what: "an Iceberg table's position deletes (the rows incremental runs replaced)" },
   icebergMetadata: { pattern: '*/metadata/*', what: "an Iceberg table's metadata, manifests and manifest lists" },
 } as const;
 

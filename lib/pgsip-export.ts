@@ -255,12 +255,12 @@ export class PgsipExport extends Construct {
     this.grantObjects(this.commitFunction, ['s3:GetObject', 's3:PutObject'], [keys.manifest, keys.success, keys.latest]);
     this.grantObjects(this.commitFunction, ['s3:DeleteObject'], [keys.runFolder]);
     // Iceberg tables: the metadata, manifests and manifest lists of each commit (and those of an attempt that
-    // lost a race, removed). An incremental run's commit reads the key and cursor columns of the table's parts
-    // whose key bounds overlap its own (ranged GETs) and writes position deletes for the rows it read again
-    // (lambdas/engine/iceberg/reread-rows.ts).
+    // lost a race, removed). An incremental run's commit (an upsert) reads the key and cursor columns of the
+    // table's parts whose key bounds overlap its own (ranged GETs), reads the table's position deletes (rows
+    // already gone) and writes those deleting the rows it replaces (lambdas/engine/iceberg/previous-versions.ts).
     this.grantObjects(this.commitFunction, ['s3:GetObject', 's3:PutObject', 's3:DeleteObject'], [keys.icebergMetadata]);
     this.grantObjects(this.commitFunction, ['s3:GetObject'], [keys.part]);
-    this.grantObjects(this.commitFunction, ['s3:PutObject'], [keys.positionDeletes]);
+    this.grantObjects(this.commitFunction, ['s3:GetObject', 's3:PutObject'], [keys.positionDeletes]);
     this.grantKey(this.commitFunction);
 
     // Holder: reads the database (the horizon, then one snapshot it exports) and writes and reads only the

@@ -258,6 +258,7 @@ export function printSummary(summary: RunSummary, write: (line: string) => void)
     if (t.iceberg) {
       const what = { committed: 'committed', unchanged: 'already committed, unchanged', 'kept-newer': 'not added: a run planned later is the current snapshot' }[t.iceberg.outcome];
       write(`    iceberg ${t.iceberg.operation} snapshot ${t.iceberg.snapshotId}: ${what} -> ${t.iceberg.metadata}`);
+      if (t.iceberg.changed !== undefined) write(`    upsert: ${formatCount(t.iceberg.changed)} row(s) changed since the last run replaced their previous versions`);
       const expired = t.iceberg.expired;
       if (expired) write(`    retention: ${expired.snapshots} snapshot(s) expired${expired.runs.length > 0 ? `, run folder(s) deleted: ${expired.runs.join(', ')}` : ''}`);
     }

@@ -606,4 +606,6 @@ export interface IcebergCommit {
   metadata: string;
   /** With `keepRuns`: the snapshots retention expired after the commit, and the run folders it deleted. */
   expired?: { snapshots: number; runs: string[] };
+  /** An incremental run's commit: rows of the table it replaced with changed versions (an upsert). */
+  changed?: number;
 }

@@ -388,8 +388,8 @@ describe('the deployed bundles, against moto\'s S3', () => {
       // The late row, 50 new ones, and 201 read again (below).
       expect(third).toMatchObject({ rows: 252 });
       // The third run read again the second's 200 rows and the first's last (its watermark, inclusive, stood at
-      // the newest id before the open transaction) and deleted them from its own ZSTD files, read on the
-      // runtime's Node.
+      // the newest id before the open transaction), found them in the table's earlier ZSTD files (read on the
+      // runtime's Node), and deleted those copies by position.
       const head = await expectTableEqualsSource();
       // One delete file per bucket the rows read again are in.
       expect(head).toMatchObject({ operation: 'overwrite', 'pgsip.run-id': 'ice-3', 'added-position-deletes': '201', 'added-delete-files': '2' });

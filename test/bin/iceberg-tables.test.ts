@@ -67,9 +67,10 @@ const liveFiles = (metadata: TableMetadata, snapshotId: number) => snapshotFiles
 
 /**
  * An independent read of the current table: every live data file through pyarrow, less the rows its position
- * delete files (also read by pyarrow) delete. The `id` column of each live row, found by field id.
+ * delete files (also read by pyarrow) delete. Each live row's values of the columns `fieldIds` names, found
+ * by field id, as pyarrow prints them; sorted by the first.
  */
-function liveIds(metadata: TableMetadata, idFieldId: number): string[] {
+function liveRows(metadata: TableMetadata, fieldIds: number[]): (string | null)[][] {
   const { data, deletes } = snapshotFiles(metadata, metadata['current-snapshot-id']!);
   const deleted = new Set<string>();
   for (const file of deletes.length > 0 ? readWithPyarrow(deletes) : []) {
@@ -77,15 +78,18 @@ function liveIds(metadata: TableMetadata, idFieldId: number): string[] {
     const positions = file.columns.find((c) => c.fieldId === 2147483545)!.values;
     paths.forEach((p, i) => deleted.add(`${fileURLToPath(p!)}#${positions[i]}`));
   }
-  const ids: string[] = [];
+  const rows: (string | null)[][] = [];
   for (const file of readWithPyarrow(data.map((d) => d.path))) {
-    const column = file.columns.find((c) => c.fieldId === idFieldId)!;
-    column.values.forEach((v, i) => {
-      if (!deleted.has(`${file.path}#${i}`)) ids.push(v!);
-    });
+    const columns = fieldIds.map((id) => file.columns.find((c) => c.fieldId === id));
+    for (let i = 0; i < file.rows; i++) {
+      // A column the file predates (added since) reads as null, as Iceberg readers read it.
+      if (!deleted.has(`${file.path}#${i}`)) rows.push(columns.map((c) => (c ? (c.values[i] ?? null) : null)));
+    }
   }
-  return ids.sort((a, b) => Number(a) - Number(b));
+  return rows.sort((a, b) => Number(a[0]) - Number(b[0]));
 }
+
+const liveIds = (metadata: TableMetadata, idFieldId: number): string[] => liveRows(metadata, [idFieldId]).map((r) => r[0]!);
 
 /** The source, one text per value as pyarrow prints the same Parquet value. */
 async function sourceRows(): Promise<string[][]> {
@@ -292,7 +296,7 @@ describe('incremental runs of an Iceberg table (append-only, rows committed out 
     return metadata;
   }
 
-  it('appends each run once, deleting from its own files the rows it read again: no id twice, none lost', async () => {
+  it('appends each run once, deleting from the table the earlier copies of the rows it read again: no id twice, none lost', async () => {
     dest = join(work, 'log-lake');
     table = join(dest, 'public', 'log');
     await sql(`CREATE TABLE public.log (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, at timestamptz NOT NULL DEFAULT clock_timestamp(), msg text);
@@ -320,7 +324,7 @@ describe('incremental runs of an Iceberg table (append-only, rows committed out 
     expect(third.commit.tables[0].incremental?.mode).toBe('incremental');
     const metadata = await expectTableEqualsSource();
     // The run read again rows the table held (its watermark stood before the transaction that stayed open):
-    // they were deleted from its own files, in the same snapshot.
+    // their earlier copies were deleted from the table's files by position, in the same snapshot.
     const head = metadata.snapshots.at(-1)!;
     expect(Number(head.summary['added-position-deletes'])).toBeGreaterThan(0);
     expect(head.summary.operation).toBe('overwrite');
@@ -344,17 +348,91 @@ describe('incremental runs of an Iceberg table (append-only, rows committed out 
     expect(rows.filter((r) => r.tag === 'x')).toHaveLength(20);
   });
 
-  it('refuses a row updated since the last run (upserts are not built), naming its key, and commits nothing', async () => {
+  it('takes a row updated since the last run as an upsert: its previous version deleted by position, the table equal to the source', async () => {
     // A cursor that moves on update (a timestamp), from a full run on: the chain starts again with it.
-    const full = await runLog({ incremental: 'at', full: true });
-    const before = (await metadataOf(table)).version;
+    await runLog({ incremental: 'at', full: true });
     await sql(`UPDATE public.log SET msg = 'changed', at = clock_timestamp() WHERE id = (SELECT max(id) FROM public.log)`);
-    await expect(runLog({ incremental: 'at' })).rejects.toThrow(
-      /^table "public"\."log": the row with key id=\d+ changed since the table's last run \(its at was \d+, is \d+\); Iceberg tables take incremental runs of append-only tables until upserts are built/,
-    );
-    expect((await metadataOf(table)).version).toBe(before);
-    // Nor does the table's pointer move to the refused run: the next run reads from where the table stands.
-    expect(JSON.parse(await readFile(join(table, '_latest.json'), 'utf8')).runId).toBe(full.runId);
+    const next = await runLog({ incremental: 'at' });
+    expect(next.commit.tables[0].iceberg).toMatchObject({ outcome: 'committed', changed: 1 });
+    await expectTableEqualsSource();
+    const rows = await readIcebergTable(table);
+    expect(rows.filter((r) => r.msg === 'changed')).toHaveLength(1);
+  });
+});
+
+describe('upserts: incremental runs of a mutable table (an updated_at cursor)', () => {
+  it('keeps the table equal to the source, value by value, under inserts and updates (many rows at the watermark, one committed out of order) across runs', async () => {
+    const dest = join(work, 'accounts-lake');
+    const table = join(dest, 'public', 'accounts');
+    await sql(`CREATE TABLE public.accounts (id bigint PRIMARY KEY, balance numeric(12,2) NOT NULL, note text, updated_at timestamptz NOT NULL DEFAULT clock_timestamp());
+               INSERT INTO public.accounts (id, balance, note) SELECT g, g, 'n' || g FROM generate_series(1, 2000) g;`);
+    const run = () =>
+      runExport({ databaseUrl: postgres.url, tables: 'public.accounts', dest, shards: '2', concurrency: '2', compression: 'snappy', quiet: true, tableFormat: 'iceberg', incremental: 'updated_at' } as never, () => {});
+    const source = async () =>
+      (await queryRows<{ id: string; balance: string; note: string | null }>(postgres.url, 'SELECT id::text AS id, balance::text AS balance, note FROM public.accounts ORDER BY accounts.id')).map((r) => [r.id, r.balance, r.note]);
+    /** icebird and pyarrow (data files less position deletes) each read the source's rows, every id once. */
+    const expectEqualsSource = async () => {
+      const { metadata } = await metadataOf(table);
+      const fields = new Map(metadata.schemas.find((x) => x['schema-id'] === metadata['current-schema-id'])!.fields.map((f) => [f.name, f.id]));
+      const want = await source();
+      expect(liveRows(metadata, ['id', 'balance', 'note'].map((n) => fields.get(n)!))).toEqual(want);
+      const byIcebird = (await readIcebergTable(table)).map((r) => [String(r.id), Number(r.balance).toFixed(2), (r.note as string | null) ?? null]).sort((a, b) => Number(a[0]) - Number(b[0]));
+      expect(byIcebird).toEqual(want);
+      return metadata;
+    };
+
+    await run();
+    await expectEqualsSource();
+    // Updates and inserts; 300 rows updated in one statement share one updated_at, which the next run's
+    // watermark then stands on (inclusive): read again, each still once.
+    await sql(`UPDATE public.accounts SET balance = balance + 0.5, note = 'u1', updated_at = now() WHERE id % 7 = 0;
+               INSERT INTO public.accounts (id, balance, note) SELECT g, g, 'new' FROM generate_series(2001, 2100) g;`);
+    const second = await run();
+    expect(second.commit.tables[0].iceberg).toMatchObject({ outcome: 'committed', changed: 285 });
+    await expectEqualsSource();
+    // An update held open while other rows change and the run reads: it commits after the run's snapshot
+    // with an updated_at before the run's watermark, and the next run still finds it (the watermark stands
+    // before transactions open at the last run).
+    const late = new pg.Client(postgres.url);
+    await late.connect();
+    await late.query(`BEGIN; UPDATE public.accounts SET note = 'late', updated_at = clock_timestamp() WHERE id = 5`);
+    await sql(`UPDATE public.accounts SET note = 'u2', balance = 0, updated_at = now() WHERE id % 7 = 0 AND id < 700`);
+    await run();
+    await expectEqualsSource();
+    await late.query('COMMIT');
+    await late.end();
+    await sql(`UPDATE public.accounts SET note = NULL, updated_at = clock_timestamp() WHERE id IN (1, 2100)`);
+    const fourth = await run();
+    const metadata = await expectEqualsSource();
+    expect(fourth.commit.tables[0].iceberg?.changed).toBeGreaterThanOrEqual(3);
+    const head = metadata.snapshots.at(-1)!;
+    expect(head.summary).toMatchObject({ operation: 'overwrite', 'pgsip.changed-rows': String(fourth.commit.tables[0].iceberg?.changed) });
+    expect(Number(head.summary['pgsip.reread-rows'])).toBeGreaterThan(0);
+    expect((await readIcebergTable(table)).find((r) => String(r.id) === '5')?.note).toBe('late');
+  });
+
+  it('upserts a partitioned table: a row that moves to another partition leaves a delete in its old one', async () => {
+    const dest = join(work, 'regions-lake');
+    const table = join(dest, 'public', 'regional');
+    await sql(`CREATE TABLE public.regional (id int PRIMARY KEY, region text NOT NULL, updated_at timestamptz NOT NULL DEFAULT clock_timestamp());
+               INSERT INTO public.regional (id, region) SELECT g, CASE WHEN g % 2 = 0 THEN 'eu' ELSE 'us' END FROM generate_series(1, 400) g;`);
+    const run = () =>
+      runExport({ databaseUrl: postgres.url, tables: 'public.regional', dest, shards: '2', concurrency: '2', compression: 'snappy', quiet: true, tableFormat: 'iceberg', incremental: 'updated_at', partitionBy: ['identity(region)'] } as never, () => {});
+    const source = async () => (await queryRows<{ id: string; region: string }>(postgres.url, 'SELECT id::text AS id, region FROM public.regional ORDER BY regional.id')).map((r) => [r.id, r.region]);
+    await run();
+    await sql(`UPDATE public.regional SET region = 'ap', updated_at = clock_timestamp() WHERE id <= 10`);
+    const second = await run();
+    expect(second.commit.tables[0].iceberg?.changed).toBe(10);
+    const { metadata } = await metadataOf(table);
+    const fields = new Map(metadata.schemas.at(-1)!.fields.map((f) => [f.name, f.id]));
+    expect(liveRows(metadata, [fields.get('id')!, fields.get('region')!])).toEqual(await source());
+    expect((await readIcebergTable(table)).map((r) => [String(r.id), r.region]).sort((a, b) => Number(a[0]) - Number(b[0]))).toEqual(await source());
+    // The deletes went to the partitions the rows left (eu and us), each a delete file of its own.
+    const { deletes } = snapshotFiles(metadata, metadata['current-snapshot-id']!);
+    expect(deletes).toHaveLength(2);
+    // Between them the 10 moved rows (ids 1-10, by parity) and the rows read again at the watermark.
+    const reread = Number(metadata.snapshots.at(-1)!.summary['pgsip.reread-rows']);
+    expect(readWithPyarrow(deletes).reduce((n, f) => n + f.rows, 0)).toBe(10 + reread);
   });
 });
 

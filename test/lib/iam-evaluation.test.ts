@@ -312,12 +312,15 @@ const MATRIX: readonly Row[] = [
   { who: 'Commit', does: 's3:PutObject', on: under(ICEBERG_HINT), expect: ALLOWED },
   { who: 'Commit', does: 's3:PutObject', on: under(ICEBERG_MANIFEST), expect: ALLOWED },
   { who: 'Commit', does: 's3:DeleteObject', on: under(ICEBERG_MANIFEST), expect: ALLOWED },
-  // An incremental run's commit reads parts' key and cursor columns and writes the position deletes of the
-  // rows it read again (lambdas/engine/iceberg/reread-rows.ts), in run folders only.
+  // An incremental run's commit (an upsert) reads parts' key and cursor columns and the table's position
+  // deletes, and writes those of the rows it replaces (lambdas/engine/iceberg/previous-versions.ts), in run
+  // folders only.
   { who: 'Commit', does: 's3:GetObject', on: under(PART), expect: ALLOWED },
   { who: 'Commit', does: 's3:PutObject', on: under(ICEBERG_DELETES), expect: ALLOWED },
+  { who: 'Commit', does: 's3:GetObject', on: under(ICEBERG_DELETES), expect: ALLOWED },
   { who: 'Commit', does: 's3:PutObject', on: outside(`other/${ICEBERG_DELETES}`), expect: DENIED },
   { who: 'Export', does: 's3:PutObject', on: under(ICEBERG_DELETES), expect: DENIED },
+  { who: 'Export', does: 's3:GetObject', on: under(ICEBERG_DELETES), expect: DENIED },
   { who: 'Plan', does: 's3:GetObject', on: under(PART), expect: DENIED },
   { who: 'Commit', does: 's3:PutObject', on: outside(`other/${ICEBERG_METADATA}`), expect: DENIED },
   { who: 'Export', does: 's3:PutObject', on: under(ICEBERG_METADATA), expect: DENIED },

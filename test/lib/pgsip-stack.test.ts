@@ -253,7 +253,7 @@ describe('PgsipStack', () => {
         { actions: ['s3:DeleteObject', 's3:GetObject', 's3:PutObject'], resource: keys('*/metadata/*'), condition: undefined },
         // Incremental Iceberg commits: the parts' key and cursor columns read, the rows read again deleted by position.
         { actions: ['s3:GetObject'], resource: keys('*/run=*/part-*.parquet'), condition: undefined },
-        { actions: ['s3:PutObject'], resource: keys('*/run=*/deletes-*.parquet'), condition: undefined },
+        { actions: ['s3:GetObject', 's3:PutObject'], resource: keys('*/run=*/deletes-*.parquet'), condition: undefined },
         list,
       ]);
       // The holder (Hold and Release) reads and writes the held-snapshot files of executions, nothing else.

@@ -22,7 +22,7 @@ import { objectUri } from './iceberg-catalog';
 import { decodeManifest, decodeManifestList, encodeManifest, encodeManifestList, type PartitionResultType, partitionResultTypes, partitionSummaries, typedPartitionFields } from './manifest-avro';
 import { dataFileMetricsOf } from './part-metrics';
 import { writePositionDeletes } from './position-deletes';
-import { type RereadPositions, rereadRows, type RowIdentity } from './reread-rows';
+import { previousVersions, readDeletedPositions, type RereadPositions, type RowIdentity } from './previous-versions';
 import { readTableFile, tableKeyResolver } from './table-files';
 import type { DataFile, IcebergField, IcebergSchema, ManifestEntry, ManifestFile, PartitionSpec, Snapshot, TableMetadata } from './model';
 import { partitionFromJson } from './partition-json';
@@ -34,6 +34,8 @@ import {
   newTableMetadata,
   PLANNED_AT_SUMMARY_KEY,
   RUN_ID_SUMMARY_KEY,
+  CHANGED_ROWS_SUMMARY_KEY,
+  REREAD_ROWS_SUMMARY_KEY,
   snapshotOfRun,
   snapshotSummary,
   succeeding,
@@ -83,12 +85,12 @@ interface LiveEntry {
 }
 
 /** The live data files of the current snapshot, with the sequence numbers they were added with. */
-async function liveEntries(destination: Destination, snapshot: Snapshot | null, keyOf: (uri: string) => string): Promise<LiveEntry[]> {
+async function liveEntries(destination: Destination, snapshot: Snapshot | null, keyOf: (uri: string) => string, content: 'data' | 'deletes' = 'data'): Promise<LiveEntry[]> {
   if (!snapshot) return [];
   const list = await readTableFile(destination, snapshot['manifest-list'], keyOf);
   const live: LiveEntry[] = [];
   for (const manifest of decodeManifestList(list)) {
-    if (manifest.content !== 0) continue;
+    if (manifest.content !== (content === 'data' ? 0 : 1)) continue;
     const { entries } = decodeManifest(await readTableFile(destination, manifest.manifest_path, keyOf));
     for (const entry of entries) {
       if (entry.status === 2) continue;
@@ -204,28 +206,38 @@ export async function commitToIcebergTable(run: IcebergRun, env: IcebergCommitEn
     const removed: LiveEntry[] = operation === 'overwrite' ? previous.map((e) => ({ entry: { ...e.entry, status: 2, snapshot_id: snapshotId }, specId: e.specId })) : [];
 
     const written: string[] = [];
-    // Rows an incremental run read again are deleted from its own files in the same snapshot (reread-rows.ts):
-    // a position delete applies to data of its own sequence number, and within its partition: one delete file
-    // per partition of the run's files it deletes from.
-    const deletes: DataFile[] = [];
+    // An incremental run is an upsert (previous-versions.ts): the rows of the table whose key the run holds
+    // are its older versions, deleted by position in the same snapshot. A position delete applies to data of
+    // an older or equal sequence number within its partition and spec: one delete file per partition of the
+    // files it deletes from, listed in a delete manifest of their spec.
+    const deletes: { file: DataFile; specId: number }[] = [];
+    let upsert = { reread: 0, changed: 0 };
     if (operation === 'append' && previous.length > 0) {
-      const reread = await rereadRows(added.map((e) => e.data_file), previous.map((e) => e.entry.data_file), rowIdentity(plan), { destination: env.destination, keyOf, table: plan.table });
-      // Each of the run's files by URI: its partition, and that partition's JSON as the key to group by.
-      const fileOf = new Map(added.map((e, i) => [e.data_file.file_path, { partition: e.data_file.partition, key: JSON.stringify(addedParts[i].partition ?? []) }]));
-      const byPartition = new Map<string, { partition: DataFile['partition']; positions: RereadPositions }>();
-      for (const [path, positions] of reread) {
+      // Equality deletes (another engine's) are refused where manifests are decoded (manifest-avro.ts).
+      const deleteFiles = await liveEntries(env.destination, head, keyOf, 'deletes');
+      let deletedBy: Map<string, Set<number>> | undefined;
+      const deleted = async (path: string) => {
+        deletedBy ??= await readDeletedPositions(deleteFiles.map((e) => e.entry.data_file), { destination: env.destination, keyOf });
+        return deletedBy.get(path) ?? new Set<number>();
+      };
+      const versions = await previousVersions(added.map((e) => e.data_file), previous.map((e) => e.entry.data_file), deleted, rowIdentity(plan), { destination: env.destination, keyOf, table: plan.table });
+      upsert = { reread: versions.reread, changed: versions.changed };
+      const fileOf = new Map(previous.map((e) => [e.entry.data_file.file_path, { partition: e.entry.data_file.partition, specId: e.specId }]));
+      const groups = new Map<string, { partition: DataFile['partition']; specId: number; positions: RereadPositions }>();
+      for (const [path, positions] of versions.positions) {
         const file = fileOf.get(path);
-        if (!file) throw new InternalError(`table ${plan.table}: rows read again were found in ${path}, which is not one of the run's files`);
-        if (!byPartition.has(file.key)) byPartition.set(file.key, { partition: file.partition, positions: new Map() });
-        byPartition.get(file.key)!.positions.set(path, positions);
+        if (!file) throw new InternalError(`table ${plan.table}: rows to delete were found in ${path}, which is not a live file of the table`);
+        const group = `${file.specId}:${partitionText(file.partition)}`;
+        if (!groups.has(group)) groups.set(group, { partition: file.partition, specId: file.specId, positions: new Map() });
+        groups.get(group)!.positions.set(path, positions);
       }
-      for (const { partition, positions } of byPartition.values()) {
+      for (const { partition, specId, positions } of groups.values()) {
         const key = `${plan.runDir}/${positionDeletesName(`${commitId}-${deletes.length}`)}`;
         written.push(key);
-        deletes.push(await writePositionDeletes(positions, { destination: env.destination, key, uri: objectUri(env.destination, key), compression: plan.options.compression, partition }));
+        deletes.push({ file: await writePositionDeletes(positions, { destination: env.destination, key, uri: objectUri(env.destination, key), compression: plan.options.compression, partition }), specId });
       }
       if (deletes.length > 0) {
-        env.log.info('rows read again are deleted from the run\'s files', { table: plan.table, runId: plan.runId, rows: deletes.reduce((n, d) => n + d.record_count, 0) });
+        env.log.info('rows the run holds newer versions of are deleted from the table', { table: plan.table, runId: plan.runId, reread: upsert.reread, changed: upsert.changed });
       }
     }
 
@@ -244,9 +256,11 @@ export async function commitToIcebergTable(run: IcebergRun, env: IcebergCommitEn
       if (!spec) throw new CommitError(`table ${plan.table}: a manifest names partition spec ${specId}, which the table metadata does not have`);
       manifests.push(await writeManifest(removed.filter((e) => e.specId === specId).map((e) => e.entry), specWithTypes(withSchema, spec)));
     }
-    if (deletes.length > 0) {
-      const entries = deletes.map((d): ManifestEntry => ({ status: 1, snapshot_id: snapshotId, sequence_number: null, file_sequence_number: null, data_file: d }));
-      manifests.push(await writeManifest(entries, runSpec, 'deletes'));
+    for (const specId of [...new Set(deletes.map((d) => d.specId))].sort((a, b) => a - b)) {
+      const spec = withSchema['partition-specs'].find((s) => s['spec-id'] === specId);
+      if (!spec) throw new CommitError(`table ${plan.table}: a manifest names partition spec ${specId}, which the table metadata does not have`);
+      const entries = deletes.filter((d) => d.specId === specId).map((d): ManifestEntry => ({ status: 1, snapshot_id: snapshotId, sequence_number: null, file_sequence_number: null, data_file: d.file }));
+      manifests.push(await writeManifest(entries, specWithTypes(withSchema, spec), 'deletes'));
     }
     if (operation === 'append' && head) {
       // The table's manifests carry over as they are: their files stay live.
@@ -276,7 +290,7 @@ export async function commitToIcebergTable(run: IcebergRun, env: IcebergCommitEn
           deletedFiles: removed.length,
           deletedRecords: records(removed.map((e) => e.entry)),
           removedBytes: bytes(removed.map((e) => e.entry)),
-          ...(deletes.length > 0 ? { addedDeleteFiles: deletes.length, addedPositionDeletes: deletes.reduce((n, d) => n + d.record_count, 0) } : {}),
+          ...(deletes.length > 0 ? { addedDeleteFiles: deletes.length, addedPositionDeletes: deletes.reduce((n, d) => n + d.file.record_count, 0) } : {}),
           ...parentDeletes,
         },
         head,
@@ -284,6 +298,8 @@ export async function commitToIcebergTable(run: IcebergRun, env: IcebergCommitEn
           [RUN_ID_SUMMARY_KEY]: plan.runId,
           [PLANNED_AT_SUMMARY_KEY]: plan.plannedAt,
           ...(iceberg.changes.length > 0 ? { 'pgsip.schema-changes': iceberg.changes.join('; ') } : {}),
+          // An upsert: how many of the run's rows replaced rows the table held, changed or only read again.
+          ...(operation === 'append' ? { [CHANGED_ROWS_SUMMARY_KEY]: String(upsert.changed), [REREAD_ROWS_SUMMARY_KEY]: String(upsert.reread) } : {}),
         },
       ),
       'schema-id': schema['schema-id'],
@@ -292,7 +308,7 @@ export async function commitToIcebergTable(run: IcebergRun, env: IcebergCommitEn
     const answer = await env.catalog.commit(ref, base, next);
     if (answer.committed) {
       env.log.info('committed to the Iceberg table', { table: plan.table, runId: plan.runId, snapshotId, operation: snapshot.summary.operation, catalog: env.catalog.name, metadata: answer.metadataLocation });
-      return { outcome: 'committed', snapshotId, operation, metadata: answer.metadataLocation };
+      return { outcome: 'committed', snapshotId, operation, metadata: answer.metadataLocation, ...(operation === 'append' ? { changed: upsert.changed } : {}) };
     }
     env.log.warn('the Iceberg table moved on while committing: reading it again', { table: plan.table, runId: plan.runId, attempt, reason: answer.reason });
     // What this attempt wrote is named by nothing: removed where the destination allows it.
@@ -351,4 +367,9 @@ function rowIdentity(plan: TablePlan): RowIdentity {
     throw new CommitError(`table ${plan.table}: an incremental run of an Iceberg table needs the table's primary key to recognize the rows it read again`);
   }
   return { key: incremental.primaryKey.map(field), cursor: field(incremental.cursor) };
+}
+
+/** A partition tuple as text, to group files by (bigints and bytes spelled out: JSON takes neither). */
+function partitionText(partition: DataFile['partition']): string {
+  return JSON.stringify(partition, (_, v: unknown) => (typeof v === 'bigint' ? `${v}n` : v instanceof Uint8Array ? Buffer.from(v).toString('hex') : v));
 }

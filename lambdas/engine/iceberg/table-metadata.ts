@@ -18,6 +18,9 @@ export const METADATA_LOG_MAX = 100;
 export const RUN_ID_SUMMARY_KEY = 'pgsip.run-id';
 /** When the run was planned: an older run never replaces a newer one's snapshot. */
 export const PLANNED_AT_SUMMARY_KEY = 'pgsip.planned-at';
+/** An incremental run's upsert: rows of the table it replaced with changed versions, and rows it read again. */
+export const CHANGED_ROWS_SUMMARY_KEY = 'pgsip.changed-rows';
+export const REREAD_ROWS_SUMMARY_KEY = 'pgsip.reread-rows';
 
 export const UNPARTITIONED: PartitionSpec = { 'spec-id': 0, fields: [] };
 

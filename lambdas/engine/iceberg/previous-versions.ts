@@ -1,15 +1,16 @@
 /**
- * The rows an incremental run read again. Its watermark is where the newest reading older than every
- * transaction open at the last run's snapshot stood (lambdas/engine/incremental/watermark.ts), so it re-reads
- * some rows the table already holds, to be sure of the ones committed out of order. Before the run's files
- * join the Iceberg table, those rows are found and deleted from the run's own files (position deletes in the
- * same snapshot), so no primary key is in the table twice.
+ * The rows of the table an incremental run replaces: an upsert. Each row the run read whose primary key the
+ * table already holds is a newer version of that row (the run read a later snapshot than anything committed:
+ * commit-table.ts commits runs in the order they were planned), so the row the table holds is deleted by
+ * position in the same snapshot and the run's row stays: no key is in the table twice, and the table equals
+ * the source as the run read it. Two kinds, counted apart: a row read again because the watermark is
+ * inclusive and stands before transactions open at the last run (the same cursor value;
+ * lambdas/engine/incremental/watermark.ts), and a row changed since (its cursor moved).
  *
- * Found cheaply: only files whose key bounds (the manifests' statistics) overlap can share a key, and of
- * those only the row groups whose statistics overlap are read, the key and cursor columns only
- * (hyparquet, by ranges of the file). A re-read row has the same cursor value as the row the table holds; a
- * key whose cursor moved is a row updated since the last run, which an Iceberg table takes only as an upsert
- * (not built yet): refused, naming the key, never kept twice or dropped.
+ * Found without a full read of the table: only data files whose key bounds (the manifests' statistics)
+ * overlap the run's can hold one of its keys, and of those only the row groups whose statistics overlap are
+ * read, the key and cursor columns only (hyparquet, by ranges of the file). Rows the table's position delete
+ * files already delete are not the table's any more and are passed over.
  */
 import { parquetMetadataAsync, parquetReadObjects, rowIndex, type AsyncBuffer, type FileMetaData } from 'hyparquet';
 import * as zlib from 'node:zlib';
@@ -27,7 +28,7 @@ export interface RowIdentity {
   cursor: IcebergField;
 }
 
-/** Positions to delete, by the URI of the run's data file they are in (sorted, as position deletes are). */
+/** Positions to delete, by the URI of the data file they are in (sorted, as position deletes are). */
 export type RereadPositions = Map<string, number[]>;
 
 /** Exact JS forms of what hyparquet reads, so that equal values compare equal as text. */
@@ -84,34 +85,44 @@ function keyBounds(file: DataFile, field: IcebergField, type: IcebergPrimitive):
   return { lower: deserializeValue(type, lower), upper: deserializeValue(type, upper) };
 }
 
+/** Positions to delete in the table's files, by file URI, and what they are. */
+export interface PreviousVersions {
+  positions: RereadPositions;
+  /** Rows read again (the same cursor value) and rows changed since the table's last run (a moved cursor). */
+  reread: number;
+  changed: number;
+}
+
 /**
- * The rows of `added` (the run's files) whose primary key `existing` (the table's live data files) already
- * holds. `keyOf` turns a file's URI into its destination key.
+ * The rows of `existing` (the table's live data files, less the positions `deleted` names for a file) whose
+ * primary key one of `added` (the run's files) holds. `keyOf` turns a file's URI into its destination key.
  */
-export async function rereadRows(
+export async function previousVersions(
   added: DataFile[],
   existing: DataFile[],
+  deleted: (file: string) => Promise<Set<number>>,
   identity: RowIdentity,
   env: { destination: Destination; keyOf: (uri: string) => string; table: string },
-): Promise<RereadPositions> {
-  const found: RereadPositions = new Map();
+): Promise<PreviousVersions> {
+  const found: PreviousVersions = { positions: new Map(), reread: 0, changed: 0 };
   const first = identity.key[0];
-  if (!first) return found;
+  if (!first || added.length === 0) return found;
   const type = scalarType(first, env.table);
   for (const f of [...identity.key, identity.cursor]) scalarType(f, env.table);
   const overlaps = (a: Bounds | null, b: Bounds | null) =>
     a === null || b === null || (compareValues(type, a.lower, b.upper) <= 0 && compareValues(type, b.lower, a.upper) <= 0);
-  const addedBounds = new Map(added.map((f) => [f.file_path, keyBounds(f, first, type)]));
-  const candidates = existing.filter((e) => added.some((a) => overlaps(keyBounds(e, first, type), addedBounds.get(a.file_path)!)));
-  if (candidates.length === 0) return found;
-  // The window where both hold keys: rows outside it cannot meet.
-  const window = candidates.map((c) => keyBounds(c, first, type)).reduce<Bounds | null>((w, b) => {
+  const addedBounds = added.map((f) => keyBounds(f, first, type));
+  // The window where the run holds keys: rows of the table outside it cannot meet.
+  const window = addedBounds.reduce<Bounds | null>((w, b) => {
     if (w === null || b === null) return null;
     return { lower: compareValues(type, b.lower, w.lower) < 0 ? b.lower : w.lower, upper: compareValues(type, b.upper, w.upper) > 0 ? b.upper : w.upper };
-  }, keyBounds(candidates[0], first, type));
+  }, addedBounds[0]);
+  const candidates = existing.filter((e) => addedBounds.some((a) => overlaps(keyBounds(e, first, type), a)));
+  if (candidates.length === 0) return found;
 
   const columns = [...identity.key, identity.cursor].map((f) => parquetColumnName(f.name));
   const keyText = (row: Record<string, unknown>) => identity.key.map((f) => text(row[parquetColumnName(f.name)])).join('\u0001');
+  const describeKey = (row: Record<string, unknown>) => identity.key.map((f) => `${f.name}=${text(row[parquetColumnName(f.name)])}`).join(', ');
   const cursorName = parquetColumnName(identity.cursor.name);
   const firstName = parquetColumnName(first.name);
   const read = async (file: DataFile): Promise<Record<string, unknown>[]> => {
@@ -124,24 +135,48 @@ export async function rereadRows(
     return parquetReadObjects({ file: buffer, metadata, columns, parsers: PARSERS, compressors: COMPRESSORS, includeRowIndex: true, ...(filter ? { filter } : {}) } as never);
   };
 
-  const held = new Map<string, string>();
-  for (const file of candidates) for (const row of await read(file)) held.set(keyText(row), text(row[cursorName]));
-  for (const file of added) {
-    if (!overlaps(addedBounds.get(file.file_path) ?? null, window)) continue;
+  // The run's keys and cursor values: what changed, few beside the table.
+  const incoming = new Map<string, string>();
+  for (const file of added) for (const row of await read(file)) incoming.set(keyText(row), text(row[cursorName]));
+  const holder = new Map<string, string>();
+  for (const file of candidates) {
+    const gone = await deleted(file.file_path);
     const positions: number[] = [];
     for (const row of await read(file)) {
-      const cursor = held.get(keyText(row));
+      const position = (row as Record<symbol, number>)[rowIndex];
+      if (gone.has(position)) continue;
+      const key = keyText(row);
+      const cursor = incoming.get(key);
       if (cursor === undefined) continue;
-      if (cursor !== text(row[cursorName])) {
-        throw new CommitError(
-          `table ${env.table}: the row with key ${identity.key.map((f) => `${f.name}=${text(row[parquetColumnName(f.name)])}`).join(', ')} changed since the table's last run (its ${identity.cursor.name} was ${cursor}, is ${text(row[cursorName])}); Iceberg tables take incremental runs of append-only tables until upserts are built (docs/limitations.md): run it --full`,
-        );
+      const other = holder.get(key);
+      if (other !== undefined) {
+        throw new CommitError(`table ${env.table}: the Iceberg table holds the row with key ${describeKey(row)} twice (in ${other} and ${file.file_path}); nothing committed: run it --full`);
       }
-      positions.push((row as Record<symbol, number>)[rowIndex]);
+      holder.set(key, file.file_path);
+      positions.push(position);
+      if (cursor === text(row[cursorName])) found.reread++;
+      else found.changed++;
     }
-    if (positions.length > 0) found.set(file.file_path, positions.sort((a, b) => a - b));
+    if (positions.length > 0) found.positions.set(file.file_path, positions.sort((a, b) => a - b));
   }
   return found;
+}
+
+/**
+ * The positions the table's position delete files delete, by data file URI: the rows that are no longer the
+ * table's. Read whole (two columns: a path and a position per deleted row).
+ */
+export async function readDeletedPositions(files: DataFile[], env: { destination: Destination; keyOf: (uri: string) => string }): Promise<Map<string, Set<number>>> {
+  const deleted = new Map<string, Set<number>>();
+  for (const file of files) {
+    const buffer = asyncBuffer(env.destination, env.keyOf(file.file_path), file.file_size_in_bytes);
+    const rows = (await parquetReadObjects({ file: buffer, columns: ['file_path', 'pos'], parsers: PARSERS, compressors: COMPRESSORS } as never)) as { file_path: string; pos: bigint | number }[];
+    for (const row of rows) {
+      if (!deleted.has(row.file_path)) deleted.set(row.file_path, new Set());
+      deleted.get(row.file_path)!.add(Number(row.pos));
+    }
+  }
+  return deleted;
 }
 
 /** Key types whose bounds, deserialized, are what hyparquet reads (numbers, bigints, strings). */
