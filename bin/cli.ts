@@ -21,6 +21,8 @@ function runOptions(command: Command): Command {
     .option('--incremental <cursor|table=cursor,...>', 'read only rows whose cursor column (an id or an updated_at the database sets) moved since the table\'s last run; the first run is full')
     .option('--lookback <age>', 'with --incremental on a timestamp: also re-read rows this much older than the watermark, e.g. 10m')
     .option('--full', 'read incremental tables whole this time (starts a new chain of runs)')
+    .option('--deletes <keyset>', 'with --incremental on Iceberg tables: also read the primary keys and delete the rows gone at the source')
+    .option('--max-delete-share <0-1>', 'a run that would delete more of a table than this stops before committing (default 0.1)')
     .option(
       '--partition-by <spec|table=spec>',
       'Iceberg tables: partition by transforms of columns, as Iceberg writes them: day(created_at), identity(region), bucket(16, id); repeat per table',

@@ -16,6 +16,7 @@ export const KEY_CLASSES = {
   heldSnapshot: { pattern: '_runs/_snapshots/*', what: "an execution's held snapshot (current.json, released, failed)" },
   runFolder: { pattern: '*/run=*/*', what: 'anything inside a run folder (Commit deletes strays and abandoned runs)' },
   positionDeletes: { pattern: '*/run=*/deletes-*.parquet', what: "an Iceberg table's position deletes (the rows incremental runs replaced)" },
+  keyset: { pattern: '*/run=*/_keyset/*', what: "a shard's keyset (the primary keys of its range, for deletes \"keyset\")" },
   icebergMetadata: { pattern: '*/metadata/*', what: "an Iceberg table's metadata, manifests and manifest lists" },
 } as const;
 

@@ -9,7 +9,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
-import { COMPRESSIONS, INFINITY_POLICIES, type IncrementalSpec, TABLE_FORMATS, type TableFormat, TYPE_PROFILES } from '../lambdas/engine/contracts';
+import { COMPRESSIONS, DELETE_TRACKING, INFINITY_POLICIES, type IncrementalSpec, TABLE_FORMATS, type TableFormat, TYPE_PROFILES } from '../lambdas/engine/contracts';
 import { ConfigError } from '../lambdas/engine/errors';
 
 export { ConfigError };
@@ -144,10 +144,11 @@ function incrementalTables(v: unknown, field: string, tables: readonly string[])
   for (const [name, raw] of Object.entries(v)) {
     const table = canonicalTable(name, `${field}[${show(name)}]`);
     if (!tables.includes(table)) throw new ConfigError(`${field}[${show(name)}]`, `is not one of the schedule's tables`);
-    const spec = object(raw, `${field}[${show(name)}]`, ['cursor', 'lookbackSeconds']);
+    const spec = object(raw, `${field}[${show(name)}]`, ['cursor', 'lookbackSeconds', 'deletes']);
     out[table] = {
       cursor: str(spec.cursor, `${field}[${show(name)}].cursor`),
       ...(spec.lookbackSeconds !== undefined ? { lookbackSeconds: int(spec.lookbackSeconds, `${field}[${show(name)}].lookbackSeconds`, 0, 30 * 86_400) } : {}),
+      ...(spec.deletes !== undefined ? { deletes: oneOf(spec.deletes, `${field}[${show(name)}].deletes`, DELETE_TRACKING) } : {}),
     };
   }
   return out;
@@ -298,6 +299,12 @@ export function validateConfig(raw: unknown, baseDir = process.cwd()): PgsipConf
   config.schedules?.forEach((s, i) => {
     if ((s.tableFormat ?? config.tableFormat) !== 'iceberg') return;
     if (s.types === 'native') throw new ConfigError(`schedules[${i}].types`, 'Iceberg tables take the portable types');
+  });
+  config.schedules?.forEach((s, i) => {
+    const keyset = Object.entries(s.incremental ?? {}).find(([, spec]) => spec.deletes !== undefined);
+    if (keyset && (s.tableFormat ?? config.tableFormat) !== 'iceberg') {
+      throw new ConfigError(`schedules[${i}].incremental`, `deletes of ${keyset[0]}: removes rows from Iceberg tables, set tableFormat iceberg`);
+    }
   });
   config.schedules?.forEach((s, i) => {
     if (s.partitionBy !== undefined && (s.tableFormat ?? config.tableFormat) !== 'iceberg') {

@@ -247,6 +247,8 @@ export class PgsipExport extends Construct {
     this.grantObjects(this.exportFunction, ['s3:GetObject'], [keys.plan, keys.heldSnapshot]);
     this.grantObjects(this.exportFunction, ['s3:PutObject', 's3:AbortMultipartUpload'], [keys.part]);
     this.grantObjects(this.exportFunction, ['s3:GetObject', 's3:PutObject'], [keys.shardManifest]);
+    // deletes "keyset": the keys of the shard's range (lambdas/engine/incremental/keyset.ts), written as they stream.
+    this.grantObjects(this.exportFunction, ['s3:PutObject', 's3:AbortMultipartUpload'], [keys.keyset]);
     this.grantKey(this.exportFunction);
 
     // Commit: reads the run's table list, plans and shard manifests; writes the run manifest, `_SUCCESS` and
@@ -261,6 +263,8 @@ export class PgsipExport extends Construct {
     this.grantObjects(this.commitFunction, ['s3:GetObject', 's3:PutObject', 's3:DeleteObject'], [keys.icebergMetadata]);
     this.grantObjects(this.commitFunction, ['s3:GetObject'], [keys.part]);
     this.grantObjects(this.commitFunction, ['s3:GetObject', 's3:PutObject'], [keys.positionDeletes]);
+    // deletes "keyset": the shards' keysets, to find the keys gone at the source.
+    this.grantObjects(this.commitFunction, ['s3:GetObject'], [keys.keyset]);
     this.grantKey(this.commitFunction);
 
     // Holder: reads the database (the horizon, then one snapshot it exports) and writes and reads only the

@@ -56,6 +56,10 @@ export interface SharedRunOptions {
   lookback?: string;
   /** Read incremental tables whole this time. */
   full?: boolean;
+  /** `keyset`: incremental runs also remove the rows deleted at the source (every incremental table). */
+  deletes?: string;
+  /** The largest share of a table one run may delete (`maxDeleteShare`), 0 to 1. */
+  maxDeleteShare?: string;
   /** Comma-separated lists, Postgres quoting (bin/local/selection-options.ts). */
   excludeTables?: string;
   excludeColumns?: string;
@@ -72,6 +76,16 @@ export function sharedRunInput(
   const input: Partial<ExecutionInput> = { ...selectionInput(options) };
   if (options.incremental !== undefined) input.incremental = parseIncremental(options.incremental, tables, options.lookback);
   else if (options.lookback !== undefined) throw new InputError('--lookback needs --incremental');
+  if (options.deletes !== undefined) {
+    if (options.deletes !== 'keyset') throw new InputError(`--deletes must be keyset (got ${JSON.stringify(options.deletes)})`);
+    if (!input.incremental) throw new InputError('--deletes keyset needs --incremental: a full run replaces the table, deletes included');
+    for (const spec of Object.values(input.incremental)) spec.deletes = 'keyset';
+  }
+  if (options.maxDeleteShare !== undefined) {
+    const share = Number(options.maxDeleteShare);
+    if (options.maxDeleteShare.trim() === '' || !(share >= 0 && share <= 1)) throw new InputError(`--max-delete-share must be a share from 0 to 1, like 0.1 (got ${JSON.stringify(options.maxDeleteShare)})`);
+    input.maxDeleteShare = share;
+  }
   if (options.full) input.full = true;
   if (options.partitionBy !== undefined && options.partitionBy.length > 0) input.partitionBy = parsePartitionBy(options.partitionBy, tables);
   if (options.tableFormat !== undefined) input.tableFormat = options.tableFormat as ExecutionInput['tableFormat'];
@@ -259,6 +273,7 @@ export function printSummary(summary: RunSummary, write: (line: string) => void)
       const what = { committed: 'committed', unchanged: 'already committed, unchanged', 'kept-newer': 'not added: a run planned later is the current snapshot' }[t.iceberg.outcome];
       write(`    iceberg ${t.iceberg.operation} snapshot ${t.iceberg.snapshotId}: ${what} -> ${t.iceberg.metadata}`);
       if (t.iceberg.changed !== undefined) write(`    upsert: ${formatCount(t.iceberg.changed)} row(s) changed since the last run replaced their previous versions`);
+      if (t.iceberg.deleted !== undefined) write(`    deletes: ${formatCount(t.iceberg.deleted)} row(s) gone at the source deleted from the table`);
       const expired = t.iceberg.expired;
       if (expired) write(`    retention: ${expired.snapshots} snapshot(s) expired${expired.runs.length > 0 ? `, run folder(s) deleted: ${expired.runs.join(', ')}` : ''}`);
     }

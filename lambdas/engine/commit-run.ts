@@ -156,6 +156,12 @@ async function commitTable(plan: TablePlan, env: RunEnvironment, beforeLatest?: 
   }
   checkPageSplitSnapshot(plan, shards);
 
+  // `deletes: "keyset"`: every shard read the keys of its range (lambdas/engine/incremental/keyset.ts).
+  const keysets = shards.flatMap((s) => (s.keyset ? [s.keyset.path] : []));
+  if (plan.incremental?.deletes === 'keyset' && plan.incremental.mode === 'incremental') {
+    const without = shards.find((s) => !s.keyset);
+    if (without) throw new CommitError(`table ${plan.table}: shard ${without.shard} wrote no keyset, which deletes "keyset" needs; nothing committed`);
+  }
   const present = new Set((await destination.list(`${plan.runDir}/`)).map((k) => k.slice(plan.runDir.length + 1)));
   const parts = shards.flatMap((s) => s.parts);
   for (const part of parts) {
@@ -185,6 +191,7 @@ async function commitTable(plan: TablePlan, env: RunEnvironment, beforeLatest?: 
     writer: WRITER,
     ...selectionOf(plan),
     ...(plan.iceberg && plan.iceberg.changes.length > 0 ? { schemaChanges: plan.iceberg.changes } : {}),
+    ...(keysets.length > 0 ? { keysets } : {}),
   };
   await destination.put(manifestKey(plan.runDir), serializeDocument(manifest));
   faultPoint('after-run-manifest');
@@ -192,7 +199,7 @@ async function commitTable(plan: TablePlan, env: RunEnvironment, beforeLatest?: 
   // Parts of attempts that lost (retried, crashed) are not in any manifest; remove them so that even a reader
   // who globs the folder instead of reading the manifest sees each row once.
   const listed = new Set(parts.map((p) => p.path));
-  const strays = [...present].filter((name) => PART_PATTERN.test(name) && !listed.has(name));
+  const strays = [...present].filter((name) => (PART_PATTERN.test(name) || name.startsWith('_keyset/')) && !listed.has(name) && !keysets.includes(name));
   if (strays.length > 0) {
     await destination.delete(strays.map((name) => `${plan.runDir}/${name}`));
     env.log.warn('removed parts of abandoned attempts', { table: plan.table, parts: strays.length });

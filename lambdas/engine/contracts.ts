@@ -69,6 +69,11 @@ export interface ExecutionInput {
   keepRuns?: number;
   /** Default 60. */
   retentionGraceMinutes?: number;
+  /**
+   * The largest share of a table's rows (0 to 1) one run may delete (`deletes: "keyset"`); a run that would
+   * delete more stops before committing, saying how many. Default 0.1; 1 lets any run go on.
+   */
+  maxDeleteShare?: number;
   /** Target size of a row group, in bytes of column data held before encoding. Default 16 MiB. */
   rowGroupBytes?: number;
   /** A shard starts a new part file once the current one reaches this many bytes. Default 1 GiB. */
@@ -132,7 +137,16 @@ export interface IncrementalSpec {
   cursor: string;
   /** Re-read rows whose cursor is this many seconds before the watermark (date and timestamp cursors). Default 0. */
   lookbackSeconds?: number;
+  /**
+   * `keyset`: each incremental run also reads the table's primary keys in its snapshot and removes from the
+   * Iceberg table the rows whose key is gone (docs/iceberg.md, "Deletes"). Iceberg tables only. Default: rows
+   * deleted at the source stay until the next full run.
+   */
+  deletes?: DeleteTracking;
 }
+
+export const DELETE_TRACKING = ['keyset'] as const;
+export type DeleteTracking = (typeof DELETE_TRACKING)[number];
 
 /** Read just before a run's snapshot (lambdas/engine/incremental/horizon.ts). Times are ISO UTC. */
 export interface RunHorizon {
@@ -178,6 +192,8 @@ export interface IncrementalPlan {
   continues: string | null;
   /** Why the run is full or where its range starts, in words. */
   reason: string;
+  /** `keyset`: each shard also writes the keys of its range (ShardManifest.keyset), and Commit deletes the gone ones. */
+  deletes?: DeleteTracking;
 }
 
 /**
@@ -265,6 +281,8 @@ export interface ExportOptions {
   retentionGraceMinutes: number;
   /** Plans written before table formats are `hive`. */
   tableFormat: TableFormat;
+  /** The largest share of a table's rows one run may delete (ExecutionInput.maxDeleteShare). */
+  maxDeleteShare: number;
 }
 
 /**
@@ -477,6 +495,11 @@ export interface ShardManifest {
   /** The exported snapshot the shard read from, or null for a snapshot of its own. */
   snapshot: string | null;
   seconds: number;
+  /**
+   * With `deletes: "keyset"`: the primary keys of the shard's whole range in the same snapshot, one per line
+   * (each key column's text, UTF-8 as hex, joined by `,`), gzip: the path relative to the run folder and how many.
+   */
+  keyset?: { path: string; keys: number };
 }
 
 export interface ShardChecksum {
@@ -520,6 +543,8 @@ export interface RunManifest {
    * a `--full` run), as its snapshot summary also says (`pgsip.schema-changes`). Absent when it did not.
    */
   schemaChanges?: string[];
+  /** With `deletes: "keyset"`: the shards' key files (ShardManifest.keyset), relative to the run folder. */
+  keysets?: string[];
 }
 
 /** `<schema>/<table>/_latest.json`: the newest committed run of a table. */
@@ -608,4 +633,6 @@ export interface IcebergCommit {
   expired?: { snapshots: number; runs: string[] };
   /** An incremental run's commit: rows of the table it replaced with changed versions (an upsert). */
   changed?: number;
+  /** With `deletes: "keyset"`: rows of the table it deleted because the source no longer holds their key. */
+  deleted?: number;
 }

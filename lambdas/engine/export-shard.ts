@@ -28,6 +28,7 @@ import { DOCUMENT_VERSION, readDocument, serializeDocument } from './run/documen
 import { shardManifestKey } from './run/layout';
 import { shardPredicate } from './postgres/shard-planner';
 import { cursorFilter } from './incremental/cursor';
+import { writeKeyset } from './incremental/keyset';
 import { quoteIdent } from './postgres/table-name';
 import { mapColumn, mappingFromPlan } from './columns/map-column';
 import { icebergColumnSchema } from './iceberg/iceberg-schema';
@@ -103,6 +104,7 @@ export async function exportShard(task: ShardTask, env: EngineEnvironment): Prom
   });
   let rows = 0;
   let checksum: ShardChecksum = { rows: 0, keySum: null };
+  let keyset: ShardManifest['keyset'];
   progress('started', 0, 0);
 
   const client = await env.connect(`pgsip ${task.runId} ${plan.schema}.${plan.name} #${task.shard}`);
@@ -223,6 +225,10 @@ export async function exportShard(task: ShardTask, env: EngineEnvironment): Prom
     if (checksum.rows !== rows) {
       throw new CountMismatchError(`table ${plan.table} shard ${task.shard}: Postgres counts ${checksum.rows} rows in the range but ${rows} were read`);
     }
+    // `deletes: "keyset"`: the keys of the whole range, in the same snapshot, for Commit to find the gone ones.
+    if (plan.incremental?.deletes === 'keyset' && plan.incremental.mode === 'incremental') {
+      keyset = await writeKeyset(client, plan, task, destination, attempt);
+    }
     await client.query('COMMIT');
   } catch (error) {
     await parts.abandon();
@@ -246,6 +252,7 @@ export async function exportShard(task: ShardTask, env: EngineEnvironment): Prom
     checksum,
     snapshot: task.snapshot ?? null,
     seconds: (Date.now() - started) / 1000,
+    ...(keyset ? { keyset } : {}),
   };
   const created = await destination.putIfAbsent(manifestKey, serializeDocument(manifest));
   faultPoint('after-shard-manifest', task.shard);

@@ -21,6 +21,8 @@ import {
   type RunPlan,
   type ShardTask,
   type TablePlan,
+  type ColumnPlan,
+  type IncrementalPlan,
 } from './contracts';
 import type pg from 'pg';
 import { type CatalogTable, describeTable } from './postgres/catalog';
@@ -61,6 +63,7 @@ export const DEFAULT_OPTIONS: ExportOptions = {
   keepRuns: null,
   retentionGraceMinutes: 60,
   tableFormat: 'hive',
+  maxDeleteShare: 0.1,
 };
 
 /** ±infinity by default: loud where engines would misread DuckDB's INT64 extremes, kept where they do not. */
@@ -138,6 +141,7 @@ export async function planRun(event: PlanEvent, env: EngineEnvironment): Promise
             columnsEvolve: options.tableFormat === 'iceberg',
           })
         : undefined;
+      if (incremental?.deletes) checkKeysetDeletes(table.quoted, incremental, columns, options);
       const filter = cursorFilter(incremental);
       const asked = await shardsFor(client, input.shards ?? 'auto', table, filter);
       const { splitKey, split, ranges, reason } = await planSplit(client, table, asked, { filter, ...(snapshot ? { snapshot } : {}) });
@@ -344,6 +348,10 @@ function checkOptions(input: ExecutionInput, defaultCompression: ExportOptions['
   if (tableFormat === 'iceberg' && types !== 'portable') {
     throw new InputError('"types" must be portable for Iceberg tables: the native profile\'s uuid and time columns are not read by Athena or Spark (use tableFormat hive for native types)');
   }
+  const maxDeleteShare = input.maxDeleteShare ?? DEFAULT_OPTIONS.maxDeleteShare;
+  if (typeof maxDeleteShare !== 'number' || !(maxDeleteShare >= 0 && maxDeleteShare <= 1)) {
+    throw new InputError(`"maxDeleteShare" must be a share of the table from 0 to 1, like 0.1 (got ${JSON.stringify(input.maxDeleteShare)})`);
+  }
   const keepRuns = input.keepRuns ?? null;
   if (keepRuns !== null && !(Number.isInteger(keepRuns) && keepRuns >= 1)) throw new InputError(`"keepRuns" must be a whole number of at least 1 (got ${JSON.stringify(keepRuns)})`);
   return {
@@ -358,5 +366,26 @@ function checkOptions(input: ExecutionInput, defaultCompression: ExportOptions['
     keepRuns,
     retentionGraceMinutes: size('retentionGraceMinutes', 0),
     tableFormat,
+    maxDeleteShare,
   };
+}
+
+/**
+ * What `deletes: "keyset"` needs (docs/iceberg.md, "Deletes"): an Iceberg table (a folder of runs cannot take a
+ * delete), a primary key, and key columns written as read (not hashed) whose values compare by their text
+ * (integers and strings: the shard's key file holds Postgres's text of each key, the table its Parquet value).
+ */
+function checkKeysetDeletes(table: string, incremental: IncrementalPlan, columns: ColumnPlan[], options: ExportOptions): void {
+  const refuse = (why: string): never => {
+    throw new InputError(`table ${table}: deletes "keyset" ${why}`);
+  };
+  if (options.tableFormat !== 'iceberg') refuse('removes rows from an Iceberg table: set tableFormat iceberg (a folder of runs keeps every row it was given)');
+  if (incremental.primaryKey.length === 0) refuse('needs a primary key: the keys that are gone are found by it');
+  for (const name of incremental.primaryKey) {
+    const column = columns.find((c) => c.name === name);
+    if (!column || column.hashed) refuse(`needs the primary key column "${name}" as it is read (not excluded, not hashed)`);
+    if (!/^(smallint|integer|bigint|text|uuid|character varying(\(\d+\))?)$/.test(column!.pgType)) {
+      refuse(`compares keys by their text: the primary key column "${name}" is ${column!.pgType}; integer, text, varchar and uuid keys are built`);
+    }
+  }
 }

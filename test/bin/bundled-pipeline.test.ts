@@ -400,7 +400,7 @@ describe('the deployed bundles, against moto\'s S3', () => {
       glue.destroy();
     }
   });
-  it('keep an Iceberg table in an S3 Tables table bucket exact across runs: Plan creates it, Export writes to its storage, Commit swaps its metadata location with the version token', { timeout: 180_000 }, async () => {
+  it('keep an Iceberg table in an S3 Tables table bucket exact across runs, deletes carried: Plan creates it, Export writes to its storage and reads the keyset, Commit swaps its metadata location with the version token', { timeout: 180_000 }, async () => {
     // moto serves S3 Tables in us-east-1 (its bundled endpoint data); the functions take the region from the ARN.
     const tables = new S3TablesClient({ ...moto.client, region: 'us-east-1' });
     const tableBucketArn = (await tables.send(new CreateTableBucketCommand({ name: 'bundled-lake' }))).arn!;
@@ -410,7 +410,7 @@ describe('the deployed bundles, against moto\'s S3', () => {
     await queryRows(postgres.url, `CREATE TABLE public.events (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, msg text, amount numeric(10,2));
                                    INSERT INTO public.events (msg, amount) SELECT 'e' || g, g / 8.0 FROM generate_series(1, 2000) g`);
     const run = async (runId: string) => {
-      const input: ExecutionInput = { tables: ['public.events'], shards: 2, runId, holdSnapshot: false, tableFormat: 'iceberg', incremental: { 'public.events': { cursor: 'id' } } };
+      const input: ExecutionInput = { tables: ['public.events'], shards: 2, runId, holdSnapshot: false, tableFormat: 'iceberg', incremental: { 'public.events': { cursor: 'id', deletes: 'keyset' } } };
       const plan = await invoke<PlanResult>(deployed.plan, { input, executionName: runId, executionId }, onMoto);
       for (const task of JSON.parse((await object(plan.items.key, motoS3)).toString('utf8')) as ShardTask[]) {
         await invoke<ShardResult>(deployed.export, { task, executionId, snapshot: plan.snapshot }, onMoto);
@@ -428,7 +428,8 @@ describe('the deployed bundles, against moto\'s S3', () => {
     try {
       expect(await run('s3t-1')).toMatchObject({ rows: 2000 });
       await expectTableEqualsSource();
-      await queryRows(postgres.url, `INSERT INTO public.events (msg, amount) SELECT 'f' || g, g FROM generate_series(1, 300) g`);
+      // New rows, and rows deleted at the source, which the keyset each shard reads removes from the table.
+      await queryRows(postgres.url, `INSERT INTO public.events (msg, amount) SELECT 'f' || g, g FROM generate_series(1, 300) g; DELETE FROM public.events WHERE id % 100 = 0`);
       await run('s3t-2');
       await expectTableEqualsSource();
       // The export prefix holds the runs' documents and none of the table's files.

@@ -411,6 +411,62 @@ describe('upserts: incremental runs of a mutable table (an updated_at cursor)', 
     expect((await readIcebergTable(table)).find((r) => String(r.id) === '5')?.note).toBe('late');
   });
 
+  it('carries deletes with --deletes keyset: rows gone at the source leave the table; a run that would delete 30% stops, and commits when told to', async () => {
+    const dest = join(work, 'members-lake');
+    const table = join(dest, 'public', 'members');
+    await sql(`CREATE TABLE public.members (id bigint PRIMARY KEY, name text NOT NULL, updated_at timestamptz NOT NULL DEFAULT clock_timestamp());
+               INSERT INTO public.members (id, name) SELECT g, 'm' || g FROM generate_series(1, 2000) g;`);
+    const run = (extra: Record<string, unknown> = {}) =>
+      runExport({ databaseUrl: postgres.url, tables: 'public.members', dest, shards: '3', concurrency: '2', compression: 'snappy', quiet: true, tableFormat: 'iceberg', incremental: 'updated_at', deletes: 'keyset', ...extra } as never, () => {});
+    const source = async () => (await queryRows<{ id: string; name: string }>(postgres.url, 'SELECT id::text AS id, name FROM public.members ORDER BY members.id')).map((r) => [r.id, r.name]);
+    const expectEqualsSource = async () => {
+      const { metadata } = await metadataOf(table);
+      const fields = new Map(metadata.schemas.at(-1)!.fields.map((f) => [f.name, f.id]));
+      const want = await source();
+      expect(liveRows(metadata, [fields.get('id')!, fields.get('name')!])).toEqual(want);
+      expect((await readIcebergTable(table)).map((r) => [String(r.id), r.name]).sort((a, b) => Number(a[0]) - Number(b[0]))).toEqual(want);
+      return metadata;
+    };
+    await run();
+    await sql(`DELETE FROM public.members WHERE id % 40 = 0;
+               UPDATE public.members SET name = 'renamed', updated_at = clock_timestamp() WHERE id BETWEEN 101 AND 110;
+               INSERT INTO public.members (id, name) SELECT g, 'late' FROM generate_series(2001, 2005) g;`);
+    const second = await run();
+    expect(second.commit.tables[0].iceberg).toMatchObject({ outcome: 'committed', changed: 10, deleted: 50 });
+    const lines: string[] = [];
+    printSummary(second, (l) => lines.push(l));
+    expect(lines).toContain('    deletes: 50 row(s) gone at the source deleted from the table');
+    const metadata = await expectEqualsSource();
+    expect(metadata.snapshots.at(-1)!.summary).toMatchObject({ 'pgsip.deleted-rows': '50', 'pgsip.changed-rows': '10' });
+
+    // 30% of the table gone at once: the run stops before committing, and says how to go on.
+    await sql(`DELETE FROM public.members WHERE id % 10 IN (1, 2, 3)`);
+    const before = await metadataOf(table);
+    const latest = await readFile(join(table, '_latest.json'), 'utf8');
+    await expect(run()).rejects.toThrow(
+      /^table "public"\."members": the run would delete 603 of the table's 1955 rows \(30\.8%\), more than maxDeleteShare allows \(10%\): their keys are not in the source's keyset; nothing committed\. If the source did lose them, run again with --max-delete-share 0\.31/,
+    );
+    expect((await metadataOf(table)).version).toBe(before.version);
+    expect(await readFile(join(table, '_latest.json'), 'utf8')).toBe(latest);
+    const told = await run({ maxDeleteShare: '0.31' });
+    expect(told.commit.tables[0].iceberg?.deleted).toBeGreaterThan(500);
+    await expectEqualsSource();
+  });
+
+  it('refuses deletes "keyset" where it cannot work, in one line naming the table: a folder table, no --incremental, a key it cannot compare', async () => {
+    const dest = join(work, 'refused-deletes');
+    const run = (extra: Record<string, unknown>) =>
+      runExport({ databaseUrl: postgres.url, tables: 'public.members', dest, shards: '1', concurrency: '1', compression: 'snappy', quiet: true, incremental: 'updated_at', deletes: 'keyset', ...extra } as never, () => {});
+    await expect(run({ tableFormat: 'hive' })).rejects.toThrow(
+      'table "public"."members": deletes "keyset" removes rows from an Iceberg table: set tableFormat iceberg (a folder of runs keeps every row it was given)',
+    );
+    await expect(run({ tableFormat: 'iceberg', incremental: undefined })).rejects.toThrow('--deletes keyset needs --incremental: a full run replaces the table, deletes included');
+    await sql(`CREATE TABLE public.readings (at timestamptz PRIMARY KEY, v int); INSERT INTO public.readings VALUES (now(), 1);`);
+    await expect(run({ tableFormat: 'iceberg', tables: 'public.readings', incremental: 'at' })).rejects.toThrow(
+      'table "public"."readings": deletes "keyset" compares keys by their text: the primary key column "at" is timestamp with time zone; integer, text, varchar and uuid keys are built',
+    );
+  });
+
   it('upserts a partitioned table: a row that moves to another partition leaves a delete in its old one', async () => {
     const dest = join(work, 'regions-lake');
     const table = join(dest, 'public', 'regional');

@@ -33,6 +33,7 @@ import {
   successKey,
 } from '../../lambdas/engine/run/layout';
 import { metadataFileKey, VERSION_HINT } from '../../lambdas/engine/iceberg/file-system-catalog';
+import { keysetPath } from '../../lambdas/engine/incremental/keyset';
 import { buildApp } from '../../lib/pgsip-app';
 import { loadConfig } from '../../lib/pgsip-config';
 import { REPO_ROOT } from '../../lib/pgsip-function';
@@ -58,6 +59,7 @@ const FAILED = failedHolderKey(EXECUTION);
 const ICEBERG_METADATA = metadataFileKey('public/orders', 3);
 const ICEBERG_HINT = `public/orders/${VERSION_HINT}`;
 const ICEBERG_DELETES = `${ORDERS}/${positionDeletesName('5f0c1d2e')}`;
+const KEYSET = `${ORDERS}/${keysetPath(3, '0a1b2c3d')}`;
 const ICEBERG_MANIFEST = 'public/orders/metadata/6d4090a1-df5c-48a5-ab91-96e5d608bab0-m0.avro';
 
 type Who = 'Plan' | 'Export' | 'Commit' | 'Holder' | 'Failure' | 'StateMachine' | 'Scheduler' | 'OtherAccountAdmin' | `${string}.amazonaws.com`;
@@ -321,6 +323,15 @@ const MATRIX: readonly Row[] = [
   { who: 'Commit', does: 's3:PutObject', on: outside(`other/${ICEBERG_DELETES}`), expect: DENIED },
   { who: 'Export', does: 's3:PutObject', on: under(ICEBERG_DELETES), expect: DENIED },
   { who: 'Export', does: 's3:GetObject', on: under(ICEBERG_DELETES), expect: DENIED },
+  // deletes "keyset": Export writes its range's keys, Commit reads them (and, as strays, deletes them).
+  { who: 'Export', does: 's3:PutObject', on: under(KEYSET), expect: ALLOWED },
+  { who: 'Export', does: 's3:AbortMultipartUpload', on: under(KEYSET), expect: ALLOWED },
+  { who: 'Export', does: 's3:GetObject', on: under(KEYSET), expect: DENIED },
+  { who: 'Commit', does: 's3:GetObject', on: under(KEYSET), expect: ALLOWED },
+  { who: 'Commit', does: 's3:PutObject', on: under(KEYSET), expect: DENIED },
+  { who: 'Commit', does: 's3:DeleteObject', on: under(KEYSET), expect: ALLOWED },
+  { who: 'Plan', does: 's3:GetObject', on: under(KEYSET), expect: DENIED },
+  { who: 'Export', does: 's3:PutObject', on: outside(`other/${KEYSET}`), expect: DENIED },
   { who: 'Plan', does: 's3:GetObject', on: under(PART), expect: DENIED },
   { who: 'Commit', does: 's3:PutObject', on: outside(`other/${ICEBERG_METADATA}`), expect: DENIED },
   { who: 'Export', does: 's3:PutObject', on: under(ICEBERG_METADATA), expect: DENIED },

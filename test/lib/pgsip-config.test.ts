@@ -68,6 +68,8 @@ describe('config file', () => {
     ['an upper-case Glue database', { catalog: { glueDatabase: 'Lake' } }, /^config catalog\.glueDatabase: must look like lower-case letters, digits and _/],
     ['a catalog without a database', { catalog: { createDatabase: true } }, /^config catalog\.glueDatabase: must be a non-empty string/],
     ['a non-boolean createDatabase', { catalog: { glueDatabase: 'lake', createDatabase: 'yes' } }, /^config catalog\.createDatabase: must be true or false/],
+    ['deletes on a folder table', { schedules: [{ name: 'n', tables: ['a.b'], expression: 'rate(1 hour)', incremental: { 'a.b': { cursor: 'u', deletes: 'keyset' } } }] }, /^config schedules\[0\]\.incremental: deletes of "a"\."b": removes rows from Iceberg tables, set tableFormat iceberg$/],
+    ['an unknown way of carrying deletes', { tableFormat: 'iceberg', schedules: [{ name: 'n', tables: ['a.b'], expression: 'rate(1 hour)', incremental: { 'a.b': { cursor: 'u', deletes: 'all' } } }] }, /^config schedules\[0\]\.incremental\["a\.b"\]\.deletes: must be one of keyset/],
     ['a table bucket that is not an S3 Tables ARN', { tableBucketArn: 's3://my-lake' }, /^config tableBucketArn: must look like an S3 Tables table bucket ARN/],
     ['a non-boolean holdSnapshot', { schedules: [{ name: 'n', tables: ['a.b'], expression: 'rate(1 hour)', holdSnapshot: 'no' }] }, /^config schedules\[0\]\.holdSnapshot: must be true or false/],
     ['not an object', [], /^config : must be an object/],

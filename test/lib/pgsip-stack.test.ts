@@ -243,6 +243,8 @@ describe('PgsipStack', () => {
         { actions: ['s3:GetObject'], resource: keys('*/run=*/_plan.json', '_runs/_snapshots/*'), condition: undefined },
         { actions: ['s3:AbortMultipartUpload', 's3:PutObject'], resource: keys('*/run=*/part-*.parquet'), condition: undefined },
         { actions: ['s3:GetObject', 's3:PutObject'], resource: keys('*/run=*/_shards/*.json'), condition: undefined },
+        // deletes "keyset": the keys of the shard's range.
+        { actions: ['s3:AbortMultipartUpload', 's3:PutObject'], resource: keys('*/run=*/_keyset/*'), condition: undefined },
         list,
       ]);
       expect(s3Grants(functions.commit)).toEqual([
@@ -254,6 +256,7 @@ describe('PgsipStack', () => {
         // Incremental Iceberg commits: the parts' key and cursor columns read, the rows read again deleted by position.
         { actions: ['s3:GetObject'], resource: keys('*/run=*/part-*.parquet'), condition: undefined },
         { actions: ['s3:GetObject', 's3:PutObject'], resource: keys('*/run=*/deletes-*.parquet'), condition: undefined },
+        { actions: ['s3:GetObject'], resource: keys('*/run=*/_keyset/*'), condition: undefined },
         list,
       ]);
       // The holder (Hold and Release) reads and writes the held-snapshot files of executions, nothing else.

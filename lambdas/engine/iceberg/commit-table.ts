@@ -22,7 +22,8 @@ import { objectUri } from './iceberg-catalog';
 import { decodeManifest, decodeManifestList, encodeManifest, encodeManifestList, type PartitionResultType, partitionResultTypes, partitionSummaries, typedPartitionFields } from './manifest-avro';
 import { dataFileMetricsOf } from './part-metrics';
 import { writePositionDeletes } from './position-deletes';
-import { previousVersions, readDeletedPositions, type RereadPositions, type RowIdentity } from './previous-versions';
+import { goneRows, previousVersions, readDeletedPositions, type RereadPositions, type RowIdentity } from './previous-versions';
+import { readKeysets } from '../incremental/keyset';
 import { readTableFile, tableKeyResolver } from './table-files';
 import type { DataFile, IcebergField, IcebergSchema, ManifestEntry, ManifestFile, PartitionSpec, Snapshot, TableMetadata } from './model';
 import { partitionFromJson } from './partition-json';
@@ -36,6 +37,7 @@ import {
   RUN_ID_SUMMARY_KEY,
   CHANGED_ROWS_SUMMARY_KEY,
   REREAD_ROWS_SUMMARY_KEY,
+  DELETED_ROWS_SUMMARY_KEY,
   snapshotOfRun,
   snapshotSummary,
   succeeding,
@@ -211,7 +213,7 @@ export async function commitToIcebergTable(run: IcebergRun, env: IcebergCommitEn
     // an older or equal sequence number within its partition and spec: one delete file per partition of the
     // files it deletes from, listed in a delete manifest of their spec.
     const deletes: { file: DataFile; specId: number }[] = [];
-    let upsert = { reread: 0, changed: 0 };
+    let upsert = { reread: 0, changed: 0, deleted: 0 };
     if (operation === 'append' && previous.length > 0) {
       // Equality deletes (another engine's) are refused where manifests are decoded (manifest-avro.ts).
       const deleteFiles = await liveEntries(env.destination, head, keyOf, 'deletes');
@@ -220,8 +222,26 @@ export async function commitToIcebergTable(run: IcebergRun, env: IcebergCommitEn
         deletedBy ??= await readDeletedPositions(deleteFiles.map((e) => e.entry.data_file), { destination: env.destination, keyOf });
         return deletedBy.get(path) ?? new Set<number>();
       };
-      const versions = await previousVersions(added.map((e) => e.data_file), previous.map((e) => e.entry.data_file), deleted, rowIdentity(plan), { destination: env.destination, keyOf, table: plan.table });
-      upsert = { reread: versions.reread, changed: versions.changed };
+      const identity = rowIdentity(plan);
+      const versions = await previousVersions(added.map((e) => e.data_file), previous.map((e) => e.entry.data_file), deleted, identity, { destination: env.destination, keyOf, table: plan.table });
+      upsert = { reread: versions.reread, changed: versions.changed, deleted: 0 };
+      // `deletes: "keyset"`: the rows whose key the source no longer holds go too, unless that is more of the
+      // table than the run may delete (a wrong keyset must not empty a table).
+      if (plan.incremental?.deletes === 'keyset' && manifest.mode === 'incremental') {
+        const source = await readKeysets(env.destination, plan.runDir, manifest.keysets ?? []);
+        const gone = await goneRows(previous.map((e) => e.entry.data_file), deleted, versions.positions, identity.key, source, { destination: env.destination, keyOf, table: plan.table });
+        const share = gone.tableRows === 0 ? 0 : gone.rows / gone.tableRows;
+        if (share > plan.options.maxDeleteShare) {
+          const percent = (x: number) => `${Math.round(x * 1000) / 10}%`;
+          throw new CommitError(
+            `table ${plan.table}: the run would delete ${gone.rows} of the table's ${gone.tableRows} rows (${percent(share)}), more than maxDeleteShare allows (${percent(plan.options.maxDeleteShare)}): their keys are not in the source's keyset; nothing committed. If the source did lose them, run again with --max-delete-share ${Math.ceil(share * 100) / 100} (maxDeleteShare in the execution input)`,
+          );
+        }
+        for (const [path, positions] of gone.positions) {
+          versions.positions.set(path, [...new Set([...(versions.positions.get(path) ?? []), ...positions])].sort((a, b) => a - b));
+        }
+        upsert.deleted = gone.rows;
+      }
       const fileOf = new Map(previous.map((e) => [e.entry.data_file.file_path, { partition: e.entry.data_file.partition, specId: e.specId }]));
       const groups = new Map<string, { partition: DataFile['partition']; specId: number; positions: RereadPositions }>();
       for (const [path, positions] of versions.positions) {
@@ -237,7 +257,7 @@ export async function commitToIcebergTable(run: IcebergRun, env: IcebergCommitEn
         deletes.push({ file: await writePositionDeletes(positions, { destination: env.destination, key, uri: objectUri(env.destination, key), compression: plan.options.compression, partition }), specId });
       }
       if (deletes.length > 0) {
-        env.log.info('rows the run holds newer versions of are deleted from the table', { table: plan.table, runId: plan.runId, reread: upsert.reread, changed: upsert.changed });
+        env.log.info('rows replaced or gone at the source are deleted from the table', { table: plan.table, runId: plan.runId, ...upsert });
       }
     }
 
@@ -300,6 +320,7 @@ export async function commitToIcebergTable(run: IcebergRun, env: IcebergCommitEn
           ...(iceberg.changes.length > 0 ? { 'pgsip.schema-changes': iceberg.changes.join('; ') } : {}),
           // An upsert: how many of the run's rows replaced rows the table held, changed or only read again.
           ...(operation === 'append' ? { [CHANGED_ROWS_SUMMARY_KEY]: String(upsert.changed), [REREAD_ROWS_SUMMARY_KEY]: String(upsert.reread) } : {}),
+          ...(plan.incremental?.deletes === 'keyset' && operation === 'append' ? { [DELETED_ROWS_SUMMARY_KEY]: String(upsert.deleted) } : {}),
         },
       ),
       'schema-id': schema['schema-id'],
@@ -308,7 +329,14 @@ export async function commitToIcebergTable(run: IcebergRun, env: IcebergCommitEn
     const answer = await env.catalog.commit(ref, base, next);
     if (answer.committed) {
       env.log.info('committed to the Iceberg table', { table: plan.table, runId: plan.runId, snapshotId, operation: snapshot.summary.operation, catalog: env.catalog.name, metadata: answer.metadataLocation });
-      return { outcome: 'committed', snapshotId, operation, metadata: answer.metadataLocation, ...(operation === 'append' ? { changed: upsert.changed } : {}) };
+      return {
+        outcome: 'committed',
+        snapshotId,
+        operation,
+        metadata: answer.metadataLocation,
+        ...(operation === 'append' ? { changed: upsert.changed } : {}),
+        ...(plan.incremental?.deletes === 'keyset' && operation === 'append' ? { deleted: upsert.deleted } : {}),
+      };
     }
     env.log.warn('the Iceberg table moved on while committing: reading it again', { table: plan.table, runId: plan.runId, attempt, reason: answer.reason });
     // What this attempt wrote is named by nothing: removed where the destination allows it.

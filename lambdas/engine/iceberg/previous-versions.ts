@@ -18,6 +18,7 @@ import type { Destination } from '../destinations/destination';
 import { CommitError, InternalError } from '../errors';
 import { parquetColumnName } from './iceberg-schema';
 import type { DataFile, IcebergField, IcebergPrimitive } from './model';
+import { keyText } from '../incremental/keyset';
 import { compareValues, deserializeValue, type IcebergValue } from './single-value';
 
 /** The columns a re-read row is recognized by. */
@@ -158,6 +159,50 @@ export async function previousVersions(
       else found.changed++;
     }
     if (positions.length > 0) found.positions.set(file.file_path, positions.sort((a, b) => a - b));
+  }
+  return found;
+}
+
+/** Rows of the table whose key the source no longer holds (`deletes: "keyset"`), and how many rows it had. */
+export interface GoneRows {
+  positions: RereadPositions;
+  rows: number;
+  /** The table's live rows before the run: what the share of deleted rows is of. */
+  tableRows: number;
+}
+
+/**
+ * The live rows of `existing` (less the positions `deleted` names, and those `replaced` already replaces)
+ * whose primary key is not among `source` (the run's keyset lines, lambdas/engine/incremental/keyset.ts). Every
+ * live file's key columns are read: a key that is gone leaves no trace in the run, so no statistic narrows it.
+ */
+export async function goneRows(
+  existing: DataFile[],
+  deleted: (file: string) => Promise<Set<number>>,
+  replaced: RereadPositions,
+  key: IcebergField[],
+  source: Set<string>,
+  env: { destination: Destination; keyOf: (uri: string) => string; table: string },
+): Promise<GoneRows> {
+  const found: GoneRows = { positions: new Map(), rows: 0, tableRows: 0 };
+  const columns = key.map((f) => parquetColumnName(f.name));
+  for (const file of existing) {
+    const gone = await deleted(file.file_path);
+    const already = new Set(replaced.get(file.file_path) ?? []);
+    const buffer = asyncBuffer(env.destination, env.keyOf(file.file_path), file.file_size_in_bytes);
+    const rows = (await parquetReadObjects({ file: buffer, columns, parsers: PARSERS, compressors: COMPRESSORS, includeRowIndex: true } as never)) as Record<string, unknown>[];
+    const positions: number[] = [];
+    for (const row of rows) {
+      const position = (row as Record<symbol, number>)[rowIndex];
+      if (gone.has(position)) continue;
+      found.tableRows++;
+      if (already.has(position)) continue;
+      if (!source.has(keyText(columns.map((c) => row[c])))) positions.push(position);
+    }
+    if (positions.length > 0) {
+      found.positions.set(file.file_path, positions);
+      found.rows += positions.length;
+    }
   }
   return found;
 }

@@ -21,6 +21,8 @@ export const PLANNED_AT_SUMMARY_KEY = 'pgsip.planned-at';
 /** An incremental run's upsert: rows of the table it replaced with changed versions, and rows it read again. */
 export const CHANGED_ROWS_SUMMARY_KEY = 'pgsip.changed-rows';
 export const REREAD_ROWS_SUMMARY_KEY = 'pgsip.reread-rows';
+/** `deletes: "keyset"`: rows of the table whose key the source no longer held. */
+export const DELETED_ROWS_SUMMARY_KEY = 'pgsip.deleted-rows';
 
 export const UNPARTITIONED: PartitionSpec = { 'spec-id': 0, fields: [] };
 

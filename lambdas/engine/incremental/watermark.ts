@@ -16,7 +16,7 @@
  * read again are deduplicated on the primary key by whoever reads the runs.
  */
 import type pg from 'pg';
-import type { CursorReading, ExecutionInput, IncrementalPlan, IncrementalSpec, LatestPointer, RunManifest } from '../contracts';
+import { type CursorReading, DELETE_TRACKING, type ExecutionInput, type IncrementalPlan, type IncrementalSpec, type LatestPointer, type RunManifest } from '../contracts';
 import type { Destination } from '../destinations/destination';
 import { InputError } from '../errors';
 import type { CatalogTable } from '../postgres/catalog';
@@ -54,7 +54,10 @@ export function specsByTable(input: ExecutionInput, canonical: (requested: strin
     const table = canonical(name);
     if (table === undefined) throw new InputError(`"incremental" names ${name}, which is not among the run's tables`);
     if (specs.has(table)) throw new InputError(`"incremental" names ${table} twice`);
-    specs.set(table, { cursor: spec.cursor, lookbackSeconds: lookback, key: name });
+    if (spec.deletes !== undefined && !DELETE_TRACKING.includes(spec.deletes)) {
+      throw new InputError(`"deletes" of ${name} must be ${DELETE_TRACKING.map((d) => JSON.stringify(d)).join(' or ')} (got ${JSON.stringify(spec.deletes)})`);
+    }
+    specs.set(table, { cursor: spec.cursor, lookbackSeconds: lookback, key: name, ...(spec.deletes ? { deletes: spec.deletes } : {}) });
   }
   return specs;
 }
@@ -71,6 +74,7 @@ export async function planIncremental(table: CatalogTable, spec: IncrementalSpec
     `SELECT max(${c})::text AS through, to_char(clock_timestamp() AT TIME ZONE 'UTC', ${ISO_UTC}) AS at FROM ${table.quoted}`,
   );
   const base = {
+    ...(spec.deletes ? { deletes: spec.deletes } : {}),
     cursor: cursor.name,
     cursorType: cursor.pgType,
     primaryKey: table.primaryKey.map((k) => k.name),

@@ -14,6 +14,7 @@ import {
   INFINITY_POLICIES,
   RUN_MODES,
   TABLE_FORMATS,
+  DELETE_TRACKING,
   TYPE_PROFILES,
   type HeldSnapshotDocument,
   type LatestPointer,
@@ -106,6 +107,7 @@ const incrementalPlan = v.object({
   openSince: v.nullable(v.string()),
   continues: v.nullable(v.string()),
   reason: v.string(),
+  deletes: v.optional(v.picklist(DELETE_TRACKING)),
 });
 
 const planSchema: v.GenericSchema<unknown, TablePlan> = v.object({
@@ -154,6 +156,7 @@ const planSchema: v.GenericSchema<unknown, TablePlan> = v.object({
     retentionGraceMinutes: v.optional(v.number(), 60),
     // Plans written before table formats are of folder tables.
     tableFormat: v.optional(v.picklist(TABLE_FORMATS), 'hive'),
+    maxDeleteShare: v.optional(v.pipe(v.number(), v.minValue(0), v.maxValue(1)), 0.1),
   }),
   plannedAt: v.string(),
   estimatedRows: v.number(),
@@ -186,6 +189,7 @@ const shardManifestSchema: v.GenericSchema<ShardManifest> = v.object({
   checksum,
   snapshot: v.nullable(v.string()),
   seconds: v.number(),
+  keyset: v.optional(v.object({ path: v.string(), keys: count })),
 });
 
 const runManifestSchema: v.GenericSchema<unknown, RunManifest> = v.object({
@@ -212,6 +216,7 @@ const runManifestSchema: v.GenericSchema<unknown, RunManifest> = v.object({
   excluded: v.optional(v.array(v.string())),
   hashed: v.optional(v.array(v.string())),
   schemaChanges: v.optional(v.array(v.string())),
+  keysets: v.optional(v.array(v.string())),
 });
 
 const runRef = v.object({ runId: v.string(), manifest: v.string(), mode: v.picklist(RUN_MODES) });
