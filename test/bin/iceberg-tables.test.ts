@@ -453,6 +453,28 @@ describe('upserts: incremental runs of a mutable table (an updated_at cursor)', 
     await expectEqualsSource();
   });
 
+  it('carries deletes of a table keyed by text (quotes, commas, newlines and non-ASCII in its keys) and of one keyed by uuid', async () => {
+    const dest = join(work, 'text-keys-lake');
+    await sql(`CREATE TABLE public.codes (code text PRIMARY KEY, label text, updated_at timestamptz NOT NULL DEFAULT clock_timestamp());
+               INSERT INTO public.codes (code, label) SELECT 'c' || g || CASE g % 4 WHEN 0 THEN ',x' WHEN 1 THEN E'\\n"q"' WHEN 2 THEN ' ünï ✓' ELSE '' END, 'l' || g FROM generate_series(1, 60) g;
+               CREATE TABLE public.things (id uuid PRIMARY KEY, label text, updated_at timestamptz NOT NULL DEFAULT clock_timestamp());
+               INSERT INTO public.things (id, label) SELECT md5(g::text)::uuid, 't' || g FROM generate_series(1, 60) g;`);
+    const run = () =>
+      runExport({ databaseUrl: postgres.url, tables: 'public.codes,public.things', dest, shards: '2', concurrency: '2', compression: 'snappy', quiet: true, tableFormat: 'iceberg', incremental: 'updated_at', deletes: 'keyset' } as never, () => {});
+    await run();
+    await sql(`DELETE FROM public.codes WHERE code IN (SELECT code FROM public.codes ORDER BY code LIMIT 3);
+               DELETE FROM public.things WHERE id IN (SELECT id FROM public.things ORDER BY id LIMIT 2);`);
+    const second = await run();
+    expect(second.commit.tables.map((t) => [t.table, t.iceberg?.deleted])).toEqual([
+      ['"public"."codes"', 3],
+      ['"public"."things"', 2],
+    ]);
+    const codes = (await readIcebergTable(join(dest, 'public', 'codes'))).map((r) => String(r.code)).sort();
+    expect(codes).toEqual((await queryRows<{ code: string }>(postgres.url, 'SELECT code FROM public.codes')).map((r) => r.code).sort());
+    const things = (await readIcebergTable(join(dest, 'public', 'things'))).map((r) => String(r.id)).sort();
+    expect(things).toEqual((await queryRows<{ id: string }>(postgres.url, 'SELECT id::text AS id FROM public.things')).map((r) => r.id).sort());
+  });
+
   it('refuses deletes "keyset" where it cannot work, in one line naming the table: a folder table, no --incremental, a key it cannot compare', async () => {
     const dest = join(work, 'refused-deletes');
     const run = (extra: Record<string, unknown>) =>

@@ -228,7 +228,8 @@ export async function commitToIcebergTable(run: IcebergRun, env: IcebergCommitEn
       // `deletes: "keyset"`: the rows whose key the source no longer holds go too, unless that is more of the
       // table than the run may delete (a wrong keyset must not empty a table).
       if (plan.incremental?.deletes === 'keyset' && manifest.mode === 'incremental') {
-        const source = await readKeysets(env.destination, plan.runDir, manifest.keysets ?? []);
+        const integerKey = identity.key.length === 1 && (identity.key[0].type === 'int' || identity.key[0].type === 'long');
+        const source = await readKeysets(env.destination, plan.runDir, manifest.keysets ?? [], integerKey);
         const gone = await goneRows(previous.map((e) => e.entry.data_file), deleted, versions.positions, identity.key, source, { destination: env.destination, keyOf, table: plan.table });
         const share = gone.tableRows === 0 ? 0 : gone.rows / gone.tableRows;
         if (share > plan.options.maxDeleteShare) {

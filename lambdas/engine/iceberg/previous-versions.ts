@@ -18,7 +18,7 @@ import type { Destination } from '../destinations/destination';
 import { CommitError, InternalError } from '../errors';
 import { parquetColumnName } from './iceberg-schema';
 import type { DataFile, IcebergField, IcebergPrimitive } from './model';
-import { keyText } from '../incremental/keyset';
+import type { KeySet } from '../incremental/keyset';
 import { compareValues, deserializeValue, type IcebergValue } from './single-value';
 
 /** The columns a re-read row is recognized by. */
@@ -181,7 +181,7 @@ export async function goneRows(
   deleted: (file: string) => Promise<Set<number>>,
   replaced: RereadPositions,
   key: IcebergField[],
-  source: Set<string>,
+  source: KeySet,
   env: { destination: Destination; keyOf: (uri: string) => string; table: string },
 ): Promise<GoneRows> {
   const found: GoneRows = { positions: new Map(), rows: 0, tableRows: 0 };
@@ -197,7 +197,7 @@ export async function goneRows(
       if (gone.has(position)) continue;
       found.tableRows++;
       if (already.has(position)) continue;
-      if (!source.has(keyText(columns.map((c) => row[c])))) positions.push(position);
+      if (!source.has(columns.map((c) => row[c]))) positions.push(position);
     }
     if (positions.length > 0) {
       found.positions.set(file.file_path, positions);

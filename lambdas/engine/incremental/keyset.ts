@@ -58,13 +58,45 @@ export async function writeKeyset(client: pg.Client, plan: TablePlan, task: Shar
   return { path, keys };
 }
 
-/** The keys of the run's keyset files, as keyset lines. */
-export async function readKeysets(destination: Destination, runDir: string, paths: readonly string[]): Promise<Set<string>> {
-  const keys = new Set<string>();
+/** The source's keys, asked by a key's column values as read from the table's Parquet files. */
+export interface KeySet {
+  has(values: readonly unknown[]): boolean;
+  readonly size: number;
+}
+
+/**
+ * The keys of the run's keyset files. A single integer key column is held as a sorted BigInt64Array (8 bytes a
+ * key: 10 million keys in 80 MB) and found by binary search; any other key as a set of its keyset lines
+ * (about 100 bytes a key).
+ */
+export async function readKeysets(destination: Destination, runDir: string, paths: readonly string[], integerKey: boolean): Promise<KeySet> {
+  const lines: string[] = [];
   for (const path of paths) {
     const bytes = await destination.get(`${runDir}/${path}`);
     if (!bytes) throw new InternalError(`${destination.location(`${runDir}/${path}`)} is missing: a shard's keyset the run manifest names`);
-    for (const line of gunzipSync(bytes).toString('utf8').split('\n')) if (line !== '') keys.add(line);
+    for (const line of gunzipSync(bytes).toString('utf8').split('\n')) if (line !== '') lines.push(line);
   }
-  return keys;
+  if (!integerKey) {
+    const set = new Set(lines);
+    return { has: (values) => set.has(keyText(values)), size: set.size };
+  }
+  const sorted = new BigInt64Array(lines.length);
+  lines.forEach((line, i) => (sorted[i] = BigInt(Buffer.from(line, 'hex').toString('utf8'))));
+  lines.length = 0;
+  sorted.sort();
+  return {
+    has: (values) => {
+      const key = BigInt(values[0] as bigint | number);
+      let lo = 0;
+      let hi = sorted.length - 1;
+      while (lo <= hi) {
+        const mid = (lo + hi) >>> 1;
+        if (sorted[mid] === key) return true;
+        if (sorted[mid] < key) lo = mid + 1;
+        else hi = mid - 1;
+      }
+      return false;
+    },
+    size: sorted.length,
+  };
 }
