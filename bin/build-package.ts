@@ -1,7 +1,7 @@
 /**
  * `npm run build` (and `prepack`): what the npm package ships instead of the TypeScript sources —
  *
- * - `dist/lambdas/<kind>/index.mjs`: the three function bundles the construct deploys (lib/lambda-bundles.ts);
+ * - `dist/lambdas/<kind>/index.mjs`: the five function bundles the construct deploys (plan, export, commit, holder, failure: lib/lambda-bundles.ts);
  * - `dist/lib/index.js`: the construct library (`import { PgsipExport } from 'pgsip'`), with its types in
  *   `dist/types/`;
  * - `dist/bin/cli.js`: the CLI (`npx pgsip`), which bin/pgsip.js runs when the sources are not there.

@@ -128,7 +128,7 @@ beforeAll(async () => {
       FROM generate_series(1, ${ROWS}) g;
     ANALYZE public.orders;`);
   await db.end();
-  // Real bundling of all three functions, exactly as `cdk deploy` ships them.
+  // Real bundling of all five functions, exactly as `cdk deploy` ships them.
   deployed = synthesizeDeployedApp(join(outdir, 'cdk.out'), { databaseSecretArn: secretArn, catalog: { glueDatabase: 'lake' } });
   lambdaNode();
   duck = await openDuckDB();

@@ -444,7 +444,7 @@ describe('upserts: incremental runs of a mutable table (an updated_at cursor)', 
     const before = await metadataOf(table);
     const latest = await readFile(join(table, '_latest.json'), 'utf8');
     await expect(run()).rejects.toThrow(
-      /^table "public"\."members": the run would delete 603 of the table's 1955 rows \(30\.8%\), more than maxDeleteShare allows \(10%\): their keys are not in the source's keyset; nothing committed\. If the source did lose them, run again with --max-delete-share 0\.31/,
+      /^table "public"\."members": the run would delete 603 of the table's 1955 rows \(30\.8%\), more than maxDeleteShare allows \(10%\): their keys are not in the source's keyset; nothing committed\. If the source did lose them, start a new run with --max-delete-share 0\.31 \(maxDeleteShare in the execution input; a resumed run keeps its planned share\)$/,
     );
     expect((await metadataOf(table)).version).toBe(before.version);
     expect(await readFile(join(table, '_latest.json'), 'utf8')).toBe(latest);

@@ -1,10 +1,15 @@
 /**
  * A real S3-compatible server (s3rver) on 127.0.0.1 for tests of `s3://` destinations: multipart uploads,
- * listings and deletes go over HTTP exactly as they would to AWS.
+ * listings and deletes go over HTTP exactly as they would to AWS. Where s3rver departs from S3 in a way the
+ * tests would meet (conditional writes, atomic replacement), it is taught S3's rule, each said below.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { createHash, randomBytes } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { mkdir, mkdtemp, rename, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { Readable, Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import S3rver from 's3rver';
 import { freePort } from '../../bin/local/embedded-postgres';
 
@@ -31,6 +36,7 @@ export async function startS3Server(bucket = 'pgsip-test', behaviour: S3Behaviou
   const port = await freePort();
   const server = new S3rver({ address: '127.0.0.1', port, silent: true, directory, configureBuckets: [{ name: bucket }] });
   honourIfNoneMatch(server);
+  atomicPuts(server);
   const uploads = { parts: 0, mostAtOnce: 0 };
   misbehave(server, behaviour, uploads);
   await server.run();
@@ -68,6 +74,66 @@ function honourIfNoneMatch(server: S3rver): void {
     }
     await next();
   });
+}
+
+interface StoredObject {
+  bucket: string;
+  key: string;
+  content: Buffer | NodeJS.ReadableStream;
+  metadata: Record<string, string>;
+}
+
+interface FilesystemStore {
+  putObject(object: StoredObject): Promise<{ size: number; md5: string }>;
+  getObject(bucket: string, key: string, options?: unknown): Promise<unknown>;
+  getResourcePath(bucket: string, key: string, resource: string): string;
+  putMetadata(bucket: string, key: string, metadata: Record<string, string>, md5: string): Promise<void>;
+}
+
+/**
+ * S3 replaces an object atomically: a GET during a PUT of the same key reads the old object or the new one.
+ * s3rver writes the object file in place (truncated, then filled), so a GET meanwhile can read it empty, which
+ * no S3 does (a snapshot holder re-reading `current.json` while its successor rewrites it failed on that, on a
+ * loaded machine). Its store is taught to write a temporary file and rename it over the object: POSIX rename is
+ * atomic, and a reader that has the old file open keeps reading it. s3rver's GET takes the size (stat) before
+ * it opens the file, so the rename waits for a GET of the same key between the two, and a GET for a rename.
+ * The temporary name does not end in s3rver's object suffix, so listings never show it.
+ */
+function atomicPuts(server: S3rver): void {
+  const store = (server as unknown as { store: FilesystemStore }).store;
+  // One at a time per key: a GET's stat-and-open, or a PUT's rename.
+  const turns = new Map<string, Promise<unknown>>();
+  const inTurn = async <T>(key: string, step: () => Promise<T>): Promise<T> => {
+    const before = turns.get(key) ?? Promise.resolve();
+    const mine = before.then(step, step);
+    turns.set(key, mine.catch(() => {}));
+    return mine;
+  };
+  const getObject = store.getObject.bind(store);
+  store.getObject = (bucket, key, options) => inTurn(`${bucket}/${key}`, () => getObject(bucket, key, options));
+  store.putObject = async (object: StoredObject) => {
+    const objectPath = store.getResourcePath(object.bucket, object.key, 'object');
+    await mkdir(dirname(objectPath), { recursive: true });
+    const temporary = `${objectPath}.${randomBytes(6).toString('hex')}.tmp`;
+    const md5 = createHash('md5');
+    let size = 0;
+    const source = Buffer.isBuffer(object.content) ? Readable.from([object.content]) : (object.content as NodeJS.ReadableStream);
+    await pipeline(
+      source,
+      new Transform({
+        transform(chunk: Buffer, _encoding, done) {
+          md5.update(chunk);
+          size += chunk.length;
+          done(null, chunk);
+        },
+      }),
+      createWriteStream(temporary),
+    );
+    const digest = md5.digest('hex');
+    await store.putMetadata(object.bucket, object.key, object.metadata, digest);
+    await inTurn(`${object.bucket}/${object.key}`, () => rename(temporary, objectPath));
+    return { size, md5: digest };
+  };
 }
 
 const xmlError = (code: string, message: string) =>

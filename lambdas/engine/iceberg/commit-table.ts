@@ -180,7 +180,15 @@ export async function commitToIcebergTable(run: IcebergRun, env: IcebergCommitEn
       env.log.warn('a run planned later is the table\'s current snapshot: this run is not added to the Iceberg table', { table: plan.table, runId: plan.runId, current: head.summary[RUN_ID_SUMMARY_KEY] });
       return { outcome: 'kept-newer', snapshotId: head['snapshot-id'], operation, metadata: base.metadataLocation };
     }
-    if (operation === 'append' && (base?.metadataLocation ?? null) !== iceberg.base && base && head) {
+    // An append continues from the watermark of the table as Plan saw it: a pgsip run committed since (or a
+    // table that did not exist then) means this run's rows were read from an older watermark. Another writer's
+    // commit (S3 Tables' or Glue's compaction, retention) changes no row's version: the run goes on, on the
+    // new base.
+    const movedByRun =
+      base !== null &&
+      (iceberg.base === null ||
+        base.metadata.snapshots.some((s) => s.summary[RUN_ID_SUMMARY_KEY] !== undefined && s.summary[RUN_ID_SUMMARY_KEY] !== plan.runId && s['timestamp-ms'] >= Date.parse(plan.plannedAt)));
+    if (operation === 'append' && (base?.metadataLocation ?? null) !== iceberg.base && base && head && movedByRun) {
       throw new CommitError(
         `table ${plan.table}: run ${head.summary[RUN_ID_SUMMARY_KEY] ?? head['snapshot-id']} was committed to the Iceberg table after run ${plan.runId} was planned, so this run's rows were read from an older watermark; run again (a new run reads from the new one)`,
       );
@@ -235,7 +243,7 @@ export async function commitToIcebergTable(run: IcebergRun, env: IcebergCommitEn
         if (share > plan.options.maxDeleteShare) {
           const percent = (x: number) => `${Math.round(x * 1000) / 10}%`;
           throw new CommitError(
-            `table ${plan.table}: the run would delete ${gone.rows} of the table's ${gone.tableRows} rows (${percent(share)}), more than maxDeleteShare allows (${percent(plan.options.maxDeleteShare)}): their keys are not in the source's keyset; nothing committed. If the source did lose them, run again with --max-delete-share ${Math.ceil(share * 100) / 100} (maxDeleteShare in the execution input)`,
+            `table ${plan.table}: the run would delete ${gone.rows} of the table's ${gone.tableRows} rows (${percent(share)}), more than maxDeleteShare allows (${percent(plan.options.maxDeleteShare)}): their keys are not in the source's keyset; nothing committed. If the source did lose them, start a new run with --max-delete-share ${Math.ceil(share * 100) / 100} (maxDeleteShare in the execution input; a resumed run keeps its planned share)`,
           );
         }
         for (const [path, positions] of gone.positions) {

@@ -74,6 +74,21 @@ function asyncBuffer(destination: Destination, key: string, byteLength: number):
   };
 }
 
+/**
+ * The rows of a data file's `columns`, a row group at a time (a part holds up to ~1 GiB: read whole, its
+ * column would be millions of JS objects at once), each with its position in the file (`rowIndex`).
+ */
+async function* rowGroupsOf(destination: Destination, key: string, byteLength: number, columns: string[], filter?: object): AsyncGenerator<Record<string, unknown>[]> {
+  const buffer = asyncBuffer(destination, key, byteLength);
+  const metadata: FileMetaData = await parquetMetadataAsync(buffer);
+  let rowStart = 0;
+  for (const group of metadata.row_groups) {
+    const rowEnd = rowStart + Number(group.num_rows);
+    yield (await parquetReadObjects({ file: buffer, metadata, columns, parsers: PARSERS, compressors: COMPRESSORS, includeRowIndex: true, rowStart, rowEnd, ...(filter ? { filter } : {}) } as never)) as Record<string, unknown>[];
+    rowStart = rowEnd;
+  }
+}
+
 interface Bounds {
   lower: IcebergValue;
   upper: IcebergValue;
@@ -122,28 +137,24 @@ export async function previousVersions(
   if (candidates.length === 0) return found;
 
   const columns = [...identity.key, identity.cursor].map((f) => parquetColumnName(f.name));
-  const keyText = (row: Record<string, unknown>) => identity.key.map((f) => text(row[parquetColumnName(f.name)])).join('\u0001');
+  // JSON of the texts: no two keys share it, whatever their strings hold.
+  const keyText = (row: Record<string, unknown>) => JSON.stringify(identity.key.map((f) => text(row[parquetColumnName(f.name)])));
   const describeKey = (row: Record<string, unknown>) => identity.key.map((f) => `${f.name}=${text(row[parquetColumnName(f.name)])}`).join(', ');
   const cursorName = parquetColumnName(identity.cursor.name);
   const firstName = parquetColumnName(first.name);
-  const read = async (file: DataFile): Promise<Record<string, unknown>[]> => {
-    const key = env.keyOf(file.file_path);
-    const buffer = asyncBuffer(env.destination, key, file.file_size_in_bytes);
-    const metadata: FileMetaData = await parquetMetadataAsync(buffer);
-    // Row groups whose key statistics miss the window are skipped by hyparquet; rows outside it are dropped.
-    // Only where hyparquet's values and the bounds compare alike (not binary, not decimal).
-    const filter = window && FILTERABLE.has(type) ? { [firstName]: { $gte: window.lower, $lte: window.upper } } : undefined;
-    return parquetReadObjects({ file: buffer, metadata, columns, parsers: PARSERS, compressors: COMPRESSORS, includeRowIndex: true, ...(filter ? { filter } : {}) } as never);
-  };
+  // Row groups whose key statistics miss the window are skipped by hyparquet; rows outside it are dropped.
+  // Only where hyparquet's values and the bounds compare alike (FILTERABLE).
+  const filter = window && FILTERABLE.has(type) ? { [firstName]: { $gte: window.lower, $lte: window.upper } } : undefined;
+  const read = (file: DataFile) => rowGroupsOf(env.destination, env.keyOf(file.file_path), file.file_size_in_bytes, columns, filter);
 
   // The run's keys and cursor values: what changed, few beside the table.
   const incoming = new Map<string, string>();
-  for (const file of added) for (const row of await read(file)) incoming.set(keyText(row), text(row[cursorName]));
+  for (const file of added) for await (const rows of read(file)) for (const row of rows) incoming.set(keyText(row), text(row[cursorName]));
   const holder = new Map<string, string>();
   for (const file of candidates) {
     const gone = await deleted(file.file_path);
     const positions: number[] = [];
-    for (const row of await read(file)) {
+    for await (const rows of read(file)) for (const row of rows) {
       const position = (row as Record<symbol, number>)[rowIndex];
       if (gone.has(position)) continue;
       const key = keyText(row);
@@ -189,10 +200,8 @@ export async function goneRows(
   for (const file of existing) {
     const gone = await deleted(file.file_path);
     const already = new Set(replaced.get(file.file_path) ?? []);
-    const buffer = asyncBuffer(env.destination, env.keyOf(file.file_path), file.file_size_in_bytes);
-    const rows = (await parquetReadObjects({ file: buffer, columns, parsers: PARSERS, compressors: COMPRESSORS, includeRowIndex: true } as never)) as Record<string, unknown>[];
     const positions: number[] = [];
-    for (const row of rows) {
+    for await (const rows of rowGroupsOf(env.destination, env.keyOf(file.file_path), file.file_size_in_bytes, columns)) for (const row of rows) {
       const position = (row as Record<symbol, number>)[rowIndex];
       if (gone.has(position)) continue;
       found.tableRows++;
@@ -224,5 +233,9 @@ export async function readDeletedPositions(files: DataFile[], env: { destination
   return deleted;
 }
 
-/** Key types whose bounds, deserialized, are what hyparquet reads (numbers, bigints, strings). */
-const FILTERABLE = new Set<IcebergPrimitive>(['int', 'long', 'date', 'timestamp', 'timestamptz', 'string']);
+/**
+ * Key types whose bounds, deserialized, are what hyparquet reads and compares alike (numbers, bigints). Not
+ * strings: Iceberg's bounds are in code-point order, hyparquet's filter compares UTF-16 units, and the two
+ * disagree beyond U+FFFF (a key would be filtered out and its old version kept).
+ */
+const FILTERABLE = new Set<IcebergPrimitive>(['int', 'long', 'date', 'timestamp', 'timestamptz']);

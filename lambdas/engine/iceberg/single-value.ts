@@ -156,12 +156,18 @@ export function deserializeValue(type: IcebergPrimitive, bytes: Uint8Array): Ice
     case 'date':
       return expectLength(type, bytes, 4).getInt32(0, true);
     case 'long':
+      // A bound written while the column was an int (widened since: the spec's promotion) is 4 bytes, read as
+      // Iceberg Java's Conversions reads it.
+      if (bytes.length === 4) return BigInt(new DataView(bytes.buffer, bytes.byteOffset, 4).getInt32(0, true));
+      return expectLength(type, bytes, 8).getBigInt64(0, true);
     case 'timestamp':
     case 'timestamptz':
       return expectLength(type, bytes, 8).getBigInt64(0, true);
     case 'float':
       return expectLength(type, bytes, 4).getFloat32(0, true);
     case 'double':
+      // Likewise a bound written while the column was a float.
+      if (bytes.length === 4) return new DataView(bytes.buffer, bytes.byteOffset, 4).getFloat32(0, true);
       return expectLength(type, bytes, 8).getFloat64(0, true);
     case 'string':
       return utf8Decoder.decode(bytes);

@@ -11,7 +11,9 @@ export function tableKeyResolver(destination: Destination, ref: Pick<IcebergTabl
   const tableRoot = objectUri(destination, ref.dir);
   return (uri: string): string => {
     if (!uri.startsWith(`${tableRoot}/`)) throw new CommitError(`${uri} lies outside table ${ref.table}'s location ${tableRoot}`);
-    return `${ref.dir}/${decodeURIComponent(uri.slice(tableRoot.length + 1))}`;
+    // A file:// URI is percent-encoded; an s3:// one is the key as it is (a `%` in it is a `%`).
+    const rest = uri.slice(tableRoot.length + 1);
+    return `${ref.dir}/${uri.startsWith('file:') ? decodeURIComponent(rest) : rest}`;
   };
 }
 

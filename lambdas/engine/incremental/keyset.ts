@@ -10,7 +10,7 @@
  * `keyText` gives the same line for a key read back from the table's Parquet files.
  */
 import { pipeline } from 'node:stream/promises';
-import { createGzip, gunzipSync } from 'node:zlib';
+import { createGunzip, createGzip } from 'node:zlib';
 import type pg from 'pg';
 import copyStreams from 'pg-copy-streams';
 import type { ShardTask, TablePlan } from '../contracts';
@@ -65,24 +65,43 @@ export interface KeySet {
 }
 
 /**
- * The keys of the run's keyset files. A single integer key column is held as a sorted BigInt64Array (8 bytes a
- * key: 10 million keys in 80 MB) and found by binary search; any other key as a set of its keyset lines
+ * The keys of the run's keyset files, decompressed as a stream and taken line by line (a whole file as one
+ * string would meet V8's string limit). A single integer key column is held as a sorted BigInt64Array (8 bytes
+ * a key: 10 million keys in 80 MB) and found by binary search; any other key as a set of its keyset lines
  * (about 100 bytes a key).
  */
 export async function readKeysets(destination: Destination, runDir: string, paths: readonly string[], integerKey: boolean): Promise<KeySet> {
-  const lines: string[] = [];
+  const set = new Set<string>();
+  let sorted = new BigInt64Array(1024);
+  let count = 0;
+  const take = (line: string) => {
+    if (line === '') return;
+    if (!integerKey) {
+      set.add(line);
+      return;
+    }
+    if (count === sorted.length) {
+      const grown = new BigInt64Array(sorted.length * 2);
+      grown.set(sorted);
+      sorted = grown;
+    }
+    sorted[count++] = BigInt(Buffer.from(line, 'hex').toString('utf8'));
+  };
   for (const path of paths) {
     const bytes = await destination.get(`${runDir}/${path}`);
     if (!bytes) throw new InternalError(`${destination.location(`${runDir}/${path}`)} is missing: a shard's keyset the run manifest names`);
-    for (const line of gunzipSync(bytes).toString('utf8').split('\n')) if (line !== '') lines.push(line);
+    const gunzip = createGunzip();
+    gunzip.end(bytes);
+    let carry = '';
+    for await (const chunk of gunzip as AsyncIterable<Buffer>) {
+      const lines = (carry + chunk.toString('latin1')).split('\n');
+      carry = lines.pop()!;
+      for (const line of lines) take(line);
+    }
+    take(carry);
   }
-  if (!integerKey) {
-    const set = new Set(lines);
-    return { has: (values) => set.has(keyText(values)), size: set.size };
-  }
-  const sorted = new BigInt64Array(lines.length);
-  lines.forEach((line, i) => (sorted[i] = BigInt(Buffer.from(line, 'hex').toString('utf8'))));
-  lines.length = 0;
+  if (!integerKey) return { has: (values) => set.has(keyText(values)), size: set.size };
+  sorted = sorted.slice(0, count);
   sorted.sort();
   return {
     has: (values) => {

@@ -15,7 +15,8 @@ import { FileSystemCatalog } from '../../../../lambdas/engine/iceberg/file-syste
 import { type IcebergCatalog, objectUri } from '../../../../lambdas/engine/iceberg/iceberg-catalog';
 import { decodeManifest, decodeManifestList } from '../../../../lambdas/engine/iceberg/manifest-avro';
 import type { IcebergSchema } from '../../../../lambdas/engine/iceberg/model';
-import { history } from '../../../../lambdas/engine/iceberg/table-metadata';
+import { history, succeeding } from '../../../../lambdas/engine/iceberg/table-metadata';
+import { serializeValue } from '../../../../lambdas/engine/iceberg/single-value';
 import { icebergRun } from '../../../support/iceberg-run';
 
 const SCHEMA: IcebergSchema = { type: 'struct', 'schema-id': 0, fields: [{ id: 1, name: 'id', required: false, type: 'long' }] };
@@ -102,5 +103,43 @@ describe('committing to an Iceberg table when commits meet', () => {
     );
     // What the failed attempts wrote is removed: no table, no stray metadata.
     expect(await destination.list('public/t/metadata/')).toEqual([]);
+  });
+});
+
+describe('an incremental run whose table moved on since it was planned', () => {
+  const long = (n: number) => Buffer.from(serializeValue('long', BigInt(n))).toString('base64');
+  /** A run whose one part holds ids [lo, hi] (its manifest bounds: the commit reads no file of another range). */
+  const ranged = (r: ReturnType<typeof run>, lo: number, hi: number) => {
+    for (const part of r.manifest.parts) part.metrics = { ...part.metrics!, lowerBounds: { 1: long(lo) }, upperBounds: { 1: long(hi) } };
+    return r;
+  };
+  /** An append-only incremental run of ids [lo, hi], planned now on the table as it stands. */
+  const appendRun = async (runId: string, lo: number, hi: number) => {
+    await new Promise((ok) => setTimeout(ok, 5));
+    const r = ranged(run(runId, new Date().toISOString()), lo, hi);
+    r.manifest.mode = 'incremental';
+    r.plan.incremental = { mode: 'incremental', cursor: 'id', cursorType: 'bigint', primaryKey: ['id'], lookbackSeconds: 0, from: '0', through: String(hi), snapshotAt: r.plan.plannedAt, before: null, openSince: null, continues: 'first', reason: 'test' };
+    r.plan.iceberg!.base = (await catalog.load(tableRefOf(r.plan)))?.metadataLocation ?? null;
+    return r;
+  };
+
+  it('is refused when a pgsip run committed since: its rows were read from an older watermark', async () => {
+    await commitToIcebergTable(ranged(run('first', '2026-01-01T00:00:00.000Z'), 1, 10), env());
+    const inc = await appendRun('inc', 11, 20);
+    await commitToIcebergTable(ranged(run('other', '2026-01-01T00:05:00.000Z'), 1, 10), env());
+    await expect(commitToIcebergTable(inc, env())).rejects.toThrow(
+      'table "public"."t": run other was committed to the Iceberg table after run inc was planned, so this run\'s rows were read from an older watermark; run again (a new run reads from the new one)',
+    );
+  });
+
+  it("goes on when only another writer's commit moved the table (compaction, a property): no row's version changed", async () => {
+    await commitToIcebergTable(ranged(run('first', '2026-01-01T00:00:00.000Z'), 1, 10), env());
+    const inc = await appendRun('inc', 11, 20);
+    const ref = tableRefOf(inc.plan);
+    const base = (await catalog.load(ref))!;
+    const moved = await catalog.commit(ref, base, succeeding({ ...base.metadata, properties: { ...base.metadata.properties, 'written-by': 'another engine' } }, { location: base.metadataLocation, metadata: base.metadata }));
+    expect(moved.committed).toBe(true);
+    expect(await commitToIcebergTable(inc, env())).toMatchObject({ outcome: 'committed', operation: 'append' });
+    expect((await state()).runs).toEqual(['first', 'inc']);
   });
 });
