@@ -9,6 +9,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
+import { TABLE_BUCKET_ARN } from '../lambdas/shared/s3-tables-names';
 import { COMPRESSIONS, DELETE_TRACKING, INFINITY_POLICIES, type IncrementalSpec, TABLE_FORMATS, type TableFormat, TYPE_PROFILES } from '../lambdas/engine/contracts';
 import { ConfigError } from '../lambdas/engine/errors';
 
@@ -320,7 +321,7 @@ export function validateConfig(raw: unknown, baseDir = process.cwd()): PgsipConf
     };
   }
   config.tableBucketArn = opt(root, 'tableBucketArn', (v) =>
-    str(v, 'tableBucketArn', /^arn:aws[a-z-]*:s3tables:[a-z0-9-]+:\d{12}:bucket\/[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$/, 'an S3 Tables table bucket ARN (arn:aws:s3tables:<region>:<account>:bucket/<name>)'),
+    str(v, 'tableBucketArn', TABLE_BUCKET_ARN, 'an S3 Tables table bucket ARN (arn:aws:s3tables:<region>:<account>:bucket/<name>)'),
   );
   return JSON.parse(JSON.stringify(config)) as PgsipConfig; // drops undefined members
 }

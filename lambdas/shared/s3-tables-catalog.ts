@@ -33,7 +33,7 @@ import type { CommitAnswer, IcebergCatalog, IcebergTableRef, LoadedTable } from 
 import { parseTableMetadata } from '../engine/iceberg/iceberg-catalog';
 import type { TableMetadata } from '../engine/iceberg/model';
 import { serializeTableMetadata } from '../engine/iceberg/table-metadata';
-import { s3TablesName } from './s3-tables-names';
+import { s3TablesName, TABLE_BUCKET_ARN } from './s3-tables-names';
 
 export interface S3TablesCatalogOptions {
   /** `arn:<partition>:s3tables:<region>:<account>:bucket/<name>`. */
@@ -42,8 +42,6 @@ export interface S3TablesCatalogOptions {
   s3Endpoint?: string;
   client?: S3TablesClient;
 }
-
-const TABLE_BUCKET_ARN = /^arn:aws[a-z-]*:s3tables:[a-z0-9-]+:\d{12}:bucket\/[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$/;
 
 /** Checks a table bucket ARN, or one line naming what is wrong with it. */
 export function checkTableBucketArn(arn: string): string {

@@ -9,6 +9,9 @@
 import { InputError } from '../engine/errors';
 import { pathSegment } from '../engine/run/layout';
 
+/** A table bucket's ARN: `arn:<partition>:s3tables:<region>:<account>:bucket/<name>` (the stack's config checks it too). */
+export const TABLE_BUCKET_ARN = /^arn:aws[a-z-]*:s3tables:[a-z0-9-]+:\d{12}:bucket\/[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$/;
+
 export interface S3TablesName {
   namespace: string;
   name: string;

@@ -279,18 +279,17 @@ export async function commitToIcebergTable(run: IcebergRun, env: IcebergCommitEn
       return manifestFileOf(objectUri(env.destination, key), bytes.byteLength, entries, snapshotId, sequenceNumber, content === 'data' ? 0 : 1, spec);
     };
     const manifests: ManifestFile[] = [await writeManifest(added, runSpec)];
-    // The files a full run replaces, in one manifest per spec they were written with.
-    for (const specId of [...new Set(removed.map((e) => e.specId))].sort((a, b) => a - b)) {
-      const spec = withSchema['partition-specs'].find((s) => s['spec-id'] === specId);
-      if (!spec) throw new CommitError(`table ${plan.table}: a manifest names partition spec ${specId}, which the table metadata does not have`);
-      manifests.push(await writeManifest(removed.filter((e) => e.specId === specId).map((e) => e.entry), specWithTypes(withSchema, spec)));
-    }
-    for (const specId of [...new Set(deletes.map((d) => d.specId))].sort((a, b) => a - b)) {
-      const spec = withSchema['partition-specs'].find((s) => s['spec-id'] === specId);
-      if (!spec) throw new CommitError(`table ${plan.table}: a manifest names partition spec ${specId}, which the table metadata does not have`);
-      const entries = deletes.filter((d) => d.specId === specId).map((d): ManifestEntry => ({ status: 1, snapshot_id: snapshotId, sequence_number: null, file_sequence_number: null, data_file: d.file }));
-      manifests.push(await writeManifest(entries, specWithTypes(withSchema, spec), 'deletes'));
-    }
+    // Files of earlier specs go in manifests of their own spec: one per spec, in spec order.
+    const bySpec = async <T extends { specId: number }>(items: T[], entry: (item: T) => ManifestEntry, content: 'data' | 'deletes') => {
+      for (const specId of [...new Set(items.map((i) => i.specId))].sort((a, b) => a - b)) {
+        const spec = withSchema['partition-specs'].find((s) => s['spec-id'] === specId);
+        if (!spec) throw new CommitError(`table ${plan.table}: a manifest names partition spec ${specId}, which the table metadata does not have`);
+        manifests.push(await writeManifest(items.filter((i) => i.specId === specId).map(entry), specWithTypes(withSchema, spec), content));
+      }
+    };
+    // The files a full run replaces, and the delete files of rows an incremental run replaces or that are gone.
+    await bySpec(removed, (e) => e.entry, 'data');
+    await bySpec(deletes, (d) => ({ status: 1, snapshot_id: snapshotId, sequence_number: null, file_sequence_number: null, data_file: d.file }), 'deletes');
     if (operation === 'append' && head) {
       // The table's manifests carry over as they are: their files stay live.
       manifests.push(...decodeManifestList(await readTableFile(env.destination, head['manifest-list'], keyOf)));

@@ -223,11 +223,11 @@ export async function goneRows(
 export async function readDeletedPositions(files: DataFile[], env: { destination: Destination; keyOf: (uri: string) => string }): Promise<Map<string, Set<number>>> {
   const deleted = new Map<string, Set<number>>();
   for (const file of files) {
-    const buffer = asyncBuffer(env.destination, env.keyOf(file.file_path), file.file_size_in_bytes);
-    const rows = (await parquetReadObjects({ file: buffer, columns: ['file_path', 'pos'], parsers: PARSERS, compressors: COMPRESSORS } as never)) as { file_path: string; pos: bigint | number }[];
-    for (const row of rows) {
-      if (!deleted.has(row.file_path)) deleted.set(row.file_path, new Set());
-      deleted.get(row.file_path)!.add(Number(row.pos));
+    for await (const rows of rowGroupsOf(env.destination, env.keyOf(file.file_path), file.file_size_in_bytes, ['file_path', 'pos'])) {
+      for (const { file_path: path, pos } of rows as { file_path: string; pos: bigint | number }[]) {
+        if (!deleted.has(path)) deleted.set(path, new Set());
+        deleted.get(path)!.add(Number(pos));
+      }
     }
   }
   return deleted;

@@ -20,6 +20,7 @@
 import type { ObjectAddress, TablePlan } from '../contracts';
 import type { Destination, ObjectWriter } from '../destinations/destination';
 import { InputError } from '../errors';
+import { tableDir } from '../run/layout';
 import { objectUri, type IcebergCatalog } from './iceberg-catalog';
 
 const RUN_DOCUMENT = /^(?:_[^/]*|run=[^/]+\/_.*)$/;
@@ -109,7 +110,7 @@ export class TableStorageDestination implements Destination {
  */
 export function tableDestinationOf(env: { destination: Destination; icebergCatalog?: IcebergCatalog }, plan: TablePlan): Destination {
   if (plan.options.tableFormat !== 'iceberg' || !plan.iceberg) return env.destination;
-  const dir = plan.runDir.replace(/\/run=[^/]+$/, '');
+  const dir = tableDir(plan.schema, plan.name);
   const location = plan.iceberg.location;
   if (location === objectUri(env.destination, dir)) return env.destination;
   const storage = env.icebergCatalog?.tableFiles?.(location);
