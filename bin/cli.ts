@@ -161,6 +161,22 @@ program
   });
 
 program
+  .command('compact')
+  .description("Rewrite Iceberg tables' data files that rows were deleted from (upserts, --deletes keyset) and their small files into fresh files, as one replace snapshot per table: the table reads the same, without delete files.")
+  .requiredOption('--dest <dir|s3://bucket/prefix>', 'where the runs were written')
+  .requiredOption('--tables <list>', 'comma-separated tables, Postgres quoting; unqualified names are in public')
+  .option('--glue-database <name>', 'the Glue database the tables are committed through')
+  .option('--table-bucket <arn>', 'the S3 Tables table bucket the tables are kept in')
+  .option('--target-file-size <MiB>', 'rewritten files are cut at this size; files under 3/4 of it are small (default: 512)')
+  .option('--dry-run', 'say what would be rewritten, write nothing')
+  .option('--s3-endpoint <url>', 'an S3-compatible endpoint for s3:// destinations')
+  .option('--quiet', 'no progress lines')
+  .action(async (options) => {
+    const { compactTables } = await import('./commands/compact');
+    await compactTables(options, out);
+  });
+
+program
   .command('catalog')
   .description('Print what a catalog registers for the committed tables of a destination: Athena DDL or Glue TableInput JSON (Iceberg tables: glue-json). Offline. Each table it cannot describe is named on stderr, and the exit is 1.')
   .requiredOption('--dest <dir|s3://bucket/prefix>', 'where the runs were written')

@@ -111,6 +111,10 @@ export class S3TablesCatalog implements IcebergCatalog {
     return created.warehouseLocation;
   }
 
+  async existingLocation(table: IcebergTableRef): Promise<string | null> {
+    return (await this.current(table))?.warehouseLocation ?? null;
+  }
+
   tableFiles(location: string): Destination {
     let storage = this.storages.get(location);
     if (!storage) {

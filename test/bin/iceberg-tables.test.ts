@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { compactTables } from '../../bin/commands/compact';
 import { printSummary, runExport } from '../../bin/commands/run';
 import { type RunningPostgres, startEmbeddedPostgres } from '../../bin/local/embedded-postgres';
 import type { TableMetadata } from '../../lambdas/engine/iceberg/model';
@@ -511,6 +512,151 @@ describe('upserts: incremental runs of a mutable table (an updated_at cursor)', 
     // Between them the 10 moved rows (ids 1-10, by parity) and the rows read again at the watermark.
     const reread = Number(metadata.snapshots.at(-1)!.summary['pgsip.reread-rows']);
     expect(readWithPyarrow(deletes).reduce((n, f) => n + f.rows, 0)).toBe(10 + reread);
+  });
+});
+
+describe('compaction (pgsip compact)', () => {
+  const LEDGER_COLUMNS = `id, amount, small, note, doc, raw, flag, day, at, tz, ratio, score, ref, tags, amounts, flags, n`;
+  const ledgerRows = (from: string, to: string, note: string) => `
+    SELECT g, (g * 1234567.89123)::numeric(30,5) * CASE WHEN g % 2 = 0 THEN -1 ELSE 1 END, (g % 999) / 10.0,
+           CASE WHEN g % 7 = 0 THEN NULL ELSE '${note} ' || g || CASE WHEN g % 3 = 0 THEN ' ünï ✓ 𝄞' ELSE '' END END,
+           jsonb_build_object('g', g, 'x', repeat('y', g % 40)), CASE WHEN g % 5 = 0 THEN NULL ELSE decode(md5(g::text), 'hex') END,
+           CASE WHEN g % 6 = 0 THEN NULL ELSE g % 2 = 0 END, date '1960-01-01' + g, timestamp '1999-12-31 23:59:59.999999' + g * interval '1.000001 s',
+           timestamptz '2024-02-29 12:00:00+00' - g * interval '1 day 1 microsecond', CASE WHEN g % 11 = 0 THEN 'NaN'::real ELSE g / 7.0 END,
+           CASE WHEN g % 13 = 0 THEN '-Infinity'::float8 ELSE g * 1e-7 END, md5(g::text || 'r')::uuid,
+           CASE WHEN g % 4 = 0 THEN NULL WHEN g % 4 = 1 THEN ARRAY[]::text[] ELSE ARRAY['a' || g, NULL, 'ü'] END,
+           ARRAY[g * 1.25, NULL]::numeric(12,2)[], ARRAY[g % 2 = 0, NULL], CASE WHEN g % 9 = 0 THEN NULL ELSE g END
+      FROM generate_series(${from}, ${to}) g`;
+
+  /** Every live row of the current snapshot, all columns, as pyarrow reads the files (less position deletes). */
+  const allLiveRows = (metadata: TableMetadata) => liveRows(metadata, metadata.schemas.find((x) => x['schema-id'] === metadata['current-schema-id'])!.fields.map((f) => f.id));
+
+  it('after ten incremental runs (updates, inserts, deletes carried), rewrites the table into one file with no delete file that reads the same, value by value; runs go on on top of it', async () => {
+    const dest = join(work, 'compact-lake');
+    const table = join(dest, 'public', 'ledger');
+    await sql(`CREATE TABLE public.ledger (id bigint PRIMARY KEY, amount numeric(30,5), small numeric(5,2), note text, doc jsonb, raw bytea, flag boolean, day date,
+                 at timestamp, tz timestamptz, ratio real, score float8, ref uuid, tags text[], amounts numeric(12,2)[], flags boolean[], n int,
+                 updated_at timestamptz NOT NULL DEFAULT clock_timestamp());
+               INSERT INTO public.ledger (${LEDGER_COLUMNS}) ${ledgerRows('1', '1500', 'first')};`);
+    const run = () =>
+      runExport({ databaseUrl: postgres.url, tables: 'public.ledger', dest, shards: '3', concurrency: '2', compression: 'snappy', quiet: true, tableFormat: 'iceberg', incremental: 'updated_at', deletes: 'keyset' } as never, () => {});
+    const sourceIds = async () => (await queryRows<{ id: string; note: string | null }>(postgres.url, 'SELECT id::text AS id, note FROM public.ledger ORDER BY ledger.id')).map((r) => [r.id, r.note]);
+    const expectSource = async () => {
+      const byIcebird = (await readIcebergTable(table)).map((r) => [String(r.id), (r.note as string | null) ?? null]).sort((a, b) => Number(a[0]) - Number(b[0]));
+      expect(byIcebird).toEqual(await sourceIds());
+    };
+    await run();
+    for (let i = 1; i <= 10; i++) {
+      await sql(`UPDATE public.ledger SET note = 'v${i}', amount = amount + 1, tags = ARRAY['u${i}'], updated_at = clock_timestamp() WHERE id % 13 = ${i};
+                 DELETE FROM public.ledger WHERE id % 97 = ${i};
+                 INSERT INTO public.ledger (${LEDGER_COLUMNS}) ${ledgerRows(String(1500 + i * 10), String(1509 + i * 10), `run${i}`)};`);
+      await run();
+    }
+    const before = (await metadataOf(table)).metadata;
+    const filesBefore = snapshotFiles(before, before['current-snapshot-id']!);
+    expect(filesBefore.deletes.length).toBeGreaterThanOrEqual(10);
+    const rowsBefore = allLiveRows(before);
+    expect(rowsBefore.map((r) => [r[0], r[3]])).toEqual(await sourceIds());
+
+    const lines: string[] = [];
+    const [result] = await compactTables({ dest, tables: 'public.ledger', quiet: true }, (l) => lines.push(l));
+    expect(result).toMatchObject({ outcome: 'compacted', rewrittenFiles: filesBefore.data.length, removedDeleteFiles: filesBefore.deletes.length, addedFiles: 1, rows: rowsBefore.length });
+    expect(lines).toEqual([
+      expect.stringMatching(
+        new RegExp(`^"public"\\."ledger": rewrote ${filesBefore.data.length} data file\\(s\\) holding ${rowsBefore.length.toLocaleString('en-US')} live row\\(s\\) and [\\d,]+ deleted one\\(s\\), and ${filesBefore.deletes.length} delete file\\(s\\) into 1 file\\(s\\) in [\\d.]+ s; snapshot \\d+ \\(replace, compact-[\\w-]+\\)$`),
+      ),
+    ]);
+    const after = (await metadataOf(table)).metadata;
+    const filesAfter = snapshotFiles(after, after['current-snapshot-id']!);
+    expect(filesAfter.deletes).toEqual([]);
+    expect(filesAfter.data).toEqual([{ path: expect.stringMatching(/\/run=compact-[^/]+\/part-[^/]+\.parquet$/), records: rowsBefore.length }]);
+    // Every value of every column, as pyarrow reads it, is what it was; icebird reads the source.
+    expect(allLiveRows(after)).toEqual(rowsBefore);
+    await expectSource();
+    expect(after.snapshots.at(-1)!.summary).toMatchObject({ operation: 'replace', 'total-delete-files': '0', 'total-position-deletes': '0', 'total-records': String(rowsBefore.length), 'total-data-files': '1' });
+    expect(after.snapshots.at(-1)!.summary['pgsip.run-id']).toBeUndefined();
+
+    // Nothing left to do; a dry run says so too.
+    expect((await compactTables({ dest, tables: 'public.ledger', quiet: true, dryRun: true }, () => {}))[0].outcome).toBe('unchanged');
+    // The next run finds the rows it replaces, and the keys gone, in the rewritten file.
+    await sql(`UPDATE public.ledger SET note = 'after', updated_at = clock_timestamp() WHERE id IN (20, 21);
+               DELETE FROM public.ledger WHERE id = 50;`);
+    const next = await run();
+    expect(next.commit.tables[0].iceberg).toMatchObject({ outcome: 'committed', deleted: 1 });
+    expect(next.commit.tables[0].iceberg?.changed).toBeGreaterThanOrEqual(2);
+    await expectSource();
+    const planned = await compactTables({ dest, tables: 'public.ledger', quiet: true, dryRun: true }, () => {});
+    const now = (await metadataOf(table)).metadata;
+    // The rewritten file (rows deleted from it) and the run's small files, with the run's delete file.
+    expect(planned[0]).toMatchObject({ outcome: 'planned', rewrittenFiles: snapshotFiles(now, now['current-snapshot-id']!).data.length, removedDeleteFiles: 1 });
+    expect(planned[0].rewrittenFiles).toBeGreaterThanOrEqual(2);
+  });
+
+  it('compacts each partition and each file schema apart (a column added between runs), and retries from the start when a run commits meanwhile', async () => {
+    const dest = join(work, 'compact-parts-lake');
+    const table = join(dest, 'public', 'zones');
+    await sql(`CREATE TABLE public.zones (id int PRIMARY KEY, region text NOT NULL, v numeric(12,2), updated_at timestamptz NOT NULL DEFAULT clock_timestamp());
+               INSERT INTO public.zones (id, region, v) SELECT g, CASE WHEN g % 2 = 0 THEN 'eu' ELSE 'us' END, g / 4.0 FROM generate_series(1, 600) g;`);
+    const run = () =>
+      runExport({ databaseUrl: postgres.url, tables: 'public.zones', dest, shards: '2', concurrency: '2', compression: 'snappy', quiet: true, tableFormat: 'iceberg', incremental: 'updated_at', partitionBy: ['identity(region)'] } as never, () => {});
+    const source = async () => (await queryRows<{ id: string; region: string; v: string; extra: string | null }>(postgres.url, 'SELECT id::text AS id, region, v::text AS v, extra FROM public.zones ORDER BY zones.id')).map((r) => [r.id, r.region, r.v, r.extra]);
+    await sql(`ALTER TABLE public.zones ADD COLUMN extra text`);
+    await run();
+    await sql(`UPDATE public.zones SET v = v + 1, updated_at = clock_timestamp() WHERE id % 10 = 0`);
+    await run();
+    await sql(`ALTER TABLE public.zones DROP COLUMN extra; UPDATE public.zones SET v = v + 2, updated_at = clock_timestamp() WHERE id % 10 = 1`);
+    await run();
+    await sql(`ALTER TABLE public.zones ADD COLUMN extra text; UPDATE public.zones SET extra = 'x' || id, updated_at = clock_timestamp() WHERE id % 10 = 2`);
+    await run();
+    const before = (await metadataOf(table)).metadata;
+    const rowsBefore = allLiveRows(before);
+
+    // A run commits while the compaction is about to: its compare-and-swap loses, and it compacts again on the new table.
+    const { FileSystemCatalog } = await import('../../lambdas/engine/iceberg/file-system-catalog');
+    const { openDestination } = await import('../../lambdas/engine/destinations/open-destination');
+    const { compactTable } = await import('../../lambdas/engine/iceberg/compact-table');
+    const destination = openDestination(dest, {});
+    const inner = new FileSystemCatalog(destination, (key) => pathToFileURL(join(dest, key)).href);
+    let raced = false;
+    const racing = {
+      name: inner.name,
+      load: (ref: Parameters<typeof inner.load>[0]) => inner.load(ref),
+      commit: async (...args: Parameters<typeof inner.commit>) => {
+        if (!raced) {
+          raced = true;
+          await sql(`UPDATE public.zones SET v = 0, updated_at = clock_timestamp() WHERE id IN (3, 4)`);
+          await run();
+        }
+        return inner.commit(...args);
+      },
+    };
+    const dir = 'public/zones';
+    const result = await compactTable({ table: '"public"."zones"', dir, location: pathToFileURL(join(dest, dir)).href, schema: 'public', name: 'zones' }, { destination, catalog: racing, log: { info() {}, warn() {}, error() {} } as never });
+    expect(raced).toBe(true);
+    expect(result.outcome).toBe('compacted');
+    const after = (await metadataOf(table)).metadata;
+    const files = snapshotFiles(after, after['current-snapshot-id']!);
+    expect(files.deletes).toEqual([]);
+    // Two regions, and in each one file per file schema: with "extra", without it, and with the "extra" added
+    // again (a new field id: a dropped column's id is never given again).
+    expect(files.data).toHaveLength(6);
+    const shapes = readWithPyarrow(files.data.map((f) => f.path)).map((f) => f.columns.map((c) => `${c.name}#${c.fieldId}`).join(','));
+    expect(new Set(shapes).size).toBe(3);
+    expect(shapes.filter((s) => s.includes('extra'))).toHaveLength(4);
+    const want = await source();
+    expect((await readIcebergTable(table)).map((r) => [String(r.id), r.region, Number(r.v).toFixed(2), (r.extra as string | null) ?? null]).sort((a, b) => Number(a[0]) - Number(b[0]))).toEqual(want);
+    expect(allLiveRows(after).map((r) => r[0])).toEqual(rowsBefore.map((r) => r[0]));
+    // What the lost attempt wrote is gone: one compaction folder is left.
+    expect((await readdir(table)).filter((n) => n.startsWith('run=compact-'))).toHaveLength(1);
+  });
+
+  it('refuses in one line: no such table, a table bucket and a Glue database at once, a bad target size', async () => {
+    const dest = join(work, 'compact-lake');
+    await expect(compactTables({ dest, tables: 'public.nothing_here', quiet: true }, () => {})).rejects.toThrow(/^table "public"\."nothing_here": no Iceberg table at file:\/\/.*\/public\/nothing_here \(file-system\); nothing to compact$/);
+    await expect(compactTables({ dest, tables: 'public.ledger', quiet: true, tableBucket: 'arn:aws:s3tables:us-east-1:123456789012:bucket/b', glueDatabase: 'g' }, () => {})).rejects.toThrow(
+      "--table-bucket and --glue-database: a table bucket's tables are in S3 Tables' own catalog; pass one",
+    );
+    await expect(compactTables({ dest, tables: 'public.ledger', quiet: true, targetFileSize: 'big' }, () => {})).rejects.toThrow('--target-file-size must be a number of MiB, at least 1 (got "big")');
   });
 });
 

@@ -18,19 +18,20 @@ import type { EngineLog } from '../environment';
 import { CommitError, InternalError } from '../errors';
 import { positionDeletesName } from '../run/layout';
 import type { IcebergCatalog, IcebergTableRef, LoadedTable } from './iceberg-catalog';
+import { liveEntries, type LiveEntry, manifestFileOf, partitionText, specWithTypes, type SpecWithTypes } from './snapshot-files';
 import { objectUri } from './iceberg-catalog';
-import { decodeManifest, decodeManifestList, encodeManifest, encodeManifestList, type PartitionResultType, partitionResultTypes, partitionSummaries, typedPartitionFields } from './manifest-avro';
+import { decodeManifestList, encodeManifest, encodeManifestList } from './manifest-avro';
 import { dataFileMetricsOf } from './part-metrics';
 import { writePositionDeletes } from './position-deletes';
 import { goneRows, previousVersions, readDeletedPositions, type RereadPositions, type RowIdentity } from './previous-versions';
 import { readKeysets } from '../incremental/keyset';
 import { readTableFile, tableKeyResolver } from './table-files';
-import type { DataFile, IcebergField, IcebergSchema, ManifestEntry, ManifestFile, PartitionSpec, Snapshot, TableMetadata } from './model';
+import type { DataFile, ManifestEntry, ManifestFile, Snapshot, TableMetadata } from './model';
 import { partitionFromJson } from './partition-json';
-import { serializeValue } from './single-value';
 import {
   currentSchema,
   currentSnapshot,
+  history,
   newSnapshotId,
   newTableMetadata,
   PLANNED_AT_SUMMARY_KEY,
@@ -80,77 +81,6 @@ function dataFileOf(path: string, part: RunManifest['parts'][number], spec: Spec
   };
 }
 
-/** A live data file of the table, and the partition spec it was written with. */
-interface LiveEntry {
-  entry: ManifestEntry;
-  specId: number;
-}
-
-/** The live data files of the current snapshot, with the sequence numbers they were added with. */
-async function liveEntries(destination: Destination, snapshot: Snapshot | null, keyOf: (uri: string) => string, content: 'data' | 'deletes' = 'data'): Promise<LiveEntry[]> {
-  if (!snapshot) return [];
-  const list = await readTableFile(destination, snapshot['manifest-list'], keyOf);
-  const live: LiveEntry[] = [];
-  for (const manifest of decodeManifestList(list)) {
-    if (manifest.content !== (content === 'data' ? 0 : 1)) continue;
-    const { entries } = decodeManifest(await readTableFile(destination, manifest.manifest_path, keyOf));
-    for (const entry of entries) {
-      if (entry.status === 2) continue;
-      // An ADDED entry inherits its sequence numbers from the manifest that added it.
-      live.push({
-        entry: {
-          ...entry,
-          snapshot_id: entry.snapshot_id ?? manifest.added_snapshot_id,
-          sequence_number: entry.sequence_number ?? manifest.sequence_number,
-          file_sequence_number: entry.file_sequence_number ?? manifest.sequence_number,
-        },
-        specId: manifest.partition_spec_id,
-      });
-    }
-  }
-  return live;
-}
-
-/** A partition spec with the result type of each field. */
-interface SpecWithTypes {
-  spec: PartitionSpec;
-  types: PartitionResultType[];
-}
-
-/**
- * A spec of the table with its fields' result types. A source column of an older spec may since have been
- * dropped from the current schema: it is looked up in every schema the table has had.
- */
-function specWithTypes(metadata: TableMetadata, spec: PartitionSpec): SpecWithTypes {
-  const byId = new Map<number, IcebergField>();
-  for (const s of metadata.schemas) for (const f of s.fields) byId.set(f.id, f);
-  const every: IcebergSchema = { type: 'struct', 'schema-id': metadata['current-schema-id'], fields: [...byId.values()] };
-  return { spec, types: partitionResultTypes(every, spec) };
-}
-
-function manifestFileOf(path: string, length: number, entries: ManifestEntry[], snapshotId: number, sequenceNumber: number, content: 0 | 1, spec: SpecWithTypes): ManifestFile {
-  const sum = (status: number) => entries.filter((e) => e.status === status);
-  const rows = (list: ManifestEntry[]) => list.reduce((n, e) => n + e.data_file.record_count, 0);
-  const live = entries.filter((e) => e.status !== 2).map((e) => e.sequence_number ?? sequenceNumber);
-  return {
-    manifest_path: path,
-    manifest_length: length,
-    partition_spec_id: spec.spec['spec-id'],
-    content,
-    sequence_number: sequenceNumber,
-    min_sequence_number: live.length > 0 ? Math.min(...live) : sequenceNumber,
-    added_snapshot_id: snapshotId,
-    added_files_count: sum(1).length,
-    existing_files_count: sum(0).length,
-    deleted_files_count: sum(2).length,
-    added_rows_count: rows(sum(1)),
-    existing_rows_count: rows(sum(0)),
-    deleted_rows_count: rows(sum(2)),
-    // Per partition field, the range of values the manifest's files hold: engines skip manifests by it.
-    partitions: partitionSummaries(entries, typedPartitionFields(spec.spec, spec.types), (v, t) => serializeValue(t, v)),
-  };
-}
-
 export interface IcebergRun {
   plan: TablePlan;
   manifest: RunManifest;
@@ -175,9 +105,11 @@ export async function commitToIcebergTable(run: IcebergRun, env: IcebergCommitEn
       return { outcome: 'unchanged', snapshotId: done['snapshot-id'], operation: done.summary.operation === 'append' ? 'append' : 'overwrite', metadata: base.metadataLocation };
     }
     const head = base ? currentSnapshot(base.metadata) : null;
-    const headPlannedAt = head?.summary[PLANNED_AT_SUMMARY_KEY];
-    if (base && head && headPlannedAt !== undefined && headPlannedAt > plan.plannedAt) {
-      env.log.warn('a run planned later is the table\'s current snapshot: this run is not added to the Iceberg table', { table: plan.table, runId: plan.runId, current: head.summary[RUN_ID_SUMMARY_KEY] });
+    // The newest run in the table's history: a compaction's snapshot (compact-table.ts) may stand above it.
+    const lastRun = base ? (history(base.metadata).find((s) => s.summary[PLANNED_AT_SUMMARY_KEY] !== undefined) ?? null) : null;
+    const headPlannedAt = lastRun?.summary[PLANNED_AT_SUMMARY_KEY];
+    if (base && head && lastRun && headPlannedAt !== undefined && headPlannedAt > plan.plannedAt) {
+      env.log.warn('a run planned later is the table\'s current snapshot: this run is not added to the Iceberg table', { table: plan.table, runId: plan.runId, current: lastRun.summary[RUN_ID_SUMMARY_KEY] });
       return { outcome: 'kept-newer', snapshotId: head['snapshot-id'], operation, metadata: base.metadataLocation };
     }
     // An append continues from the watermark of the table as Plan saw it: a pgsip run committed since (or a
@@ -403,9 +335,4 @@ function rowIdentity(plan: TablePlan): RowIdentity {
     throw new CommitError(`table ${plan.table}: an incremental run of an Iceberg table needs the table's primary key to recognize the rows it read again`);
   }
   return { key: incremental.primaryKey.map(field), cursor: field(incremental.cursor) };
-}
-
-/** A partition tuple as text, to group files by (bigints and bytes spelled out: JSON takes neither). */
-function partitionText(partition: DataFile['partition']): string {
-  return JSON.stringify(partition, (_, v: unknown) => (typeof v === 'bigint' ? `${v}n` : v instanceof Uint8Array ? Buffer.from(v).toString('hex') : v));
 }

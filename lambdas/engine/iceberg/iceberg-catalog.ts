@@ -62,6 +62,8 @@ export interface IcebergCatalog {
    * run's destination.
    */
   tableLocation?(table: IcebergTableRef): Promise<string>;
+  /** The same, for a table that must already exist (`pgsip compact`): null when it does not; never creates it. */
+  existingLocation?(table: IcebergTableRef): Promise<string | null>;
   /**
    * The storage at a location `tableLocation` answered, where the table's data, delete and metadata files
    * are written and read (lambdas/engine/iceberg/table-storage.ts routes them there).

@@ -12,10 +12,10 @@
  * read, the key and cursor columns only (hyparquet, by ranges of the file). Rows the table's position delete
  * files already delete are not the table's any more and are passed over.
  */
-import { parquetMetadataAsync, parquetReadObjects, rowIndex, type AsyncBuffer, type FileMetaData } from 'hyparquet';
-import * as zlib from 'node:zlib';
+import { parquetMetadataAsync, parquetReadObjects, rowIndex, type FileMetaData } from 'hyparquet';
 import type { Destination } from '../destinations/destination';
-import { CommitError, InternalError } from '../errors';
+import { CommitError } from '../errors';
+import { objectBuffer, READ_COMPRESSORS } from '../parquet/object-reader';
 import { parquetColumnName } from './iceberg-schema';
 import type { DataFile, IcebergField, IcebergPrimitive } from './model';
 import type { KeySet } from '../incremental/keyset';
@@ -41,16 +41,6 @@ const PARSERS = {
   stringFromBytes: (b: Uint8Array | undefined) => (b === undefined ? undefined : Buffer.from(b).toString('utf8')),
 };
 
-/** What the file's own codec needs that hyparquet does not carry (SNAPPY it does). */
-const COMPRESSORS = {
-  ZSTD: (input: Uint8Array, outputLength: number) => {
-    // Typed loosely: @types/node 20 does not know node:zlib's zstd (Node >= 22.15, every Lambda runtime pgsip deploys).
-    const decompress = (zlib as unknown as { zstdDecompressSync?: (input: Uint8Array, options?: { maxOutputLength?: number }) => Buffer }).zstdDecompressSync;
-    if (!decompress) throw new InternalError('reading ZSTD Parquet needs Node >= 22.15 (node:zlib zstd)');
-    return new Uint8Array(decompress(input, { maxOutputLength: outputLength }));
-  },
-};
-
 function scalarType(field: IcebergField, table: string): IcebergPrimitive {
   if (typeof field.type !== 'string') throw new CommitError(`table ${table}: the key column "${field.name}" is a list`);
   const decimal = /^decimal\((\d+), \d+\)$/.exec(field.type);
@@ -63,28 +53,17 @@ function scalarType(field: IcebergField, table: string): IcebergPrimitive {
 
 const text = (v: unknown): string => (v instanceof Uint8Array ? Buffer.from(v).toString('hex') : v === null || v === undefined ? '\u0000null' : String(v));
 
-/** A destination object as hyparquet's AsyncBuffer: read by ranges. */
-function asyncBuffer(destination: Destination, key: string, byteLength: number): AsyncBuffer {
-  return {
-    byteLength,
-    slice: async (start: number, end?: number) => {
-      const bytes = await destination.getRange(key, start, end ?? byteLength);
-      return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
-    },
-  };
-}
-
 /**
  * The rows of a data file's `columns`, a row group at a time (a part holds up to ~1 GiB: read whole, its
  * column would be millions of JS objects at once), each with its position in the file (`rowIndex`).
  */
 async function* rowGroupsOf(destination: Destination, key: string, byteLength: number, columns: string[], filter?: object): AsyncGenerator<Record<string, unknown>[]> {
-  const buffer = asyncBuffer(destination, key, byteLength);
+  const buffer = objectBuffer(destination, key, byteLength);
   const metadata: FileMetaData = await parquetMetadataAsync(buffer);
   let rowStart = 0;
   for (const group of metadata.row_groups) {
     const rowEnd = rowStart + Number(group.num_rows);
-    yield (await parquetReadObjects({ file: buffer, metadata, columns, parsers: PARSERS, compressors: COMPRESSORS, includeRowIndex: true, rowStart, rowEnd, ...(filter ? { filter } : {}) } as never)) as Record<string, unknown>[];
+    yield (await parquetReadObjects({ file: buffer, metadata, columns, parsers: PARSERS, compressors: READ_COMPRESSORS, includeRowIndex: true, rowStart, rowEnd, ...(filter ? { filter } : {}) } as never)) as Record<string, unknown>[];
     rowStart = rowEnd;
   }
 }

@@ -21,7 +21,7 @@ import type { ObjectAddress, TablePlan } from '../contracts';
 import type { Destination, ObjectWriter } from '../destinations/destination';
 import { InputError } from '../errors';
 import { tableDir } from '../run/layout';
-import { objectUri, type IcebergCatalog } from './iceberg-catalog';
+import { objectUri, type IcebergCatalog, type IcebergTableRef } from './iceberg-catalog';
 
 const RUN_DOCUMENT = /^(?:_[^/]*|run=[^/]+\/_.*)$/;
 
@@ -110,14 +110,17 @@ export class TableStorageDestination implements Destination {
  */
 export function tableDestinationOf(env: { destination: Destination; icebergCatalog?: IcebergCatalog }, plan: TablePlan): Destination {
   if (plan.options.tableFormat !== 'iceberg' || !plan.iceberg) return env.destination;
-  const dir = tableDir(plan.schema, plan.name);
-  const location = plan.iceberg.location;
-  if (location === objectUri(env.destination, dir)) return env.destination;
-  const storage = env.icebergCatalog?.tableFiles?.(location);
+  return tableDestinationAt(env, { table: plan.table, dir: tableDir(plan.schema, plan.name), location: plan.iceberg.location });
+}
+
+/** The same for a table known by its folder under the destination and its location (`pgsip compact`). */
+export function tableDestinationAt(env: { destination: Destination; icebergCatalog?: IcebergCatalog }, ref: Pick<IcebergTableRef, 'table' | 'dir' | 'location'>): Destination {
+  if (ref.location === objectUri(env.destination, ref.dir)) return env.destination;
+  const storage = env.icebergCatalog?.tableFiles?.(ref.location);
   if (!storage) {
     throw new InputError(
-      `table ${plan.table}: its Iceberg table is kept at ${location}, outside ${env.destination.root}, and no table bucket is configured here to reach it (pgsip --table-bucket, the stack's tableBucketArn)`,
+      `table ${ref.table}: its Iceberg table is kept at ${ref.location}, outside ${env.destination.root}, and no table bucket is configured here to reach it (pgsip --table-bucket, the stack's tableBucketArn)`,
     );
   }
-  return new TableStorageDestination(env.destination, dir, storage);
+  return new TableStorageDestination(env.destination, ref.dir, storage);
 }

@@ -18,7 +18,7 @@ export interface PartSequenceOptions {
   runDir: string;
   shard: number;
   attempt: string;
-  columns: ColumnMapping[];
+  columns: Pick<ColumnMapping, 'schema'>[];
   compression: Compression;
   pageVersion: 1 | 2;
   partBytes: number;

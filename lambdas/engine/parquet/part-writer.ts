@@ -8,7 +8,8 @@ import type { ObjectWriter } from '../destinations/destination';
 
 
 export interface PartWriterOptions {
-  columns: ColumnMapping[];
+  /** The columns' Parquet schema elements (a mapping's, or a file's being rewritten). */
+  columns: Pick<ColumnMapping, 'schema'>[];
   compression: Compression;
   sink: ObjectWriter;
   /** Data page version: 1 for the portable profile (every reader takes it), 2 for native. Default 2. */
