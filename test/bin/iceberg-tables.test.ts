@@ -454,6 +454,33 @@ describe('upserts: incremental runs of a mutable table (an updated_at cursor)', 
     await expectEqualsSource();
   });
 
+  it('carries deletes of a table keyed by bigint at both ends of its range: its keyset is runs of keys, read back exactly', async () => {
+    const dest = join(work, 'edge-keys-lake');
+    await sql(`CREATE TABLE public.edges (id bigint PRIMARY KEY, label text, updated_at timestamptz NOT NULL DEFAULT clock_timestamp());
+               INSERT INTO public.edges (id, label) SELECT g, 'e' FROM generate_series(-9223372036854775808, -9223372036854775800) g;
+               INSERT INTO public.edges (id, label) SELECT g, 'e' FROM generate_series(9223372036854775800, 9223372036854775807) g;
+               INSERT INTO public.edges (id, label) SELECT g, 'e' FROM generate_series(-5, 5) g;
+               INSERT INTO public.edges (id, label) VALUES (100, 'single'), (102, 'single');`);
+    const run = () =>
+      runExport({ databaseUrl: postgres.url, tables: 'public.edges', dest, shards: '1', concurrency: '1', compression: 'snappy', quiet: true, tableFormat: 'iceberg', incremental: 'updated_at', deletes: 'keyset', maxDeleteShare: '0.5' } as never, () => {});
+    await run();
+    await sql(`DELETE FROM public.edges WHERE id IN (-9223372036854775808, -9223372036854775804, 9223372036854775807, 0, 102)`);
+    const second = await run();
+    expect(second.commit.tables[0].iceberg?.deleted).toBe(5);
+    // The keyset the run read: runs of consecutive keys, one line per key that starts or ends one.
+    const table = join(dest, 'public', 'edges');
+    const runDir = join(table, `run=${second.runId}`);
+    const [file] = await readdir(join(runDir, '_keyset'));
+    expect(file).toMatch(/\.runs\.gz$/);
+    const { gunzipSync } = await import('node:zlib');
+    expect(gunzipSync(await readFile(join(runDir, '_keyset', file))).toString('utf8').trim().split('\n')).toEqual([
+      '-9223372036854775807\ts', '-9223372036854775805\te', '-9223372036854775803\ts', '-9223372036854775800\te',
+      '-5\ts', '-1\te', '1\ts', '5\te', '100\tse', '9223372036854775800\ts', '9223372036854775806\te',
+    ]);
+    const ids = (await readIcebergTable(table)).map((r) => String(r.id)).sort();
+    expect(ids).toEqual((await queryRows<{ id: string }>(postgres.url, 'SELECT id::text AS id FROM public.edges')).map((r) => r.id).sort());
+  });
+
   it('carries deletes of a table keyed by text (quotes, commas, newlines and non-ASCII in its keys) and of one keyed by uuid', async () => {
     const dest = join(work, 'text-keys-lake');
     await sql(`CREATE TABLE public.codes (code text PRIMARY KEY, label text, updated_at timestamptz NOT NULL DEFAULT clock_timestamp());

@@ -23,7 +23,7 @@ import { objectUri } from './iceberg-catalog';
 import { decodeManifestList, encodeManifest, encodeManifestList } from './manifest-avro';
 import { dataFileMetricsOf } from './part-metrics';
 import { writePositionDeletes } from './position-deletes';
-import { goneRows, previousVersions, readDeletedPositions, type RereadPositions, type RowIdentity } from './previous-versions';
+import { previousVersions, readDeletedPositions, type RereadPositions, type RowIdentity } from './previous-versions';
 import { readKeysets } from '../incremental/keyset';
 import { readTableFile, tableKeyResolver } from './table-files';
 import type { DataFile, ManifestEntry, ManifestFile, Snapshot, TableMetadata } from './model';
@@ -163,14 +163,16 @@ export async function commitToIcebergTable(run: IcebergRun, env: IcebergCommitEn
         return deletedBy.get(path) ?? new Set<number>();
       };
       const identity = rowIdentity(plan);
-      const versions = await previousVersions(added.map((e) => e.data_file), previous.map((e) => e.entry.data_file), deleted, identity, { destination: env.destination, keyOf, table: plan.table });
+      // `deletes: "keyset"`: the rows whose key the source no longer holds go too, found in the same pass over
+      // the table's key columns, unless that is more of the table than the run may delete (a wrong keyset must
+      // not empty a table).
+      const keyset = plan.incremental?.deletes === 'keyset' && manifest.mode === 'incremental';
+      const integerKey = identity.key.length === 1 && (identity.key[0].type === 'int' || identity.key[0].type === 'long');
+      const source = keyset ? await readKeysets(env.destination, plan.runDir, manifest.keysets ?? [], integerKey) : undefined;
+      const versions = await previousVersions(added.map((e) => e.data_file), previous.map((e) => e.entry.data_file), deleted, identity, { destination: env.destination, keyOf, table: plan.table }, source);
       upsert = { reread: versions.reread, changed: versions.changed, deleted: 0 };
-      // `deletes: "keyset"`: the rows whose key the source no longer holds go too, unless that is more of the
-      // table than the run may delete (a wrong keyset must not empty a table).
-      if (plan.incremental?.deletes === 'keyset' && manifest.mode === 'incremental') {
-        const integerKey = identity.key.length === 1 && (identity.key[0].type === 'int' || identity.key[0].type === 'long');
-        const source = await readKeysets(env.destination, plan.runDir, manifest.keysets ?? [], integerKey);
-        const gone = await goneRows(previous.map((e) => e.entry.data_file), deleted, versions.positions, identity.key, source, { destination: env.destination, keyOf, table: plan.table });
+      const gone = versions.gone;
+      if (gone) {
         const share = gone.tableRows === 0 ? 0 : gone.rows / gone.tableRows;
         if (share > plan.options.maxDeleteShare) {
           const percent = (x: number) => `${Math.round(x * 1000) / 10}%`;

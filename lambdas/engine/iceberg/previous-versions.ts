@@ -82,75 +82,13 @@ function keyBounds(file: DataFile, field: IcebergField, type: IcebergPrimitive):
 
 /** Positions to delete in the table's files, by file URI, and what they are. */
 export interface PreviousVersions {
+  /** The rows the run's rows replace. */
   positions: RereadPositions;
   /** Rows read again (the same cursor value) and rows changed since the table's last run (a moved cursor). */
   reread: number;
   changed: number;
-}
-
-/**
- * The rows of `existing` (the table's live data files, less the positions `deleted` names for a file) whose
- * primary key one of `added` (the run's files) holds. `keyOf` turns a file's URI into its destination key.
- */
-export async function previousVersions(
-  added: DataFile[],
-  existing: DataFile[],
-  deleted: (file: string) => Promise<Set<number>>,
-  identity: RowIdentity,
-  env: { destination: Destination; keyOf: (uri: string) => string; table: string },
-): Promise<PreviousVersions> {
-  const found: PreviousVersions = { positions: new Map(), reread: 0, changed: 0 };
-  const first = identity.key[0];
-  if (!first || added.length === 0) return found;
-  const type = scalarType(first, env.table);
-  for (const f of [...identity.key, identity.cursor]) scalarType(f, env.table);
-  const overlaps = (a: Bounds | null, b: Bounds | null) =>
-    a === null || b === null || (compareValues(type, a.lower, b.upper) <= 0 && compareValues(type, b.lower, a.upper) <= 0);
-  const addedBounds = added.map((f) => keyBounds(f, first, type));
-  // The window where the run holds keys: rows of the table outside it cannot meet.
-  const window = addedBounds.reduce<Bounds | null>((w, b) => {
-    if (w === null || b === null) return null;
-    return { lower: compareValues(type, b.lower, w.lower) < 0 ? b.lower : w.lower, upper: compareValues(type, b.upper, w.upper) > 0 ? b.upper : w.upper };
-  }, addedBounds[0]);
-  const candidates = existing.filter((e) => addedBounds.some((a) => overlaps(keyBounds(e, first, type), a)));
-  if (candidates.length === 0) return found;
-
-  const columns = [...identity.key, identity.cursor].map((f) => parquetColumnName(f.name));
-  // JSON of the texts: no two keys share it, whatever their strings hold.
-  const keyText = (row: Record<string, unknown>) => JSON.stringify(identity.key.map((f) => text(row[parquetColumnName(f.name)])));
-  const describeKey = (row: Record<string, unknown>) => identity.key.map((f) => `${f.name}=${text(row[parquetColumnName(f.name)])}`).join(', ');
-  const cursorName = parquetColumnName(identity.cursor.name);
-  const firstName = parquetColumnName(first.name);
-  // Row groups whose key statistics miss the window are skipped by hyparquet; rows outside it are dropped.
-  // Only where hyparquet's values and the bounds compare alike (FILTERABLE).
-  const filter = window && FILTERABLE.has(type) ? { [firstName]: { $gte: window.lower, $lte: window.upper } } : undefined;
-  const read = (file: DataFile) => rowGroupsOf(env.destination, env.keyOf(file.file_path), file.file_size_in_bytes, columns, filter);
-
-  // The run's keys and cursor values: what changed, few beside the table.
-  const incoming = new Map<string, string>();
-  for (const file of added) for await (const rows of read(file)) for (const row of rows) incoming.set(keyText(row), text(row[cursorName]));
-  const holder = new Map<string, string>();
-  for (const file of candidates) {
-    const gone = await deleted(file.file_path);
-    const positions: number[] = [];
-    for await (const rows of read(file)) for (const row of rows) {
-      const position = (row as Record<symbol, number>)[rowIndex];
-      if (gone.has(position)) continue;
-      const key = keyText(row);
-      const cursor = incoming.get(key);
-      if (cursor === undefined) continue;
-      const other = holder.get(key);
-      if (other !== undefined) {
-        throw new CommitError(`table ${env.table}: the Iceberg table holds the row with key ${describeKey(row)} twice (in ${other} and ${file.file_path}); nothing committed: run it --full`);
-      }
-      holder.set(key, file.file_path);
-      positions.push(position);
-      if (cursor === text(row[cursorName])) found.reread++;
-      else found.changed++;
-    }
-    if (positions.length > 0) found.positions.set(file.file_path, positions.sort((a, b) => a - b));
-  }
-  return found;
+  /** With a source keyset: the rows whose key the source no longer holds. */
+  gone?: GoneRows;
 }
 
 /** Rows of the table whose key the source no longer holds (`deletes: "keyset"`), and how many rows it had. */
@@ -162,34 +100,84 @@ export interface GoneRows {
 }
 
 /**
- * The live rows of `existing` (less the positions `deleted` names, and those `replaced` already replaces)
- * whose primary key is not among `source` (the run's keyset lines, lambdas/engine/incremental/keyset.ts). Every
- * live file's key columns are read: a key that is gone leaves no trace in the run, so no statistic narrows it.
+ * The rows of `existing` (the table's live data files, less the positions `deleted` names for a file) whose
+ * primary key one of `added` (the run's files) holds. `keyOf` turns a file's URI into its destination key.
+ *
+ * With `source` (`deletes: "keyset"`: the run's keyset lines, lambdas/engine/incremental/keyset.ts), the same
+ * pass also finds the live rows whose key is not among the source's: every live file's key columns are then
+ * read (a key that is gone leaves no trace in the run, so no statistic narrows it), each file once, the cursor
+ * column only of the files that can hold one of the run's keys.
  */
-export async function goneRows(
+export async function previousVersions(
+  added: DataFile[],
   existing: DataFile[],
   deleted: (file: string) => Promise<Set<number>>,
-  replaced: RereadPositions,
-  key: IcebergField[],
-  source: KeySet,
+  identity: RowIdentity,
   env: { destination: Destination; keyOf: (uri: string) => string; table: string },
-): Promise<GoneRows> {
-  const found: GoneRows = { positions: new Map(), rows: 0, tableRows: 0 };
-  const columns = key.map((f) => parquetColumnName(f.name));
-  for (const file of existing) {
+  source?: KeySet,
+): Promise<PreviousVersions> {
+  const found: PreviousVersions = { positions: new Map(), reread: 0, changed: 0, ...(source ? { gone: { positions: new Map(), rows: 0, tableRows: 0 } } : {}) };
+  const first = identity.key[0];
+  if (!first || (added.length === 0 && !source)) return found;
+  const type = scalarType(first, env.table);
+  for (const f of [...identity.key, identity.cursor]) scalarType(f, env.table);
+  const overlaps = (a: Bounds | null, b: Bounds | null) =>
+    a === null || b === null || (compareValues(type, a.lower, b.upper) <= 0 && compareValues(type, b.lower, a.upper) <= 0);
+  const addedBounds = added.map((f) => keyBounds(f, first, type));
+  // The window where the run holds keys: rows of the table outside it cannot meet.
+  const window = addedBounds.reduce<Bounds | null>((w, b) => {
+    if (w === null || b === null) return null;
+    return { lower: compareValues(type, b.lower, w.lower) < 0 ? b.lower : w.lower, upper: compareValues(type, b.upper, w.upper) > 0 ? b.upper : w.upper };
+  }, addedBounds[0] ?? null);
+  const candidate = (e: DataFile) => addedBounds.some((a) => overlaps(keyBounds(e, first, type), a));
+  const files = source ? existing : existing.filter(candidate);
+  if (files.length === 0) return found;
+
+  const keyColumns = identity.key.map((f) => parquetColumnName(f.name));
+  const columns = [...keyColumns, parquetColumnName(identity.cursor.name)];
+  // JSON of the texts: no two keys share it, whatever their strings hold.
+  const keyText = (row: Record<string, unknown>) => JSON.stringify(identity.key.map((f) => text(row[parquetColumnName(f.name)])));
+  const describeKey = (row: Record<string, unknown>) => identity.key.map((f) => `${f.name}=${text(row[parquetColumnName(f.name)])}`).join(', ');
+  const cursorName = parquetColumnName(identity.cursor.name);
+  const firstName = parquetColumnName(first.name);
+  // Row groups whose key statistics miss the window are skipped by hyparquet; rows outside it are dropped.
+  // Only where hyparquet's values and the bounds compare alike (FILTERABLE), and never when every row is
+  // wanted (a keyset).
+  const filter = window && !source && FILTERABLE.has(type) ? { [firstName]: { $gte: window.lower, $lte: window.upper } } : undefined;
+  const read = (file: DataFile, wanted: string[]) => rowGroupsOf(env.destination, env.keyOf(file.file_path), file.file_size_in_bytes, wanted, filter);
+
+  // The run's keys and cursor values: what changed, few beside the table.
+  const incoming = new Map<string, string>();
+  for (const file of added) for await (const rows of read(file, columns)) for (const row of rows) incoming.set(keyText(row), text(row[cursorName]));
+  const holder = new Map<string, string>();
+  for (const file of files) {
     const gone = await deleted(file.file_path);
-    const already = new Set(replaced.get(file.file_path) ?? []);
     const positions: number[] = [];
-    for await (const rows of rowGroupsOf(env.destination, env.keyOf(file.file_path), file.file_size_in_bytes, columns)) for (const row of rows) {
+    const missing: number[] = [];
+    const meets = added.length > 0 && candidate(file);
+    for await (const rows of read(file, meets ? columns : keyColumns)) for (const row of rows) {
       const position = (row as Record<symbol, number>)[rowIndex];
       if (gone.has(position)) continue;
-      found.tableRows++;
-      if (already.has(position)) continue;
-      if (!source.has(columns.map((c) => row[c]))) positions.push(position);
+      if (found.gone) found.gone.tableRows++;
+      const key = meets ? keyText(row) : '';
+      const cursor = meets ? incoming.get(key) : undefined;
+      if (cursor === undefined) {
+        if (source && !source.has(keyColumns.map((c) => row[c]))) missing.push(position);
+        continue;
+      }
+      const other = holder.get(key);
+      if (other !== undefined) {
+        throw new CommitError(`table ${env.table}: the Iceberg table holds the row with key ${describeKey(row)} twice (in ${other} and ${file.file_path}); nothing committed: run it --full`);
+      }
+      holder.set(key, file.file_path);
+      positions.push(position);
+      if (cursor === text(row[cursorName])) found.reread++;
+      else found.changed++;
     }
-    if (positions.length > 0) {
-      found.positions.set(file.file_path, positions);
-      found.rows += positions.length;
+    if (positions.length > 0) found.positions.set(file.file_path, positions.sort((a, b) => a - b));
+    if (found.gone && missing.length > 0) {
+      found.gone.positions.set(file.file_path, missing);
+      found.gone.rows += missing.length;
     }
   }
   return found;
