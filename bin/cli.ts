@@ -143,6 +143,8 @@ program
   .option('--wide-rows <n>', 'rows in the 1,000-column table', '20000')
   .option('--skip-huge', 'leave out the huge-values table (peak RSS around a 100 MB bytea, a 50 MB text and a 20 MB jsonb)')
   .option('--keep-table', 'reuse public.bench_orders when it already has --rows rows')
+  .option('--skip-incremental', 'leave out the incremental row (a mutable Iceberg table: a full run, then 1% of rows changed and 0.1% deleted)')
+  .option('--incremental-rows <n>', 'rows in the incremental row\'s table', '10000000')
   .action(async (options) => {
     const { runBench } = await import('./commands/bench');
     await runBench(options, out, err);

@@ -21,12 +21,13 @@ import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { snappyImplementation } from '../../lambdas/engine/parquet/codecs';
 import { copyToNowhere } from '../local/bench/copy-to-nowhere';
+import { type IncrementalFigures, measureIncremental } from '../local/bench/incremental-run';
 import { measureLambdaShaped } from '../local/bench/lambda-shaped';
 import { BENCH_TABLE, createOrdersTable } from '../local/bench/orders-table';
 import { createHugeTable, createWideTable, HUGE_LARGEST_BYTES, HUGE_ROWS, HUGE_TABLE, WIDE_COLUMNS, WIDE_TABLE } from '../local/bench/shape-tables';
 import { measureChild } from '../local/bench/measure';
 import { startEmbeddedPostgres, type RunningPostgres } from '../local/embedded-postgres';
-import { formatCount } from '../local/progress';
+import { formatBytes, formatCount } from '../local/progress';
 import { parsePositive } from './run';
 
 export interface BenchOptions {
@@ -43,6 +44,10 @@ export interface BenchOptions {
   /** Leave out the huge-values table. */
   skipHuge?: boolean;
   keepTable?: boolean;
+  /** Leave out the incremental row (a mutable Iceberg table: a full run, then 1% changed and 0.1% deleted). */
+  skipIncremental?: boolean;
+  /** Rows of the incremental row's table. */
+  incrementalRows?: string;
 }
 
 export interface BenchResult {
@@ -72,6 +77,8 @@ export interface BenchReport {
   rows: number;
   tableBytes: number;
   results: BenchResult[];
+  /** The incremental row: a full run and an incremental run of one mutable Iceberg table, side by side. */
+  incremental?: IncrementalFigures;
 }
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -196,6 +203,13 @@ export async function runBench(options: BenchOptions, out: (line: string) => voi
       for (const r of lambda.results) add(`${r.name} (Node ${lambda.node}, 1 CPU)`, r.seconds, r.peakRssBytes, pinned, { processSeconds: round(r.processSeconds, 3) });
     }
 
+    let incremental: IncrementalFigures | undefined;
+    if (!options.skipIncremental) {
+      const incrementalRows = parsePositive('--incremental-rows', options.incrementalRows ?? '10000000');
+      incremental = await measureIncremental({ url, rows: incrementalRows, work, log: err });
+      for (const l of incrementalLines(incremental)) out(l);
+    }
+
     const report: BenchReport = {
       measuredAt: new Date().toISOString(),
       machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? '?', memoryGB: round(totalmem() / 1024 ** 3, 1), node: process.version, postgres: version, snappy: snappyImplementation, loadBefore: round(loadBefore, 2), loadAfter: round(loadavg()[0], 2) },
@@ -203,6 +217,7 @@ export async function runBench(options: BenchOptions, out: (line: string) => voi
       rows,
       tableBytes,
       results,
+      ...(incremental ? { incremental } : {}),
     };
     await mkdir(dirname(resolve(options.json)), { recursive: true });
     await writeFile(resolve(options.json), `${JSON.stringify(report, null, 2)}\n`);
@@ -236,6 +251,23 @@ function line(r: BenchResult): string {
     `peak RSS ${r.peakRssMB === null ? '-' : `${r.peakRssMB.toFixed(0)} MB`}`,
     ...(r.processSeconds !== undefined ? [`(process ${r.processSeconds.toFixed(2)} s with cold start)`] : []),
   ].join('  ');
+}
+
+/** The incremental row: each run's time, bytes read from Postgres and from the lake, files written. */
+function incrementalLines(f: IncrementalFigures): string[] {
+  const run = (name: string, r: IncrementalFigures['full']) =>
+    [
+      name.padEnd(56),
+      `${r.seconds.toFixed(2).padStart(7)} s`,
+      `read ${formatBytes(r.postgresBytes)} from Postgres, ${formatBytes(r.lakeBytes)} from the lake`,
+      `wrote ${r.filesWritten} files (${formatBytes(r.bytesWritten)})`,
+    ].join('  ');
+  const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
+  return [
+    run(`iceberg full run, ${formatCount(f.rows)}-row mutable table`, f.full),
+    run(`iceberg incremental run, ${formatCount(f.changed)} changed, ${formatCount(f.deleted)} deleted`, f.incremental),
+    `  incremental vs full: ${pct(f.shareOfFullBytes)} of the bytes read, ${pct(f.incremental.seconds / f.full.seconds)} of the time (changes spread evenly over the keys: every 100th id updated, every 1,000th deleted)`,
+  ];
 }
 
 function round(x: number, digits: number): number {

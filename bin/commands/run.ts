@@ -5,6 +5,7 @@ import { randomBytes } from 'node:crypto';
 import type { CommitResult, ExecutionInput } from '../../lambdas/engine/contracts';
 import { connect, targetFromUrl } from '../../lambdas/engine/postgres/connection';
 import { guardConnect } from '../../lambdas/engine/postgres/connection-guard';
+import type { Destination } from '../../lambdas/engine/destinations/destination';
 import { openDestination } from '../../lambdas/engine/destinations/open-destination';
 import { silentLog } from '../../lambdas/engine/environment';
 import { InputError } from '../../lambdas/engine/errors';
@@ -191,7 +192,12 @@ export function parsePositive(flag: string, value: string): number {
 }
 
 /** `signal`: aborted (with the signal's name as reason) to stop the run cleanly; see `LocalRunOptions.signal`. */
-export async function runExport(options: RunOptions, log: (line: string) => void = (l) => process.stderr.write(`${l}\n`), signal?: AbortSignal): Promise<RunSummary> {
+/** For `pgsip bench` (bin/local/bench/incremental-run.ts): the run's destination seen through a wrapper that counts. */
+export interface RunHooks {
+  destination?: (destination: Destination) => Destination;
+}
+
+export async function runExport(options: RunOptions, log: (line: string) => void = (l) => process.stderr.write(`${l}\n`), signal?: AbortSignal, hooks: RunHooks = {}): Promise<RunSummary> {
   if (!options.databaseUrl) throw new InputError('no database: pass --database-url or set DATABASE_URL');
   const target = targetFromUrl(options.databaseUrl);
   const tables = splitTableList(options.tables ?? '');
@@ -211,7 +217,8 @@ export async function runExport(options: RunOptions, log: (line: string) => void
   input.concurrency = concurrency;
   const connectTimeoutMs = parsePositive('--connect-timeout', options.connectTimeout ?? '10') * 1000;
   const keyOption = hashKeyOption(options);
-  const destination = openDestination(options.dest, { s3Endpoint: options.s3Endpoint });
+  const opened = openDestination(options.dest, { s3Endpoint: options.s3Endpoint });
+  const destination = hooks.destination?.(opened) ?? opened;
   if (options.glueDatabase !== undefined && !options.dest.startsWith('s3://')) {
     throw new InputError(`--glue-database needs an s3:// destination: Glue tables point at S3, not at ${destination.root}`);
   }

@@ -12,7 +12,7 @@
  * read, the key and cursor columns only (hyparquet, by ranges of the file). Rows the table's position delete
  * files already delete are not the table's any more and are passed over.
  */
-import { parquetMetadataAsync, parquetReadObjects, rowIndex, type FileMetaData } from 'hyparquet';
+import { parquetMetadataAsync, parquetRead, type FileMetaData } from 'hyparquet';
 import type { Destination } from '../destinations/destination';
 import { CommitError } from '../errors';
 import { objectBuffer, READ_COMPRESSORS } from '../parquet/object-reader';
@@ -53,17 +53,59 @@ function scalarType(field: IcebergField, table: string): IcebergPrimitive {
 
 const text = (v: unknown): string => (v instanceof Uint8Array ? Buffer.from(v).toString('hex') : v === null || v === undefined ? '\u0000null' : String(v));
 
+/** Bytes read from a file's end to find its footer in one read, usually. */
+const FOOTER_FETCH = 64 * 1024;
+
+/** One row group of a data file: its rows' positions, the statistics of a column, and its rows' columns. */
+interface RowGroup {
+  rowStart: number;
+  rowEnd: number;
+  /** A column's chunk min and max, in the forms `PARSERS` reads values in; null when the footer has none. */
+  range(column: string): { min: unknown; max: unknown } | null;
+  /** The group's values of `columns`, one array per column, one value per row (the row at `rowStart + i`). */
+  columns(columns: string[]): Promise<unknown[][]>;
+}
+
 /**
- * The rows of a data file's `columns`, a row group at a time (a part holds up to ~1 GiB: read whole, its
- * column would be millions of JS objects at once), each with its position in the file (`rowIndex`).
+ * A data file a row group at a time (a part holds up to ~1 GiB: read whole, its column would be millions of JS
+ * values at once), each read by ranges of the file, only the columns asked for, as columns (no object per row).
  */
-async function* rowGroupsOf(destination: Destination, key: string, byteLength: number, columns: string[], filter?: object): AsyncGenerator<Record<string, unknown>[]> {
+async function* rowGroupsOf(destination: Destination, key: string, byteLength: number): AsyncGenerator<RowGroup> {
   const buffer = objectBuffer(destination, key, byteLength);
-  const metadata: FileMetaData = await parquetMetadataAsync(buffer);
+  // The footer is read from the file's last 64 KiB (a second read when it is larger): hyparquet's default, 512 KiB,
+  // would read much of a small part's key column again just to find its footer.
+  const metadata: FileMetaData = await parquetMetadataAsync(buffer, { parsers: PARSERS, initialFetchSize: FOOTER_FETCH } as never);
   let rowStart = 0;
   for (const group of metadata.row_groups) {
-    const rowEnd = rowStart + Number(group.num_rows);
-    yield (await parquetReadObjects({ file: buffer, metadata, columns, parsers: PARSERS, compressors: READ_COMPRESSORS, includeRowIndex: true, rowStart, rowEnd, ...(filter ? { filter } : {}) } as never)) as Record<string, unknown>[];
+    const start = rowStart;
+    const rowEnd = start + Number(group.num_rows);
+    yield {
+      rowStart: start,
+      rowEnd,
+      range: (column) => {
+        const stats = group.columns.find((c) => c.meta_data?.path_in_schema.length === 1 && c.meta_data.path_in_schema[0] === column)?.meta_data?.statistics;
+        if (!stats || stats.min_value === undefined || stats.max_value === undefined || stats.is_min_value_exact === false || stats.is_max_value_exact === false) return null;
+        return { min: stats.min_value, max: stats.max_value };
+      },
+      columns: async (names) => {
+        const values = names.map(() => new Array<unknown>(rowEnd - start));
+        const index = new Map(names.map((n, i) => [n, i]));
+        await parquetRead({
+          file: buffer,
+          metadata,
+          columns: names,
+          parsers: PARSERS,
+          compressors: READ_COMPRESSORS,
+          rowStart: start,
+          rowEnd,
+          onChunk: ({ columnName, columnData, rowStart: at }: { columnName: string; columnData: ArrayLike<unknown>; rowStart: number }) => {
+            const column = values[index.get(columnName)!];
+            for (let r = 0; r < columnData.length; r++) column[at - start + r] = columnData[r];
+          },
+        } as never);
+        return values;
+      },
+    };
     rowStart = rowEnd;
   }
 }
@@ -134,45 +176,71 @@ export async function previousVersions(
   if (files.length === 0) return found;
 
   const keyColumns = identity.key.map((f) => parquetColumnName(f.name));
-  const columns = [...keyColumns, parquetColumnName(identity.cursor.name)];
-  // JSON of the texts: no two keys share it, whatever their strings hold.
-  const keyText = (row: Record<string, unknown>) => JSON.stringify(identity.key.map((f) => text(row[parquetColumnName(f.name)])));
-  const describeKey = (row: Record<string, unknown>) => identity.key.map((f) => `${f.name}=${text(row[parquetColumnName(f.name)])}`).join(', ');
   const cursorName = parquetColumnName(identity.cursor.name);
-  const firstName = parquetColumnName(first.name);
-  // Row groups whose key statistics miss the window are skipped by hyparquet; rows outside it are dropped.
-  // Only where hyparquet's values and the bounds compare alike (FILTERABLE), and never when every row is
-  // wanted (a keyset).
-  const filter = window && !source && FILTERABLE.has(type) ? { [firstName]: { $gte: window.lower, $lte: window.upper } } : undefined;
-  const read = (file: DataFile, wanted: string[]) => rowGroupsOf(env.destination, env.keyOf(file.file_path), file.file_size_in_bytes, wanted, filter);
+  const firstName = keyColumns[0];
+  // A key's identity as text: a single column's text, or the JSON of the texts (no two keys share it, whatever
+  // their strings hold).
+  const keyText = keyColumns.length === 1 ? (values: unknown[]) => text(values[0]) : (values: unknown[]) => JSON.stringify(values.map(text));
+  const describeKey = (values: unknown[]) => identity.key.map((f, i) => `${f.name}=${text(values[i])}`).join(', ');
+  // Statistics are compared with values where hyparquet's values and the bounds compare alike (FILTERABLE):
+  // not strings, whose UTF-16 order disagrees with Parquet's byte order beyond U+FFFF.
+  const keyOrdered = FILTERABLE.has(type);
+  const cursorOrdered = FILTERABLE.has(scalarType(identity.cursor, env.table));
+  const outside = (v: unknown, range: { min: unknown; max: unknown } | null) =>
+    range !== null && v !== null && v !== undefined && typeof v === typeof range.min && typeof v === typeof range.max && ((v as number) < (range.min as number) || (v as number) > (range.max as number));
+  const missesWindow = (range: { min: unknown; max: unknown } | null) =>
+    window !== null && keyOrdered && range !== null && typeof range.min === typeof window.lower && ((range.max as number) < (window.lower as number) || (range.min as number) > (window.upper as number));
 
   // The run's keys and cursor values: what changed, few beside the table.
-  const incoming = new Map<string, string>();
-  for (const file of added) for await (const rows of read(file, columns)) for (const row of rows) incoming.set(keyText(row), text(row[cursorName]));
+  const incoming = new Map<string, unknown>();
+  for (const file of added) {
+    for await (const group of rowGroupsOf(env.destination, env.keyOf(file.file_path), file.file_size_in_bytes)) {
+      const [cursors, ...keys] = await group.columns([cursorName, ...keyColumns]);
+      for (let i = 0; i < cursors.length; i++) incoming.set(keyText(keys.map((c) => c[i])), cursors[i]);
+    }
+  }
   const holder = new Map<string, string>();
   for (const file of files) {
     const gone = await deleted(file.file_path);
     const positions: number[] = [];
     const missing: number[] = [];
-    const meets = added.length > 0 && candidate(file);
-    for await (const rows of read(file, meets ? columns : keyColumns)) for (const row of rows) {
-      const position = (row as Record<symbol, number>)[rowIndex];
-      if (gone.has(position)) continue;
-      if (found.gone) found.gone.tableRows++;
-      const key = meets ? keyText(row) : '';
-      const cursor = meets ? incoming.get(key) : undefined;
-      if (cursor === undefined) {
-        if (source && !source.has(keyColumns.map((c) => row[c]))) missing.push(position);
-        continue;
+    const fileMeets = added.length > 0 && candidate(file);
+    for await (const group of rowGroupsOf(env.destination, env.keyOf(file.file_path), file.file_size_in_bytes)) {
+      // A row group whose key range misses the run's window holds none of its keys.
+      const meets = fileMeets && !missesWindow(group.range(firstName));
+      if (!meets && !source) continue;
+      // The key columns first; the cursor column only of a row group where it can tell a row read again (the
+      // same cursor value) from a changed one: not where the run's value lies outside the group's cursor range.
+      const keys = await group.columns(keyColumns);
+      const matched: { position: number; cursor: unknown }[] = [];
+      for (let i = 0; i < keys[0].length; i++) {
+        const position = group.rowStart + i;
+        if (gone.has(position)) continue;
+        if (found.gone) found.gone.tableRows++;
+        const values = keys.length === 1 ? [keys[0][i]] : keys.map((c) => c[i]);
+        const key = meets ? keyText(values) : '';
+        if (!meets || !incoming.has(key)) {
+          if (source && !source.has(values)) missing.push(position);
+          continue;
+        }
+        const other = holder.get(key);
+        if (other !== undefined) {
+          throw new CommitError(`table ${env.table}: the Iceberg table holds the row with key ${describeKey(values)} twice (in ${other} and ${file.file_path}); nothing committed: run it --full`);
+        }
+        holder.set(key, file.file_path);
+        positions.push(position);
+        matched.push({ position, cursor: incoming.get(key) });
       }
-      const other = holder.get(key);
-      if (other !== undefined) {
-        throw new CommitError(`table ${env.table}: the Iceberg table holds the row with key ${describeKey(row)} twice (in ${other} and ${file.file_path}); nothing committed: run it --full`);
+      if (matched.length === 0) continue;
+      const range = cursorOrdered ? group.range(cursorName) : null;
+      const undecided = matched.filter((m) => !outside(m.cursor, range));
+      found.changed += matched.length - undecided.length;
+      if (undecided.length === 0) continue;
+      const [cursors] = await group.columns([cursorName]);
+      for (const m of undecided) {
+        if (text(m.cursor) === text(cursors[m.position - group.rowStart])) found.reread++;
+        else found.changed++;
       }
-      holder.set(key, file.file_path);
-      positions.push(position);
-      if (cursor === text(row[cursorName])) found.reread++;
-      else found.changed++;
     }
     if (positions.length > 0) found.positions.set(file.file_path, positions.sort((a, b) => a - b));
     if (found.gone && missing.length > 0) {
@@ -190,8 +258,11 @@ export async function previousVersions(
 export async function readDeletedPositions(files: DataFile[], env: { destination: Destination; keyOf: (uri: string) => string }): Promise<Map<string, Set<number>>> {
   const deleted = new Map<string, Set<number>>();
   for (const file of files) {
-    for await (const rows of rowGroupsOf(env.destination, env.keyOf(file.file_path), file.file_size_in_bytes, ['file_path', 'pos'])) {
-      for (const { file_path: path, pos } of rows as { file_path: string; pos: bigint | number }[]) {
+    for await (const group of rowGroupsOf(env.destination, env.keyOf(file.file_path), file.file_size_in_bytes)) {
+      const [paths, poss] = (await group.columns(['file_path', 'pos'])) as [string[], (bigint | number)[]];
+      for (let i = 0; i < paths.length; i++) {
+        const path = paths[i];
+        const pos = poss[i];
         if (!deleted.has(path)) deleted.set(path, new Set());
         deleted.get(path)!.add(Number(pos));
       }
