@@ -23,6 +23,7 @@ function runOptions(command: Command): Command {
     .option('--full', 'read incremental tables whole this time (starts a new chain of runs)')
     .option('--deletes <keyset>', 'with --incremental on Iceberg tables: also read the primary keys and delete the rows gone at the source')
     .option('--max-delete-share <0-1>', 'a run that would delete more of a table than this stops before committing (default 0.1)')
+    .option('--compact-at <delete files>', 'Iceberg tables: after committing, compact each table that holds at least this many delete files (as pgsip compact does)')
     .option(
       '--partition-by <spec|table=spec>',
       'Iceberg tables: partition by transforms of columns, as Iceberg writes them: day(created_at), identity(region), bucket(16, id); repeat per table',

@@ -17,6 +17,7 @@ export const KEY_CLASSES = {
   runFolder: { pattern: '*/run=*/*', what: 'anything inside a run folder (Commit deletes strays and abandoned runs)' },
   positionDeletes: { pattern: '*/run=*/deletes-*.parquet', what: "an Iceberg table's position deletes (the rows incremental runs replaced)" },
   keyset: { pattern: '*/run=*/_keyset/*', what: "a shard's keyset (the primary keys of its range, for deletes \"keyset\")" },
+  compactedPart: { pattern: '*/run=_compact-*/part-*.parquet', what: "an Iceberg table's compacted data files (compactAtDeleteFiles)" },
   icebergMetadata: { pattern: '*/metadata/*', what: "an Iceberg table's metadata, manifests and manifest lists" },
 } as const;
 

@@ -237,7 +237,7 @@ export function validateConfig(raw: unknown, baseDir = process.cwd()): PgsipConf
     const names = new Set<string>();
     config.schedules = list(root.schedules, 'schedules', 0).map((raw, i) => {
       const f = `schedules[${i}]`;
-      const s = object(raw, f, ['name', 'tables', 'expression', 'timeZone', 'shards', 'concurrency', 'compression', 'types', 'tableFormat', 'infinity', 'keepRuns', 'freshnessHours', 'enabled', 'excludeTables', 'excludeColumns', 'hashColumns', 'incremental', 'partitionBy', 'holdSnapshot']);
+      const s = object(raw, f, ['name', 'tables', 'expression', 'timeZone', 'shards', 'concurrency', 'compression', 'types', 'tableFormat', 'infinity', 'keepRuns', 'freshnessHours', 'enabled', 'excludeTables', 'excludeColumns', 'hashColumns', 'incremental', 'partitionBy', 'holdSnapshot', 'compactAtDeleteFiles']);
       const name = str(s.name, `${f}.name`, /^[A-Za-z0-9_-]{1,40}$/, 'letters, digits, - and _ (at most 40)');
       if (names.has(name)) throw new ConfigError(`${f}.name`, `${show(name)} is used twice`);
       names.add(name);
@@ -259,6 +259,7 @@ export function validateConfig(raw: unknown, baseDir = process.cwd()): PgsipConf
         incremental: opt(s, 'incremental', (v) => incrementalTables(v, `${f}.incremental`, tables)),
         partitionBy: opt(s, 'partitionBy', (v) => partitionedTables(v, `${f}.partitionBy`, tables)),
         holdSnapshot: opt(s, 'holdSnapshot', (v) => bool(v, `${f}.holdSnapshot`)),
+        compactAtDeleteFiles: opt(s, 'compactAtDeleteFiles', (v) => int(v, `${f}.compactAtDeleteFiles`, 1, 10_000)),
         ...scheduleSelection(s, f, canonicalTable),
       };
     });
@@ -305,6 +306,11 @@ export function validateConfig(raw: unknown, baseDir = process.cwd()): PgsipConf
     const keyset = Object.entries(s.incremental ?? {}).find(([, spec]) => spec.deletes !== undefined);
     if (keyset && (s.tableFormat ?? config.tableFormat) !== 'iceberg') {
       throw new ConfigError(`schedules[${i}].incremental`, `deletes of ${keyset[0]}: removes rows from Iceberg tables, set tableFormat iceberg`);
+    }
+  });
+  config.schedules?.forEach((s, i) => {
+    if (s.compactAtDeleteFiles !== undefined && (s.tableFormat ?? config.tableFormat) !== 'iceberg') {
+      throw new ConfigError(`schedules[${i}].compactAtDeleteFiles`, 'compacts Iceberg tables: set tableFormat iceberg');
     }
   });
   config.schedules?.forEach((s, i) => {

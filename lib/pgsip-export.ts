@@ -265,6 +265,9 @@ export class PgsipExport extends Construct {
     this.grantObjects(this.commitFunction, ['s3:GetObject', 's3:PutObject'], [keys.positionDeletes]);
     // deletes "keyset": the shards' keysets, to find the keys gone at the source.
     this.grantObjects(this.commitFunction, ['s3:GetObject'], [keys.keyset]);
+    // compactAtDeleteFiles: the compacted data files, in folders no run can have (`run=_compact-*`), written
+    // multipart; those of a compaction that lost a race are removed (runFolder).
+    this.grantObjects(this.commitFunction, ['s3:PutObject', 's3:AbortMultipartUpload'], [keys.compactedPart]);
     this.grantKey(this.commitFunction);
 
     // Holder: reads the database (the horizon, then one snapshot it exports) and writes and reads only the

@@ -33,9 +33,11 @@ const KIND_DEFAULTS: Record<PgsipFunctionKind, { memorySize: number; timeout: Du
     timeout: Duration.minutes(15),
     description: 'pgsip Export: one shard of one table from Postgres to Parquet parts on S3',
   },
+  // Commit reads an Iceberg table's key columns for upserts and deletes, and may compact a table
+  // (compactAtDeleteFiles): minutes on a large table, so the same 15 minutes as Export.
   commit: {
     memorySize: 512,
-    timeout: Duration.minutes(5),
+    timeout: Duration.minutes(15),
     description: 'pgsip Commit: verify every shard landed, write the run manifest and _SUCCESS',
   },
   // A holder mostly waits: it waits up to one lifetime for its turn, then holds for one (lambdas/engine/hold-snapshot.ts).

@@ -65,6 +65,11 @@ export interface ScheduleRunOptions {
    */
   readonly partitionBy?: Readonly<Record<string, string>>;
   /**
+   * Iceberg tables: after each run commits, compact every table of it that holds at least this many delete
+   * files (docs/iceberg.md, "Compaction"): scheduled compaction. @default - never
+   */
+  readonly compactAtDeleteFiles?: number;
+  /**
    * Whether a run holds one snapshot for all its tables and shards (docs/export.md, "One moment for the whole run");
    * false: each shard reads its own, and nothing holds back VACUUM for the run's length. @default true
    */
@@ -107,6 +112,7 @@ export function scheduleInput(s: ScheduleRunOptions): ExecutionInput {
   if (s.tableFormat !== undefined) input.tableFormat = s.tableFormat;
   if (s.infinity !== undefined) input.infinity = s.infinity;
   if (s.keepRuns !== undefined) input.keepRuns = s.keepRuns;
+  if (s.compactAtDeleteFiles !== undefined) input.compactAtDeleteFiles = s.compactAtDeleteFiles;
   if (s.incremental !== undefined) input.incremental = { ...s.incremental };
   if (s.partitionBy !== undefined) input.partitionBy = { ...s.partitionBy };
   if (s.compression !== undefined) input.compression = s.compression;

@@ -61,6 +61,8 @@ export interface SharedRunOptions {
   deletes?: string;
   /** The largest share of a table one run may delete (`maxDeleteShare`), 0 to 1. */
   maxDeleteShare?: string;
+  /** Compact each Iceberg table after committing once it holds this many delete files (`compactAtDeleteFiles`). */
+  compactAt?: string;
   /** Comma-separated lists, Postgres quoting (bin/local/selection-options.ts). */
   excludeTables?: string;
   excludeColumns?: string;
@@ -87,6 +89,7 @@ export function sharedRunInput(
     if (options.maxDeleteShare.trim() === '' || !(share >= 0 && share <= 1)) throw new InputError(`--max-delete-share must be a share from 0 to 1, like 0.1 (got ${JSON.stringify(options.maxDeleteShare)})`);
     input.maxDeleteShare = share;
   }
+  if (options.compactAt !== undefined) input.compactAtDeleteFiles = parsePositive('--compact-at', options.compactAt);
   if (options.full) input.full = true;
   if (options.partitionBy !== undefined && options.partitionBy.length > 0) input.partitionBy = parsePartitionBy(options.partitionBy, tables);
   if (options.tableFormat !== undefined) input.tableFormat = options.tableFormat as ExecutionInput['tableFormat'];
@@ -281,6 +284,9 @@ export function printSummary(summary: RunSummary, write: (line: string) => void)
       write(`    iceberg ${t.iceberg.operation} snapshot ${t.iceberg.snapshotId}: ${what} -> ${t.iceberg.metadata}`);
       if (t.iceberg.changed !== undefined) write(`    upsert: ${formatCount(t.iceberg.changed)} row(s) changed since the last run replaced their previous versions`);
       if (t.iceberg.deleted !== undefined) write(`    deletes: ${formatCount(t.iceberg.deleted)} row(s) gone at the source deleted from the table`);
+      const compacted = t.iceberg.compacted;
+      if (compacted && 'error' in compacted) write(`    compaction: not done (${compacted.error}); the run is committed, run pgsip compact again`);
+      else if (compacted) write(`    compaction: ${compacted.rewrittenFiles} data file(s) and ${compacted.removedDeleteFiles} delete file(s) rewritten into ${compacted.addedFiles} file(s), snapshot ${compacted.snapshotId}`);
       const expired = t.iceberg.expired;
       if (expired) write(`    retention: ${expired.snapshots} snapshot(s) expired${expired.runs.length > 0 ? `, run folder(s) deleted: ${expired.runs.join(', ')}` : ''}`);
     }

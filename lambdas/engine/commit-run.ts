@@ -7,7 +7,7 @@
  */
 import type { CatalogOutcome } from './catalog/table-catalog';
 import { lakeLocation, lakeTable } from './catalog/lake-table';
-import type { CommitEvent, CommitOutput, CommitResult, CommittedTable, LatestPointer, RunManifest, ShardManifest, TablePlan } from './contracts';
+import type { CommitEvent, CommitOutput, CommitResult, CommittedTable, IcebergCommit, LatestPointer, RunManifest, ShardManifest, TablePlan } from './contracts';
 import type { RunEnvironment } from './environment';
 import { CatalogError, CommitError, PgsipError, RunDocumentError } from './errors';
 import { faultPoint } from './run/fault-points';
@@ -19,7 +19,9 @@ import { DOCUMENT_VERSION, readDocument, serializeDocument } from './run/documen
 import { checksumKeyOf, selectionOf } from './selection/column-rules';
 import { checkPageSplitSnapshot } from './run/page-split';
 import { commitToIcebergTable, tableRefOf } from './iceberg/commit-table';
+import { compactTable } from './iceberg/compact-table';
 import { expireSnapshots } from './iceberg/expire-snapshots';
+import { currentSnapshot } from './iceberg/table-metadata';
 import { icebergCatalogOf } from './iceberg/plan-iceberg-table';
 import { tableDestinationOf } from './iceberg/table-storage';
 import { checkRunId, latestKey, manifestKey, PART_PATTERN, runPlanKey, shardManifestKey, successKey } from './run/layout';
@@ -80,11 +82,40 @@ async function commitPlannedTable(plan: TablePlan, env: RunEnvironment, result: 
       });
       if (expired) committed.iceberg.expired = { snapshots: expired.snapshots, runs: expired.runs };
     }
+    if (plan.options.compactAtDeleteFiles !== null) {
+      const compacted = await compactAfterCommit(plan, plan.options.compactAtDeleteFiles, env);
+      if (compacted) committed.iceberg.compacted = compacted;
+    }
   } else if (env.catalog) {
     committed.catalog = await registerTable(plan, manifest, env, latest);
   }
   result.tables.push(committed);
 }
+
+/**
+ * `compactAtDeleteFiles`: the table compacted once it holds that many delete files. The run is committed
+ * already, so a compaction that fails is reported (and logged) rather than failing the run: a retried Commit
+ * would only try it again, and `pgsip compact` can.
+ */
+async function compactAfterCommit(plan: TablePlan, atDeleteFiles: number, env: RunEnvironment): Promise<NonNullable<IcebergCommit['compacted']> | null> {
+  const catalog = icebergCatalogOf(env);
+  const ref = tableRefOf(plan);
+  try {
+    const loaded = await catalog.load(ref);
+    const head = loaded ? currentSnapshot(loaded.metadata) : null;
+    if (Number(head?.summary['total-delete-files'] ?? 0) < atDeleteFiles) return null;
+    // Smaller row groups than a shard's: Commit's memory is a quarter of Export's.
+    const result = await compactTable(ref, { destination: env.destination, catalog, log: env.log }, { rowGroupBytes: COMPACTION_ROW_GROUP_BYTES });
+    if (result.outcome !== 'compacted') return null;
+    return { rewrittenFiles: result.rewrittenFiles, removedDeleteFiles: result.removedDeleteFiles, addedFiles: result.addedFiles, snapshotId: result.snapshotId! };
+  } catch (error) {
+    const message = (error as Error).message;
+    env.log.warn('the table was committed; compacting it failed', { table: plan.table, runId: plan.runId, error: message });
+    return { error: message };
+  }
+}
+
+const COMPACTION_ROW_GROUP_BYTES = 4 * 1024 * 1024;
 
 /** The Commit Task's answer to Step Functions: counts, never a list that grows with the run. */
 export function commitOutput(result: CommitResult): CommitOutput {

@@ -74,6 +74,11 @@ export interface ExecutionInput {
    * delete more stops before committing, saying how many. Default 0.1; 1 lets any run go on.
    */
   maxDeleteShare?: number;
+  /**
+   * Iceberg tables: after committing, compact each table that holds at least this many position delete files
+   * (lambdas/engine/iceberg/compact-table.ts), as `pgsip compact` would. Default: never.
+   */
+  compactAtDeleteFiles?: number;
   /** Target size of a row group, in bytes of column data held before encoding. Default 16 MiB. */
   rowGroupBytes?: number;
   /** A shard starts a new part file once the current one reaches this many bytes. Default 1 GiB. */
@@ -283,6 +288,8 @@ export interface ExportOptions {
   tableFormat: TableFormat;
   /** The largest share of a table's rows one run may delete (ExecutionInput.maxDeleteShare). */
   maxDeleteShare: number;
+  /** ExecutionInput.compactAtDeleteFiles; null: never. */
+  compactAtDeleteFiles: number | null;
 }
 
 /**
@@ -635,4 +642,9 @@ export interface IcebergCommit {
   changed?: number;
   /** With `deletes: "keyset"`: rows of the table it deleted because the source no longer holds their key. */
   deleted?: number;
+  /**
+   * With `compactAtDeleteFiles`: the compaction that followed the commit, or why it did not take (the run is
+   * committed either way; `pgsip compact` can be run again).
+   */
+  compacted?: { rewrittenFiles: number; removedDeleteFiles: number; addedFiles: number; snapshotId: number } | { error: string };
 }

@@ -64,6 +64,7 @@ export const DEFAULT_OPTIONS: ExportOptions = {
   retentionGraceMinutes: 60,
   tableFormat: 'hive',
   maxDeleteShare: 0.1,
+  compactAtDeleteFiles: null,
 };
 
 /** ±infinity by default: loud where engines would misread DuckDB's INT64 extremes, kept where they do not. */
@@ -352,6 +353,13 @@ function checkOptions(input: ExecutionInput, defaultCompression: ExportOptions['
   if (typeof maxDeleteShare !== 'number' || !(maxDeleteShare >= 0 && maxDeleteShare <= 1)) {
     throw new InputError(`"maxDeleteShare" must be a share of the table from 0 to 1, like 0.1 (got ${JSON.stringify(input.maxDeleteShare)})`);
   }
+  const compactAtDeleteFiles = input.compactAtDeleteFiles ?? null;
+  if (compactAtDeleteFiles !== null && !(Number.isInteger(compactAtDeleteFiles) && compactAtDeleteFiles >= 1)) {
+    throw new InputError(`"compactAtDeleteFiles" must be a whole number of at least 1 (got ${JSON.stringify(input.compactAtDeleteFiles)})`);
+  }
+  if (compactAtDeleteFiles !== null && tableFormat !== 'iceberg') {
+    throw new InputError('"compactAtDeleteFiles" compacts Iceberg tables: set tableFormat iceberg (a folder of runs has no delete files)');
+  }
   const keepRuns = input.keepRuns ?? null;
   if (keepRuns !== null && !(Number.isInteger(keepRuns) && keepRuns >= 1)) throw new InputError(`"keepRuns" must be a whole number of at least 1 (got ${JSON.stringify(keepRuns)})`);
   return {
@@ -367,6 +375,7 @@ function checkOptions(input: ExecutionInput, defaultCompression: ExportOptions['
     retentionGraceMinutes: size('retentionGraceMinutes', 0),
     tableFormat,
     maxDeleteShare,
+    compactAtDeleteFiles,
   };
 }
 

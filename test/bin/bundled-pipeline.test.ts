@@ -94,8 +94,8 @@ function holderLoops(input: ExecutionInput, executionName: string, extra: Record
   return Promise.all([loop(0), loop(1)]);
 }
 
-async function object(key: string, from = client): Promise<Buffer> {
-  const out = await from.send(new GetObjectCommand({ Bucket: BUCKET, Key: key }));
+async function object(key: string, from = client, bucket = BUCKET): Promise<Buffer> {
+  const out = await from.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
   return Buffer.from(await out.Body!.transformToByteArray());
 }
 
@@ -396,6 +396,13 @@ describe('the deployed bundles, against moto\'s S3', () => {
       expect(snapshots).toBe(1);
       const manifest = JSON.parse((await object('exports/public/log/run=ice-3/_manifest.json', motoS3)).toString('utf8')) as RunManifest;
       expect(manifest.compression).toBe('ZSTD');
+      // compactAtDeleteFiles: the Commit that leaves the table with delete files compacts it, through Glue, its
+      // ZSTD files read and written again on the runtime's Node, in a `run=_compact-*` folder.
+      await sql(`INSERT INTO public.log (msg) SELECT 'p' || g FROM generate_series(1, 20) g`);
+      await run('ice-4', { compactAtDeleteFiles: 1 });
+      expect(await expectTableEqualsSource()).toMatchObject({ operation: 'replace', 'total-delete-files': '0', 'pgsip.compaction': expect.stringMatching(/^compact-/) });
+      const compactedKeys = (await motoS3.send(new ListObjectsV2Command({ Bucket: BUCKET, Prefix: 'exports/public/log/run=_compact-' }))).Contents ?? [];
+      expect(compactedKeys.length).toBeGreaterThan(0);
     } finally {
       glue.destroy();
     }
@@ -409,8 +416,8 @@ describe('the deployed bundles, against moto\'s S3', () => {
     const onMoto = { PGSIP_S3_ENDPOINT: moto.endpoint, PGSIP_TABLE_BUCKET_ARN: tableBucketArn, AWS_ENDPOINT_URL_S3TABLES: moto.endpoint };
     await queryRows(postgres.url, `CREATE TABLE public.events (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, msg text, amount numeric(10,2));
                                    INSERT INTO public.events (msg, amount) SELECT 'e' || g, g / 8.0 FROM generate_series(1, 2000) g`);
-    const run = async (runId: string) => {
-      const input: ExecutionInput = { tables: ['public.events'], shards: 2, runId, holdSnapshot: false, tableFormat: 'iceberg', incremental: { 'public.events': { cursor: 'id', deletes: 'keyset' } } };
+    const run = async (runId: string, extra: Partial<ExecutionInput> = {}) => {
+      const input: ExecutionInput = { tables: ['public.events'], shards: 2, runId, holdSnapshot: false, tableFormat: 'iceberg', incremental: { 'public.events': { cursor: 'id', deletes: 'keyset' } }, ...extra };
       const plan = await invoke<PlanResult>(deployed.plan, { input, executionName: runId, executionId }, onMoto);
       for (const task of JSON.parse((await object(plan.items.key, motoS3)).toString('utf8')) as ShardTask[]) {
         await invoke<ShardResult>(deployed.export, { task, executionId, snapshot: plan.snapshot }, onMoto);
@@ -430,8 +437,13 @@ describe('the deployed bundles, against moto\'s S3', () => {
       await expectTableEqualsSource();
       // New rows, and rows deleted at the source, which the keyset each shard reads removes from the table.
       await queryRows(postgres.url, `INSERT INTO public.events (msg, amount) SELECT 'f' || g, g FROM generate_series(1, 300) g; DELETE FROM public.events WHERE id % 100 = 0`);
-      await run('s3t-2');
+      // compactAtDeleteFiles: the same Commit compacts the table it left with delete files, in its storage.
+      await run('s3t-2', { compactAtDeleteFiles: 1 });
       await expectTableEqualsSource();
+      const found = await tables.send(new GetTableMetadataLocationCommand({ tableBucketARN: tableBucketArn, namespace: 'public', name: 'events' }));
+      const [, bucket, key] = /^s3:\/\/([^/]+)\/(.+)$/.exec(found.metadataLocation!)!;
+      const metadata = JSON.parse((await object(key, motoS3, bucket)).toString('utf8')) as { snapshots: { summary: Record<string, string> }[] };
+      expect(metadata.snapshots.at(-1)!.summary).toMatchObject({ operation: 'replace', 'total-delete-files': '0' });
       // The export prefix holds the runs' documents and none of the table's files.
       const keys = (await motoS3.send(new ListObjectsV2Command({ Bucket: BUCKET, Prefix: 'exports/public/events/' }))).Contents!.map((o) => o.Key!);
       expect(keys).toContain('exports/public/events/run=s3t-2/_SUCCESS');

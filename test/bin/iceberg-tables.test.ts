@@ -596,7 +596,7 @@ describe('compaction (pgsip compact)', () => {
     const after = (await metadataOf(table)).metadata;
     const filesAfter = snapshotFiles(after, after['current-snapshot-id']!);
     expect(filesAfter.deletes).toEqual([]);
-    expect(filesAfter.data).toEqual([{ path: expect.stringMatching(/\/run=compact-[^/]+\/part-[^/]+\.parquet$/), records: rowsBefore.length }]);
+    expect(filesAfter.data).toEqual([{ path: expect.stringMatching(/\/run=_compact-[^/]+\/part-[^/]+\.parquet$/), records: rowsBefore.length }]);
     // Every value of every column, as pyarrow reads it, is what it was; icebird reads the source.
     expect(allLiveRows(after)).toEqual(rowsBefore);
     await expectSource();
@@ -674,7 +674,37 @@ describe('compaction (pgsip compact)', () => {
     expect((await readIcebergTable(table)).map((r) => [String(r.id), r.region, Number(r.v).toFixed(2), (r.extra as string | null) ?? null]).sort((a, b) => Number(a[0]) - Number(b[0]))).toEqual(want);
     expect(allLiveRows(after).map((r) => r[0])).toEqual(rowsBefore.map((r) => r[0]));
     // What the lost attempt wrote is gone: one compaction folder is left.
-    expect((await readdir(table)).filter((n) => n.startsWith('run=compact-'))).toHaveLength(1);
+    expect((await readdir(table)).filter((n) => n.startsWith('run=_compact-'))).toHaveLength(1);
+  });
+
+  it('with --compact-at N, compacts a table after the commit that leaves it N delete files, and says so', async () => {
+    const dest = join(work, 'compact-at-lake');
+    const table = join(dest, 'public', 'tallies');
+    await sql(`CREATE TABLE public.tallies (id int PRIMARY KEY, n int NOT NULL, updated_at timestamptz NOT NULL DEFAULT clock_timestamp());
+               INSERT INTO public.tallies (id, n) SELECT g, 0 FROM generate_series(1, 500) g;`);
+    const run = () =>
+      runExport({ databaseUrl: postgres.url, tables: 'public.tallies', dest, shards: '2', concurrency: '2', compression: 'snappy', quiet: true, tableFormat: 'iceberg', incremental: 'updated_at', compactAt: '3' } as never, () => {});
+    await run();
+    const results = [];
+    for (let i = 1; i <= 3; i++) {
+      await sql(`UPDATE public.tallies SET n = n + 1, updated_at = clock_timestamp() WHERE id % 7 = ${i}`);
+      results.push(await run());
+    }
+    expect(results.slice(0, 2).map((r) => r.commit.tables[0].iceberg?.compacted)).toEqual([undefined, undefined]);
+    const compacted = results[2].commit.tables[0].iceberg?.compacted;
+    expect(compacted).toMatchObject({ removedDeleteFiles: 3, addedFiles: 1 });
+    const lines: string[] = [];
+    printSummary(results[2], (l) => lines.push(l));
+    expect(lines).toContainEqual(expect.stringMatching(/^ {4}compaction: \d+ data file\(s\) and 3 delete file\(s\) rewritten into 1 file\(s\), snapshot \d+$/));
+    const { metadata } = await metadataOf(table);
+    expect(snapshotFiles(metadata, metadata['current-snapshot-id']!).deletes).toEqual([]);
+    expect(metadata.snapshots.at(-1)!.summary.operation).toBe('replace');
+    const want = (await queryRows<{ id: string; n: string }>(postgres.url, 'SELECT id::text AS id, n::text AS n FROM public.tallies ORDER BY tallies.id')).map((r) => [r.id, r.n]);
+    expect((await readIcebergTable(table)).map((r) => [String(r.id), String(r.n)]).sort((a, b) => Number(a[0]) - Number(b[0]))).toEqual(want);
+    // A folder table has nothing to compact: refused before anything runs.
+    await expect(
+      runExport({ databaseUrl: postgres.url, tables: 'public.tallies', dest: join(work, 'compact-at-hive'), shards: '1', concurrency: '1', compression: 'snappy', quiet: true, compactAt: '3' } as never, () => {}),
+    ).rejects.toThrow('"compactAtDeleteFiles" compacts Iceberg tables: set tableFormat iceberg (a folder of runs has no delete files)');
   });
 
   it('refuses in one line: no such table, a table bucket and a Glue database at once, a bad target size', async () => {

@@ -9,7 +9,9 @@ import { CreateBucketCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2
 import { CreateTableBucketCommand, GetTableMetadataLocationCommand, S3TablesClient } from '@aws-sdk/client-s3tables';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { describeCatalog } from '../../bin/commands/catalog';
+import { compactTables } from '../../bin/commands/compact';
 import { printSummary, runExport } from '../../bin/commands/run';
+import { decodeManifestList } from '../../lambdas/engine/iceberg/manifest-avro';
 import { verifyRun } from '../../bin/commands/verify';
 import { type RunningPostgres, startEmbeddedPostgres } from '../../bin/local/embedded-postgres';
 import type { TableMetadata } from '../../lambdas/engine/iceberg/model';
@@ -141,6 +143,29 @@ describe('Iceberg tables in an S3 Tables table bucket (moto)', () => {
     await s3.send(new HeadObjectCommand({ Bucket: warehouseBucket, Key: oldList.slice(before.warehouse.length + 1) }));
     const docs = (await s3.send(new ListObjectsV2Command({ Bucket: BUCKET, Prefix: 'runs/public/log/' }))).Contents!.map((o) => o.Key!);
     expect(docs.filter((k) => k.endsWith('/_SUCCESS'))).toHaveLength(3);
+  });
+
+  it('compacts the table in its warehouse with pgsip compact --table-bucket: one file, the same rows; a table the bucket lacks is named', async () => {
+    // Rows read again at the watermark leave a delete file; with the table's several runs, something to compact.
+    await sql(`INSERT INTO public.log (msg, amount) SELECT 'p' || g, g FROM generate_series(1, 10) g`);
+    await runLog();
+    const before = (await current()).metadata;
+    const lines: string[] = [];
+    const [result] = await compactTables({ dest: `s3://${BUCKET}/runs`, tables: 'public.log', tableBucket: bucketArn, s3Endpoint: moto.endpoint, quiet: true }, (l) => lines.push(l));
+    expect(result).toMatchObject({ outcome: 'compacted', addedFiles: 1 });
+    expect(result.rewrittenFiles).toBeGreaterThan(1);
+    const metadata = await expectTableEqualsSource();
+    expect(metadata.snapshots.at(-1)!.summary).toMatchObject({ operation: 'replace', 'total-data-files': '1', 'total-delete-files': '0' });
+    expect(metadata.snapshots.length).toBe(before.snapshots.length + 1);
+    // The compacted file is in the warehouse, like every file of the table; the destination holds none.
+    const { warehouse } = await current();
+    const list = decodeManifestList(new Uint8Array(await (await s3.send(new GetObjectCommand({ Bucket: warehouse.slice('s3://'.length), Key: metadata.snapshots.at(-1)!['manifest-list'].slice(warehouse.length + 1) }))).Body!.transformToByteArray()));
+    expect(list.length).toBeGreaterThan(0);
+    const docs = (await s3.send(new ListObjectsV2Command({ Bucket: BUCKET, Prefix: 'runs/' }))).Contents!.map((o) => o.Key!);
+    expect(docs.filter((k) => k.endsWith('.parquet'))).toEqual([]);
+    await expect(compactTables({ dest: `s3://${BUCKET}/runs`, tables: 'public.nothing', tableBucket: bucketArn, s3Endpoint: moto.endpoint, quiet: true }, () => {})).rejects.toThrow(
+      /^table "public"\."nothing": no Iceberg table for it in s3tables:[\w-]+; nothing to compact$/,
+    );
   });
 
   it('refuses --table-bucket without --table-format iceberg, and with --glue-database, in one line', async () => {

@@ -60,6 +60,7 @@ const ICEBERG_METADATA = metadataFileKey('public/orders', 3);
 const ICEBERG_HINT = `public/orders/${VERSION_HINT}`;
 const ICEBERG_DELETES = `${ORDERS}/${positionDeletesName('5f0c1d2e')}`;
 const KEYSET = `${ORDERS}/${keysetPath(3, '0a1b2c3d')}`;
+const COMPACTED = `public/orders/run=_compact-20261208T010000Z-0a1b2c/${partName(0, 0, '0a1b2c3d')}`;
 const ICEBERG_MANIFEST = 'public/orders/metadata/6d4090a1-df5c-48a5-ab91-96e5d608bab0-m0.avro';
 
 type Who = 'Plan' | 'Export' | 'Commit' | 'Holder' | 'Failure' | 'StateMachine' | 'Scheduler' | 'OtherAccountAdmin' | `${string}.amazonaws.com`;
@@ -331,6 +332,15 @@ const MATRIX: readonly Row[] = [
   { who: 'Commit', does: 's3:PutObject', on: under(KEYSET), expect: DENIED },
   { who: 'Commit', does: 's3:DeleteObject', on: under(KEYSET), expect: ALLOWED },
   { who: 'Plan', does: 's3:GetObject', on: under(KEYSET), expect: DENIED },
+  // compactAtDeleteFiles: Commit writes compacted data files in `run=_compact-*` folders, which no run's can be,
+  // never a run's parts; it reads them as it reads parts, and removes those of a compaction that lost a race.
+  { who: 'Commit', does: 's3:PutObject', on: under(COMPACTED), expect: ALLOWED },
+  { who: 'Commit', does: 's3:AbortMultipartUpload', on: under(COMPACTED), expect: ALLOWED },
+  { who: 'Commit', does: 's3:GetObject', on: under(COMPACTED), expect: ALLOWED },
+  { who: 'Commit', does: 's3:DeleteObject', on: under(COMPACTED), expect: ALLOWED },
+  { who: 'Commit', does: 's3:PutObject', on: under(PART), expect: DENIED },
+  { who: 'Commit', does: 's3:PutObject', on: outside(`other/${COMPACTED}`), expect: DENIED },
+  { who: 'Plan', does: 's3:PutObject', on: under(COMPACTED), expect: DENIED },
   { who: 'Export', does: 's3:PutObject', on: outside(`other/${KEYSET}`), expect: DENIED },
   { who: 'Plan', does: 's3:GetObject', on: under(PART), expect: DENIED },
   { who: 'Commit', does: 's3:PutObject', on: outside(`other/${ICEBERG_METADATA}`), expect: DENIED },

@@ -195,6 +195,10 @@ describe('config file: schedule selection and masking', () => {
     expect(iceberg({ partitionBy: { 'public.b': 'day(at)' } })).toThrow(/^config schedules\[0\]\.partitionBy\["public\.b"\]: is not one of the schedule's tables/);
     const partitioned = iceberg({ partitionBy: { 'public.a': 'day(at), bucket(8, id)' } })();
     expect(scheduleInput(partitioned.schedules![0]).partitionBy).toEqual({ '"public"."a"': 'day(at), bucket(8, id)' });
+    // Scheduled compaction: each run of the schedule compacts its tables once they hold that many delete files.
+    expect(scheduleInput(iceberg({ compactAtDeleteFiles: 20 })().schedules![0]).compactAtDeleteFiles).toBe(20);
+    expect(iceberg({ tableFormat: 'hive', compactAtDeleteFiles: 20 })).toThrow(/^config schedules\[0\]\.compactAtDeleteFiles: compacts Iceberg tables: set tableFormat iceberg$/);
+    expect(iceberg({ compactAtDeleteFiles: 0 })).toThrow(/^config schedules\[0\]\.compactAtDeleteFiles: must be/);
     // Retention of Iceberg tables is snapshot expiry (docs/iceberg.md, "Retention").
     expect(iceberg({ keepRuns: 3 }, { retention: { keepRuns: 2 } })()).toMatchObject({ retention: { keepRuns: 2 }, schedules: [{ keepRuns: 3 }] });
     // A schedule of folder tables in an Iceberg deployment keeps them.

@@ -171,7 +171,7 @@ describe('PgsipStack', () => {
     const props = (id: string) => json.Resources[id].Properties;
     expect([props(functions.export).MemorySize, props(functions.export).Timeout]).toEqual([1769, 900]);
     expect([props(functions.plan).MemorySize, props(functions.plan).Timeout]).toEqual([512, 300]);
-    expect([props(functions.commit).MemorySize, props(functions.commit).Timeout]).toEqual([512, 300]);
+    expect([props(functions.commit).MemorySize, props(functions.commit).Timeout]).toEqual([512, 900]);
     // A holder mostly waits: one lifetime for its turn, one holding the snapshot.
     expect([props(functions.holder).MemorySize, props(functions.holder).Timeout]).toEqual([256, 900]);
     // The failure function makes a few Step Functions reads after a failed run.
@@ -257,6 +257,8 @@ describe('PgsipStack', () => {
         { actions: ['s3:GetObject'], resource: keys('*/run=*/part-*.parquet'), condition: undefined },
         { actions: ['s3:GetObject', 's3:PutObject'], resource: keys('*/run=*/deletes-*.parquet'), condition: undefined },
         { actions: ['s3:GetObject'], resource: keys('*/run=*/_keyset/*'), condition: undefined },
+        // compactAtDeleteFiles: compacted data files, only in `run=_compact-*` folders.
+        { actions: ['s3:AbortMultipartUpload', 's3:PutObject'], resource: keys('*/run=_compact-*/part-*.parquet'), condition: undefined },
         list,
       ]);
       // The holder (Hold and Release) reads and writes the held-snapshot files of executions, nothing else.

@@ -13,7 +13,7 @@
  * - One commit through the catalog, as a run's (commit-table.ts): it is a compare-and-swap, and a table that
  *   moved on meanwhile (a run committed new deletes against a file being rewritten) is read again and compacted
  *   again from the start; what the lost attempt wrote is removed. The new files live in a folder of their own,
- *   `run=compact-<id>/`, which retention deletes like a run's once no kept snapshot names its files.
+ *   `run=_compact-<id>/`, which retention deletes like a run's once no kept snapshot names its files.
  * - The snapshot carries `pgsip.compaction` (its id), never `pgsip.run-id`: it is no run. An incremental run
  *   planned before it goes on on top of it; a run finds the rows it replaces in the rewritten files.
  */
@@ -189,7 +189,8 @@ export async function compactTable(ref: IcebergTableRef, env: CompactionEnvironm
     if (options.dryRun) return { ...result, outcome: 'planned' };
 
     const compaction = `compact-${newRunId()}`;
-    const runDir = `${ref.dir}/run=${compaction}`;
+    // `_`: no run id starts with one (layout.ts), so no run's folder is ever a compaction's, nor its IAM class.
+    const runDir = `${ref.dir}/run=_${compaction}`;
     const written: string[] = [];
     const added: { file: DataFile; specId: number }[] = [];
     let done = 0;

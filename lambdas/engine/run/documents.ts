@@ -157,6 +157,7 @@ const planSchema: v.GenericSchema<unknown, TablePlan> = v.object({
     // Plans written before table formats are of folder tables.
     tableFormat: v.optional(v.picklist(TABLE_FORMATS), 'hive'),
     maxDeleteShare: v.optional(v.pipe(v.number(), v.minValue(0), v.maxValue(1)), 0.1),
+    compactAtDeleteFiles: v.optional(v.nullable(v.pipe(v.number(), v.integer(), v.minValue(1))), null),
   }),
   plannedAt: v.string(),
   estimatedRows: v.number(),

@@ -25,7 +25,7 @@ const plan: TablePlan = {
   columns: [{ name: 'id', pgType: 'bigint', typeOid: 20, typmod: -1, elemTypeOid: null, nullable: false, parquetType: 'INT64' }],
   splitKey: { name: 'id', pgType: 'bigint' },
   shards: [{ runId: 'r1', table: '"public"."t"', runDir: 'public/t/run=r1', shard: 0, shardCount: 1, range: { lo: null, hi: null } }],
-  options: { compression: 'SNAPPY', rowGroupBytes: 1024, partBytes: 2048, statementTimeoutMs: 1000, lockTimeoutMs: 100, sweepAfterHours: 48, types: 'native', infinity: 'keep', keepRuns: null, retentionGraceMinutes: 60, tableFormat: 'hive', maxDeleteShare: 0.1 },
+  options: { compression: 'SNAPPY', rowGroupBytes: 1024, partBytes: 2048, statementTimeoutMs: 1000, lockTimeoutMs: 100, sweepAfterHours: 48, types: 'native', infinity: 'keep', keepRuns: null, retentionGraceMinutes: 60, tableFormat: 'hive', maxDeleteShare: 0.1, compactAtDeleteFiles: null },
   plannedAt: '2026-12-01T00:00:00.000Z',
   estimatedRows: 0,
 };

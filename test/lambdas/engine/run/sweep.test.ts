@@ -14,7 +14,7 @@ async function fakeRun(runId: string, plannedAt: string, committed: boolean) {
   const dir = `public/t/run=${runId}`;
   const plan: TablePlan = {
     version: 1, runId, table: '"public"."t"', schema: 'public', name: 't', runDir: dir, columns: [], splitKey: null, shards: [],
-    options: { compression: 'SNAPPY', rowGroupBytes: 1024, partBytes: 1024, statementTimeoutMs: 1000, lockTimeoutMs: 100, sweepAfterHours: 48, types: 'native', infinity: 'keep', keepRuns: null, retentionGraceMinutes: 60, tableFormat: 'hive', maxDeleteShare: 0.1 },
+    options: { compression: 'SNAPPY', rowGroupBytes: 1024, partBytes: 1024, statementTimeoutMs: 1000, lockTimeoutMs: 100, sweepAfterHours: 48, types: 'native', infinity: 'keep', keepRuns: null, retentionGraceMinutes: 60, tableFormat: 'hive', maxDeleteShare: 0.1, compactAtDeleteFiles: null },
     plannedAt, estimatedRows: 0,
   };
   await destination.put(`${dir}/_plan.json`, JSON.stringify(plan));
