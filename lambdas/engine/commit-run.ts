@@ -56,6 +56,12 @@ async function commitPlannedTable(plan: TablePlan, env: RunEnvironment, result: 
         faultPoint('before-iceberg-commit');
         iceberg = await commitToIcebergTable({ plan, manifest: m }, { destination: env.destination, catalog: icebergCatalogOf(env), log: env.log });
         faultPoint('after-iceberg-commit');
+        // The manifest records the snapshot and what the upsert replaced and deleted, known only now (a manifest
+        // written after the snapshot would leave a window where the sweep could take files a snapshot names).
+        if (iceberg.outcome !== 'kept-newer') {
+          const record: NonNullable<RunManifest['iceberg']> = { snapshotId: iceberg.snapshotId, ...(iceberg.changed !== undefined ? { changed: iceberg.changed } : {}), ...(iceberg.deleted !== undefined ? { deleted: iceberg.deleted } : {}) };
+          if (JSON.stringify(m.iceberg ?? null) !== JSON.stringify(record)) await env.destination.put(manifestKey(plan.runDir), serializeDocument({ ...m, iceberg: record }));
+        }
       }
     : undefined;
   let { manifest, latest } = done ? { manifest: done, latest: null as LatestPointer | null } : await commitTable(plan, env, toIceberg);

@@ -552,6 +552,12 @@ export interface RunManifest {
   schemaChanges?: string[];
   /** With `deletes: "keyset"`: the shards' key files (ShardManifest.keyset), relative to the run folder. */
   keysets?: string[];
+  /**
+   * Iceberg tables, once the run is the table's snapshot (added to the manifest right after that commit): the
+   * snapshot, and of an incremental run the table's rows it replaced with changed versions and, with
+   * `deletes: "keyset"`, the rows it deleted; `rows` is what it added. As its snapshot summary says too.
+   */
+  iceberg?: { snapshotId: number; changed?: number; deleted?: number };
 }
 
 /** `<schema>/<table>/_latest.json`: the newest committed run of a table. */

@@ -113,6 +113,9 @@ describe('a run killed at any moment and run again ends with every row exactly o
     const ids = (await readIcebergTable(table)).map((r) => r.id);
     expect({ rows: ids.length, distinct: new Set(ids.map(String)).size }).toEqual({ rows: ROWS, distinct: ROWS });
     expect(JSON.parse(await readFile(join(table, '_latest.json'), 'utf8'))).toMatchObject({ runId });
+    // The run manifest names the snapshot, whichever Commit made it.
+    const manifest = JSON.parse(await readFile(join(table, `run=${runId}`, '_manifest.json'), 'utf8')) as { iceberg?: unknown };
+    expect(manifest.iceberg).toEqual({ snapshotId: (metadata as unknown as { 'current-snapshot-id': number })['current-snapshot-id'] });
   });
 
   it('a shard that fails after writing a part is retried by the state machine, and its first attempt leaves nothing', async () => {

@@ -439,6 +439,9 @@ describe('upserts: incremental runs of a mutable table (an updated_at cursor)', 
     expect(lines).toContain('    deletes: 50 row(s) gone at the source deleted from the table');
     const metadata = await expectEqualsSource();
     expect(metadata.snapshots.at(-1)!.summary).toMatchObject({ 'pgsip.deleted-rows': '50', 'pgsip.changed-rows': '10' });
+    // The run manifest says it too: rows added, changed and deleted, and the snapshot.
+    const manifest = JSON.parse(await readFile(join(table, `run=${second.runId}`, '_manifest.json'), 'utf8')) as { rows: number; iceberg: unknown };
+    expect(manifest).toMatchObject({ rows: second.commit.tables[0].rows, iceberg: { snapshotId: metadata['current-snapshot-id'], changed: 10, deleted: 50 } });
 
     // 30% of the table gone at once: the run stops before committing, and says how to go on.
     await sql(`DELETE FROM public.members WHERE id % 10 IN (1, 2, 3)`);

@@ -102,7 +102,16 @@ export async function commitToIcebergTable(run: IcebergRun, env: IcebergCommitEn
     const base: LoadedTable | null = await env.catalog.load(ref);
     const done = base && snapshotOfRun(base.metadata, plan.runId);
     if (base && done) {
-      return { outcome: 'unchanged', snapshotId: done['snapshot-id'], operation: done.summary.operation === 'append' ? 'append' : 'overwrite', metadata: base.metadataLocation };
+      // What the earlier Commit found, as its snapshot's summary keeps it.
+      const count = (key: string, as: 'changed' | 'deleted') => (done.summary[key] === undefined ? {} : { [as]: Number(done.summary[key]) });
+      return {
+        outcome: 'unchanged',
+        snapshotId: done['snapshot-id'],
+        operation: done.summary.operation === 'append' || done.summary[CHANGED_ROWS_SUMMARY_KEY] !== undefined ? 'append' : 'overwrite',
+        metadata: base.metadataLocation,
+        ...count(CHANGED_ROWS_SUMMARY_KEY, 'changed'),
+        ...count(DELETED_ROWS_SUMMARY_KEY, 'deleted'),
+      };
     }
     const head = base ? currentSnapshot(base.metadata) : null;
     // The newest run in the table's history: a compaction's snapshot (compact-table.ts) may stand above it.

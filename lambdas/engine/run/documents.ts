@@ -218,6 +218,7 @@ const runManifestSchema: v.GenericSchema<unknown, RunManifest> = v.object({
   hashed: v.optional(v.array(v.string())),
   schemaChanges: v.optional(v.array(v.string())),
   keysets: v.optional(v.array(v.string())),
+  iceberg: v.optional(v.object({ snapshotId: v.number(), changed: v.optional(v.number()), deleted: v.optional(v.number()) })),
 });
 
 const runRef = v.object({ runId: v.string(), manifest: v.string(), mode: v.picklist(RUN_MODES) });
