@@ -362,13 +362,13 @@ describe('incremental runs of an Iceberg table (append-only, rows committed out 
 });
 
 describe('upserts: incremental runs of a mutable table (an updated_at cursor)', () => {
-  it('keeps the table equal to the source, value by value, under inserts and updates (many rows at the watermark, one committed out of order) across runs', async () => {
+  it('keeps the table equal to the source, value by value, under inserts, updates and deletes (many rows at the watermark, an update and a delete committed out of order) across runs', async () => {
     const dest = join(work, 'accounts-lake');
     const table = join(dest, 'public', 'accounts');
     await sql(`CREATE TABLE public.accounts (id bigint PRIMARY KEY, balance numeric(12,2) NOT NULL, note text, updated_at timestamptz NOT NULL DEFAULT clock_timestamp());
                INSERT INTO public.accounts (id, balance, note) SELECT g, g, 'n' || g FROM generate_series(1, 2000) g;`);
     const run = () =>
-      runExport({ databaseUrl: postgres.url, tables: 'public.accounts', dest, shards: '2', concurrency: '2', compression: 'snappy', quiet: true, tableFormat: 'iceberg', incremental: 'updated_at' } as never, () => {});
+      runExport({ databaseUrl: postgres.url, tables: 'public.accounts', dest, shards: '2', concurrency: '2', compression: 'snappy', quiet: true, tableFormat: 'iceberg', incremental: 'updated_at', deletes: 'keyset' } as never, () => {});
     const source = async () =>
       (await queryRows<{ id: string; balance: string; note: string | null }>(postgres.url, 'SELECT id::text AS id, balance::text AS balance, note FROM public.accounts ORDER BY accounts.id')).map((r) => [r.id, r.balance, r.note]);
     /** icebird and pyarrow (data files less position deletes) each read the source's rows, every id once. */
@@ -387,22 +387,26 @@ describe('upserts: incremental runs of a mutable table (an updated_at cursor)', 
     // Updates and inserts; 300 rows updated in one statement share one updated_at, which the next run's
     // watermark then stands on (inclusive): read again, each still once.
     await sql(`UPDATE public.accounts SET balance = balance + 0.5, note = 'u1', updated_at = now() WHERE id % 7 = 0;
-               INSERT INTO public.accounts (id, balance, note) SELECT g, g, 'new' FROM generate_series(2001, 2100) g;`);
+               INSERT INTO public.accounts (id, balance, note) SELECT g, g, 'new' FROM generate_series(2001, 2100) g;
+               DELETE FROM public.accounts WHERE id % 50 = 1;`);
     const second = await run();
-    expect(second.commit.tables[0].iceberg).toMatchObject({ outcome: 'committed', changed: 285 });
+    // 285 rows updated, of which 5 deleted since (id % 350 = 301): 280 changed, 40 deleted.
+    expect(second.commit.tables[0].iceberg).toMatchObject({ outcome: 'committed', changed: 280, deleted: 40 });
     await expectEqualsSource();
     // An update held open while other rows change and the run reads: it commits after the run's snapshot
     // with an updated_at before the run's watermark, and the next run still finds it (the watermark stands
     // before transactions open at the last run).
     const late = new pg.Client(postgres.url);
     await late.connect();
-    await late.query(`BEGIN; UPDATE public.accounts SET note = 'late', updated_at = clock_timestamp() WHERE id = 5`);
-    await sql(`UPDATE public.accounts SET note = 'u2', balance = 0, updated_at = now() WHERE id % 7 = 0 AND id < 700`);
-    await run();
+    await late.query(`BEGIN; UPDATE public.accounts SET note = 'late', updated_at = clock_timestamp() WHERE id = 5; DELETE FROM public.accounts WHERE id = 6`);
+    await sql(`UPDATE public.accounts SET note = 'u2', balance = 0, updated_at = now() WHERE id % 7 = 0 AND id < 700; DELETE FROM public.accounts WHERE id = 9`);
+    const third = await run();
+    // The delete committed before the run's snapshot is carried; the one still open is not yet a delete.
+    expect(third.commit.tables[0].iceberg?.deleted).toBe(1);
     await expectEqualsSource();
     await late.query('COMMIT');
     await late.end();
-    await sql(`UPDATE public.accounts SET note = NULL, updated_at = clock_timestamp() WHERE id IN (1, 2100)`);
+    await sql(`UPDATE public.accounts SET note = NULL, updated_at = clock_timestamp() WHERE id IN (2, 2100)`);
     const fourth = await run();
     const metadata = await expectEqualsSource();
     expect(fourth.commit.tables[0].iceberg?.changed).toBeGreaterThanOrEqual(3);
@@ -410,6 +414,8 @@ describe('upserts: incremental runs of a mutable table (an updated_at cursor)', 
     expect(head.summary).toMatchObject({ operation: 'overwrite', 'pgsip.changed-rows': String(fourth.commit.tables[0].iceberg?.changed) });
     expect(Number(head.summary['pgsip.reread-rows'])).toBeGreaterThan(0);
     expect((await readIcebergTable(table)).find((r) => String(r.id) === '5')?.note).toBe('late');
+    expect(fourth.commit.tables[0].iceberg?.deleted).toBe(1);
+    expect((await readIcebergTable(table)).some((r) => String(r.id) === '6')).toBe(false);
   });
 
   it('carries deletes with --deletes keyset: rows gone at the source leave the table; a run that would delete 30% stops, and commits when told to', async () => {
