@@ -75,6 +75,11 @@ export async function compactTables(options: CompactOptions, log: (line: string)
 }
 
 function describe(r: CompactionResult, seconds: number, target: number | undefined): string {
+  const orphans = r.removedOrphans.length > 0 ? `; removed ${r.removedOrphans.length} folder(s) of compactions that never committed` : '';
+  return describeOutcome(r, seconds, target) + orphans;
+}
+
+function describeOutcome(r: CompactionResult, seconds: number, target: number | undefined): string {
   const before = `${r.dataFiles} data file(s), ${r.deleteFiles} delete file(s)`;
   const what = `${r.rewrittenFiles} data file(s) holding ${formatCount(r.rows)} live row(s)${r.droppedRows > 0 ? ` and ${formatCount(r.droppedRows)} deleted one(s)` : ''}, and ${r.removedDeleteFiles} delete file(s)`;
   switch (r.outcome) {

@@ -5,7 +5,7 @@
  * file the manifests name, with its field ids), compared with Postgres value by value.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -611,6 +611,23 @@ describe('compaction (pgsip compact)', () => {
     await expectSource();
     expect(after.snapshots.at(-1)!.summary).toMatchObject({ operation: 'replace', 'total-delete-files': '0', 'total-position-deletes': '0', 'total-records': String(rowsBefore.length), 'total-data-files': '1' });
     expect(after.snapshots.at(-1)!.summary['pgsip.run-id']).toBeUndefined();
+
+    // A compaction killed before its commit left a folder no snapshot names: a compaction a day later removes
+    // it, and keeps the (as old by then) folder the table's files are in.
+    const [kept] = (await readdir(table)).filter((n) => n.startsWith('run=_compact-'));
+    const orphan = join(table, 'run=_compact-20261201T000000Z-0a0b0c');
+    await mkdir(orphan);
+    await copyFile(filesAfter.data[0].path, join(orphan, 'part-00000-0000-deadbeef.parquet'));
+    const { FileSystemCatalog } = await import('../../lambdas/engine/iceberg/file-system-catalog');
+    const { openDestination } = await import('../../lambdas/engine/destinations/open-destination');
+    const { compactTable } = await import('../../lambdas/engine/iceberg/compact-table');
+    const destination = openDestination(dest, {});
+    const catalog = new FileSystemCatalog(destination, (key) => pathToFileURL(join(dest, key)).href);
+    const ref = { table: '"public"."ledger"', dir: 'public/ledger', location: pathToFileURL(table).href, schema: 'public', name: 'ledger' };
+    const later = await compactTable(ref, { destination, catalog, log: { info() {}, warn() {}, error() {} } }, { now: new Date(Date.now() + 48 * 3600_000) });
+    expect(later).toMatchObject({ outcome: 'unchanged', removedOrphans: ['public/ledger/run=_compact-20261201T000000Z-0a0b0c'] });
+    expect((await readdir(table)).filter((n) => n.startsWith('run=_compact-'))).toEqual([kept]);
+    await expectSource();
 
     // Nothing left to do; a dry run says so too.
     expect((await compactTables({ dest, tables: 'public.ledger', quiet: true, dryRun: true }, () => {}))[0].outcome).toBe('unchanged');

@@ -58,6 +58,8 @@ export interface CompactionOptions {
   rowGroupBytes?: number;
   /** Decide and report, write nothing. */
   dryRun?: boolean;
+  /** The time a killed compaction's folder is judged by. @default - now */
+  now?: Date;
 }
 
 export const DEFAULT_TARGET_FILE_BYTES = 512 * 1024 * 1024;
@@ -88,6 +90,8 @@ export interface CompactionResult {
   compaction?: string;
   snapshotId?: number;
   metadata?: string;
+  /** Folders of compactions that never committed (killed), removed first. */
+  removedOrphans: string[];
 }
 
 /** A data file chosen for rewriting, with its footer. */
@@ -150,7 +154,8 @@ export async function compactTable(ref: IcebergTableRef, env: CompactionEnvironm
     const head = currentSnapshot(base.metadata);
     const data = await liveEntries(env.destination, head, keyOf, 'data');
     const deleteFiles = await liveEntries(env.destination, head, keyOf, 'deletes');
-    const result: CompactionResult = { table: ref.table, outcome: 'unchanged', rewrittenFiles: 0, removedDeleteFiles: 0, addedFiles: 0, rows: 0, droppedRows: 0, dataFiles: data.length, deleteFiles: deleteFiles.length };
+    const removedOrphans = options.dryRun || attempt > 1 ? [] : await removeOrphanCompactions(ref, base.metadata, env, keyOf, options.now ?? new Date());
+    const result: CompactionResult = { table: ref.table, outcome: 'unchanged', rewrittenFiles: 0, removedDeleteFiles: 0, addedFiles: 0, rows: 0, droppedRows: 0, dataFiles: data.length, deleteFiles: deleteFiles.length, removedOrphans };
     if (!head) return result;
 
     // Which data files each delete file deletes from: it can go once every one of them is rewritten.
@@ -220,6 +225,46 @@ export async function compactTable(ref: IcebergTableRef, env: CompactionEnvironm
     await env.destination.delete(written).catch(() => {});
   }
   throw new CommitError(`table ${ref.table}: the Iceberg table kept moving on under ${ATTEMPTS} attempts to compact it; compact it again when runs are not committing`);
+}
+
+/** A compaction folder is left alone this long after its compaction started: it may still be under way. */
+const ORPHAN_AFTER_HOURS = 24;
+
+/**
+ * The folders of compactions that never committed (a process killed between writing its files and its
+ * commit): `run=_compact-<time>-<id>/` folders older than a day none of whose files any snapshot of the table
+ * names (every snapshot's manifests are read: a compaction's snapshot may have expired while its files are
+ * still live). Not where the table's storage refuses deletes (S3 Tables removes unreferenced files itself).
+ */
+async function removeOrphanCompactions(ref: IcebergTableRef, metadata: TableMetadata, env: CompactionEnvironment, keyOf: (uri: string) => string, when: Date): Promise<string[]> {
+  if (env.catalog.filesRemovedBy) return [];
+  const prefix = `${ref.dir}/run=_compact-`;
+  const byFolder = new Map<string, string[]>();
+  for (const key of await env.destination.list(prefix)) {
+    const folder = key.slice(0, key.indexOf('/', prefix.length));
+    if (!byFolder.has(folder)) byFolder.set(folder, []);
+    byFolder.get(folder)!.push(key);
+  }
+  const now = when.getTime();
+  const old = [...byFolder.keys()].filter((folder) => {
+    const stamp = /run=_compact-(\d{8}T\d{6}Z)-/.exec(folder)?.[1];
+    const at = stamp ? Date.parse(`${stamp.slice(0, 4)}-${stamp.slice(4, 6)}-${stamp.slice(6, 8)}T${stamp.slice(9, 11)}:${stamp.slice(11, 13)}:${stamp.slice(13, 15)}Z`) : NaN;
+    return Number.isFinite(at) && now - at > ORPHAN_AFTER_HOURS * 3600_000;
+  });
+  if (old.length === 0) return [];
+  const named = new Set<string>();
+  const seen = new Set<string>();
+  for (const snapshot of metadata.snapshots) {
+    for (const manifest of decodeManifestList(await readTableFile(env.destination, snapshot['manifest-list'], keyOf))) {
+      if (seen.has(manifest.manifest_path)) continue;
+      seen.add(manifest.manifest_path);
+      for (const entry of decodeManifest(await readTableFile(env.destination, manifest.manifest_path, keyOf)).entries) named.add(keyOf(entry.data_file.file_path));
+    }
+  }
+  const orphans = old.filter((folder) => byFolder.get(folder)!.every((key) => !named.has(key)));
+  for (const folder of orphans) await env.destination.delete(byFolder.get(folder)!);
+  if (orphans.length > 0) env.log.warn('removed the files of compactions that never committed', { table: ref.table, folders: orphans });
+  return orphans;
 }
 
 /** A rewritten part as a data file of the table, in the partition of the files it replaces. */
