@@ -89,5 +89,7 @@ function describeOutcome(r: CompactionResult, seconds: number, target: number | 
       return `${r.table}: would rewrite ${what} (of ${before})`;
     case 'compacted':
       return `${r.table}: rewrote ${what} into ${r.addedFiles} file(s) in ${seconds.toFixed(1)} s; snapshot ${r.snapshotId} (replace, ${r.compaction})`;
+    case 'too-large':
+      return `${r.table}: not compacted: ${r.rewriteBytes} bytes to rewrite, over the limit`;
   }
 }

@@ -15,7 +15,7 @@ export function createCommitLambdaHandler(environment: () => RunEnvironment, log
       context,
       { executionId: event.executionId, runId: event.runId },
       async () => {
-        const result = await commitRun(event, environment());
+        const result = await commitRun(event, environment(), context?.getRemainingTimeInMillis ? () => context.getRemainingTimeInMillis() : undefined);
         // One record per table (the dashboard's commits, rows and bytes per table) ...
         for (const t of result.tables) {
           metrics.addDimension('table', t.table);

@@ -27,7 +27,11 @@ import { tableDestinationOf } from './iceberg/table-storage';
 import { checkRunId, latestKey, manifestKey, PART_PATTERN, runPlanKey, shardManifestKey, successKey } from './run/layout';
 
 
-export async function commitRun(event: CommitEvent, env: RunEnvironment): Promise<CommitResult> {
+/**
+ * `remainingMs`: what is left of the invocation (Lambda's `getRemainingTimeInMillis`), which bounds a
+ * compaction after the commit (`compactAtDeleteFiles`).
+ */
+export async function commitRun(event: CommitEvent, env: RunEnvironment, remainingMs?: () => number): Promise<CommitResult> {
   faultPoint('before-commit');
   const runId = checkRunId(event.runId);
   const run = await readDocument(env.destination, 'run', runPlanKey(runId));
@@ -36,7 +40,7 @@ export async function commitRun(event: CommitEvent, env: RunEnvironment): Promis
   for (const ref of run.tables) {
     const plan = await loadPlan(env.destination, ref.runDir);
     if (plan.runId !== event.runId) throw new CommitError(`${ref.runDir}: plan belongs to run ${plan.runId}, not ${event.runId}`);
-    await commitPlannedTable(plan, { ...env, destination: tableDestinationOf(env, plan) }, result);
+    await commitPlannedTable(plan, { ...env, destination: tableDestinationOf(env, plan) }, result, remainingMs);
   }
   return result;
 }
@@ -45,7 +49,7 @@ export async function commitRun(event: CommitEvent, env: RunEnvironment): Promis
  * One table of the run: its manifest and pointer, then its Iceberg snapshot or catalog table. `env` writes
  * the table's files where its catalog keeps them (lambdas/engine/iceberg/table-storage.ts).
  */
-async function commitPlannedTable(plan: TablePlan, env: RunEnvironment, result: CommitResult): Promise<void> {
+async function commitPlannedTable(plan: TablePlan, env: RunEnvironment, result: CommitResult, remainingMs?: () => number): Promise<void> {
   // A run committed earlier (a retried Commit) has its pointer read when the catalog needs it.
   const done = await committedManifest(plan, env);
   // An Iceberg table takes the run as one snapshot before `_latest.json` moves to it, so that a run whose
@@ -89,7 +93,7 @@ async function commitPlannedTable(plan: TablePlan, env: RunEnvironment, result: 
       if (expired) committed.iceberg.expired = { snapshots: expired.snapshots, runs: expired.runs };
     }
     if (plan.options.compactAtDeleteFiles !== null) {
-      const compacted = await compactAfterCommit(plan, plan.options.compactAtDeleteFiles, env);
+      const compacted = await compactAfterCommit(plan, plan.options.compactAtDeleteFiles, env, remainingMs);
       if (compacted) committed.iceberg.compacted = compacted;
     }
   } else if (env.catalog) {
@@ -103,15 +107,23 @@ async function commitPlannedTable(plan: TablePlan, env: RunEnvironment, result: 
  * already, so a compaction that fails is reported (and logged) rather than failing the run: a retried Commit
  * would only try it again, and `pgsip compact` can.
  */
-async function compactAfterCommit(plan: TablePlan, atDeleteFiles: number, env: RunEnvironment): Promise<NonNullable<IcebergCommit['compacted']> | null> {
+async function compactAfterCommit(plan: TablePlan, atDeleteFiles: number, env: RunEnvironment, remainingMs?: () => number): Promise<NonNullable<IcebergCommit['compacted']> | null> {
   const catalog = icebergCatalogOf(env);
   const ref = tableRefOf(plan);
   try {
     const loaded = await catalog.load(ref);
     const head = loaded ? currentSnapshot(loaded.metadata) : null;
     if (Number(head?.summary['total-delete-files'] ?? 0) < atDeleteFiles) return null;
-    // Smaller row groups than a shard's: Commit's memory is a quarter of Export's.
-    const result = await compactTable(ref, { destination: env.destination, catalog, log: env.log }, { rowGroupBytes: COMPACTION_ROW_GROUP_BYTES });
+    // Smaller row groups than a shard's: Commit's memory is a quarter of Export's. Bounded in bytes read and,
+    // on Lambda, in time: a compaction that would not finish in the invocation leaves the table as it is.
+    const result = await compactTable(ref, { destination: env.destination, catalog, log: env.log }, {
+      rowGroupBytes: COMPACTION_ROW_GROUP_BYTES,
+      maxRewriteBytes: COMPACTION_MAX_REWRITE_BYTES,
+      ...(remainingMs ? { deadline: Date.now() + remainingMs() - COMPACTION_MARGIN_MS } : {}),
+    });
+    if (result.outcome === 'too-large') {
+      return { error: `the files to rewrite hold ${Math.round(result.rewriteBytes / 1024 / 1024)} MiB, more than a Commit rewrites (${COMPACTION_MAX_REWRITE_BYTES / 1024 / 1024} MiB): run pgsip compact` };
+    }
     if (result.outcome !== 'compacted') return null;
     return { rewrittenFiles: result.rewrittenFiles, removedDeleteFiles: result.removedDeleteFiles, addedFiles: result.addedFiles, snapshotId: result.snapshotId! };
   } catch (error) {
@@ -122,6 +134,10 @@ async function compactAfterCommit(plan: TablePlan, atDeleteFiles: number, env: R
 }
 
 const COMPACTION_ROW_GROUP_BYTES = 4 * 1024 * 1024;
+/** Data files a Commit rewrites at most (about a minute of work on one vCPU; Commit has 15). */
+const COMPACTION_MAX_REWRITE_BYTES = 2 * 1024 * 1024 * 1024;
+/** Time kept back from a compaction's deadline for the rest of the Commit. */
+const COMPACTION_MARGIN_MS = 90_000;
 
 /** The Commit Task's answer to Step Functions: counts, never a list that grows with the run. */
 export function commitOutput(result: CommitResult): CommitOutput {

@@ -463,17 +463,17 @@ describe('upserts: incremental runs of a mutable table (an updated_at cursor)', 
     await expectEqualsSource();
   });
 
-  it('carries deletes of a table keyed by bigint at both ends of its range: its keyset is runs of keys, read back exactly', async () => {
+  it('carries deletes of a table keyed by bigint at both ends of its range (a key column named n): its keyset is runs of keys, read back exactly', async () => {
     const dest = join(work, 'edge-keys-lake');
-    await sql(`CREATE TABLE public.edges (id bigint PRIMARY KEY, label text, updated_at timestamptz NOT NULL DEFAULT clock_timestamp());
-               INSERT INTO public.edges (id, label) SELECT g, 'e' FROM generate_series(-9223372036854775808, -9223372036854775800) g;
-               INSERT INTO public.edges (id, label) SELECT g, 'e' FROM generate_series(9223372036854775800, 9223372036854775807) g;
-               INSERT INTO public.edges (id, label) SELECT g, 'e' FROM generate_series(-5, 5) g;
-               INSERT INTO public.edges (id, label) VALUES (100, 'single'), (102, 'single');`);
+    await sql(`CREATE TABLE public.edges (n bigint PRIMARY KEY, label text, updated_at timestamptz NOT NULL DEFAULT clock_timestamp());
+               INSERT INTO public.edges (n, label) SELECT g, 'e' FROM generate_series(-9223372036854775808, -9223372036854775800) g;
+               INSERT INTO public.edges (n, label) SELECT g, 'e' FROM generate_series(9223372036854775800, 9223372036854775807) g;
+               INSERT INTO public.edges (n, label) SELECT g, 'e' FROM generate_series(-5, 5) g;
+               INSERT INTO public.edges (n, label) VALUES (100, 'single'), (102, 'single');`);
     const run = () =>
       runExport({ databaseUrl: postgres.url, tables: 'public.edges', dest, shards: '1', concurrency: '1', compression: 'snappy', quiet: true, tableFormat: 'iceberg', incremental: 'updated_at', deletes: 'keyset', maxDeleteShare: '0.5' } as never, () => {});
     await run();
-    await sql(`DELETE FROM public.edges WHERE id IN (-9223372036854775808, -9223372036854775804, 9223372036854775807, 0, 102)`);
+    await sql(`DELETE FROM public.edges WHERE n IN (-9223372036854775808, -9223372036854775804, 9223372036854775807, 0, 102)`);
     const second = await run();
     expect(second.commit.tables[0].iceberg?.deleted).toBe(5);
     // The keyset the run read: runs of consecutive keys, one line per key that starts or ends one.
@@ -486,8 +486,8 @@ describe('upserts: incremental runs of a mutable table (an updated_at cursor)', 
       '-9223372036854775807\ts', '-9223372036854775805\te', '-9223372036854775803\ts', '-9223372036854775800\te',
       '-5\ts', '-1\te', '1\ts', '5\te', '100\tse', '9223372036854775800\ts', '9223372036854775806\te',
     ]);
-    const ids = (await readIcebergTable(table)).map((r) => String(r.id)).sort();
-    expect(ids).toEqual((await queryRows<{ id: string }>(postgres.url, 'SELECT id::text AS id FROM public.edges')).map((r) => r.id).sort());
+    const ids = (await readIcebergTable(table)).map((r) => String(r.n)).sort();
+    expect(ids).toEqual((await queryRows<{ id: string }>(postgres.url, 'SELECT n::text AS id FROM public.edges')).map((r) => r.id).sort());
   });
 
   it('carries deletes of a table keyed by text (quotes, commas, newlines and non-ASCII in its keys) and of one keyed by uuid', async () => {
@@ -612,7 +612,7 @@ describe('compaction (pgsip compact)', () => {
     expect(after.snapshots.at(-1)!.summary).toMatchObject({ operation: 'replace', 'total-delete-files': '0', 'total-position-deletes': '0', 'total-records': String(rowsBefore.length), 'total-data-files': '1' });
     expect(after.snapshots.at(-1)!.summary['pgsip.run-id']).toBeUndefined();
 
-    // A compaction killed before its commit left a folder no snapshot names: a compaction a day later removes
+    // A compaction killed before its commit left a folder no snapshot names: a compaction a week later removes
     // it, and keeps the (as old by then) folder the table's files are in.
     const [kept] = (await readdir(table)).filter((n) => n.startsWith('run=_compact-'));
     const orphan = join(table, 'run=_compact-20261201T000000Z-0a0b0c');
@@ -624,7 +624,7 @@ describe('compaction (pgsip compact)', () => {
     const destination = openDestination(dest, {});
     const catalog = new FileSystemCatalog(destination, (key) => pathToFileURL(join(dest, key)).href);
     const ref = { table: '"public"."ledger"', dir: 'public/ledger', location: pathToFileURL(table).href, schema: 'public', name: 'ledger' };
-    const later = await compactTable(ref, { destination, catalog, log: { info() {}, warn() {}, error() {} } }, { now: new Date(Date.now() + 48 * 3600_000) });
+    const later = await compactTable(ref, { destination, catalog, log: { info() {}, warn() {}, error() {} } }, { now: new Date(Date.now() + 8 * 24 * 3600_000) });
     expect(later).toMatchObject({ outcome: 'unchanged', removedOrphans: ['public/ledger/run=_compact-20261201T000000Z-0a0b0c'] });
     expect((await readdir(table)).filter((n) => n.startsWith('run=_compact-'))).toEqual([kept]);
     await expectSource();
@@ -731,6 +731,46 @@ describe('compaction (pgsip compact)', () => {
     await expect(
       runExport({ databaseUrl: postgres.url, tables: 'public.tallies', dest: join(work, 'compact-at-hive'), shards: '1', concurrency: '1', compression: 'snappy', quiet: true, compactAt: '3' } as never, () => {}),
     ).rejects.toThrow('"compactAtDeleteFiles" compacts Iceberg tables: set tableFormat iceberg (a folder of runs has no delete files)');
+  });
+
+  it('trusts the table, not the catalog\'s answer, when a swap answered as lost took after all; stops before its commit past a deadline or a size limit, leaving nothing', async () => {
+    const dest = join(work, 'compact-edges-lake');
+    const table = join(dest, 'public', 'marks');
+    await sql(`CREATE TABLE public.marks (id int PRIMARY KEY, v text, updated_at timestamptz NOT NULL DEFAULT clock_timestamp());
+               INSERT INTO public.marks (id, v) SELECT g, 'v' || g FROM generate_series(1, 300) g;`);
+    const run = () =>
+      runExport({ databaseUrl: postgres.url, tables: 'public.marks', dest, shards: '2', concurrency: '2', compression: 'snappy', quiet: true, tableFormat: 'iceberg', incremental: 'updated_at' } as never, () => {});
+    await run();
+    await sql(`UPDATE public.marks SET v = 'w', updated_at = clock_timestamp() WHERE id % 3 = 0`);
+    await run();
+    const { FileSystemCatalog } = await import('../../lambdas/engine/iceberg/file-system-catalog');
+    const { openDestination } = await import('../../lambdas/engine/destinations/open-destination');
+    const { compactTable } = await import('../../lambdas/engine/iceberg/compact-table');
+    const destination = openDestination(dest, {});
+    const inner = new FileSystemCatalog(destination, (key) => pathToFileURL(join(dest, key)).href);
+    const ref = { table: '"public"."marks"', dir: 'public/marks', location: pathToFileURL(table).href, schema: 'public', name: 'marks' };
+    const log = { info() {}, warn() {}, error() {} };
+    const before = await metadataOf(table);
+    const folders = async () => (await readdir(table)).filter((n) => n.startsWith('run=_compact-'));
+
+    // Over the size limit, or past its deadline: nothing committed, nothing left behind.
+    expect(await compactTable(ref, { destination, catalog: inner, log }, { maxRewriteBytes: 1 })).toMatchObject({ outcome: 'too-large' });
+    await expect(compactTable(ref, { destination, catalog: inner, log }, { deadline: Date.now() - 1 })).rejects.toThrow(
+      'table "public"."marks": the compaction ran out of time before its commit; nothing committed (run pgsip compact, which has no deadline)',
+    );
+    expect((await metadataOf(table)).version).toBe(before.version);
+    expect(await folders()).toEqual([]);
+
+    // The swap takes, and the catalog answers that it lost: the table holds the snapshot, so its files stay.
+    const liar = { name: inner.name, load: (r: typeof ref) => inner.load(r), commit: async (...args: Parameters<typeof inner.commit>) => ((await inner.commit(...args)), { committed: false as const, reason: 'lost in transit' }) };
+    const result = await compactTable(ref, { destination, catalog: liar, log });
+    expect(result.outcome).toBe('compacted');
+    const after = (await metadataOf(table)).metadata;
+    expect(after['current-snapshot-id']).toBe(result.snapshotId);
+    expect(snapshotFiles(after, after['current-snapshot-id']!).deletes).toEqual([]);
+    const want = (await queryRows<{ id: string; v: string }>(postgres.url, 'SELECT id::text AS id, v FROM public.marks ORDER BY marks.id')).map((r) => [r.id, r.v]);
+    expect((await readIcebergTable(table)).map((r) => [String(r.id), r.v]).sort((a, b) => Number(a[0]) - Number(b[0]))).toEqual(want);
+    expect(await folders()).toHaveLength(1);
   });
 
   it('refuses in one line: no such table, a table bucket and a Glue database at once, a bad target size', async () => {

@@ -290,8 +290,11 @@ export async function commitToIcebergTable(run: IcebergRun, env: IcebergCommitEn
       };
     }
     env.log.warn('the Iceberg table moved on while committing: reading it again', { table: plan.table, runId: plan.runId, attempt, reason: answer.reason });
-    // What this attempt wrote is named by nothing: removed where the destination allows it.
-    await env.destination.delete(written).catch(() => {});
+    // What this attempt wrote is named by nothing, unless the swap took after all (a request retried after it
+    // succeeded answers as lost; the next round then finds the run's snapshot): removed where the destination
+    // allows it.
+    const now = await env.catalog.load(ref);
+    if (!now?.metadata.snapshots.some((s) => s['snapshot-id'] === snapshotId)) await env.destination.delete(written).catch(() => {});
   }
   throw new CommitError(`table ${plan.table}: the Iceberg table kept moving on under ${ATTEMPTS} attempts to commit run ${plan.runId}; commit it again (pgsip run --run-id ${plan.runId})`);
 }

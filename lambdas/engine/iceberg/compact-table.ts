@@ -15,7 +15,9 @@
  *   again from the start; what the lost attempt wrote is removed. The new files live in a folder of their own,
  *   `run=_compact-<id>/`, which retention deletes like a run's once no kept snapshot names its files.
  * - The snapshot carries `pgsip.compaction` (its id), never `pgsip.run-id`: it is no run. An incremental run
- *   planned before it goes on on top of it; a run finds the rows it replaces in the rewritten files.
+ *   planned before it goes on on top of it; a run finds the rows it replaces in the rewritten files. It
+ *   carries the newest run's `pgsip.planned-at` forward, so that a run planned earlier than that one is still
+ *   kept out once that run's snapshot has expired.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { SchemaElement } from 'hyparquet';
@@ -37,7 +39,7 @@ import { dataFileMetricsOf } from './part-metrics';
 import { readDeletedPositions } from './previous-versions';
 import { liveEntries, type LiveEntry, manifestFileOf, partitionText, specWithTypes } from './snapshot-files';
 import { readTableFile, tableKeyResolver } from './table-files';
-import { currentSchema, currentSnapshot, newSnapshotId, snapshotSummary, succeeding, withSnapshot } from './table-metadata';
+import { currentSchema, currentSnapshot, newSnapshotId, PLANNED_AT_SUMMARY_KEY, snapshotSummary, succeeding, withSnapshot } from './table-metadata';
 
 /** Read-decide-write rounds before a compaction that keeps meeting other commits gives up. */
 const ATTEMPTS = 5;
@@ -60,6 +62,10 @@ export interface CompactionOptions {
   dryRun?: boolean;
   /** The time a killed compaction's folder is judged by. @default - now */
   now?: Date;
+  /** Rewrite nothing when the files to rewrite hold more bytes than this (outcome `too-large`). @default - no limit */
+  maxRewriteBytes?: number;
+  /** Epoch milliseconds: a rewrite still going then stops (CommitError), nothing committed. @default - none */
+  deadline?: number;
 }
 
 export const DEFAULT_TARGET_FILE_BYTES = 512 * 1024 * 1024;
@@ -75,8 +81,10 @@ export interface CompactionEnvironment {
 
 export interface CompactionResult {
   table: string;
-  /** `unchanged`: nothing to rewrite. `planned`: a dry run's decision. */
-  outcome: 'compacted' | 'unchanged' | 'planned';
+  /** `unchanged`: nothing to rewrite. `planned`: a dry run's decision. `too-large`: over `maxRewriteBytes`. */
+  outcome: 'compacted' | 'unchanged' | 'planned' | 'too-large';
+  /** Bytes of the data files to rewrite. */
+  rewriteBytes: number;
   /** Data files rewritten, and the delete files dropped with them. */
   rewrittenFiles: number;
   removedDeleteFiles: number;
@@ -155,16 +163,26 @@ export async function compactTable(ref: IcebergTableRef, env: CompactionEnvironm
     const data = await liveEntries(env.destination, head, keyOf, 'data');
     const deleteFiles = await liveEntries(env.destination, head, keyOf, 'deletes');
     const removedOrphans = options.dryRun || attempt > 1 ? [] : await removeOrphanCompactions(ref, base.metadata, env, keyOf, options.now ?? new Date());
-    const result: CompactionResult = { table: ref.table, outcome: 'unchanged', rewrittenFiles: 0, removedDeleteFiles: 0, addedFiles: 0, rows: 0, droppedRows: 0, dataFiles: data.length, deleteFiles: deleteFiles.length, removedOrphans };
+    const result: CompactionResult = { table: ref.table, outcome: 'unchanged', rewrittenFiles: 0, removedDeleteFiles: 0, addedFiles: 0, rows: 0, droppedRows: 0, dataFiles: data.length, deleteFiles: deleteFiles.length, removedOrphans, rewriteBytes: 0 };
     if (!head) return result;
 
-    // Which data files each delete file deletes from: it can go once every one of them is rewritten.
+    // Which data files each delete file deletes from: it can go once every one of them is rewritten. A position
+    // delete applies to a file of its own spec and partition added no later than itself (spec, "Scan Planning"):
+    // only those positions are dropped, as every reader drops them.
+    const dataOf = new Map(data.map((d) => [d.entry.data_file.file_path, d]));
     const deletedBy = new Map<string, Set<number>>();
     const targetsOf = new Map<string, string[]>();
     for (const d of deleteFiles) {
       const positions = await readDeletedPositions([d.entry.data_file], { destination: env.destination, keyOf });
       targetsOf.set(d.entry.data_file.file_path, [...positions.keys()]);
       for (const [path, set] of positions) {
+        const target = dataOf.get(path);
+        const applies =
+          target !== undefined &&
+          target.specId === d.specId &&
+          partitionText(target.entry.data_file.partition) === partitionText(d.entry.data_file.partition) &&
+          (target.entry.sequence_number ?? 0) <= (d.entry.sequence_number ?? 0);
+        if (!applies) continue;
         if (!deletedBy.has(path)) deletedBy.set(path, new Set());
         for (const p of set) deletedBy.get(path)!.add(p);
       }
@@ -190,8 +208,10 @@ export async function compactTable(ref: IcebergTableRef, env: CompactionEnvironm
     result.removedDeleteFiles = droppedDeletes.length;
     result.droppedRows = chosenFiles.reduce((n, f) => n + f.deleted.size, 0);
     result.rows = chosenFiles.reduce((n, f) => n + f.live.entry.data_file.record_count, 0) - result.droppedRows;
+    result.rewriteBytes = chosenFiles.reduce((n, f) => n + f.live.entry.data_file.file_size_in_bytes, 0);
     if (chosenFiles.length === 0 && droppedDeletes.length === 0) return result;
     if (options.dryRun) return { ...result, outcome: 'planned' };
+    if (options.maxRewriteBytes !== undefined && result.rewriteBytes > options.maxRewriteBytes) return { ...result, outcome: 'too-large' };
 
     const compaction = `compact-${newRunId()}`;
     // `_`: no run id starts with one (layout.ts), so no run's folder is ever a compaction's, nor its IAM class.
@@ -199,11 +219,15 @@ export async function compactTable(ref: IcebergTableRef, env: CompactionEnvironm
     const written: string[] = [];
     const added: { file: DataFile; specId: number }[] = [];
     let done = 0;
+    // Once the catalog has been asked to swap, what was written may be the table's: never deleted after that
+    // on an error (a swap can take and still fail to answer; a killed compaction's files are removed later).
+    const state = { swapping: false };
+    let attempted: { committed: boolean; snapshotId: number; metadata?: string };
     try {
       for (const [index, group] of chosen.entries()) {
         // In the order the rows were added: the rewritten file reads like the files it replaces, one after another.
         group.files.sort((a, b) => (a.live.entry.file_sequence_number ?? 0) - (b.live.entry.file_sequence_number ?? 0) || (a.live.entry.data_file.file_path < b.live.entry.data_file.file_path ? -1 : 1));
-        const parts = await rewriteGroup(group, { destination: env.destination, runDir, shard: index, target, rowGroupBytes, compaction, onFile: () => env.onFile?.(++done, chosenFiles.length) });
+        const parts = await rewriteGroup(group, { destination: env.destination, runDir, shard: index, target, rowGroupBytes, compaction, deadline: options.deadline, table: ref.table, onFile: () => env.onFile?.(++done, chosenFiles.length) });
         for (const part of parts) {
           const key = `${runDir}/${part.path}`;
           written.push(key);
@@ -211,15 +235,20 @@ export async function compactTable(ref: IcebergTableRef, env: CompactionEnvironm
           added.push({ specId: group.specId, file: dataFileOfPart(objectUri(env.destination, key), part, group.partition) });
         }
       }
-      const commit = await commitReplace({ base, head, data, deleteFiles, rewritten, droppedDeletes, added, compaction, ref, env, keyOf, written });
-      if (commit) {
-        env.log.info('compacted the Iceberg table', { table: ref.table, compaction, snapshotId: commit.snapshotId, rewrittenFiles: result.rewrittenFiles, removedDeleteFiles: result.removedDeleteFiles, addedFiles: added.length });
-        return { ...result, outcome: 'compacted', addedFiles: added.length, compaction, snapshotId: commit.snapshotId, metadata: commit.metadata };
-      }
+      attempted = await commitReplace({ base, head, data, deleteFiles, rewritten, droppedDeletes, added, compaction, ref, env, keyOf, written, state });
     } catch (error) {
-      // Named by nothing: removed where the destination allows it.
-      await env.destination.delete(written).catch(() => {});
+      // Named by nothing yet: removed where the destination allows it.
+      if (!state.swapping) await env.destination.delete(written).catch(() => {});
       throw error;
+    }
+    // A swap answered as lost may still have taken (a request retried after it succeeded): the table says.
+    const landed = attempted.committed ? attempted.metadata : await landedAt(ref, env.catalog, attempted.snapshotId);
+    if (landed !== undefined) {
+      // Parts of groups whose rows were all deleted were written empty, and are named by nothing.
+      const empty = written.filter((key) => key.startsWith(`${runDir}/`) && !added.some((a) => a.file.file_path === objectUri(env.destination, key)) && /\/part-[^/]+\.parquet$/.test(key));
+      if (empty.length > 0) await env.destination.delete(empty).catch(() => {});
+      env.log.info('compacted the Iceberg table', { table: ref.table, compaction, snapshotId: attempted.snapshotId, rewrittenFiles: result.rewrittenFiles, removedDeleteFiles: result.removedDeleteFiles, addedFiles: added.length });
+      return { ...result, outcome: 'compacted', addedFiles: added.length, compaction, snapshotId: attempted.snapshotId, metadata: landed };
     }
     env.log.warn('the Iceberg table moved on while compacting: compacting it again', { table: ref.table, attempt });
     await env.destination.delete(written).catch(() => {});
@@ -227,12 +256,30 @@ export async function compactTable(ref: IcebergTableRef, env: CompactionEnvironm
   throw new CommitError(`table ${ref.table}: the Iceberg table kept moving on under ${ATTEMPTS} attempts to compact it; compact it again when runs are not committing`);
 }
 
-/** A compaction folder is left alone this long after its compaction started: it may still be under way. */
-const ORPHAN_AFTER_HOURS = 24;
+/** The latest `pgsip.planned-at` of the table's snapshots (runs', and compactions' carrying theirs). */
+function newestPlannedAt(metadata: TableMetadata): string | undefined {
+  return metadata.snapshots
+    .map((s) => s.summary[PLANNED_AT_SUMMARY_KEY])
+    .filter((t): t is string => t !== undefined)
+    .sort()
+    .at(-1);
+}
+
+/** The metadata location of the table if `snapshotId` is one of its snapshots now, else undefined. */
+async function landedAt(ref: IcebergTableRef, catalog: IcebergCatalog, snapshotId: number): Promise<string | undefined> {
+  const now = await catalog.load(ref);
+  return now && now.metadata.snapshots.some((s) => s['snapshot-id'] === snapshotId) ? now.metadataLocation : undefined;
+}
+
+/**
+ * A compaction folder is left alone this long after its compaction started (by the clock of the host that
+ * named it): it may still be under way, however large the table or skewed that clock.
+ */
+const ORPHAN_AFTER_HOURS = 7 * 24;
 
 /**
  * The folders of compactions that never committed (a process killed between writing its files and its
- * commit): `run=_compact-<time>-<id>/` folders older than a day none of whose files any snapshot of the table
+ * commit): `run=_compact-<time>-<id>/` folders older than a week none of whose files any snapshot of the table
  * names (every snapshot's manifests are read: a compaction's snapshot may have expired while its files are
  * still live). Not where the table's storage refuses deletes (S3 Tables removes unreferenced files itself).
  */
@@ -287,7 +334,7 @@ function dataFileOfPart(path: string, part: PartEntry, partition: DataFile['part
 /** Writes the live rows of a group's files into new parts, a row group of about `rowGroupBytes` at a time. */
 async function rewriteGroup(
   group: Group,
-  options: { destination: Destination; runDir: string; shard: number; target: number; rowGroupBytes: number; compaction: string; onFile: () => void },
+  options: { destination: Destination; runDir: string; shard: number; target: number; rowGroupBytes: number; compaction: string; deadline: number | undefined; table: string; onFile: () => void },
 ): Promise<PartEntry[]> {
   const first = group.files[0];
   const firstPath = first.live.entry.data_file.file_path;
@@ -324,6 +371,9 @@ async function rewriteGroup(
     for (const { file, deleted } of group.files) {
       let position = 0;
       for (let g = 0; g < file.rowGroups.length; g++) {
+        if (options.deadline !== undefined && Date.now() > options.deadline) {
+          throw new CommitError(`table ${options.table}: the compaction ran out of time before its commit; nothing committed (run pgsip compact, which has no deadline)`);
+        }
         const values = await file.readRowGroup(g);
         const count = file.rowGroups[g];
         for (let r = 0; r < count; r++, position++) {
@@ -361,10 +411,12 @@ interface ReplaceCommit {
   keyOf: (uri: string) => string;
   /** Keys written, for removal if the commit does not take. */
   written: string[];
+  /** Set once the catalog is asked to swap. */
+  state: { swapping: boolean };
 }
 
-/** The `replace` snapshot, committed through the catalog; null when the table moved on meanwhile. */
-async function commitReplace(c: ReplaceCommit): Promise<{ snapshotId: number; metadata: string } | null> {
+/** The `replace` snapshot, committed through the catalog; `committed: false` when the table moved on meanwhile. */
+async function commitReplace(c: ReplaceCommit): Promise<{ committed: boolean; snapshotId: number; metadata?: string }> {
   const { base, head, env, ref } = c;
   const metadata = base.metadata;
   const snapshotId = newSnapshotId(metadata);
@@ -445,11 +497,17 @@ async function commitReplace(c: ReplaceCommit): Promise<{ snapshotId: number; me
         removedPositionDeletes: sum(droppedFiles, (d) => d.record_count),
       },
       head,
-      { [COMPACTION_SUMMARY_KEY]: c.compaction },
+      {
+        [COMPACTION_SUMMARY_KEY]: c.compaction,
+        // The moment of the newest run the table holds, carried forward: a run planned before it must still find
+        // it (commit-table.ts, kept-newer) after that run's own snapshot has expired.
+        ...(newestPlannedAt(metadata) ? { [PLANNED_AT_SUMMARY_KEY]: newestPlannedAt(metadata)! } : {}),
+      },
     ),
     'schema-id': schema['schema-id'],
   };
   const next = succeeding(withSnapshot(metadata, snapshot), { location: base.metadataLocation, metadata });
+  c.state.swapping = true;
   const answer = await env.catalog.commit(ref, base, next);
-  return answer.committed ? { snapshotId, metadata: answer.metadataLocation } : null;
+  return answer.committed ? { committed: true, snapshotId, metadata: answer.metadataLocation } : { committed: false, snapshotId };
 }

@@ -46,12 +46,14 @@ export async function writeKeyset(client: pg.Client, plan: TablePlan, task: Shar
   const column = key.length === 1 ? plan.columns.find((c) => c.name === key[0]) : undefined;
   const runs = column !== undefined && INTEGER_KEY.test(column.pgType);
   const k = quoteIdent(key[0]);
+  // The neighbours' names: never the key's own (a key column named p would make p ambiguous).
+  const [p, n] = key[0] === 'pgsip keyset prev' ? ['"pgsip keyset prev 2"', '"pgsip keyset next 2"'] : ['"pgsip keyset prev"', '"pgsip keyset next"'];
   // Runs: a key starts one unless its predecessor is key - 1, ends one unless its successor is key + 1. Written
   // as `p + 1 < k` and `n - 1 > k`, which cannot overflow (p < k <= max, n > k >= min).
   const query = runs
-    ? `SELECT ${k}, CASE WHEN p IS NULL OR p + 1 < ${k} THEN 's' ELSE '' END || CASE WHEN n IS NULL OR n - 1 > ${k} THEN 'e' ELSE '' END
-         FROM (SELECT ${k}, lag(${k}) OVER w AS p, lead(${k}) OVER w AS n FROM ${plan.table}${shardPredicate(plan, task)} WINDOW w AS (ORDER BY ${k})) keys
-        WHERE p IS NULL OR p + 1 < ${k} OR n IS NULL OR n - 1 > ${k}`
+    ? `SELECT ${k}, CASE WHEN ${p} IS NULL OR ${p} + 1 < ${k} THEN 's' ELSE '' END || CASE WHEN ${n} IS NULL OR ${n} - 1 > ${k} THEN 'e' ELSE '' END
+         FROM (SELECT ${k}, lag(${k}) OVER w AS ${p}, lead(${k}) OVER w AS ${n} FROM ${plan.table}${shardPredicate(plan, task)} WINDOW w AS (ORDER BY ${k})) keys
+        WHERE ${p} IS NULL OR ${p} + 1 < ${k} OR ${n} IS NULL OR ${n} - 1 > ${k}`
     : `SELECT ${key.map((c) => `encode(convert_to(${quoteIdent(c)}::text, 'UTF8'), 'hex')`).join(` || ',' || `)} FROM ${plan.table}${shardPredicate(plan, task)}`;
   const path = keysetPath(task.shard, attempt, runs);
   const writer = destination.createObject(`${task.runDir}/${path}`);
@@ -165,6 +167,10 @@ export async function readKeysets(destination: Destination, runDir: string, path
     const from = { lo, hi };
     lo = BigInt64Array.from(order, (i) => from.lo[i]);
     hi = BigInt64Array.from(order, (i) => from.hi[i]);
+  }
+  // Runs never overlap (each key is in one shard's range): if they did, a key would be judged by the wrong run.
+  for (let i = 1; i < lo.length; i++) {
+    if (lo[i] <= hi[i - 1]) throw new InternalError(`the keysets' runs of keys overlap at ${lo[i]}: a key is in two shards' keysets`);
   }
   return {
     has: (values) => {

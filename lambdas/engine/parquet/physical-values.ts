@@ -22,7 +22,8 @@ function signedBigEndian(bytes: Uint8Array): bigint {
 
 /** How one leaf's physical value becomes the writer's, where they differ (decimals written by annotation). */
 function leafValue(leaf: SchemaElement): ((v: unknown) => unknown) | null {
-  if (leaf.converted_type !== 'DECIMAL' && leaf.logical_type?.type !== 'DECIMAL') return null;
+  // As the part writer decides which leaves keep their annotation while encoding: by converted_type.
+  if (leaf.converted_type !== 'DECIMAL') return null;
   if (leaf.type === 'FIXED_LEN_BYTE_ARRAY' || leaf.type === 'BYTE_ARRAY') return (v) => (v === null ? null : signedBigEndian(v as Uint8Array));
   if (leaf.type === 'INT32') return (v) => (v === null ? null : BigInt(v as number));
   return null;
