@@ -1,6 +1,7 @@
 /**
- * Retention of an Iceberg table (docs/iceberg.md, "Retention"): the snapshots beyond the newest `keepRuns` are
- * expired once they have been out of the newest `keepRuns` for the grace period, and then only the files no
+ * Retention of an Iceberg table (docs/iceberg.md, "Retention"): the snapshots older than the newest `keepRuns`
+ * runs' (a compaction's snapshot does not count as a run) are expired once they have been out of them for the
+ * grace period, and then only the files no
  * kept snapshot references are deleted, as Iceberg's own `ExpireSnapshots` does:
  *
  * 1. One commit through the catalog removes the expired snapshots from the table metadata (and their
@@ -55,12 +56,17 @@ export function snapshotsToExpire(metadata: TableMetadata, options: SnapshotExpi
   const now = (options.now ?? new Date()).getTime();
   const current = currentSnapshot(metadata);
   const newestFirst = [...metadata.snapshots].sort((a, b) => b['sequence-number'] - a['sequence-number']);
+  // Runs are what keepRuns counts: a compaction's snapshot (pgsip's or the catalog's) is not one of them, and
+  // is kept while fewer than keepRuns runs were committed after it.
+  const isRun = (s: Snapshot) => s.summary[RUN_ID_SUMMARY_KEY] !== undefined;
   const expired: Snapshot[] = [];
-  for (let i = options.keepRuns; i < newestFirst.length; i++) {
+  for (let i = 0; i < newestFirst.length; i++) {
     const snapshot = newestFirst[i];
     if (snapshot['snapshot-id'] === current?.['snapshot-id']) continue;
-    // When it dropped out of the newest keepRuns: the keepRuns-th commit among the snapshots after it.
-    const retiredAt = newestFirst.slice(0, i).map((s) => s['timestamp-ms']).sort((a, b) => a - b)[options.keepRuns - 1];
+    const newerRuns = newestFirst.slice(0, i).filter(isRun).map((s) => s['timestamp-ms']).sort((a, b) => a - b);
+    if (newerRuns.length < options.keepRuns) continue;
+    // When it dropped out of the newest keepRuns: the keepRuns-th run committed after it.
+    const retiredAt = newerRuns[options.keepRuns - 1];
     if (now - retiredAt >= options.graceMinutes * 60_000) expired.push(snapshot);
   }
   return expired;

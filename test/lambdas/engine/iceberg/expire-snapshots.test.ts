@@ -10,8 +10,8 @@ import { newTableMetadata, withSnapshot } from '../../../../lambdas/engine/icebe
 const MINUTE = 60_000;
 const T0 = Date.parse('2026-01-01T00:00:00Z');
 
-/** A table with a snapshot committed at each of `minutes` (after T0), in order. */
-function tableWith(minutes: number[]): TableMetadata {
+/** A table with a snapshot committed at each of `minutes` (after T0), in order; those at `compactions` are no run's. */
+function tableWith(minutes: number[], compactions: number[] = []): TableMetadata {
   let metadata = newTableMetadata({ location: 's3://lake/public/t', schema: { type: 'struct', 'schema-id': 0, fields: [{ id: 1, name: 'id', required: false, type: 'long' }] }, lastColumnId: 1, now: T0 });
   minutes.forEach((m, i) => {
     const snapshot: Snapshot = {
@@ -20,7 +20,7 @@ function tableWith(minutes: number[]): TableMetadata {
       'sequence-number': i + 1,
       'timestamp-ms': T0 + m * MINUTE,
       'manifest-list': `s3://lake/public/t/metadata/snap-${100 + i}.avro`,
-      summary: { operation: 'append', 'pgsip.run-id': `r${i}` },
+      summary: compactions.includes(i) ? { operation: 'replace', 'pgsip.compaction': `compact-${i}` } : { operation: 'append', 'pgsip.run-id': `r${i}` },
       'schema-id': 0,
     };
     metadata = withSnapshot(metadata, snapshot);
@@ -40,6 +40,16 @@ describe('snapshot expiry', () => {
     expect(ids(snapshotsToExpire(metadata, { keepRuns: 2, graceMinutes: 0, now }))).toEqual([101, 100]);
     expect(ids(snapshotsToExpire(metadata, { keepRuns: 4, graceMinutes: 0, now }))).toEqual([]);
     expect(ids(snapshotsToExpire(metadata, { keepRuns: 1, graceMinutes: 0, now }))).toEqual([102, 101, 100]);
+  });
+
+  it('counts runs only: a compaction\'s snapshot is no run, and stays while fewer than keepRuns runs came after it', () => {
+    // Runs at 0, 10, 30; a compaction at 20 (after the run at 10) and one at 40, current.
+    const metadata = tableWith([0, 10, 20, 30, 40], [2, 4]);
+    const now = new Date(T0 + 60 * MINUTE);
+    // keepRuns 1: the run at 30 and what came after it stay; the compaction at 20 and the runs before go.
+    expect(ids(snapshotsToExpire(metadata, { keepRuns: 1, graceMinutes: 0, now }))).toEqual([102, 101, 100]);
+    // keepRuns 2: the runs at 10 and 30 stay, so does the compaction between them.
+    expect(ids(snapshotsToExpire(metadata, { keepRuns: 2, graceMinutes: 0, now }))).toEqual([100]);
   });
 
   it('never expires the current snapshot, even when it is not among the newest (a table rolled back)', () => {
