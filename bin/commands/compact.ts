@@ -9,11 +9,10 @@ import type { Destination } from '../../lambdas/engine/destinations/destination'
 import { openDestination } from '../../lambdas/engine/destinations/open-destination';
 import { InputError } from '../../lambdas/engine/errors';
 import { compactTable, type CompactionResult } from '../../lambdas/engine/iceberg/compact-table';
-import { objectUri, type IcebergCatalog, type IcebergTableRef } from '../../lambdas/engine/iceberg/iceberg-catalog';
+import { type IcebergCatalog, tableRefIn } from '../../lambdas/engine/iceberg/iceberg-catalog';
 import { icebergCatalogOf } from '../../lambdas/engine/iceberg/plan-iceberg-table';
 import { tableDestinationAt } from '../../lambdas/engine/iceberg/table-storage';
-import { parseTableName, quoteTable, splitTableList } from '../../lambdas/engine/postgres/table-name';
-import { tableDir } from '../../lambdas/engine/run/layout';
+import { parseTableName, splitTableList } from '../../lambdas/engine/postgres/table-name';
 import { formatBytes, formatCount } from '../local/progress';
 
 export interface CompactOptions {
@@ -55,10 +54,8 @@ export async function compactTables(options: CompactOptions, log: (line: string)
   const catalog = icebergCatalogOf({ destination, icebergCatalog });
   const results: CompactionResult[] = [];
   for (const name of names) {
-    const schema = name.schema ?? 'public';
-    const table = quoteTable({ schema, name: name.name });
-    const dir = tableDir(schema, name.name);
-    const ref: IcebergTableRef = { table, dir, location: objectUri(destination, dir), schema, name: name.name };
+    const ref = tableRefIn(destination, name.schema ?? 'public', name.name);
+    const table = ref.table;
     if (catalog.existingLocation) {
       const location = await catalog.existingLocation(ref);
       if (location === null) throw new InputError(`table ${table}: no Iceberg table for it in ${catalog.name}; nothing to compact`);

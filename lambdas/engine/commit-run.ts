@@ -21,7 +21,6 @@ import { checkPageSplitSnapshot } from './run/page-split';
 import { commitToIcebergTable, tableRefOf } from './iceberg/commit-table';
 import { compactTable } from './iceberg/compact-table';
 import { expireSnapshots } from './iceberg/expire-snapshots';
-import { currentSnapshot } from './iceberg/table-metadata';
 import { icebergCatalogOf } from './iceberg/plan-iceberg-table';
 import { tableDestinationOf } from './iceberg/table-storage';
 import { checkRunId, latestKey, manifestKey, PART_PATTERN, runPlanKey, shardManifestKey, successKey } from './run/layout';
@@ -108,15 +107,11 @@ async function commitPlannedTable(plan: TablePlan, env: RunEnvironment, result: 
  * would only try it again, and `pgsip compact` can.
  */
 async function compactAfterCommit(plan: TablePlan, atDeleteFiles: number, env: RunEnvironment, remainingMs?: () => number): Promise<NonNullable<IcebergCommit['compacted']> | null> {
-  const catalog = icebergCatalogOf(env);
-  const ref = tableRefOf(plan);
   try {
-    const loaded = await catalog.load(ref);
-    const head = loaded ? currentSnapshot(loaded.metadata) : null;
-    if (Number(head?.summary['total-delete-files'] ?? 0) < atDeleteFiles) return null;
     // Smaller row groups than a shard's: Commit's memory is a quarter of Export's. Bounded in bytes read and,
     // on Lambda, in time: a compaction that would not finish in the invocation leaves the table as it is.
-    const result = await compactTable(ref, { destination: env.destination, catalog, log: env.log }, {
+    const result = await compactTable(tableRefOf(plan), { destination: env.destination, catalog: icebergCatalogOf(env), log: env.log }, {
+      atDeleteFiles,
       rowGroupBytes: COMPACTION_ROW_GROUP_BYTES,
       maxRewriteBytes: COMPACTION_MAX_REWRITE_BYTES,
       ...(remainingMs ? { deadline: Date.now() + remainingMs() - COMPACTION_MARGIN_MS } : {}),

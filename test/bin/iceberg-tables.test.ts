@@ -11,6 +11,10 @@ import { basename, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compactTables } from '../../bin/commands/compact';
+import { openDestination } from '../../lambdas/engine/destinations/open-destination';
+import { compactTable } from '../../lambdas/engine/iceberg/compact-table';
+import { FileSystemCatalog } from '../../lambdas/engine/iceberg/file-system-catalog';
+import { tableRefIn } from '../../lambdas/engine/iceberg/iceberg-catalog';
 import { printSummary, runExport } from '../../bin/commands/run';
 import { type RunningPostgres, startEmbeddedPostgres } from '../../bin/local/embedded-postgres';
 import type { TableMetadata } from '../../lambdas/engine/iceberg/model';
@@ -118,6 +122,15 @@ function comparable(row: (string | null)[]): unknown[] {
   const [id, at, amount, note, tags, ratio, ref, ol] = row;
   return [id, at?.replace('T', ' ').replace(/(\.\d{6})?Z$/, (m) => (m.length === 1 ? '.000000Z' : m)), amount, note, tags === null ? null : JSON.parse(tags), ratio === null ? null : Number(ratio === 'nan' || ratio === 'NaN' ? Number.NaN : ratio), ref, ol];
 }
+
+/** A table of `public` by its folder under `dest`, with the catalog a run commits it through: for compactTable. */
+function folderTable(dest: string, name: string) {
+  const destination = openDestination(dest, {});
+  const catalog = new FileSystemCatalog(destination, (key) => pathToFileURL(join(dest, key)).href);
+  return { destination, catalog, ref: tableRefIn(destination, 'public', name) };
+}
+
+const QUIET = { info() {}, warn() {}, error() {} };
 
 beforeAll(async () => {
   postgres = await startEmbeddedPostgres();
@@ -618,13 +631,8 @@ describe('compaction (pgsip compact)', () => {
     const orphan = join(table, 'run=_compact-20261201T000000Z-0a0b0c');
     await mkdir(orphan);
     await copyFile(filesAfter.data[0].path, join(orphan, 'part-00000-0000-deadbeef.parquet'));
-    const { FileSystemCatalog } = await import('../../lambdas/engine/iceberg/file-system-catalog');
-    const { openDestination } = await import('../../lambdas/engine/destinations/open-destination');
-    const { compactTable } = await import('../../lambdas/engine/iceberg/compact-table');
-    const destination = openDestination(dest, {});
-    const catalog = new FileSystemCatalog(destination, (key) => pathToFileURL(join(dest, key)).href);
-    const ref = { table: '"public"."ledger"', dir: 'public/ledger', location: pathToFileURL(table).href, schema: 'public', name: 'ledger' };
-    const later = await compactTable(ref, { destination, catalog, log: { info() {}, warn() {}, error() {} } }, { now: new Date(Date.now() + 8 * 24 * 3600_000) });
+    const { destination, catalog, ref } = folderTable(dest, 'ledger');
+    const later = await compactTable(ref, { destination, catalog, log: QUIET }, { now: new Date(Date.now() + 8 * 24 * 3600_000) });
     expect(later).toMatchObject({ outcome: 'unchanged', removedOrphans: ['public/ledger/run=_compact-20261201T000000Z-0a0b0c'] });
     expect((await readdir(table)).filter((n) => n.startsWith('run=_compact-'))).toEqual([kept]);
     await expectSource();
@@ -665,15 +673,11 @@ describe('compaction (pgsip compact)', () => {
     const rowsBefore = allLiveRows(before);
 
     // A run commits while the compaction is about to: its compare-and-swap loses, and it compacts again on the new table.
-    const { FileSystemCatalog } = await import('../../lambdas/engine/iceberg/file-system-catalog');
-    const { openDestination } = await import('../../lambdas/engine/destinations/open-destination');
-    const { compactTable } = await import('../../lambdas/engine/iceberg/compact-table');
-    const destination = openDestination(dest, {});
-    const inner = new FileSystemCatalog(destination, (key) => pathToFileURL(join(dest, key)).href);
+    const { destination, catalog: inner, ref } = folderTable(dest, 'zones');
     let raced = false;
     const racing = {
       name: inner.name,
-      load: (ref: Parameters<typeof inner.load>[0]) => inner.load(ref),
+      load: (r: Parameters<typeof inner.load>[0]) => inner.load(r),
       commit: async (...args: Parameters<typeof inner.commit>) => {
         if (!raced) {
           raced = true;
@@ -683,8 +687,7 @@ describe('compaction (pgsip compact)', () => {
         return inner.commit(...args);
       },
     };
-    const dir = 'public/zones';
-    const result = await compactTable({ table: '"public"."zones"', dir, location: pathToFileURL(join(dest, dir)).href, schema: 'public', name: 'zones' }, { destination, catalog: racing, log: { info() {}, warn() {}, error() {} } as never });
+    const result = await compactTable(ref, { destination, catalog: racing, log: QUIET });
     expect(raced).toBe(true);
     expect(result.outcome).toBe('compacted');
     const after = (await metadataOf(table)).metadata;
@@ -743,13 +746,8 @@ describe('compaction (pgsip compact)', () => {
     await run();
     await sql(`UPDATE public.marks SET v = 'w', updated_at = clock_timestamp() WHERE id % 3 = 0`);
     await run();
-    const { FileSystemCatalog } = await import('../../lambdas/engine/iceberg/file-system-catalog');
-    const { openDestination } = await import('../../lambdas/engine/destinations/open-destination');
-    const { compactTable } = await import('../../lambdas/engine/iceberg/compact-table');
-    const destination = openDestination(dest, {});
-    const inner = new FileSystemCatalog(destination, (key) => pathToFileURL(join(dest, key)).href);
-    const ref = { table: '"public"."marks"', dir: 'public/marks', location: pathToFileURL(table).href, schema: 'public', name: 'marks' };
-    const log = { info() {}, warn() {}, error() {} };
+    const { destination, catalog: inner, ref } = folderTable(dest, 'marks');
+    const log = QUIET;
     const before = await metadataOf(table);
     const folders = async () => (await readdir(table)).filter((n) => n.startsWith('run=_compact-'));
 

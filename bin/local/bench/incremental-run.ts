@@ -16,6 +16,7 @@ import pg from 'pg';
 import { runExport, type RunSummary } from '../../commands/run';
 import { CountingDestination } from './counting-destination';
 import { countingProxy } from './counting-proxy';
+import { createOrdersShape } from './orders-table';
 
 export const MUTABLE_TABLE = 'public.bench_mutable';
 
@@ -42,39 +43,6 @@ export interface IncrementalFigures {
   shareOfFullBytes: number;
 }
 
-async function createMutableTable(client: pg.Client, rows: number): Promise<void> {
-  await client.query(`
-    DROP TABLE IF EXISTS ${MUTABLE_TABLE};
-    CREATE TABLE ${MUTABLE_TABLE} (
-      id          bigint PRIMARY KEY,
-      customer_id integer NOT NULL,
-      ordered_at  timestamptz NOT NULL,
-      amount      numeric(12,2) NOT NULL,
-      sku         text NOT NULL,
-      note        text,
-      details     jsonb NOT NULL,
-      updated_at  timestamptz NOT NULL
-    )`);
-  const slice = 1_000_000;
-  for (let from = 1; from <= rows; from += slice) {
-    const to = Math.min(rows, from + slice - 1);
-    await client.query(`
-      INSERT INTO ${MUTABLE_TABLE}
-      SELECT g,
-             1 + (g * 7919) % 100000,
-             timestamptz '2024-01-01 00:00:00+00' + g * interval '1.000001 seconds',
-             ((g * 7907) % 10000000)::numeric / 100,
-             'SKU-' || (g % 5000),
-             CASE WHEN g % 3 = 0 THEN NULL WHEN g % 3 = 1 THEN 'gift wrap 🎁 #' || g ELSE '' END,
-             jsonb_build_object('qty', 1 + g % 9, 'price', ((g * 7907) % 10000000)::numeric / 100, 'tags', jsonb_build_array('a', 'b')),
-             timestamptz '2024-01-01 00:00:00+00' + g * interval '1.000001 seconds'
-        FROM generate_series(${from}::bigint, ${to}) AS g`);
-  }
-  // The cursor's index: what an incremental run's `updated_at >= watermark` reads by, as on any table synced this way.
-  await client.query(`CREATE INDEX ON ${MUTABLE_TABLE} (updated_at)`);
-  await client.query(`VACUUM ANALYZE ${MUTABLE_TABLE}`);
-}
-
 /** Every file under a folder with its size. */
 async function filesUnder(folder: string): Promise<Map<string, number>> {
   const out = new Map<string, number>();
@@ -97,7 +65,7 @@ export async function measureIncremental(options: { url: string; rows: number; w
   const dest = join(options.work, 'incremental-lake');
   try {
     log(`pgsip bench: creating ${MUTABLE_TABLE} with ${rows.toLocaleString('en-US')} rows...`);
-    await createMutableTable(client, rows);
+    await createOrdersShape(client, MUTABLE_TABLE, rows, { updatedAt: true });
 
     const measure = async (): Promise<{ figures: RunFigures; summary: RunSummary }> => {
       const before = await filesUnder(dest);

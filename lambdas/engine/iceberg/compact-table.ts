@@ -66,6 +66,8 @@ export interface CompactionOptions {
   maxRewriteBytes?: number;
   /** Epoch milliseconds: a rewrite still going then stops (CommitError), nothing committed. @default - none */
   deadline?: number;
+  /** Leave the table as it is while its current snapshot counts fewer delete files than this. @default - 0 */
+  atDeleteFiles?: number;
 }
 
 export const DEFAULT_TARGET_FILE_BYTES = 512 * 1024 * 1024;
@@ -160,6 +162,10 @@ export async function compactTable(ref: IcebergTableRef, env: CompactionEnvironm
     const base = await env.catalog.load(ref);
     if (!base) throw new InputError(`table ${ref.table}: no Iceberg table at ${ref.location} (${env.catalog.name}); nothing to compact`);
     const head = currentSnapshot(base.metadata);
+    // The summary's count, before any manifest is read.
+    if (Number(head?.summary['total-delete-files'] ?? 0) < (options.atDeleteFiles ?? 0)) {
+      return { table: ref.table, outcome: 'unchanged', rewrittenFiles: 0, removedDeleteFiles: 0, addedFiles: 0, rows: 0, droppedRows: 0, dataFiles: Number(head?.summary['total-data-files'] ?? 0), deleteFiles: Number(head?.summary['total-delete-files'] ?? 0), removedOrphans: [], rewriteBytes: 0 };
+    }
     const data = await liveEntries(env.destination, head, keyOf, 'data');
     const deleteFiles = await liveEntries(env.destination, head, keyOf, 'deletes');
     const removedOrphans = options.dryRun || attempt > 1 ? [] : await removeOrphanCompactions(ref, base.metadata, env, keyOf, options.now ?? new Date());
@@ -478,6 +484,7 @@ async function commitReplace(c: ReplaceCommit): Promise<{ committed: boolean; sn
   const addedFiles = c.added.map((a) => a.file);
   const removedFiles = removedData.map((d) => d.entry.data_file);
   const droppedFiles = c.droppedDeletes.map((d) => d.entry.data_file);
+  const plannedAt = newestPlannedAt(metadata);
   const snapshot: Snapshot = {
     'snapshot-id': snapshotId,
     'parent-snapshot-id': head['snapshot-id'],
@@ -501,7 +508,7 @@ async function commitReplace(c: ReplaceCommit): Promise<{ committed: boolean; sn
         [COMPACTION_SUMMARY_KEY]: c.compaction,
         // The moment of the newest run the table holds, carried forward: a run planned before it must still find
         // it (commit-table.ts, kept-newer) after that run's own snapshot has expired.
-        ...(newestPlannedAt(metadata) ? { [PLANNED_AT_SUMMARY_KEY]: newestPlannedAt(metadata)! } : {}),
+        ...(plannedAt ? { [PLANNED_AT_SUMMARY_KEY]: plannedAt } : {}),
       },
     ),
     'schema-id': schema['schema-id'],

@@ -13,6 +13,8 @@ import { pathToFileURL } from 'node:url';
 import type { Destination } from '../destinations/destination';
 import { RunDocumentError } from '../errors';
 import type { TableMetadata } from './model';
+import { quoteTable } from '../postgres/table-name';
+import { tableDir } from '../run/layout';
 
 /**
  * The absolute URI of a destination key, as Iceberg metadata names files (the spec wants a scheme on every
@@ -33,6 +35,12 @@ export interface IcebergTableRef {
   /** Postgres schema and table name, for catalogs that name tables. */
   schema: string;
   name: string;
+}
+
+/** A table's ref as found by its folder under the destination (`location` the folder's URI until a catalog says otherwise). */
+export function tableRefIn(destination: Destination, schema: string, name: string): IcebergTableRef {
+  const dir = tableDir(schema, name);
+  return { table: quoteTable({ schema, name }), dir, location: objectUri(destination, dir), schema, name };
 }
 
 export interface LoadedTable {

@@ -7,9 +7,8 @@ import type { ColumnPlan, IcebergTablePlan } from '../contracts';
 import type { ColumnMapping } from '../columns/column-mapping';
 import type { Destination } from '../destinations/destination';
 import { InputError } from '../errors';
-import { tableDir } from '../run/layout';
 import { FileSystemCatalog } from './file-system-catalog';
-import { type IcebergCatalog, objectUri } from './iceberg-catalog';
+import { type IcebergCatalog, objectUri, tableRefIn } from './iceberg-catalog';
 import { icebergTypeOf, parquetColumnName, runSchema, withFieldIds } from './iceberg-schema';
 import type { IcebergField, PartitionField, PartitionSpec, TableMetadata } from './model';
 import { FIRST_PARTITION_FIELD_ID, parsePartitionBy, resolvePartitionSpec } from './partition-transforms';
@@ -39,9 +38,8 @@ export async function planIcebergTable(
   /** A `--full` run: a column whose type Iceberg cannot evolve is replaced by a new one instead of refused. */
   full = false,
 ): Promise<PlannedIcebergTable> {
-  const dir = tableDir(table.schema, table.name);
   const catalog = icebergCatalogOf(env);
-  const ref = { table: table.quoted, dir, location: objectUri(env.destination, dir), schema: table.schema, name: table.name };
+  const ref = { ...tableRefIn(env.destination, table.schema, table.name), table: table.quoted };
   // A catalog that assigns tables their storage (S3 Tables) creates the table now: Export writes there.
   const location = (await catalog.tableLocation?.(ref)) ?? ref.location;
   const loaded = await catalog.load({ ...ref, location });
